@@ -1,0 +1,86 @@
+import path from "node:path";
+
+/**
+ * The output folder's layout, in one place:
+ *
+ *   <out>/.cst-batch/plan.json              the current plan (copy of plans/<plan_id>.json)
+ *   <out>/.cst-batch/plans/<plan_id>.json   every plan ever written (immutable; arrays point here)
+ *   <out>/.cst-batch/submissions/           one record per submit
+ *   <out>/.cst-batch/events.jsonl           JSON-lines event log
+ *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
+ *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
+ *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _done.json
+ *   <out>/batch_summary.json, batch_metrics.csv, dataset_description.json, participants.tsv
+ */
+export const STATE_DIR = ".cst-batch";
+export const LOCK_FILE = "_lock";
+export const WORK_DIR = "_work";
+export const FAILED_DIR = "_failed_attempts";
+export const DONE_FILE = "_done.json";
+export const ATTEMPT_FILE = "attempt.json";
+/** Names in a subject folder that belong to cst-batch, not to csttool's results. */
+export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, FAILED_DIR, DONE_FILE]);
+
+export function stateDir(out: string): string {
+  return path.join(out, STATE_DIR);
+}
+export function currentPlanPath(out: string): string {
+  return path.join(out, STATE_DIR, "plan.json");
+}
+export function plansDir(out: string): string {
+  return path.join(out, STATE_DIR, "plans");
+}
+export function submissionsDir(out: string): string {
+  return path.join(out, STATE_DIR, "submissions");
+}
+export function eventLogPath(out: string): string {
+  return path.join(out, STATE_DIR, "events.jsonl");
+}
+export function logsDir(out: string): string {
+  return path.join(out, "logs");
+}
+
+/** `sub-001` or `sub-001_ses-01`. */
+export function taskKey(subject: string, session: string | null): string {
+  return session ? `${subject}_${session}` : subject;
+}
+/** Relative subject folder: `sub-001` or `sub-001/ses-01`. */
+export function relativeTaskDir(subject: string, session: string | null): string {
+  return session ? path.join(subject, session) : subject;
+}
+export function relativeLogFile(key: string): string {
+  return path.join("logs", `${key}.log`);
+}
+export function relativeErrorLogFile(key: string): string {
+  return path.join("logs", `${key}_error.log`);
+}
+
+export interface TaskPaths {
+  dir: string;
+  lock: string;
+  work: string;
+  failed: string;
+  done: string;
+  log: string;
+  errorLog: string;
+}
+
+export function taskPaths(out: string, task: { output_dir: string; key: string }): TaskPaths {
+  const dir = path.join(out, task.output_dir);
+  return {
+    dir,
+    lock: path.join(dir, LOCK_FILE),
+    work: path.join(dir, WORK_DIR),
+    failed: path.join(dir, FAILED_DIR),
+    done: path.join(dir, DONE_FILE),
+    log: path.join(out, relativeLogFile(task.key)),
+    errorLog: path.join(out, relativeErrorLogFile(task.key)),
+  };
+}
+
+export const OUTPUT_FILES = {
+  summary: "batch_summary.json",
+  metricsCsv: "batch_metrics.csv",
+  datasetDescription: "dataset_description.json",
+  participants: "participants.tsv",
+} as const;

@@ -1,0 +1,276 @@
+import { z } from "zod";
+import { CsttoolOptionsSchema } from "./options.js";
+
+/**
+ * Every file that crosses a process boundary. Each carries `schema_version` and a `kind`, is
+ * written atomically (temp + fsync + rename) and is read with `safeParse`.
+ */
+export const SCHEMA_VERSION = 1 as const;
+const schemaVersion = z.literal(SCHEMA_VERSION);
+
+export const FAILURE_CATEGORIES = [
+  "INPUT_MISSING",
+  "VALIDATION",
+  "PIPELINE_FAILED",
+  "TIMEOUT",
+  "CANCELLED",
+  "KILLED",
+  "OUT_OF_MEMORY",
+  "NODE_FAIL",
+  "PREEMPTED",
+  "SYSTEM",
+] as const;
+export const FailureCategorySchema = z.enum(FAILURE_CATEGORIES);
+export type FailureCategory = z.infer<typeof FailureCategorySchema>;
+
+export const SubjectIdSchema = z.string().regex(/^sub-[A-Za-z0-9]+$/);
+export const SessionIdSchema = z.string().regex(/^ses-[A-Za-z0-9]+$/);
+
+/** Size + mtime of one input file, checked again by run-one before it starts csttool. */
+export const FileIdentitySchema = z.strictObject({
+  path: z.string(),
+  size: z.number(),
+  mtime_ms: z.number(),
+});
+export type FileIdentity = z.infer<typeof FileIdentitySchema>;
+
+export const DicomSeriesSchema = z.strictObject({
+  series_uid: z.string(),
+  series_number: z.string().nullable(),
+  series_description: z.string().nullable(),
+  file_count: z.number().int(),
+});
+export type DicomSeries = z.infer<typeof DicomSeriesSchema>;
+
+export const NiftiInputSchema = z.strictObject({
+  kind: z.literal("nifti"),
+  nifti: z.string(),
+  bval: z.string(),
+  bvec: z.string(),
+  json: z.string().nullable(),
+  /** BIDS entities of the DWI file other than sub/ses (acq, dir, run), kept for naming. */
+  entities: z.record(z.string(), z.string()).default({}),
+  identity: z.array(FileIdentitySchema),
+});
+
+export const DicomInputSchema = z.strictObject({
+  kind: z.literal("dicom"),
+  dicom_dir: z.string(),
+  /** Set when csttool must see only one series of the folder (symlinked into _work/). */
+  series_uid: z.string().nullable(),
+  series: DicomSeriesSchema,
+  /** file count, total size and newest mtime of the chosen series' files. */
+  identity: z.strictObject({ file_count: z.number().int(), total_size: z.number(), newest_mtime_ms: z.number() }),
+});
+
+export const TaskInputSchema = z.discriminatedUnion("kind", [NiftiInputSchema, DicomInputSchema]);
+export type TaskInput = z.infer<typeof TaskInputSchema>;
+
+export const PlanTaskSchema = z.strictObject({
+  index: z.number().int().min(0),
+  /** `sub-001` or `sub-001_ses-01`: names the log files. */
+  key: z.string(),
+  subject: SubjectIdSchema,
+  session: SessionIdSchema.nullable(),
+  input: TaskInputSchema,
+  options: CsttoolOptionsSchema,
+  /** The exact argv; argv[0] is the csttool executable. */
+  csttool_argv: z.array(z.string()).min(2),
+  /** The directory handed to csttool as `--dicom` when a series subset is linked at run time. */
+  dicom_link_dir: z.string().nullable().default(null),
+  /** Relative to the plan's out_dir. */
+  output_dir: z.string(),
+  log_file: z.string(),
+  config_hash: z.string(),
+});
+export type PlanTask = z.infer<typeof PlanTaskSchema>;
+
+export const SkippedSubjectSchema = z.strictObject({
+  subject: z.string(),
+  session: z.string().nullable(),
+  reason: z.string(),
+  details: z.array(z.string()).default([]),
+});
+export type SkippedSubject = z.infer<typeof SkippedSubjectSchema>;
+
+export const PlanSourceSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("bids"), bids_dir: z.string() }),
+  z.strictObject({
+    type: z.literal("manifest"),
+    manifest_path: z.string(),
+    name: z.string().nullable(),
+    description: z.string().nullable(),
+  }),
+]);
+
+export const RunSettingsSchema = z.strictObject({
+  timeout_minutes: z.number().positive(),
+  grace_seconds: z.number().min(0),
+});
+export type RunSettings = z.infer<typeof RunSettingsSchema>;
+
+/** Everything but the task list: run-one validates only this and its own task. */
+export const PlanHeaderSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-plan"),
+  plan_id: z.string(),
+  created_at: z.string(),
+  cst_batch_version: z.string(),
+  out_dir: z.string(),
+  source: PlanSourceSchema,
+  csttool: z.strictObject({ executable: z.string(), version: z.string() }),
+  options: CsttoolOptionsSchema,
+  run: RunSettingsSchema,
+  task_count: z.number().int().min(0),
+  skipped: z.array(SkippedSubjectSchema),
+});
+
+export const PlanSchema = PlanHeaderSchema.extend({ tasks: z.array(PlanTaskSchema) });
+export type Plan = z.infer<typeof PlanSchema>;
+export type PlanHeader = z.infer<typeof PlanHeaderSchema>;
+
+export const PromotedFileSchema = z.strictObject({ path: z.string(), size: z.number() });
+
+const runIdentity = {
+  subject: SubjectIdSchema,
+  session: SessionIdSchema.nullable(),
+  task_key: z.string(),
+  config_hash: z.string(),
+  plan_id: z.string(),
+  csttool_version: z.string(),
+  cst_batch_version: z.string(),
+  started_at: z.string(),
+  finished_at: z.string(),
+  duration_seconds: z.number(),
+  host: z.string(),
+  pid: z.number().int(),
+  job_id: z.string().nullable(),
+  csttool_argv: z.array(z.string()),
+  /** Peak resident memory of csttool and its children, when the platform reports it. */
+  max_rss_kb: z.number().nullable().default(null),
+};
+
+export const DoneRecordSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-done"),
+  ...runIdentity,
+  exit_code: z.literal(0),
+  files: z.array(PromotedFileSchema),
+  /** Relative to the subject folder. */
+  metrics_file: z.string().nullable(),
+});
+export type DoneRecord = z.infer<typeof DoneRecordSchema>;
+
+export const AttemptRecordSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-attempt"),
+  attempt_id: z.string(),
+  ...runIdentity,
+  category: FailureCategorySchema,
+  exit_code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  message: z.string(),
+  next_step: z.string(),
+  log_tail: z.array(z.string()),
+  /** Who recorded it: run-one itself, or status/collect from the scheduler's view. */
+  recorded_by: z.enum(["run-one", "recovery", "scheduler"]).default("run-one"),
+});
+export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
+
+/** Written into `_work/attempt.json` when an attempt starts; tells a later run what was going on. */
+export const AttemptStartSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-attempt-start"),
+  subject: SubjectIdSchema,
+  session: SessionIdSchema.nullable(),
+  task_key: z.string(),
+  config_hash: z.string(),
+  plan_id: z.string(),
+  started_at: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  job_id: z.string().nullable(),
+  /** Set once run-one knows why it is stopping (a signal arrived), before it waits for csttool. */
+  pending_category: FailureCategorySchema.nullable().default(null),
+});
+export type AttemptStart = z.infer<typeof AttemptStartSchema>;
+
+/** The content of a subject's lock file while it is held. */
+export const LockOwnerSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-lock"),
+  pid: z.number().int(),
+  host: z.string(),
+  job_id: z.string().nullable(),
+  since: z.string(),
+  /** csttool's process group, so a later run on the same host can reap orphans of a dead holder. */
+  child_pgid: z.number().int().nullable().default(null),
+  token: z.string(),
+});
+export type LockOwner = z.infer<typeof LockOwnerSchema>;
+
+export const TASK_STATUSES = ["success", "failed", "pending", "running"] as const;
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+
+export const SummaryTaskSchema = z.object({
+  index: z.number().int(),
+  subject: z.string(),
+  session: z.string().nullable(),
+  status: TaskStatusSchema,
+  category: FailureCategorySchema.nullable(),
+  attempts: z.number().int(),
+  duration_seconds: z.number().nullable(),
+  log_path: z.string(),
+  error_log_path: z.string().nullable(),
+  error: z.string().nullable(),
+  host: z.string().nullable(),
+  job_id: z.string().nullable(),
+  max_rss_kb: z.number().nullable(),
+  output_dir: z.string(),
+});
+
+export const SummarySchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-summary"),
+  generated_at: z.string(),
+  cst_batch_version: z.string(),
+  plan: z.object({ plan_id: z.string(), path: z.string(), created_at: z.string(), task_count: z.number().int() }),
+  counts: z.object({
+    total: z.number().int(),
+    success: z.number().int(),
+    failed: z.number().int(),
+    pending: z.number().int(),
+    running: z.number().int(),
+  }),
+  by_category: z.record(z.string(), z.number().int()),
+  tasks: z.array(SummaryTaskSchema),
+});
+export type Summary = z.infer<typeof SummarySchema>;
+
+/** One `submit`: which plan tasks each array element runs, and what was handed to the scheduler. */
+export const SubmissionSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-submission"),
+  submission_id: z.string(),
+  created_at: z.string(),
+  scheduler: z.enum(["slurm", "pbs", "torque", "local"]),
+  plan_id: z.string(),
+  plan_path: z.string(),
+  command_line: z.array(z.string()),
+  /** chunks[k] = the plan indices array element k runs, one after another. */
+  chunks: z.array(z.array(z.number().int().min(0))),
+  shards: z.array(
+    z.object({
+      shard: z.number().int(),
+      first_chunk: z.number().int(),
+      count: z.number().int(),
+      job_id: z.string().nullable(),
+      script: z.string(),
+      submit_argv: z.array(z.string()),
+    }),
+  ),
+  collect: z.object({ job_id: z.string().nullable(), script: z.string(), submit_argv: z.array(z.string()) }).nullable(),
+  resources: z.record(z.string(), z.unknown()),
+  dry_run: z.boolean().default(false),
+});
+export type Submission = z.infer<typeof SubmissionSchema>;
