@@ -1,0 +1,46 @@
+import { execa } from "execa";
+
+/** What running one scheduler command came to. Expected outcomes are values, not exceptions. */
+export type CommandOutcome =
+  | { kind: "ok"; stdout: string; stderr: string }
+  | { kind: "failed"; exitCode: number | null; signal: string | null; stdout: string; stderr: string }
+  | { kind: "missing"; command: string }
+  | { kind: "timeout"; timeoutMs: number; stdout: string; stderr: string };
+
+export interface RunCommandOptions {
+  /** Default 60 s: a scheduler that does not answer within a minute is reported, not waited for. */
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
+
+/**
+ * Run one scheduler command (`sbatch`, `squeue`, `qsub`, ...) from an argv array, never through a
+ * shell. The only module that starts scheduler programs; everything else builds argv and parses
+ * stdout.
+ */
+export async function runSchedulerCommand(argv: readonly string[], opts: RunCommandOptions = {}): Promise<CommandOutcome> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new TypeError("runSchedulerCommand: empty argv");
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: timeoutMs,
+    forceKillAfterDelay: 5_000,
+    stdin: "ignore",
+    stripFinalNewline: false,
+    ...(opts.env !== undefined ? { env: opts.env, extendEnv: false } : {}),
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+  });
+  const stdout = typeof result.stdout === "string" ? result.stdout : "";
+  const stderr = typeof result.stderr === "string" ? result.stderr : "";
+  if (result.timedOut) return { kind: "timeout", timeoutMs, stdout, stderr };
+  const code = (result as { code?: string }).code;
+  if (result.failed && (code === "ENOENT" || (result.exitCode === undefined && /ENOENT/.test(String(result.message))))) {
+    return { kind: "missing", command: file };
+  }
+  if (result.exitCode === 0 && !result.failed) return { kind: "ok", stdout, stderr };
+  return { kind: "failed", exitCode: result.exitCode ?? null, signal: result.signal ?? null, stdout, stderr };
+}

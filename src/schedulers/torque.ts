@@ -1,0 +1,150 @@
+import { CstError } from "../errors.js";
+import { validateArrayContext, validateBaseContext } from "./context.js";
+import { parseClockSeconds, parseSizeKb } from "./parse-util.js";
+import {
+  assertPbsDirectiveValues,
+  classifyPbsExit,
+  parsePbsJobId,
+  parseQstatFull,
+  pbsArrayRunView,
+  pbsCommonView,
+  pbsSubmitArgv,
+  splitPbsJobId,
+} from "./pbs-common.js";
+import { renderTemplate } from "./render.js";
+import { assertBareDirectiveValue } from "./shell-quote.js";
+import type {
+  ArrayScriptContext,
+  CollectScriptContext,
+  RenderOptions,
+  SchedulerBackend,
+  SchedulerJobState,
+  SubmitOptions,
+  TaskSchedulerState,
+} from "./types.js";
+
+function rejectUnsupported(ctx: ArrayScriptContext | CollectScriptContext): void {
+  if (ctx.resources.qos !== null) {
+    throw new CstError("USAGE", "--qos is a Slurm option; Torque has no QOS", { hint: "leave --qos out" });
+  }
+  if (ctx.resources.gres !== null) {
+    throw new CstError("USAGE", "--gres has no generic Torque equivalent", {
+      hint: "request GPUs with --scheduler-arg '-l nodes=1:ppn=N:gpus=K' (site-specific) and leave --gres out",
+    });
+  }
+}
+
+/** Torque `-l nodes=1:ppn=N,mem=Xmb,walltime=HH:MM:SS` in one resource list. */
+function torqueResources(common: Record<string, unknown>, cpus: number): string {
+  return `nodes=1:ppn=${cpus},mem=${String(common.mem)},walltime=${String(common.walltime)}`;
+}
+
+/**
+ * The view for `torque/array.sh.hbs`: `#PBS -t 0-N%T` (a single element is `-t 0`, which Torque
+ * accepts), index from `PBS_ARRAYID`.
+ */
+export function torqueArrayView(ctx: ArrayScriptContext): Record<string, unknown> {
+  validateArrayContext(ctx);
+  rejectUnsupported(ctx);
+  assertPbsDirectiveValues(ctx);
+  const common = pbsCommonView(ctx);
+  const resources = torqueResources(common, ctx.resources.cpus);
+  assertBareDirectiveValue(resources, "resource list");
+  const last = ctx.arraySize - 1;
+  return {
+    ...common,
+    ...pbsArrayRunView(ctx),
+    resourceList: resources,
+    arraySpec: last === 0 ? "0" : `0-${last}${ctx.throttle !== null ? `%${ctx.throttle}` : ""}`,
+  };
+}
+
+export function torqueCollectView(ctx: CollectScriptContext): Record<string, unknown> {
+  validateBaseContext(ctx);
+  rejectUnsupported(ctx);
+  assertPbsDirectiveValues(ctx);
+  const common = pbsCommonView(ctx);
+  return { ...common, resourceList: torqueResources(common, ctx.resources.cpus) };
+}
+
+/** Torque job states (C = completed and kept for `keep_completed` seconds). */
+export function mapTorqueState(code: string): SchedulerJobState {
+  switch (code) {
+    case "Q":
+    case "H":
+    case "W":
+    case "T":
+    case "S":
+      return "pending";
+    case "R":
+    case "E":
+      return "running";
+    case "C":
+      return "completed";
+    default:
+      return "unknown";
+  }
+}
+
+/** Torque exit statuses for limit kills (JOB_EXEC_OVERLIMIT_WT / _MEM). */
+const TORQUE_LIMIT_CODES = { walltime: [-11], memory: [-10] };
+
+/**
+ * Torque: an array dependency needs `afteranyarray` (plain `afterany` on `48[].server` is
+ * rejected); a plain job uses `afterany`.
+ */
+export function torqueSubmitArgv(scriptPath: string, opts: SubmitOptions = {}): string[] {
+  const kind = opts.dependsOnArrays === false ? "afterany" : "afteranyarray";
+  return pbsSubmitArgv(scriptPath, opts.dependsOn, kind);
+}
+
+/** `qstat -f -t IDS` (Torque's `-x` means XML output, not history: not used). */
+export function torqueStatusArgv(jobIds: string[]): string[] {
+  return ["qstat", "-f", "-t", ...jobIds];
+}
+
+export function parseTorqueQstat(stdout: string): TaskSchedulerState[] {
+  const out: TaskSchedulerState[] = [];
+  for (const job of parseQstatFull(stdout)) {
+    const { parent, index, isArrayParent } = splitPbsJobId(job.id);
+    if (isArrayParent) continue;
+    const a = job.attrs;
+    const rawState = a.get("job_state") ?? "";
+    let state = mapTorqueState(rawState);
+    const exitText = a.get("exit_status");
+    const exitStatus = exitText !== undefined && /^-?\d+$/.test(exitText) ? Number(exitText) : null;
+    const comment = a.get("comment") ?? null;
+    let exitCode: number | null = null;
+    let signal: number | null = null;
+    if (state === "completed") ({ state, exitCode, signal } = classifyPbsExit(exitStatus, comment, TORQUE_LIMIT_CODES));
+    const arrayIdText = a.get("job_array_id");
+    const host = a.get("exec_host");
+    out.push({
+      jobId: parent,
+      arrayIndex: index ?? (arrayIdText !== undefined && /^\d+$/.test(arrayIdText) ? Number(arrayIdText) : null),
+      state,
+      rawState,
+      reason: comment,
+      exitCode,
+      signal,
+      elapsedSeconds: parseClockSeconds(a.get("resources_used.walltime")),
+      maxRssKb: parseSizeKb(a.get("resources_used.mem")),
+      node: host ? (host.split("/")[0] ?? null) : null,
+    });
+  }
+  return out;
+}
+
+export const torqueBackend: SchedulerBackend = {
+  name: "torque",
+  submitCommand: "qsub",
+  renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) =>
+    renderTemplate("torque/array.sh.hbs", torqueArrayView(ctx), opts.templateDir),
+  renderCollectScript: (ctx: CollectScriptContext, opts: RenderOptions = {}) =>
+    renderTemplate("torque/collect.sh.hbs", torqueCollectView(ctx), opts.templateDir),
+  submitArgv: torqueSubmitArgv,
+  parseJobId: (stdout) => parsePbsJobId(stdout),
+  statusQueryArgv: torqueStatusArgv,
+  parseStatus: parseTorqueQstat,
+  cancelArgv: (jobIds: string[]) => ["qdel", ...jobIds],
+};

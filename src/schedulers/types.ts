@@ -1,0 +1,161 @@
+import type { FailureCategory } from "../schemas/records.js";
+
+/** The batch schedulers cst-batch renders scripts for (`local` is not a scheduler backend). */
+export const SCHEDULER_NAMES = ["slurm", "pbs", "torque"] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+export type ContainerRuntime = "apptainer" | "singularity";
+
+/** What one array element (or the collect job) asks the scheduler for. Values already validated. */
+export interface ResourceRequest {
+  /** Wall-clock limit in whole seconds (from `parseDuration`). */
+  timeSeconds: number;
+  /** Memory in whole MiB (from `parseMemory`). */
+  memMiB: number;
+  cpus: number;
+  /** Slurm partition / PBS queue. */
+  partition: string | null;
+  account: string | null;
+  /** Slurm only (PBS has no QOS; rejected there). */
+  qos: string | null;
+  /** Slurm `--gres` (e.g. `gpu:1`); PBS Pro appends it to the select chunk (`ngpus=1`); Torque rejects it. */
+  gres: string | null;
+}
+
+/** Fields shared by the array and the collect script. All paths absolute. */
+export interface ScriptContextBase {
+  jobName: string;
+  /** Scheduler stdout/stderr files go here; must exist before submit (Slurm fails the job otherwise). */
+  logDir: string;
+  /** The folder the script `cd`s to first (PBS starts jobs in $HOME); usually the out dir. */
+  workDir: string;
+  resources: ResourceRequest;
+  /**
+   * Raw directive arguments from `--scheduler-arg`, written verbatim after the dialect's prefix
+   * (`#SBATCH --constraint=avx2`, `#PBS -l place=scatter`). One line each; newlines rejected.
+   */
+  schedulerArgs: string[];
+  /**
+   * Setup lines from `--setup` (e.g. `module load csttool`), written verbatim: they are shell by
+   * intent and are not quoted. One line each; newlines rejected.
+   */
+  setupLines: string[];
+  /** Absolute `process.execPath` of the submitting node (the compute nodes must see the same path). */
+  nodeExecutable: string;
+  /** Absolute path to `bin/cst-batch.js`. */
+  entryScript: string;
+  /** Absolute path of the submission record (exported as CST_BATCH_SUBMISSION). */
+  submissionFile: string;
+  outDir: string;
+}
+
+/** Everything an array script needs. Element k runs chunk `chunkOffset + k` of the submission. */
+export interface ArrayScriptContext extends ScriptContextBase {
+  /** Array indices are 0..arraySize-1 (>= 1). */
+  arraySize: number;
+  /** Max elements running at once; null = no limit. PBS Pro has no throttle: rejected there. */
+  throttle: number | null;
+  /** Added to the array index to get the chunk number (for shards beyond MaxArraySize). */
+  chunkOffset: number;
+  /** Per-task csttool timeout handed to `run-one --timeout-minutes`. */
+  timeoutMinutes: number;
+  /** Slurm: `--signal=B:USR1@<seconds>` asks for USR1 this long before the time limit. */
+  signalWarningSeconds: number;
+  container: { image: string; runtime: ContainerRuntime } | null;
+}
+
+export type CollectScriptContext = ScriptContextBase;
+
+/** A scheduler's view of one array element (or of one plain job, `arrayIndex` null). */
+export type SchedulerJobState =
+  | "pending"
+  | "running"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  /** Ended by a signal, cause unknown (PBS exit status 128-253 or >= 256): qdel, a limit, the OOM killer. */
+  | "killed"
+  | "timeout"
+  | "out_of_memory"
+  | "node_fail"
+  | "preempted"
+  | "unknown";
+
+export interface TaskSchedulerState {
+  /** The array job id as submitted (`12`, `48[].server`) or the plain job id. */
+  jobId: string;
+  arrayIndex: number | null;
+  state: SchedulerJobState;
+  /** The scheduler's own word (`PENDING`, `CANCELLED by 0`, `Q`, `X`, `C`). */
+  rawState: string;
+  /** Slurm reason (`JobArrayTaskLimit`, `Dependency`, `NonZeroExitCode`) or PBS comment; null when none. */
+  reason: string | null;
+  /** Exit code of the batch script when finished; null when unknown or still running. */
+  exitCode: number | null;
+  /** Signal that ended it, when the scheduler reports one. */
+  signal: number | null;
+  elapsedSeconds: number | null;
+  maxRssKb: number | null;
+  node: string | null;
+}
+
+/** Options for the submit command line. */
+export interface SubmitOptions {
+  /** Job ids (as `parseJobId` returned them) the new job waits for, whatever their outcome. */
+  dependsOn?: string[];
+  /** True when the ids in `dependsOn` are array jobs (Torque needs `afteranyarray` then). */
+  dependsOnArrays?: boolean;
+}
+
+/**
+ * One scheduler dialect: small functions, pure except that rendering reads the template files
+ * (from `templateDir` when given, else the packaged `templates/`).
+ */
+export interface SchedulerBackend {
+  readonly name: SchedulerName;
+  /** The submit program (`sbatch`, `qsub`). */
+  readonly submitCommand: string;
+  /** Render the array script. Throws CstError("USAGE") for a value the dialect cannot hold. */
+  renderArrayScript(ctx: ArrayScriptContext, opts?: RenderOptions): string;
+  renderCollectScript(ctx: CollectScriptContext, opts?: RenderOptions): string;
+  /** argv (argv[0] = program) to submit `scriptPath`. */
+  submitArgv(scriptPath: string, opts?: SubmitOptions): string[];
+  /** The job id from the submit program's stdout; throws CstError("SCHEDULER") if none is found. */
+  parseJobId(stdout: string): string;
+  /** argv that lists the state of every element of the given jobs (live queue, incl. recently finished). */
+  statusQueryArgv(jobIds: string[]): string[];
+  /** Parse the output of `statusQueryArgv`. Unknown lines are skipped, never thrown on. */
+  parseStatus(stdout: string): TaskSchedulerState[];
+  /** Slurm only: accounting query (sacct) for jobs gone from the queue, and its parser. */
+  accountingQueryArgv?(jobIds: string[]): string[];
+  parseAccounting?(stdout: string): TaskSchedulerState[];
+  /** argv that cancels the given jobs. */
+  cancelArgv(jobIds: string[]): string[];
+}
+
+export interface RenderOptions {
+  /** A folder holding user copies of the templates (same relative names); missing files fall back. */
+  templateDir?: string;
+}
+
+/** How a scheduler-side end maps onto cst-batch's failure categories (null: not a failure or unknown). */
+export function failureCategoryForState(state: SchedulerJobState): FailureCategory | null {
+  switch (state) {
+    case "timeout":
+      return "TIMEOUT";
+    case "out_of_memory":
+      return "OUT_OF_MEMORY";
+    case "cancelled":
+      return "CANCELLED";
+    case "killed":
+      return "KILLED";
+    case "node_fail":
+      return "NODE_FAIL";
+    case "preempted":
+      return "PREEMPTED";
+    case "failed":
+      return "PIPELINE_FAILED";
+    default:
+      return null;
+  }
+}

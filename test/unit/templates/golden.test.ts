@@ -1,0 +1,72 @@
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { pbsProBackend } from "../../../src/schedulers/pbs-pro.js";
+import { slurmBackend } from "../../../src/schedulers/slurm.js";
+import { torqueBackend } from "../../../src/schedulers/torque.js";
+import type { ArrayScriptContext, SchedulerBackend } from "../../../src/schedulers/types.js";
+import { collectContext, fullArrayContext, hostileArrayContext, plainArrayContext } from "./contexts.js";
+
+const GOLDEN_DIR = fileURLToPath(new URL("../../fixtures/schedulers/golden/", import.meta.url));
+const UPDATE = process.env.UPDATE_GOLDEN === "1";
+
+/** Compare with the recorded file; `UPDATE_GOLDEN=1` (npm run golden:update) rewrites it. */
+function expectGolden(name: string, actual: string): void {
+  const file = path.join(GOLDEN_DIR, name);
+  if (UPDATE) {
+    mkdirSync(GOLDEN_DIR, { recursive: true });
+    writeFileSync(file, actual);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = readFileSync(file, "utf8");
+  } catch {
+    throw new Error(`golden file ${file} is missing: run 'npm run golden:update' and review the diff`);
+  }
+  expect(actual, `rendered script differs from ${file} (npm run golden:update to accept)`).toBe(expected);
+}
+
+const cases: Array<[string, ArrayScriptContext]> = [
+  ["plain", plainArrayContext()],
+  ["full", fullArrayContext()],
+  ["single", plainArrayContext({ arraySize: 1 })],
+];
+
+const backends: Array<[string, SchedulerBackend, Partial<ArrayScriptContext>]> = [
+  ["slurm", slurmBackend, {}],
+  ["pbs", pbsProBackend, {}],
+  ["torque", torqueBackend, {}],
+];
+
+describe.each(backends)("%s scripts match their golden files", (dialect, backend) => {
+  it.each(cases)("array script, %s context", (name, ctx) => {
+    const full =
+      name === "full" && dialect === "slurm"
+        ? { ...ctx, resources: { ...ctx.resources, qos: "normal", gres: "gpu:1" }, schedulerArgs: ["--constraint=avx2"] }
+        : name === "full" && dialect === "pbs"
+          ? { ...ctx, resources: { ...ctx.resources, gres: "gpu:1" }, schedulerArgs: ["-l place=scatter"] }
+          : name === "full"
+            ? { ...ctx, schedulerArgs: ["-l feature=avx2"] }
+            : ctx;
+    expectGolden(`${dialect}-array-${name}.sh`, backend.renderArrayScript(full));
+  });
+
+  it("collect script", () => {
+    expectGolden(`${dialect}-collect-full.sh`, backend.renderCollectScript(collectContext(fullArrayContext())));
+  });
+
+  it("hostile paths on shell lines are quoted, never interpreted", () => {
+    const ctx = hostileArrayContext();
+    expectGolden(`${dialect}-array-hostile.sh`, backend.renderArrayScript(ctx));
+    expectGolden(`${dialect}-collect-hostile.sh`, backend.renderCollectScript(collectContext(ctx)));
+  });
+});
+
+describe("hostile values on Slurm directive lines", () => {
+  it("job name and log folder with quotes, spaces, $ and % are quoted (and % doubled)", () => {
+    const ctx = hostileArrayContext({ jobName: "a'; echo x", logDir: "/data/my study's/100%/$(id)" });
+    expectGolden("slurm-array-hostile-directives.sh", slurmBackend.renderArrayScript(ctx));
+  });
+});
