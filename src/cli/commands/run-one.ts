@@ -1,8 +1,170 @@
 import type { Command } from "commander";
+import { CstError, EXIT } from "../../errors.js";
+import type { FailureCategory } from "../../schemas/records.js";
+import type { RunOneOutcome } from "../../run/run-one.js";
+import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
-/** Placeholder until the `run-one` command lands; registers nothing. */
+interface RunOneFlags {
+  plan?: string;
+  index?: string;
+  submission?: string;
+  chunk?: string;
+  force?: boolean;
+  timeoutMinutes?: string;
+  graceSeconds?: string;
+  json?: boolean;
+}
+
+/** Signals that stop a run, and the category each one records. */
+const STOP_SIGNALS: readonly [NodeJS.Signals, FailureCategory][] = [
+  ["SIGTERM", "CANCELLED"],
+  ["SIGINT", "CANCELLED"],
+  ["SIGHUP", "CANCELLED"],
+  // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
+  ["SIGUSR1", "TIMEOUT"],
+  ["SIGXCPU", "TIMEOUT"],
+];
+
+function parseNonNegativeInt(flag: string, value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new CstError("USAGE", `${flag} must be a whole number >= 0, got "${value}"`);
+  return Number(value);
+}
+
+function parsePositive(flag: string, value: string | undefined, allowZero: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    throw new CstError("USAGE", `${flag} must be a number ${allowZero ? ">= 0" : "> 0"}, got "${value}"`);
+  }
+  return n;
+}
+
+/** One line for the terminal / the scheduler's output file. */
+function describeOutcome(o: RunOneOutcome): string {
+  const who = `${o.task.key} (task ${o.task.index})`;
+  switch (o.kind) {
+    case "success":
+      return `${who}: success in ${o.record.duration_seconds.toFixed(1)} s -> ${o.task.dir}`;
+    case "skipped":
+      return `${who}: already done (finished ${o.record.finished_at}); skipped (use --force to rerun)`;
+    case "busy": {
+      const w = o.owner;
+      return `${who}: busy, another run holds the lock: ${w ? `pid ${w.pid} on ${w.host}, job ${w.job_id ?? "none"}, since ${w.since}` : "owner unknown"}`;
+    }
+    case "failed":
+      return `${who}: failed ${o.category}: ${o.record.message}${o.attemptDir ? ` (record: ${o.attemptDir})` : ""}; next: ${o.record.next_step}`;
+  }
+}
+
+function outcomeJson(o: RunOneOutcome, exitCode: number): Record<string, unknown> {
+  return {
+    index: o.task.index,
+    key: o.task.key,
+    subject: o.task.subject,
+    session: o.task.session,
+    outcome: o.kind,
+    category: o.kind === "failed" ? o.category : null,
+    exit_code: exitCode,
+    dir: o.task.dir,
+    log_file: o.task.logFile,
+    ...(o.kind === "failed" ? { attempt_dir: o.attemptDir } : {}),
+    ...(o.kind === "busy" ? { owner: o.owner } : { record: o.record }),
+  };
+}
+
+/** `cst-batch run-one`: run one plan task (or one submission chunk) under a lock. */
 export function registerRunOneCommand(program: Command, setExit: SetExit): void {
-  void program;
-  void setExit;
+  program
+    .command("run-one")
+    .description("run csttool for one plan task (what each array task of a submitted job calls)")
+    .option("--plan <file>", "plan file (default: $CST_BATCH_PLAN)")
+    .option("--index <n>", "task index in the plan")
+    .option("--submission <file>", "submission record; with --chunk, run that chunk's tasks one after another")
+    .option("--chunk <k>", "chunk number in the submission")
+    .option("--force", "rerun even when the subject is already done with the same configuration")
+    .option("--timeout-minutes <m>", "time limit for csttool (default: the plan's)")
+    .option("--grace-seconds <s>", "between SIGTERM and SIGKILL when stopping csttool (default: the plan's)")
+    .option("--json", "print the outcome as JSON on stdout")
+    .action(async (flags: RunOneFlags) => {
+      const timeoutMinutes = parsePositive("--timeout-minutes", flags.timeoutMinutes, false);
+      const graceSeconds = parsePositive("--grace-seconds", flags.graceSeconds, true);
+      const jobs = await resolveTasks(flags);
+      // Loaded only now: `--help` and usage errors stay fast.
+      const { runOne, exitCodeFor, worstExitCode } = await import("../../run/run-one.js");
+
+      const controller = new AbortController();
+      const handlers = STOP_SIGNALS.map(([signal, category]) => {
+        const handler = (): void => {
+          if (controller.signal.aborted) return;
+          out.warn(`received ${signal}: stopping csttool (${category})`);
+          controller.abort({ category, signal });
+        };
+        process.on(signal, handler);
+        return [signal, handler] as const;
+      });
+
+      const results: Record<string, unknown>[] = [];
+      const codes: number[] = [];
+      try {
+        for (const job of jobs) {
+          if (controller.signal.aborted) break;
+          const outcome = await runOne({
+            planFile: job.planFile,
+            index: job.index,
+            force: flags.force === true,
+            signal: controller.signal,
+            ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
+            ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+            onEvent: (e) => {
+              if (e.type === "recovered") out.warn(`${e.task.key}: ${e.message}`);
+            },
+          });
+          const code = exitCodeFor(outcome);
+          codes.push(code);
+          results.push(outcomeJson(outcome, code));
+          if (outcome.kind === "failed") out.error(describeOutcome(outcome));
+          else out.info(describeOutcome(outcome));
+        }
+      } finally {
+        for (const [signal, handler] of handlers) process.off(signal, handler);
+      }
+      const exitCode = worstExitCode(codes);
+      if (flags.json) {
+        out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results } : results[0] ?? {});
+      }
+      setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
+    });
+}
+
+/** The (plan, index) pairs to run: one from --plan/--index, or a submission chunk's. */
+async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; index: number }[]> {
+  if (flags.submission !== undefined || flags.chunk !== undefined) {
+    if (flags.submission === undefined || flags.chunk === undefined) {
+      throw new CstError("USAGE", "--submission and --chunk go together");
+    }
+    if (flags.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
+    const chunk = parseNonNegativeInt("--chunk", flags.chunk);
+    const [{ SubmissionSchema }, { readStateFile, requireState }, path] = await Promise.all([
+      import("../../schemas/records.js"),
+      import("../../util/read-json.js"),
+      import("node:path"),
+    ]);
+    const submission = requireState(
+      await readStateFile(flags.submission, SubmissionSchema),
+      flags.submission,
+      "submission record",
+      "pass the submission file written by `cst-batch submit`",
+    );
+    const indices = submission.chunks[chunk];
+    if (indices === undefined) {
+      throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${submission.submission_id} has ${submission.chunks.length} chunk(s)`);
+    }
+    const planFile = flags.plan ?? path.resolve(submission.plan_path);
+    return indices.map((index) => ({ planFile, index }));
+  }
+  const planFile = flags.plan ?? process.env.CST_BATCH_PLAN;
+  if (!planFile) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
+  if (flags.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
+  return [{ planFile, index: parseNonNegativeInt("--index", flags.index) }];
 }

@@ -1,0 +1,134 @@
+import fs from "node:fs";
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
+import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory } from "../schemas/records.js";
+import { writeJsonAtomic } from "../util/atomic-write.js";
+
+/** Attempt records: what happened, what to do next, and where the evidence goes. */
+
+/** The job id of the scheduler task we run in, if any. */
+export function detectJobId(env: NodeJS.ProcessEnv = process.env): string | null {
+  if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
+  if (env.SLURM_JOB_ID) return env.SLURM_JOB_ID;
+  if (env.PBS_JOBID) return env.PBS_JOBID;
+  return null;
+}
+
+export function hostName(): string {
+  return os.hostname();
+}
+
+/** `2026-11-21T06-19-21-187Z`: UTC, milliseconds, no colons (safe on every filesystem). */
+export function fsTimestamp(date: Date = new Date()): string {
+  return date.toISOString().replace(/[:.]/g, "-");
+}
+
+/** What the user should do about a failure of this category. */
+export function nextStepFor(category: FailureCategory): string {
+  switch (category) {
+    case "INPUT_MISSING":
+      return "restore the input files (or re-run `cst-batch plan` if they moved), then resubmit";
+    case "VALIDATION":
+      return "the inputs changed since the plan was made: re-run `cst-batch plan`, then resubmit";
+    case "PIPELINE_FAILED":
+      return "read the subject's error log (last lines in this record); fix the data or options, then resubmit";
+    case "TIMEOUT":
+      return "raise the time limit (--timeout-minutes / the scheduler's walltime), then resubmit";
+    case "CANCELLED":
+      return "the run was cancelled; resubmit when ready";
+    case "KILLED":
+      return "the run was killed from outside (node failure, scheduler, or a crash of cst-batch); resubmit";
+    case "OUT_OF_MEMORY":
+      return "request more memory for the job, then resubmit";
+    case "NODE_FAIL":
+    case "PREEMPTED":
+      return "resubmit; the failure was not caused by this subject";
+    case "SYSTEM":
+      return "fix the system problem named in the message (disk space, permissions, csttool installation), then resubmit";
+  }
+}
+
+/** Write the attempt start record synchronously (used from a signal handler: must land now). */
+export function writeAttemptStartSync(workDir: string, start: AttemptStart): void {
+  const file = path.join(workDir, ATTEMPT_FILE);
+  const tmp = path.join(workDir, `.${ATTEMPT_FILE}.${randomBytes(4).toString("hex")}.tmp`);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o666);
+  try {
+    fs.writeSync(fd, JSON.stringify(start, null, 2) + "\n");
+    try {
+      fs.fsyncSync(fd);
+    } catch {
+      // fsync unsupported: the rename is still atomic
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+}
+
+export interface FailedAttemptInput {
+  category: FailureCategory;
+  message: string;
+  exitCode: number | null;
+  signal: string | null;
+  logTail: string[];
+  recordedBy?: AttemptRecord["recorded_by"];
+}
+
+export type RunIdentity = Omit<
+  AttemptRecord,
+  "schema_version" | "kind" | "attempt_id" | "category" | "exit_code" | "signal" | "message" | "next_step" | "log_tail" | "recorded_by"
+>;
+
+export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: FailedAttemptInput): AttemptRecord {
+  return {
+    schema_version: SCHEMA_VERSION,
+    kind: "cst-batch-attempt",
+    attempt_id: attemptId,
+    ...identity,
+    category: f.category,
+    exit_code: f.exitCode,
+    signal: f.signal,
+    message: f.message,
+    next_step: nextStepFor(f.category),
+    log_tail: f.logTail,
+    recorded_by: f.recordedBy ?? "run-one",
+  };
+}
+
+/** A fresh `_failed_attempts/<ts>_<CATEGORY>` path (suffixed if that name is taken). */
+export async function failedAttemptDir(taskDir: string, category: FailureCategory, at: Date = new Date()): Promise<{ dir: string; id: string }> {
+  const parent = path.join(taskDir, FAILED_DIR);
+  await fsp.mkdir(parent, { recursive: true });
+  const base = `${fsTimestamp(at)}_${category}`;
+  for (let n = 0; ; n++) {
+    const id = n === 0 ? base : `${base}-${n}`;
+    const dir = path.join(parent, id);
+    try {
+      await fsp.access(dir);
+    } catch {
+      return { dir, id };
+    }
+  }
+}
+
+/**
+ * Move a work folder into `_failed_attempts/` with its attempt record (written first, inside
+ * the work folder, so the record travels with the evidence in one rename).
+ */
+export async function archiveWorkDir(
+  workDir: string,
+  taskDir: string,
+  record: AttemptRecord,
+  target: { dir: string; id: string },
+  logFile: string | null,
+): Promise<string> {
+  await writeJsonAtomic(path.join(workDir, ATTEMPT_FILE), record);
+  if (logFile) await fsp.copyFile(logFile, path.join(workDir, "csttool.log")).catch(() => {});
+  await fsp.rename(workDir, target.dir);
+  void taskDir;
+  return target.dir;
+}

@@ -1,0 +1,92 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { errnoCode } from "../errors.js";
+import type { FailureCategory, PlanTask } from "../schemas/records.js";
+
+/** Re-check a task's inputs against the identity recorded in the plan, just before csttool runs. */
+
+/** `dicomFiles`: the chosen series' files, to link into `dicom_link_dir` (DICOM with a series_uid). */
+export type InputCheck = { ok: true; dicomFiles: string[] | null } | { ok: false; category: FailureCategory; message: string };
+
+async function statOrNull(file: string): Promise<import("node:fs").Stats | null | { error: string }> {
+  try {
+    return await fsp.stat(file);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+}
+
+const changed = (a: number, b: number): boolean => Math.abs(a - b) >= 1;
+
+const REPLAN = "input changed since plan; re-run plan";
+
+export async function checkInputs(task: PlanTask): Promise<InputCheck> {
+  const input = task.input;
+  if (input.kind === "nifti") {
+    const required = [input.nifti, input.bval, input.bvec];
+    const missing: string[] = [];
+    for (const f of required) {
+      const st = await statOrNull(f);
+      if (st === null) missing.push(f);
+      else if ("error" in st) return { ok: false, category: "SYSTEM", message: `cannot read an input: ${st.error}` };
+    }
+    for (const id of input.identity) {
+      if (required.includes(id.path)) continue;
+      const st = await statOrNull(id.path);
+      if (st === null) missing.push(id.path);
+    }
+    if (missing.length) return { ok: false, category: "INPUT_MISSING", message: `input file(s) missing: ${missing.join(", ")}` };
+    for (const id of input.identity) {
+      const st = await statOrNull(id.path);
+      if (st === null || "error" in st) continue;
+      if (st.size !== id.size || changed(st.mtimeMs, id.mtime_ms)) {
+        return {
+          ok: false,
+          category: "VALIDATION",
+          message: `${REPLAN}: ${id.path} was ${id.size} bytes, mtime ${new Date(id.mtime_ms).toISOString()}; now ${st.size} bytes, mtime ${new Date(st.mtimeMs).toISOString()}`,
+        };
+      }
+    }
+    return { ok: true, dicomFiles: null };
+  }
+  const st = await statOrNull(input.dicom_dir);
+  if (st === null) return { ok: false, category: "INPUT_MISSING", message: `DICOM folder missing: ${input.dicom_dir}` };
+  if ("error" in st) return { ok: false, category: "SYSTEM", message: `cannot read an input: ${st.error}` };
+  const { selectDicomSeriesFiles } = await import("../plan/dicom.js");
+  const seriesUid = input.series_uid ?? input.series.series_uid;
+  const files = await selectDicomSeriesFiles(input.dicom_dir, seriesUid);
+  if (files.length === 0) {
+    return { ok: false, category: "INPUT_MISSING", message: `DICOM series ${seriesUid} not found in ${input.dicom_dir}` };
+  }
+  let total = 0;
+  let newest = 0;
+  for (const f of files) {
+    const s = await statOrNull(f);
+    if (s === null || "error" in s) return { ok: false, category: "INPUT_MISSING", message: `DICOM file vanished: ${f}` };
+    total += s.size;
+    newest = Math.max(newest, s.mtimeMs);
+  }
+  const id = input.identity;
+  if (files.length !== id.file_count || total !== id.total_size || changed(newest, id.newest_mtime_ms)) {
+    return {
+      ok: false,
+      category: "VALIDATION",
+      message: `${REPLAN}: series ${seriesUid} in ${input.dicom_dir} had ${id.file_count} files / ${id.total_size} bytes, now ${files.length} files / ${total} bytes`,
+    };
+  }
+  return { ok: true, dicomFiles: input.series_uid && task.dicom_link_dir ? files : null };
+}
+
+/** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */
+export async function linkDicomSeries(linkDir: string, files: readonly string[]): Promise<void> {
+  await fsp.rm(linkDir, { recursive: true, force: true });
+  await fsp.mkdir(linkDir, { recursive: true });
+  const used = new Set<string>();
+  for (const f of files) {
+    let name = path.basename(f);
+    for (let n = 2; used.has(name); n++) name = `${n}_${path.basename(f)}`;
+    used.add(name);
+    await fsp.symlink(path.resolve(f), path.join(linkDir, name));
+  }
+}

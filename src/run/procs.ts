@@ -1,0 +1,177 @@
+import { promises as fsp } from "node:fs";
+
+/**
+ * Process-table helpers over Linux /proc: who belongs to a run (process group, run token in the
+ * environment), whether a recorded owner is still alive, and killing what is left. Every
+ * function degrades to `null` ("cannot tell") where /proc is absent.
+ */
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  /** One letter: R, S, D, Z (zombie), T, ... */
+  state: string;
+  /** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  startTicks: number;
+}
+
+/** Linux USER_HZ; 100 on every mainstream architecture (Node has no sysconf). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Parse /proc/<pid>/stat; `comm` may hold spaces and parentheses, so split after the last `)`. */
+export function parseProcStat(pid: number, text: string): ProcInfo | null {
+  const close = text.lastIndexOf(")");
+  if (close < 0) return null;
+  const rest = text.slice(close + 2).split(" ");
+  const state = rest[0];
+  const ppid = Number(rest[1]);
+  const pgid = Number(rest[2]);
+  const startTicks = Number(rest[19]);
+  if (!state || !Number.isFinite(ppid) || !Number.isFinite(pgid) || !Number.isFinite(startTicks)) return null;
+  return { pid, ppid, pgid, state, startTicks };
+}
+
+export async function readProcStat(pid: number): Promise<ProcInfo | null> {
+  try {
+    return parseProcStat(pid, await fsp.readFile(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** Every process visible in /proc; null when /proc is not mounted. */
+export async function listProcesses(): Promise<ProcInfo[] | null> {
+  let names: string[];
+  try {
+    names = await fsp.readdir("/proc");
+  } catch {
+    return null;
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
+  const infos = await Promise.all(pids.map((pid) => readProcStat(pid)));
+  if (pids.length === 0) return null;
+  return infos.filter((i): i is ProcInfo => i !== null);
+}
+
+/** Whether a process's initial environment holds `name=value` (false when unreadable). */
+export async function environHas(pid: number, entry: string): Promise<boolean> {
+  try {
+    const env = await fsp.readFile(`/proc/${pid}/environ`);
+    return env.toString("utf8").split("\0").includes(entry);
+  } catch {
+    return false;
+  }
+}
+
+export const RUN_TOKEN_ENV = "CST_BATCH_RUN_TOKEN";
+
+/**
+ * Live (non-zombie) processes of one run: members of process group `pgid`, and any process whose
+ * environment carries the run token (catches one that left the group with setsid). A zombie holds
+ * no memory and no file descriptors, so it does not count. null when /proc is absent.
+ */
+export async function findRunProcesses(query: { pgid?: number | null; token?: string | null }): Promise<ProcInfo[] | null> {
+  const all = await listProcesses();
+  if (all === null) return null;
+  const live = all.filter((p) => p.state !== "Z" && p.pid !== process.pid);
+  const found: ProcInfo[] = [];
+  const entry = query.token ? `${RUN_TOKEN_ENV}=${query.token}` : null;
+  for (const p of live) {
+    if (query.pgid != null && p.pgid === query.pgid) {
+      found.push(p);
+    } else if (entry !== null && (await environHas(p.pid, entry))) {
+      found.push(p);
+    }
+  }
+  return found;
+}
+
+/** kill(pid, 0): true when the process exists (EPERM means it exists but is not ours). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** kill(-pgid, 0): true while any process (zombies included) is in the group. */
+export function groupExists(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+let bootTimeMs: number | null | undefined;
+async function readBootTimeMs(): Promise<number | null> {
+  if (bootTimeMs !== undefined) return bootTimeMs;
+  try {
+    const text = await fsp.readFile("/proc/stat", "utf8");
+    const m = /^btime (\d+)$/m.exec(text);
+    bootTimeMs = m ? Number(m[1]) * 1000 : null;
+  } catch {
+    bootTimeMs = null;
+  }
+  return bootTimeMs;
+}
+
+/** When a process started (ms since the epoch, ~1 s precision), or null if unknown. */
+export async function processStartMs(pid: number): Promise<number | null> {
+  const [info, boot] = await Promise.all([readProcStat(pid), readBootTimeMs()]);
+  if (!info || boot === null) return null;
+  return boot + (info.startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
+}
+
+/**
+ * Whether the process that wrote a record at `sinceIso` with pid `pid` is still the one running
+ * under that pid: it exists and did not start after the record was written (pid reuse).
+ */
+export async function ownerProcessAlive(pid: number, sinceIso: string): Promise<boolean> {
+  if (!pidExists(pid)) return false;
+  const info = await readProcStat(pid);
+  if (info?.state === "Z") return false;
+  const started = await processStartMs(pid);
+  const since = Date.parse(sinceIso);
+  if (started === null || !Number.isFinite(since)) return true;
+  // The owner wrote `since` after it started; a process that started later is a reused pid.
+  return started <= since + 2_000;
+}
+
+/** Send a signal, ignoring a process that is already gone. */
+export function signalQuietly(target: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(target, signal);
+  } catch {
+    // ESRCH: gone already; EPERM: not ours, nothing we can do.
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * SIGKILL every live process of a run (group and token holders) and wait until none is left or
+ * `timeoutMs` passes. Returns the pids still alive (empty = clean).
+ */
+export async function reapRun(query: { pgid?: number | null; token?: string | null }, timeoutMs = 10_000): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await findRunProcesses(query);
+    if (left === null) {
+      // No /proc: fall back to the group.
+      if (query.pgid == null || !groupExists(query.pgid)) return [];
+      signalQuietly(-query.pgid, "SIGKILL");
+      if (Date.now() > deadline) return [query.pgid];
+    } else {
+      if (left.length === 0) return [];
+      if (query.pgid != null) signalQuietly(-query.pgid, "SIGKILL");
+      for (const p of left) signalQuietly(p.pid, "SIGKILL");
+      if (Date.now() > deadline) return left.map((p) => p.pid);
+    }
+    await sleep(50);
+  }
+}

@@ -1,0 +1,198 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
+import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
+import { writeJsonAtomic, fsyncDir } from "../util/atomic-write.js";
+import { readStateFile } from "../util/read-json.js";
+
+/**
+ * Promotion: csttool's tree (in `_work/csttool`) becomes the subject folder's results.
+ *
+ *   1. stage    move csttool's files into `_work/staged/`, flattening its `sub-X/[ses-Y/]` level
+ *   2. journal  `_work/promote.json`: the done record to write and the entries to move
+ *   3. apply    previous `_done.json` away first, previous results into `_work/previous/`,
+ *               staged entries renamed in, `_done.json` written last, `_work` removed
+ *
+ * Step 3 is idempotent and is rolled forward by the next run if it was interrupted, so a
+ * subject folder either has the old `_done.json` with the old results, or (eventually) the new
+ * one with the new results; never a `_done.json` that lists files that are not there.
+ */
+
+export const JOURNAL_FILE = "promote.json";
+export const STAGED_DIR = "staged";
+export const PREVIOUS_DIR = "previous";
+/** `_work` is renamed to this prefix + random before removal, so a crash mid-removal is recognisable. */
+export const TRASH_PREFIX = "_work.done-";
+
+export const PromoteJournalSchema = z.object({
+  schema_version: z.literal(SCHEMA_VERSION),
+  kind: z.literal("cst-batch-promote"),
+  done: DoneRecordSchema,
+  /** Top-level names in `_work/staged/`, each moved to the subject folder under the same name. */
+  entries: z.array(z.string()),
+});
+export type PromoteJournal = z.infer<typeof PromoteJournalSchema>;
+
+/** Names in a subject folder that cst-batch manages (never treated as a previous result). */
+export function isManagedName(name: string): boolean {
+  return (
+    name === LOCK_FILE ||
+    name.startsWith(`${LOCK_FILE}.`) ||
+    name === WORK_DIR ||
+    name.startsWith(TRASH_PREFIX) ||
+    name === FAILED_DIR ||
+    name === DONE_FILE ||
+    name.startsWith(`${DONE_FILE}.`) ||
+    name.startsWith(`.${DONE_FILE}.`)
+  );
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `name` if free in `dir`, else `stem_2.ext`, `stem_3.ext`, ... (extension = from the first dot). */
+async function freeName(dir: string, name: string, taken: Set<string>): Promise<string> {
+  const dot = name.indexOf(".", 1);
+  const stem = dot > 0 ? name.slice(0, dot) : name;
+  const ext = dot > 0 ? name.slice(dot) : "";
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? name : `${stem}_${n}${ext}`;
+    if (taken.has(candidate) || isManagedName(candidate)) continue;
+    if (!(await exists(path.join(dir, candidate)))) return candidate;
+  }
+}
+
+async function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, skip: ReadonlySet<string> = new Set()): Promise<void> {
+  let names: string[];
+  try {
+    names = (await fsp.readdir(srcDir)).sort();
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (skip.has(name)) continue;
+    const target = await freeName(destDir, name, taken);
+    taken.add(target);
+    await fsp.rename(path.join(srcDir, name), path.join(destDir, target));
+  }
+}
+
+/**
+ * Flatten csttool's output into `staged`: the contents of `sub-X/[ses-Y/]` first, then the rest
+ * of `sub-X/`, then csttool's top-level files. Nothing is dropped; a clash gets a `_2` suffix.
+ */
+export async function stageOutput(csttoolOut: string, staged: string, subject: string, session: string | null): Promise<void> {
+  await fsp.mkdir(staged, { recursive: true });
+  const taken = new Set<string>();
+  const subjectDir = path.join(csttoolOut, subject);
+  if (session) {
+    await moveEntriesInto(path.join(subjectDir, session), staged, taken);
+    await fsp.rmdir(path.join(subjectDir, session)).catch(() => {});
+  }
+  await moveEntriesInto(subjectDir, staged, taken);
+  await fsp.rmdir(subjectDir).catch(() => {});
+  await moveEntriesInto(csttoolOut, staged, taken);
+}
+
+/** Every file under `root` (relative paths, sorted) with its size; symlinks listed, not followed. */
+export async function listFiles(root: string): Promise<{ path: string; size: number }[]> {
+  const out: { path: string; size: number }[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fsp.readdir(path.join(root, rel), { withFileTypes: true });
+    for (const e of entries) {
+      const r = rel ? path.join(rel, e.name) : e.name;
+      if (e.isDirectory()) await walk(r);
+      else out.push({ path: r.split(path.sep).join("/"), size: (await fsp.lstat(path.join(root, r))).size });
+    }
+  };
+  await walk("");
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * The metrics JSON among promoted files: the new layout `reports/*_metrics.json` (preferring
+ * `<prefix>_metrics.json`), else the old `metrics/*_bilateral_metrics.json` anywhere.
+ */
+export function findMetricsFile(files: readonly { path: string }[], prefix: string): string | null {
+  const fresh = files.map((f) => f.path).filter((p) => /^reports\/[^/]*_metrics\.json$/.test(p));
+  const exact = fresh.find((p) => p === `reports/${prefix}_metrics.json`);
+  if (exact) return exact;
+  if (fresh[0]) return fresh[0];
+  const old = files.map((f) => f.path).find((p) => /(^|\/)metrics\/[^/]*_bilateral_metrics\.json$/.test(p));
+  return old ?? null;
+}
+
+export async function writeJournal(workDir: string, journal: PromoteJournal): Promise<void> {
+  await writeJsonAtomic(path.join(workDir, JOURNAL_FILE), journal);
+}
+
+export type JournalRead = { kind: "none" } | { kind: "ok"; journal: PromoteJournal } | { kind: "corrupt"; reason: string };
+
+export async function readJournal(workDir: string): Promise<JournalRead> {
+  const r = await readStateFile(path.join(workDir, JOURNAL_FILE), PromoteJournalSchema);
+  if (r.kind === "ok") return { kind: "ok", journal: r.value };
+  if (r.kind === "missing") return { kind: "none" };
+  return { kind: "corrupt", reason: r.kind === "corrupt" ? r.reason : `schema_version ${r.found} is newer` };
+}
+
+/**
+ * Carry out (or finish) a journalled promotion. Safe to repeat after a crash at any point.
+ */
+export async function applyPromotion(taskDir: string, journal: PromoteJournal): Promise<void> {
+  const work = path.join(taskDir, WORK_DIR);
+  const staged = path.join(work, STAGED_DIR);
+  const previous = path.join(work, PREVIOUS_DIR);
+  await fsp.mkdir(previous, { recursive: true });
+  const previousTaken = new Set<string>();
+
+  // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
+  const done = path.join(taskDir, DONE_FILE);
+  if (await exists(done)) {
+    await fsp.rename(done, path.join(previous, await freeName(previous, DONE_FILE, previousTaken)));
+  }
+  // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
+  const entries = new Set(journal.entries);
+  for (const name of (await fsp.readdir(taskDir)).sort()) {
+    if (isManagedName(name)) continue;
+    if (entries.has(name) && !(await exists(path.join(staged, name)))) continue;
+    const target = await freeName(previous, name, previousTaken);
+    previousTaken.add(target);
+    await fsp.rename(path.join(taskDir, name), path.join(previous, target));
+  }
+  // 3. Staged entries in.
+  for (const name of journal.entries) {
+    const src = path.join(staged, name);
+    if (await exists(src)) await fsp.rename(src, path.join(taskDir, name));
+  }
+  await fsyncDir(taskDir);
+  // 4. `_done.json` last.
+  await writeJsonAtomic(done, journal.done);
+  // 5. Clear the work folder: rename first so a crash mid-removal leaves a recognisable name.
+  await removeWorkDir(taskDir);
+}
+
+/** Rename `_work` aside and delete it (with any earlier leftovers of the same kind). */
+export async function removeWorkDir(taskDir: string): Promise<void> {
+  const work = path.join(taskDir, WORK_DIR);
+  if (await exists(work)) {
+    await fsp.rename(work, path.join(taskDir, `${TRASH_PREFIX}${randomBytes(4).toString("hex")}`));
+  }
+  await removeTrash(taskDir);
+}
+
+/** Delete `_work.done-*` folders left by an interrupted removal. */
+export async function removeTrash(taskDir: string): Promise<void> {
+  for (const name of await fsp.readdir(taskDir).catch(() => [] as string[])) {
+    if (name.startsWith(TRASH_PREFIX)) await fsp.rm(path.join(taskDir, name), { recursive: true, force: true });
+  }
+}
+
+export type { DoneRecord };

@@ -1,0 +1,553 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
+import { taskPaths, type TaskPaths } from "../layout.js";
+import {
+  AttemptStartSchema,
+  SCHEMA_VERSION,
+  type AttemptRecord,
+  type AttemptStart,
+  type DoneRecord,
+  type FailureCategory,
+  type LockOwner,
+  type PlanHeader,
+  type PlanTask,
+} from "../schemas/records.js";
+import { readDoneState } from "../state/done.js";
+import { readStateFile } from "../util/read-json.js";
+import { CST_BATCH_VERSION } from "../version.js";
+import {
+  archiveWorkDir,
+  buildAttemptRecord,
+  detectJobId,
+  failedAttemptDir,
+  fsTimestamp,
+  hostName,
+  writeAttemptStartSync,
+  type RunIdentity,
+} from "./attempt.js";
+import { checkInputs, linkDicomSeries } from "./inputs.js";
+import { acquireLock, describeOwner, type HeldLock } from "./lock.js";
+// load-plan.ts, not planner.ts (which re-exports it): keeps discovery/DICOM code off run-one's start-up path.
+import { loadPlanTask } from "../plan/load-plan.js";
+import {
+  applyPromotion,
+  findMetricsFile,
+  listFiles,
+  readJournal,
+  removeTrash,
+  stageOutput,
+  STAGED_DIR,
+  writeJournal,
+  type PromoteJournal,
+} from "./promote.js";
+import { supervise, type SuperviseResult } from "./supervise.js";
+
+/**
+ * Run one plan task: lock the subject folder, recover what an earlier run left, skip when done,
+ * check inputs, run csttool under supervision, then promote the result or record the failure.
+ */
+
+export interface TaskRef {
+  index: number;
+  key: string;
+  subject: string;
+  session: string | null;
+  /** Absolute subject folder. */
+  dir: string;
+  /** Absolute log file. */
+  logFile: string;
+}
+
+export type RunOneOutcome =
+  | { kind: "success"; task: TaskRef; record: DoneRecord }
+  | { kind: "skipped"; reason: "done"; task: TaskRef; record: DoneRecord }
+  | { kind: "failed"; task: TaskRef; category: FailureCategory; record: AttemptRecord; attemptDir: string | null }
+  | { kind: "busy"; task: TaskRef; owner: LockOwner | null };
+
+export type RunOneEvent =
+  | { type: "busy"; task: TaskRef; owner: LockOwner | null; message: string }
+  | { type: "recovered"; task: TaskRef; what: "promotion" | "attempt" | "corrupt-done"; message: string }
+  | { type: "started"; task: TaskRef; argv: string[] }
+  | { type: "stopping"; task: TaskRef; reason: "timeout" | "aborted"; category: FailureCategory }
+  | { type: "finished"; task: TaskRef; outcome: RunOneOutcome["kind"]; category?: FailureCategory };
+
+export interface RunOneOptions {
+  planFile: string;
+  index: number;
+  /** The plan's header and this task, already read (local mode reads the plan once for all tasks). */
+  loaded?: { header: PlanHeader; task: PlanTask };
+  force?: boolean;
+  /** Abort with reason "CANCELLED" or "TIMEOUT" (or `{category, signal?}`). */
+  signal?: AbortSignal;
+  timeoutMinutes?: number;
+  graceSeconds?: number;
+  /** Grace after an abort is min(grace, this); default CST_BATCH_SIGNAL_GRACE_SECONDS or 10. */
+  signalGraceSeconds?: number;
+  /** undefined: detected from SLURM_* / PBS_JOBID. */
+  jobId?: string | null;
+  /** Environment for csttool (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  onEvent?: (e: RunOneEvent) => void;
+}
+
+/** Exit code of `run-one` for an outcome (see EXIT in src/errors.ts). */
+export function exitCodeFor(outcome: RunOneOutcome): ExitCode {
+  switch (outcome.kind) {
+    case "success":
+    case "skipped":
+      return EXIT.OK;
+    case "busy":
+      return EXIT.LOCK_BUSY;
+    case "failed":
+      return exitCodeForCategory(outcome.category);
+  }
+}
+
+export function exitCodeForCategory(category: FailureCategory): ExitCode {
+  switch (category) {
+    case "PIPELINE_FAILED":
+    case "INPUT_MISSING":
+    case "VALIDATION":
+      return EXIT.SUBJECT_FAILED;
+    case "TIMEOUT":
+    case "CANCELLED":
+    case "KILLED":
+    case "OUT_OF_MEMORY":
+    case "NODE_FAIL":
+    case "PREEMPTED":
+      return EXIT.TIMEOUT_OR_KILLED;
+    case "SYSTEM":
+      return EXIT.SYSTEM;
+  }
+}
+
+/** The worst of several exit codes (for a chunk of tasks): busy < subject failed < killed < system. */
+export function worstExitCode(codes: readonly number[]): number {
+  const rank = (c: number): number =>
+    c === EXIT.OK ? 0 : c === EXIT.LOCK_BUSY ? 1 : c === EXIT.SUBJECT_FAILED ? 2 : c === EXIT.TIMEOUT_OR_KILLED ? 3 : 4;
+  return codes.reduce((worst, c) => (rank(c) > rank(worst) ? c : worst), EXIT.OK as number);
+}
+
+/** csttool's argv from the plan with `--out` pointing into `_work`. */
+export function buildCsttoolArgv(planArgv: readonly string[], csttoolOut: string): string[] {
+  const argv = [...planArgv];
+  const i = argv.indexOf("--out");
+  if (i >= 0 && i + 1 < argv.length) {
+    argv[i + 1] = csttoolOut;
+    return argv;
+  }
+  const j = argv.findIndex((a) => a.startsWith("--out="));
+  if (j >= 0) {
+    argv[j] = `--out=${csttoolOut}`;
+    return argv;
+  }
+  argv.push("--out", csttoolOut);
+  return argv;
+}
+
+function envSeconds(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v >= 0 ? v : fallback;
+}
+
+export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
+  const { header, task } = opts.loaded ?? (await loadPlanTask(opts.planFile, opts.index));
+  const out = path.resolve(header.out_dir);
+  const paths = taskPaths(out, task);
+  const ref: TaskRef = {
+    index: task.index,
+    key: task.key,
+    subject: task.subject,
+    session: task.session,
+    dir: paths.dir,
+    logFile: paths.log,
+  };
+  const emit = (e: RunOneEvent): void => {
+    try {
+      opts.onEvent?.(e);
+    } catch {
+      // an observer must not break the run
+    }
+  };
+  const jobId = opts.jobId !== undefined ? opts.jobId : detectJobId();
+  const token = randomBytes(16).toString("hex");
+
+  try {
+    await fsp.mkdir(paths.dir, { recursive: true });
+  } catch (e) {
+    throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
+  }
+  const acquired = await acquireLock(paths.lock, {
+    pid: process.pid,
+    host: hostName(),
+    job_id: jobId,
+    since: new Date().toISOString(),
+    token,
+    child_pgid: null,
+  });
+  if (acquired.kind === "busy") {
+    emit({ type: "busy", task: ref, owner: acquired.owner, message: `${task.key} is being run by ${describeOwner(acquired.owner)}` });
+    return { kind: "busy", task: ref, owner: acquired.owner };
+  }
+  if (acquired.kind === "unsupported") {
+    throw new CstError("LOCK_UNSUPPORTED", acquired.reason, {
+      hint: "set CST_BATCH_LOCK_MODE=lease (lease files instead of kernel locks) or use an output folder on a filesystem with flock",
+    });
+  }
+  const lock = acquired.lock;
+  try {
+    await recover(paths, task, header, ref, emit);
+    const state = await readDoneState(paths.done, task.config_hash);
+    if (state.kind === "current" && !opts.force) {
+      const outcome: RunOneOutcome = { kind: "skipped", reason: "done", task: ref, record: state.record };
+      emit({ type: "finished", task: ref, outcome: "skipped" });
+      return outcome;
+    }
+    if (state.kind === "corrupt") {
+      const aside = `${paths.done}.corrupt-${fsTimestamp()}`;
+      await fsp.rename(paths.done, aside).catch(() => {});
+      emit({ type: "recovered", task: ref, what: "corrupt-done", message: `${paths.done} was damaged (${state.reason}); kept as ${path.basename(aside)}` });
+    }
+    const outcome = await attempt({ opts, header, task, out, paths, ref, lock, jobId, token, emit });
+    emit({ type: "finished", task: ref, outcome: outcome.kind, ...(outcome.kind === "failed" ? { category: outcome.category } : {}) });
+    return outcome;
+  } finally {
+    // supervise() returns only once every process of the run is gone.
+    await lock.release();
+  }
+}
+
+/** Finish an interrupted promotion, or file away the work folder of a run that died. */
+async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void): Promise<void> {
+  await removeTrash(paths.dir);
+  const journal = await readJournal(paths.work);
+  if (journal.kind === "ok") {
+    await applyPromotion(paths.dir, journal.journal);
+    emit({ type: "recovered", task: ref, what: "promotion", message: `finished an interrupted promotion in ${paths.dir}` });
+    return;
+  }
+  try {
+    await fsp.lstat(paths.work);
+  } catch {
+    return;
+  }
+  const startRead = await readStateFile(path.join(paths.work, "attempt.json"), AttemptStartSchema);
+  const start = startRead.kind === "ok" ? startRead.value : null;
+  const category: FailureCategory = start?.pending_category ?? "KILLED";
+  const now = new Date();
+  const startedAt = start?.started_at ?? now.toISOString();
+  const who = start ? `host ${start.host}, pid ${start.pid}, job ${start.job_id ?? "none"}, started ${start.started_at}` : "unknown (no readable attempt.json)";
+  const message =
+    journal.kind === "corrupt"
+      ? `an earlier attempt (${who}) died while writing its promotion journal (${journal.reason}); nothing was promoted`
+      : `an earlier attempt (${who}) ended without recording its outcome${start?.pending_category ? ` (it was stopping: ${start.pending_category})` : " (killed, or its node failed)"}`;
+  const identity: RunIdentity = {
+    subject: task.subject,
+    session: task.session,
+    task_key: task.key,
+    config_hash: start?.config_hash ?? task.config_hash,
+    plan_id: start?.plan_id ?? header.plan_id,
+    csttool_version: header.csttool.version,
+    cst_batch_version: CST_BATCH_VERSION,
+    started_at: startedAt,
+    finished_at: now.toISOString(),
+    duration_seconds: Math.max(0, (now.getTime() - Date.parse(startedAt)) / 1000) || 0,
+    host: start?.host ?? "unknown",
+    pid: start?.pid ?? 0,
+    job_id: start?.job_id ?? null,
+    csttool_argv: task.csttool_argv,
+    max_rss_kb: null,
+  };
+  const tail = await readLogTail(paths.log);
+  const target = await failedAttemptDir(paths.dir, category, now);
+  const record = buildAttemptRecord(target.id, identity, { category, message, exitCode: null, signal: null, logTail: tail, recordedBy: "recovery" });
+  await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
+  await copyErrorLog(paths);
+  emit({ type: "recovered", task: ref, what: "attempt", message: `${message}; moved to ${path.relative(paths.dir, target.dir)}` });
+}
+
+async function readLogTail(file: string): Promise<string[]> {
+  try {
+    const text = await fsp.readFile(file, "utf8");
+    return text.split("\n").filter((l) => l !== "").slice(-30);
+  } catch {
+    return [];
+  }
+}
+
+async function copyErrorLog(paths: TaskPaths): Promise<void> {
+  try {
+    await fsp.mkdir(path.dirname(paths.errorLog), { recursive: true });
+    await fsp.copyFile(paths.log, paths.errorLog);
+  } catch {
+    // no log (failed before it was opened) or no space: the record holds the tail
+  }
+}
+
+interface AttemptContext {
+  opts: RunOneOptions;
+  header: PlanHeader;
+  task: PlanTask;
+  out: string;
+  paths: TaskPaths;
+  ref: TaskRef;
+  lock: HeldLock;
+  jobId: string | null;
+  token: string;
+  emit: (e: RunOneEvent) => void;
+}
+
+/** Category and message for a csttool run that did not succeed (null: it exited 0). */
+function classify(r: SuperviseResult, argv0: string, timeoutMinutes: number, signalName: string | null): { category: FailureCategory; message: string } | null {
+  const lastLine = [...r.logTail].reverse().find((l) => l.trim() !== "");
+  switch (r.reason) {
+    case "spawn-failed":
+      return {
+        category: "SYSTEM",
+        message: `cannot start csttool (${argv0}): ${r.spawnError?.code ?? ""} ${r.spawnError?.message ?? ""}`.trim(),
+      };
+    case "timeout":
+      return { category: "TIMEOUT", message: `csttool ran longer than the time limit (${timeoutMinutes} min) and was stopped` };
+    case "aborted":
+      return {
+        category: r.category ?? "CANCELLED",
+        message: `stopped on request${signalName ? ` (${signalName})` : ""}: ${r.category === "TIMEOUT" ? "the job's time limit is near" : "the job was cancelled"}`,
+      };
+    case "exited":
+      break;
+  }
+  if (r.signal === "SIGKILL") {
+    return { category: "OUT_OF_MEMORY", message: "csttool was killed by SIGKILL that cst-batch did not send; most often the out-of-memory killer" };
+  }
+  if (r.signal) return { category: "KILLED", message: `csttool was killed by ${r.signal}` };
+  if (r.exitCode !== 0) {
+    return { category: "PIPELINE_FAILED", message: `csttool exited with status ${r.exitCode}${lastLine ? `: ${lastLine.trim()}` : ""}` };
+  }
+  return null;
+}
+
+function signalNameOf(signal: AbortSignal | undefined): string | null {
+  const r: unknown = signal?.reason;
+  if (typeof r === "object" && r !== null && "signal" in r && typeof (r as { signal: unknown }).signal === "string") {
+    return (r as { signal: string }).signal;
+  }
+  return null;
+}
+
+async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
+  const { opts, header, task, out, paths, ref, lock, jobId, token, emit } = ctx;
+  const startedAt = new Date();
+  const timeoutMinutes = opts.timeoutMinutes ?? header.run.timeout_minutes;
+  const graceSeconds = opts.graceSeconds ?? header.run.grace_seconds;
+  const signalGrace = Math.min(graceSeconds, opts.signalGraceSeconds ?? envSeconds("CST_BATCH_SIGNAL_GRACE_SECONDS", 10));
+  const csttoolOut = path.join(paths.work, "csttool");
+  const argv = buildCsttoolArgv(task.csttool_argv, csttoolOut);
+  let maxRssKb: number | null = null;
+
+  const identity = (finished: Date): RunIdentity => ({
+    subject: task.subject,
+    session: task.session,
+    task_key: task.key,
+    config_hash: task.config_hash,
+    plan_id: header.plan_id,
+    csttool_version: header.csttool.version,
+    cst_batch_version: CST_BATCH_VERSION,
+    started_at: startedAt.toISOString(),
+    finished_at: finished.toISOString(),
+    duration_seconds: (finished.getTime() - startedAt.getTime()) / 1000,
+    host: hostName(),
+    pid: process.pid,
+    job_id: jobId,
+    csttool_argv: argv,
+    max_rss_kb: maxRssKb,
+  });
+
+  const start: AttemptStart = {
+    schema_version: SCHEMA_VERSION,
+    kind: "cst-batch-attempt-start",
+    subject: task.subject,
+    session: task.session,
+    task_key: task.key,
+    config_hash: task.config_hash,
+    plan_id: header.plan_id,
+    started_at: startedAt.toISOString(),
+    host: hostName(),
+    pid: process.pid,
+    job_id: jobId,
+    pending_category: null,
+  };
+  try {
+    await fsp.mkdir(paths.work, { recursive: true });
+    writeAttemptStartSync(paths.work, start);
+  } catch (e) {
+    throw new CstError("SYSTEM", `cannot start an attempt in ${paths.work}: ${(e as Error).message}`, {
+      cause: e,
+      hint: errnoCode(e) === "ENOSPC" ? "the output filesystem is full; free space, then resubmit" : "check the output folder's permissions",
+    });
+  }
+
+  const fail = async (category: FailureCategory, message: string, r: Partial<SuperviseResult> = {}): Promise<RunOneOutcome> => {
+    const finished = new Date();
+    let logTail = r.logTail ?? (await readLogTail(paths.log));
+    if (r.logError) logTail = [...logTail, r.logError];
+    let attemptDir: string | null = null;
+    let record: AttemptRecord;
+    try {
+      const target = await failedAttemptDir(paths.dir, category, finished);
+      record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail });
+      attemptDir = await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
+      await copyErrorLog(paths);
+    } catch (e) {
+      // The filesystem refuses even the record (full disk?). Leave `_work` for the next run's
+      // recovery, with the category we know, and report the problem.
+      const sys = `${message}; additionally, the failure could not be recorded: ${(e as Error).message}`;
+      record = buildAttemptRecord(`${fsTimestamp(finished)}_${category}`, identity(finished), {
+        category: errnoCode(e) === "ENOSPC" ? "SYSTEM" : category,
+        message: sys,
+        exitCode: r.exitCode ?? null,
+        signal: r.signal ?? null,
+        logTail,
+      });
+      try {
+        writeAttemptStartSync(paths.work, { ...start, pending_category: record.category });
+      } catch {
+        // nothing more we can do
+      }
+    }
+    return { kind: "failed", task: ref, category: record.category, record, attemptDir };
+  };
+
+  const logHeader = [
+    `# cst-batch ${CST_BATCH_VERSION} run-one: task ${task.index} (${task.key}), attempt started ${startedAt.toISOString()}`,
+    `# host ${hostName()}, pid ${process.pid}, job ${jobId ?? "none"}, plan ${header.plan_id}, config ${task.config_hash}`,
+    `# argv: ${JSON.stringify(argv)}`,
+  ].join("\n");
+
+  const check = await checkInputs(task).catch((e: unknown) => ({
+    ok: false as const,
+    category: "SYSTEM" as FailureCategory,
+    message: `cannot check the inputs: ${(e as Error).message}`,
+  }));
+  if (!check.ok) {
+    await writeLogOnly(paths.log, `${logHeader}\n# not started: ${check.message}\n`);
+    return fail(check.category, check.message, { logTail: [check.message] });
+  }
+  if (check.dicomFiles && task.dicom_link_dir) {
+    const linkDir = path.resolve(out, task.dicom_link_dir);
+    try {
+      await linkDicomSeries(linkDir, check.dicomFiles);
+    } catch (e) {
+      const message = `cannot link the DICOM series into ${linkDir}: ${(e as Error).message}`;
+      await writeLogOnly(paths.log, `${logHeader}\n# not started: ${message}\n`);
+      return fail("SYSTEM", message, { logTail: [message] });
+    }
+  }
+
+  emit({ type: "started", task: ref, argv });
+  const result = await supervise({
+    argv,
+    env: opts.env ?? process.env,
+    token,
+    logFile: paths.log,
+    logHeader,
+    timeoutMs: timeoutMinutes * 60_000,
+    graceMs: graceSeconds * 1000,
+    abortGraceMs: signalGrace * 1000,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    extraFds: [lock.fd],
+    onSpawn: (pgid) => {
+      void lock.updateOwner({ child_pgid: pgid }).catch(() => {});
+    },
+    onStop: (reason, category) => {
+      // Record why we stop before waiting for csttool: a scheduler's SIGKILL may follow soon.
+      start.pending_category = category;
+      try {
+        writeAttemptStartSync(paths.work, start);
+      } catch {
+        // best effort; the recovery then records KILLED
+      }
+      emit({ type: "stopping", task: ref, reason, category });
+    },
+  });
+  maxRssKb = result.maxRssKb;
+
+  const failure = classify(result, argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
+  if (failure) return fail(failure.category, failure.message, result);
+  return promote(ctx, { csttoolOut, identity, result, fail, start });
+}
+
+async function writeLogOnly(file: string, text: string): Promise<void> {
+  try {
+    await fsp.mkdir(path.dirname(file), { recursive: true });
+    await fsp.writeFile(file, text);
+  } catch {
+    // the record carries the message
+  }
+}
+
+async function promote(
+  ctx: AttemptContext,
+  p: {
+    csttoolOut: string;
+    identity: (finished: Date) => RunIdentity;
+    result: SuperviseResult;
+    fail: (category: FailureCategory, message: string, r?: Partial<SuperviseResult>) => Promise<RunOneOutcome>;
+    start: AttemptStart;
+  },
+): Promise<RunOneOutcome> {
+  const { task, paths, ref } = ctx;
+  const staged = path.join(paths.work, STAGED_DIR);
+  const prefix = task.session ? `${task.subject}_${task.session}` : task.subject;
+  let files: { path: string; size: number }[];
+  let metricsFile: string | null;
+  try {
+    await stageOutput(p.csttoolOut, staged, task.subject, task.session);
+    files = await listFiles(staged);
+    metricsFile = findMetricsFile(files, prefix);
+  } catch (e) {
+    return p.fail("SYSTEM", `cannot gather csttool's output: ${(e as Error).message}`, p.result);
+  }
+  if (!metricsFile) {
+    return p.fail(
+      "PIPELINE_FAILED",
+      `csttool exited 0 but wrote no metrics JSON (expected ${task.subject}/${task.session ? `${task.session}/` : ""}reports/*_metrics.json or metrics/*_bilateral_metrics.json; ${files.length} file(s) written)`,
+      p.result,
+    );
+  }
+  const finished = new Date();
+  const done: DoneRecord = {
+    schema_version: SCHEMA_VERSION,
+    kind: "cst-batch-done",
+    ...p.identity(finished),
+    exit_code: 0,
+    files,
+    metrics_file: metricsFile,
+  };
+  let journal: PromoteJournal;
+  try {
+    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: (await fsp.readdir(staged)).sort() };
+    await writeJournal(paths.work, journal);
+  } catch (e) {
+    await fsp.rm(path.join(paths.work, "promote.json"), { force: true }).catch(() => {});
+    return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
+  }
+  try {
+    await applyPromotion(paths.dir, journal);
+  } catch (e) {
+    // The journal stays; the next run on this subject finishes the promotion before anything else.
+    const message = `promotion interrupted: ${(e as Error).message}; the next run of this subject finishes it`;
+    const record = buildAttemptRecord(`${fsTimestamp(finished)}_SYSTEM`, p.identity(finished), {
+      category: "SYSTEM",
+      message,
+      exitCode: 0,
+      signal: null,
+      logTail: p.result.logTail,
+    });
+    return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
+  }
+  await fsp.rm(paths.errorLog, { force: true }).catch(() => {});
+  return { kind: "success", task: ref, record: done };
+}
+

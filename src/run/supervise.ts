@@ -1,0 +1,338 @@
+// node:child_process rather than execa: run-one starts once per subject on a compute node, and
+// this module is on its start-up path; the built-in keeps it light and gives us the raw pieces
+// (detached group, extra stdio fd for the lock, line-level teeing) without another layer.
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import type { FailureCategory } from "../schemas/records.js";
+import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "./procs.js";
+
+/**
+ * Run one csttool invocation under supervision: its own process group, output teed line by line
+ * into the subject's log, a timeout with SIGTERM -> grace -> SIGKILL to the whole group, and a
+ * sweep after the direct child exits so that no process of the run outlives this call.
+ */
+
+export interface SuperviseOptions {
+  /** argv[0] is the executable; never passed through a shell. */
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  /** Put into the child's environment as CST_BATCH_RUN_TOKEN; identifies the run's processes. */
+  token: string;
+  logFile: string;
+  /** Written at the top of the (truncated) log file. */
+  logHeader: string;
+  cwd?: string;
+  /** null: no timeout. */
+  timeoutMs: number | null;
+  /** Between SIGTERM and SIGKILL after a timeout or for leftovers after the child exits. */
+  graceMs: number;
+  /** Between SIGTERM and SIGKILL after an abort (defaults to graceMs). */
+  abortGraceMs?: number;
+  /** Abort reason "CANCELLED" / "TIMEOUT" (or `{category}`) names the category. */
+  signal?: AbortSignal;
+  /** Descriptors handed to the child as fd 3, 4, ... (the lock). */
+  extraFds?: number[];
+  /** Called once the child runs (its pid is its process group id). */
+  onSpawn?: (pgid: number) => void;
+  /** Called synchronously when stopping starts, before any signal is sent. */
+  onStop?: (reason: "timeout" | "aborted", category: FailureCategory) => void;
+}
+
+export interface SuperviseResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  reason: "exited" | "timeout" | "aborted" | "spawn-failed";
+  category?: FailureCategory;
+  durationMs: number;
+  /** Peak resident memory seen for the run's processes (sampled from /proc), or null. */
+  maxRssKb: number | null;
+  /** Last lines of output (both streams, in arrival order). */
+  logTail: string[];
+  pgid: number | null;
+  /** Set when the executable could not be started (ENOENT, EACCES, ...). */
+  spawnError?: { code: string; message: string };
+  /** Set when the log file could not be written (output is still in logTail). */
+  logError?: string;
+  /** Pids that could not be killed (should be empty). */
+  survivors: number[];
+}
+
+export const LOG_TAIL_LINES = 30;
+const RSS_SAMPLE_MS = 2_000;
+
+/** Category carried by an AbortSignal's reason. */
+export function abortCategory(signal: AbortSignal | undefined): FailureCategory {
+  const r: unknown = signal?.reason;
+  if (r === "TIMEOUT" || r === "CANCELLED") return r;
+  if (typeof r === "object" && r !== null && "category" in r) {
+    const c = (r as { category: unknown }).category;
+    if (c === "TIMEOUT" || c === "CANCELLED") return c;
+  }
+  return "CANCELLED";
+}
+
+/** Line-oriented log writer that never throws; remembers the last lines. */
+class LogTee {
+  private stream: fs.WriteStream | null;
+  private error: string | null = null;
+  readonly tail: string[] = [];
+  private partial: Record<"out" | "err", string> = { out: "", err: "" };
+
+  constructor(file: string, header: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.stream = fs.createWriteStream(file, { flags: "w" });
+    this.stream.on("error", (e) => {
+      this.error = `cannot write the log ${file}: ${e.message}`;
+      this.stream = null;
+    });
+    this.raw(header.endsWith("\n") ? header : header + "\n");
+  }
+
+  get logError(): string | undefined {
+    return this.error ?? undefined;
+  }
+
+  private raw(text: string): void {
+    if (this.stream && !this.stream.destroyed) this.stream.write(text);
+  }
+
+  private line(tag: "out" | "err" | "cst", text: string): void {
+    this.tail.push(text);
+    if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
+    this.raw(`${new Date().toISOString()} ${tag}| ${text}\n`);
+  }
+
+  chunk(tag: "out" | "err", data: Buffer): void {
+    const text = this.partial[tag] + data.toString("utf8");
+    const lines = text.split("\n");
+    this.partial[tag] = lines.pop() ?? "";
+    for (const l of lines) this.line(tag, l.replace(/\r$/, ""));
+  }
+
+  /** A line from cst-batch itself (what it did to the run). */
+  note(text: string): void {
+    this.line("cst", text);
+  }
+
+  async close(): Promise<void> {
+    for (const tag of ["out", "err"] as const) {
+      if (this.partial[tag] !== "") this.line(tag, this.partial[tag]);
+      this.partial[tag] = "";
+    }
+    const s = this.stream;
+    if (!s) return;
+    await new Promise<void>((resolve) => {
+      s.end(() => resolve());
+      s.once("error", () => resolve());
+    });
+  }
+}
+
+/** Peak RSS of the group, sampled from /proc/<pid>/status (VmHWM per process, VmRSS summed). */
+async function sampleRssKb(pgid: number): Promise<number | null> {
+  const all = await listProcesses();
+  if (!all) return null;
+  let sum = 0;
+  let peak = 0;
+  let seen = false;
+  for (const p of all) {
+    if (p.pgid !== pgid || p.state === "Z") continue;
+    try {
+      const status = await fsp.readFile(`/proc/${p.pid}/status`, "utf8");
+      const hwm = /^VmHWM:\s+(\d+)/m.exec(status);
+      const rss = /^VmRSS:\s+(\d+)/m.exec(status);
+      if (hwm) peak = Math.max(peak, Number(hwm[1]));
+      if (rss) sum += Number(rss[1]);
+      seen = true;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return seen ? Math.max(sum, peak) : null;
+}
+
+/** Live pids of the run (group + token holders); null when /proc is absent. */
+async function runMembers(pgid: number, token: string): Promise<number[] | null> {
+  const found = await findRunProcesses({ pgid, token });
+  return found === null ? null : found.map((p) => p.pid);
+}
+
+/** Signal the group and every token holder outside it. */
+async function signalRun(pgid: number, token: string, sig: NodeJS.Signals): Promise<void> {
+  signalQuietly(-pgid, sig);
+  const members = await runMembers(pgid, token);
+  for (const pid of members ?? []) signalQuietly(pid, sig);
+}
+
+/** Wait until no live process of the run is left or the deadline passes; true when none left. */
+async function waitGone(pgid: number, token: string, deadline: number): Promise<boolean> {
+  for (;;) {
+    const members = await runMembers(pgid, token);
+    const alive = members === null ? groupExists(pgid) : members.length > 0;
+    if (!alive) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(Math.min(100, Math.max(10, deadline - Date.now())));
+  }
+}
+
+export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult> {
+  const started = Date.now();
+  const tee = new LogTee(opts.logFile, opts.logHeader);
+  const abortGraceMs = opts.abortGraceMs ?? opts.graceMs;
+  const [file, ...args] = opts.argv;
+  if (file === undefined) throw new Error("supervise: empty argv");
+
+  const finish = async (partial: Omit<SuperviseResult, "durationMs" | "logTail" | "logError">): Promise<SuperviseResult> => {
+    await tee.close();
+    const result: SuperviseResult = { ...partial, durationMs: Date.now() - started, logTail: [...tee.tail] };
+    if (tee.logError) result.logError = tee.logError;
+    return result;
+  };
+
+  if (opts.signal?.aborted) {
+    const category = abortCategory(opts.signal);
+    opts.onStop?.("aborted", category);
+    tee.note(`not started: stop requested (${category})`);
+    return finish({ exitCode: null, signal: null, reason: "aborted", category, maxRssKb: null, pgid: null, survivors: [] });
+  }
+
+  let child: ChildProcess;
+  try {
+    child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: { ...opts.env, [RUN_TOKEN_ENV]: opts.token },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe", ...(opts.extraFds ?? [])],
+    });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    tee.note(`cannot start ${file}: ${err.message}`);
+    return finish({
+      exitCode: null,
+      signal: null,
+      reason: "spawn-failed",
+      maxRssKb: null,
+      pgid: null,
+      spawnError: { code: err.code ?? "UNKNOWN", message: err.message },
+      survivors: [],
+    });
+  }
+
+  const spawned = await new Promise<{ ok: true } | { ok: false; error: NodeJS.ErrnoException }>((resolve) => {
+    child.once("spawn", () => resolve({ ok: true }));
+    child.once("error", (error: NodeJS.ErrnoException) => resolve({ ok: false, error }));
+  });
+  if (!spawned.ok || child.pid === undefined) {
+    const err = spawned.ok ? Object.assign(new Error("no pid"), { code: "UNKNOWN" }) : spawned.error;
+    tee.note(`cannot start ${file}: ${err.message}`);
+    return finish({
+      exitCode: null,
+      signal: null,
+      reason: "spawn-failed",
+      maxRssKb: null,
+      pgid: null,
+      spawnError: { code: err.code ?? "UNKNOWN", message: err.message },
+      survivors: [],
+    });
+  }
+  const pgid = child.pid;
+  opts.onSpawn?.(pgid);
+
+  child.stdout?.on("data", (d: Buffer) => tee.chunk("out", d));
+  child.stderr?.on("data", (d: Buffer) => tee.chunk("err", d));
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+
+  let maxRssKb: number | null = null;
+  let sampling = false;
+  const sample = (): void => {
+    if (sampling) return;
+    sampling = true;
+    void sampleRssKb(pgid)
+      .then((kb) => {
+        if (kb !== null) maxRssKb = Math.max(maxRssKb ?? 0, kb);
+      })
+      .finally(() => (sampling = false));
+  };
+  const firstSample = setTimeout(sample, 100);
+  const rssTimer = setInterval(sample, RSS_SAMPLE_MS);
+
+  let stopping: { reason: "timeout" | "aborted"; category: FailureCategory; killAt: number } | null = null;
+  let killTimer: NodeJS.Timeout | undefined;
+  const stop = (reason: "timeout" | "aborted", category: FailureCategory): void => {
+    if (stopping) return;
+    const grace = reason === "timeout" ? opts.graceMs : abortGraceMs;
+    stopping = { reason, category, killAt: Date.now() + grace };
+    try {
+      opts.onStop?.(reason, category);
+    } catch {
+      // recording the pending category is best effort; stopping the run is not
+    }
+    tee.note(`${reason === "timeout" ? "time limit reached" : "stop requested"} (${category}): SIGTERM to process group ${pgid}, SIGKILL after ${grace / 1000} s`);
+    void signalRun(pgid, opts.token, "SIGTERM");
+    killTimer = setTimeout(() => {
+      tee.note(`grace period over: SIGKILL to process group ${pgid}`);
+      void signalRun(pgid, opts.token, "SIGKILL");
+    }, grace);
+  };
+
+  const timeoutTimer = opts.timeoutMs !== null ? setTimeout(() => stop("timeout", "TIMEOUT"), opts.timeoutMs) : undefined;
+  const onAbort = (): void => stop("aborted", abortCategory(opts.signal));
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const exit = await exited;
+  if (timeoutTimer) clearTimeout(timeoutTimer);
+  opts.signal?.removeEventListener("abort", onAbort);
+
+  // The direct child is gone; anything left of its group (or carrying its token) must go too.
+  const deadline = stopping ? (stopping as { killAt: number }).killAt : Date.now() + opts.graceMs;
+  let survivors: number[] = [];
+  const leftovers = await runMembers(pgid, opts.token);
+  const anyLeft = leftovers === null ? groupExists(pgid) && !(await waitGone(pgid, opts.token, Date.now() + 200)) : leftovers.length > 0;
+  if (anyLeft) {
+    tee.note(`csttool exited; processes of its group remain (${(leftovers ?? []).join(", ") || "?"}): SIGTERM, then SIGKILL`);
+    await signalRun(pgid, opts.token, "SIGTERM");
+    if (!(await waitGone(pgid, opts.token, deadline))) {
+      await signalRun(pgid, opts.token, "SIGKILL");
+      const hardDeadline = Date.now() + 10_000;
+      for (;;) {
+        if (await waitGone(pgid, opts.token, Math.min(hardDeadline, Date.now() + 500))) break;
+        if (Date.now() >= hardDeadline) {
+          survivors = (await runMembers(pgid, opts.token)) ?? [pgid];
+          tee.note(`processes survived SIGKILL: ${survivors.join(", ")}`);
+          break;
+        }
+        await signalRun(pgid, opts.token, "SIGKILL");
+      }
+    }
+  }
+  if (killTimer) clearTimeout(killTimer);
+  clearTimeout(firstSample);
+  clearInterval(rssTimer);
+
+  // Every writer of the pipes is gone now; wait for the last bytes (bounded, in case a process
+  // outside the group inherited a pipe).
+  let pipeTimer: NodeJS.Timeout | undefined;
+  await Promise.race([closed, new Promise<void>((resolve) => (pipeTimer = setTimeout(resolve, 5_000)))]);
+  clearTimeout(pipeTimer);
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+
+  const how = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
+  tee.note(`csttool ${how} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const s = stopping as { reason: "timeout" | "aborted"; category: FailureCategory } | null;
+  return finish({
+    exitCode: exit.code,
+    signal: exit.signal,
+    reason: s ? s.reason : "exited",
+    ...(s ? { category: s.category } : {}),
+    maxRssKb,
+    pgid,
+    survivors,
+  });
+}

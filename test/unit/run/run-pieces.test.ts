@@ -1,0 +1,93 @@
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, test } from "vitest";
+import { findMetricsFile, isManagedName, listFiles, stageOutput } from "../../../src/run/promote.js";
+import { parseProcStat } from "../../../src/run/procs.js";
+import { buildCsttoolArgv, exitCodeFor, exitCodeForCategory, worstExitCode } from "../../../src/run/run-one.js";
+import { abortCategory } from "../../../src/run/supervise.js";
+import { detectJobId, fsTimestamp } from "../../../src/run/attempt.js";
+
+async function write(file: string, text = "x"): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, text);
+}
+
+describe("stageOutput", () => {
+  test("flattens sub-X/ses-Y, keeps csttool's top-level files and suffixes clashes", async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-stage-"));
+    const w = path.join(root, "csttool");
+    await write(path.join(w, "dataset_description.json"));
+    await write(path.join(w, "sub-01_pipeline_report.json"));
+    await write(path.join(w, "sub-01", "ses-a", "dwi", "x.nii.gz"));
+    await write(path.join(w, "sub-01", "ses-a", "reports", "sub-01_ses-a_metrics.json"));
+    await write(path.join(w, "sub-01", "ses-a", "dataset_description.json"), "inner");
+    await write(path.join(w, "sub-01", "ses-a", "_done.json"), "csttool's own");
+    await write(path.join(w, "sub-01", "extra.txt"));
+    await stageOutput(w, path.join(root, "staged"), "sub-01", "ses-a");
+    const files = (await listFiles(path.join(root, "staged"))).map((f) => f.path);
+    expect(files).toEqual([
+      "_done_2.json",
+      "dataset_description.json",
+      "dataset_description_2.json",
+      "dwi/x.nii.gz",
+      "extra.txt",
+      "reports/sub-01_ses-a_metrics.json",
+      "sub-01_pipeline_report.json",
+    ]);
+    expect(await fsp.readFile(path.join(root, "staged", "dataset_description.json"), "utf8")).toBe("inner");
+  });
+});
+
+test("findMetricsFile prefers the new layout, then the old one", () => {
+  expect(findMetricsFile([{ path: "reports/a_metrics.csv" }, { path: "reports/sub-1_metrics.json" }], "sub-1")).toBe("reports/sub-1_metrics.json");
+  expect(findMetricsFile([{ path: "metrics/sub-1_bilateral_metrics.json" }], "sub-1")).toBe("metrics/sub-1_bilateral_metrics.json");
+  expect(findMetricsFile([{ path: "reports/x.html" }], "sub-1")).toBeNull();
+});
+
+test("managed names are never treated as results", () => {
+  for (const n of ["_lock", "_lock.lease", "_work", "_work.done-ab12", "_failed_attempts", "_done.json", "_done.json.corrupt-2026"]) {
+    expect(isManagedName(n)).toBe(true);
+  }
+  expect(isManagedName("dwi")).toBe(false);
+});
+
+test("parseProcStat copes with spaces and parentheses in comm", () => {
+  const text = "1234 (my (weird) proc) S 1 1230 1230 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 98765 0 0";
+  expect(parseProcStat(1234, text)).toEqual({ pid: 1234, ppid: 1, pgid: 1230, state: "S", startTicks: 98765 });
+});
+
+test("buildCsttoolArgv points --out into _work", () => {
+  expect(buildCsttoolArgv(["c", "run", "--out", "X", "--subject-id", "1"], "/w")).toEqual(["c", "run", "--out", "/w", "--subject-id", "1"]);
+  expect(buildCsttoolArgv(["c", "run", "--out=X"], "/w")).toEqual(["c", "run", "--out=/w"]);
+  expect(buildCsttoolArgv(["c", "run"], "/w")).toEqual(["c", "run", "--out", "/w"]);
+});
+
+test("exit codes: success 0, subject failure 4, killed 5, system 6, busy 75; a chunk reports the worst", () => {
+  expect(exitCodeForCategory("PIPELINE_FAILED")).toBe(4);
+  expect(exitCodeForCategory("VALIDATION")).toBe(4);
+  expect(exitCodeForCategory("TIMEOUT")).toBe(5);
+  expect(exitCodeForCategory("OUT_OF_MEMORY")).toBe(5);
+  expect(exitCodeForCategory("SYSTEM")).toBe(6);
+  expect(exitCodeFor({ kind: "busy", owner: null, task: { index: 0, key: "k", subject: "sub-1", session: null, dir: "", logFile: "" } })).toBe(75);
+  expect(worstExitCode([0, 75, 4])).toBe(4);
+  expect(worstExitCode([0, 6, 5])).toBe(6);
+  expect(worstExitCode([])).toBe(0);
+});
+
+test("abort reasons carry the category", () => {
+  const c = new AbortController();
+  c.abort({ category: "TIMEOUT", signal: "SIGUSR1" });
+  expect(abortCategory(c.signal)).toBe("TIMEOUT");
+  const d = new AbortController();
+  d.abort();
+  expect(abortCategory(d.signal)).toBe("CANCELLED");
+});
+
+test("job id from Slurm array, Slurm job or PBS", () => {
+  expect(detectJobId({ SLURM_ARRAY_JOB_ID: "10", SLURM_ARRAY_TASK_ID: "3", SLURM_JOB_ID: "13" })).toBe("10_3");
+  expect(detectJobId({ SLURM_JOB_ID: "13" })).toBe("13");
+  expect(detectJobId({ PBS_JOBID: "7[2].pbs" })).toBe("7[2].pbs");
+  expect(detectJobId({})).toBeNull();
+  expect(fsTimestamp(new Date("2026-01-02T03:04:05.678Z"))).toBe("2026-01-02T03-04-05-678Z");
+});
