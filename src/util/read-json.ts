@@ -10,17 +10,41 @@ export type ReadResult<T> =
   | { kind: "corrupt"; path: string; reason: string }
   | { kind: "newer"; path: string; found: number };
 
-/** Python's json.dump writes NaN / Infinity / -Infinity as bare tokens; turn them into null. */
+/**
+ * Python's json.dump writes NaN / Infinity / -Infinity as bare tokens; turn them into null.
+ * The same text inside strings is left alone. Text without the tokens goes straight to JSON.parse;
+ * otherwise one pass copies it with the tokens outside strings replaced (no failed parse first:
+ * collect reads thousands of these files).
+ */
 export function parseJsonLenient(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    const fixed = text.replace(
-      /("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g,
-      (_m, str: string | undefined) => (str !== undefined ? str : "null"),
-    );
-    return JSON.parse(fixed);
+  if (!text.includes("NaN") && !text.includes("Infinity")) return JSON.parse(text);
+  let fixed = "";
+  let copied = 0;
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      i++;
+      while (i < text.length) {
+        const c = text.charCodeAt(i);
+        if (c === 0x5c /* \ */) i += 2;
+        else if (c === 0x22) {
+          i++;
+          break;
+        } else i++;
+      }
+      continue;
+    }
+    const token = ch === 0x4e /* N */ ? "NaN" : ch === 0x49 /* I */ ? "Infinity" : ch === 0x2d /* - */ ? "-Infinity" : null;
+    if (token !== null && text.startsWith(token, i)) {
+      fixed += text.slice(copied, i) + "null";
+      i += token.length;
+      copied = i;
+      continue;
+    }
+    i++;
   }
+  return JSON.parse(copied === 0 ? text : fixed + text.slice(copied));
 }
 
 export function formatZodIssues(error: z.ZodError): string[] {

@@ -1,8 +1,70 @@
 import type { Command } from "commander";
+import type { CollectResult } from "../../collect/collect.js";
+import { EXIT } from "../../errors.js";
+import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
-/** Placeholder until the `collect` command lands; registers nothing. */
+interface CollectFlags {
+  out: string;
+  json?: boolean;
+}
+
+/** Failed subjects (and problems) listed one by one before the rest are summed up as "... and N more". */
+const MAX_FAILED_LISTED = 50;
+const MAX_PROBLEMS_LISTED = 20;
+
+/** `cst-batch collect --out DIR [--json]`: write the batch reports; subjects that failed are findings, not a crash. */
 export function registerCollectCommand(program: Command, setExit: SetExit): void {
-  void program;
-  void setExit;
+  program
+    .command("collect")
+    .description(
+      "Write batch_summary.json, batch_metrics.csv, dataset_description.json and participants.tsv into --out " +
+        "(safe to run at any time, also while tasks run)",
+    )
+    .requiredOption("--out <dir>", "the output folder of `cst-batch plan`")
+    .option("--json", "print the summary as JSON on stdout")
+    .action(async (flags: CollectFlags) => {
+      const { collect } = await import("../../collect/collect.js");
+      const result = await collect(flags.out);
+      if (flags.json) out.json(result.summary);
+      else printHuman(result);
+      setExit(EXIT.OK);
+    });
+}
+
+/** The short human report on stderr: counts, categories, failed subjects with their error log. */
+function printHuman(result: CollectResult): void {
+  const { summary, problems, files } = result;
+  const c = summary.counts;
+  out.info(
+    `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending`,
+  );
+  const categories = Object.entries(summary.by_category);
+  if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+
+  const failed = summary.tasks.filter((t) => t.status === "failed");
+  if (failed.length) {
+    const rows = failed.slice(0, MAX_FAILED_LISTED).map((t) => [
+      t.session ? `${t.subject} ${t.session}` : t.subject,
+      t.category ?? "",
+      t.error_log_path ?? t.log_path,
+    ]);
+    out.info(formatTable(["subject", "category", "log"], rows));
+    if (failed.length > MAX_FAILED_LISTED) out.info(`... and ${failed.length - MAX_FAILED_LISTED} more (see batch_summary.json)`);
+  }
+  for (const p of problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(p);
+  if (problems.length > MAX_PROBLEMS_LISTED) {
+    out.warn(`... and ${problems.length - MAX_PROBLEMS_LISTED} more problem(s) (see "problems" in batch_summary.json)`);
+  }
+  out.info(`wrote ${files.join(", ")}`);
+}
+
+function formatTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
 }

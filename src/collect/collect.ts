@@ -1,0 +1,217 @@
+import path from "node:path";
+import { promises as fsp } from "node:fs";
+import { CstError, errnoCode } from "../errors.js";
+import { loadPlan } from "../plan/load-plan.js";
+import { OUTPUT_FILES, currentPlanPath } from "../layout.js";
+import {
+  FAILURE_CATEGORIES,
+  type Plan,
+  type PlanTask,
+  type Summary,
+  type AttemptRecord,
+} from "../schemas/records.js";
+import {
+  mapLimit,
+  readLogNames,
+  readTaskState,
+  taskIoFor,
+  type IoMode,
+  type TaskIo,
+  type TaskState,
+} from "../state/task-state.js";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
+import { CST_BATCH_VERSION } from "../version.js";
+import { datasetDescription, participantsTsv } from "./bids.js";
+import { csvDocument, csvRow, numberCell } from "./csv.js";
+import { readTaskMetrics } from "./find-metrics.js";
+import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
+
+export interface CollectOptions {
+  /** Plan to collect; default `<out>/.cst-batch/plan.json`. */
+  planFile?: string;
+  /** Subject folders read at once with async I/O; default 64. */
+  concurrency?: number;
+  /** File reading strategy (see `IoMode`); default "auto". */
+  io?: IoMode;
+}
+
+export interface CollectResult {
+  summary: Summary;
+  /** Absolute paths of the files written. */
+  files: string[];
+  /** Damaged or missing state and metrics files, by path (also in the summary). */
+  problems: string[];
+}
+
+type SummaryTask = Summary["tasks"][number];
+
+/** Longest error excerpt kept per task (message + the last lines of csttool's log). */
+const ERROR_EXCERPT_CHARS = 2000;
+const ERROR_TAIL_LINES = 5;
+
+/**
+ * Read every task's state under `out` and write `batch_summary.json`, `batch_metrics.csv`,
+ * `dataset_description.json` and `participants.tsv`, each atomically. Safe to run at any time,
+ * also while tasks run: it only reads subject folders, and running tasks are reported as such.
+ */
+export async function collect(out: string, opts: CollectOptions = {}): Promise<CollectResult> {
+  const outDir = path.resolve(out);
+  const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
+  const plan = await readPlan(planFile, outDir);
+  const io = await taskIoFor(outDir, opts.io);
+  const logNames = await readLogNames(outDir, io);
+
+  let lockNote: string | null = null;
+  const rows = await mapLimit(
+    plan.tasks,
+    opts.concurrency ?? 64,
+    async (task) => {
+      const state = await readTaskState(outDir, task, { logNames, io });
+      if (state.lock.kind === "unsupported") lockNote ??= state.lock.reason;
+      return collectTask(outDir, task, state, io);
+    },
+    io.mode === "sync" ? 4 : 0,
+  );
+
+  const problems = rows.flatMap((r) => r.problems);
+  if (lockNote) problems.push(`subject locks could not be probed (${lockNote}); running tasks may show as pending or failed`);
+
+  const tasks = rows.map((r) => r.record);
+  const summary: Summary = {
+    schema_version: 1,
+    kind: "cst-batch-summary",
+    generated_at: new Date().toISOString(),
+    cst_batch_version: CST_BATCH_VERSION,
+    plan: { plan_id: plan.plan_id, path: planFile, created_at: plan.created_at, task_count: plan.tasks.length },
+    counts: countStatuses(tasks),
+    by_category: countCategories(tasks),
+    tasks,
+    problems,
+  };
+
+  const files = {
+    summary: path.join(outDir, OUTPUT_FILES.summary),
+    csv: path.join(outDir, OUTPUT_FILES.metricsCsv),
+    description: path.join(outDir, OUTPUT_FILES.datasetDescription),
+    participants: path.join(outDir, OUTPUT_FILES.participants),
+  };
+  await writeReport(files.csv, () => writeFileAtomic(files.csv, csvDocument([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)])));
+  await writeReport(files.description, () => writeJsonAtomic(files.description, datasetDescription(plan)));
+  const participants = participantsTsv(tasks.map((t) => ({ subject: t.subject, session: t.session, success: t.status === "success" })));
+  await writeReport(files.participants, () => writeFileAtomic(files.participants, participants));
+  // The summary last: its presence says the other reports of this run are in place.
+  await writeReport(files.summary, () => writeJsonAtomic(files.summary, summary));
+
+  return { summary, files: [files.summary, files.csv, files.description, files.participants], problems };
+}
+
+/** Run one atomic write; a filesystem error becomes a CstError naming the file. */
+async function writeReport(file: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    throw new CstError("SYSTEM", `cannot write ${file}: ${(e as Error).message}`, {
+      cause: e,
+      hint: errnoCode(e) === "ENOSPC" ? "the output filesystem is full; free space and run collect again" : "check that the output folder is writable",
+    });
+  }
+}
+
+/** The plan (fully validated by `loadPlan`), or a usage error naming what to run when there is none. */
+async function readPlan(planFile: string, outDir: string): Promise<Plan> {
+  try {
+    await fsp.access(planFile);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") {
+      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, {
+        hint: "run `cst-batch plan` first, with this folder as --out",
+      });
+    }
+  }
+  return loadPlan(planFile);
+}
+
+interface TaskRow {
+  record: SummaryTask;
+  csv: string;
+  problems: string[];
+}
+
+/** One task's summary record and CSV row; the metrics JSON is reduced to its row here and dropped. */
+async function collectTask(outDir: string, task: PlanTask, state: TaskState, io: TaskIo): Promise<TaskRow> {
+  const problems = [...state.problems];
+  const error = state.status === "failed" && state.latestAttempt ? errorExcerpt(state.latestAttempt) : null;
+  const record: SummaryTask = {
+    index: task.index,
+    subject: task.subject,
+    session: task.session,
+    status: state.status,
+    category: state.category,
+    attempts: state.attempts,
+    duration_seconds: state.durationSeconds,
+    log_path: state.logPath,
+    error_log_path: state.errorLogPath,
+    error,
+    host: state.host,
+    job_id: state.jobId,
+    max_rss_kb: state.maxRssKb,
+    output_dir: task.output_dir,
+  };
+
+  let metricCells: string[] = METRIC_COLUMNS.map(() => "");
+  let metricsFile = "";
+  if (state.status === "success") {
+    const m = await readTaskMetrics({
+      out: outDir,
+      outputDir: task.output_dir,
+      subject: task.subject,
+      key: task.key,
+      doneMetricsFile: state.doneRecord?.metrics_file ?? null,
+    }, io);
+    problems.push(...m.problems);
+    if (m.values) metricCells = m.values.map(numberCell);
+    metricsFile = m.file ?? "";
+  }
+
+  const csv = csvRow([
+    task.subject,
+    task.session ?? "",
+    state.status,
+    state.category ?? "",
+    numberCell(state.durationSeconds),
+    error ?? "",
+    ...metricCells,
+    String(state.attempts),
+    state.host ?? "",
+    state.jobId ?? "",
+    numberCell(state.maxRssKb),
+    task.config_hash,
+    metricsFile,
+  ]);
+  return { record, csv, problems };
+}
+
+/** The attempt's message and the last lines of csttool's log, capped in length. */
+export function errorExcerpt(attempt: AttemptRecord): string {
+  const tail = attempt.log_tail.slice(-ERROR_TAIL_LINES);
+  const text = [attempt.message, ...tail].join("\n").trimEnd();
+  return text.length > ERROR_EXCERPT_CHARS ? text.slice(0, ERROR_EXCERPT_CHARS - 1) + "…" : text;
+}
+
+function countStatuses(tasks: readonly SummaryTask[]): Summary["counts"] {
+  const counts = { total: tasks.length, success: 0, failed: 0, pending: 0, running: 0 };
+  for (const t of tasks) counts[t.status]++;
+  return counts;
+}
+
+/** Failed tasks per category, in the catalogue's order; categories with none are left out. */
+function countCategories(tasks: readonly SummaryTask[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const t of tasks) if (t.status === "failed" && t.category) counts.set(t.category, (counts.get(t.category) ?? 0) + 1);
+  const out: Record<string, number> = {};
+  for (const c of FAILURE_CATEGORIES) {
+    const n = counts.get(c);
+    if (n) out[c] = n;
+  }
+  return out;
+}
