@@ -1,8 +1,100 @@
 import type { Command } from "commander";
+import { EXIT } from "../../errors.js";
+import type { PlanOutcome, PlanPreview } from "../../plan/planner.js";
+import type { Problem } from "../../plan/problems.js";
+import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
+import { color, out } from "../output.js";
 import type { SetExit } from "./index.js";
 
-/** Placeholder until the `plan` command lands; registers nothing. */
+const HELP_AFTER = `
+Examples:
+  $ cst-batch plan --bids-dir /data/study --out /scratch/study-cst
+  $ cst-batch plan --bids-dir /data/study --out results --session-pattern 'ses-0[12]' --exclude 'sub-9*'
+  $ cst-batch plan --bids-dir /data/study --out results --dwi-filter '*_acq-multiband_*'
+  $ cst-batch plan --manifest study.jsonc --out results --fa-thr 0.15 --no-save-visualizations
+  $ cst-batch plan --manifest study.jsonc --out results --csttool-version 0.5.0   # csttool in a container
+
+BIDS layout: <bids>/sub-X/[ses-Y/]dwi/*_dwi.nii.gz (or .nii) with the same-stem .bval and
+.bvec (and optional .json). Without a NIfTI, DICOM files are taken from the first of dwi/,
+dwi/dicom/ and dicom/ (files with the DICM marker, or .dcm/.ima); a folder holding several
+series is skipped and listed (use a manifest with "series_uid" for it).
+
+Preflight checks every subject and prints every problem; nothing is written when there is an
+error. Free disk: 4x the input size + 300 MB per task still to run (--min-free-gb N to set the
+requirement yourself, --skip-disk-check to skip). Re-planning into the same --out keeps done
+subjects done (same config hash); changed ones rerun.
+
+The plan goes to <out>/.cst-batch/plans/<plan_id>.json (immutable) and <out>/.cst-batch/plan.json.
+Exit codes: 0 planned, 2 bad flags, 3 preflight problems.`;
+
+/** One problem per line block: severity, who, what, and how to fix it. */
+export function formatProblem(p: Problem): string {
+  const who = [p.subject, p.session].filter(Boolean).join(" ");
+  return `[${p.category}]${who ? ` ${who}:` : ""} ${p.message}\n    fix: ${p.fix}`;
+}
+
+export function printProblems(problems: readonly Problem[]): void {
+  for (const p of problems) {
+    if (p.severity === "error") out.error(formatProblem(p));
+    else out.warn(formatProblem(p));
+  }
+}
+
+/** The human preview of a written plan (stderr). */
+export function formatPlanPreview(preview: PlanPreview): string {
+  const lines: string[] = [];
+  const src = preview.source.type === "bids" ? `BIDS ${preview.source.bids_dir}` : `manifest ${preview.source.manifest_path}`;
+  lines.push(`${color("1", `planned ${preview.task_count} task(s)`)} from ${src}`);
+  lines.push(`  csttool ${preview.csttool.version} (${preview.csttool.executable})`);
+  lines.push(`  input: ${preview.by_input.nifti} NIfTI, ${preview.by_input.dicom} DICOM`);
+  const sessions = Object.entries(preview.by_session)
+    .map(([s, n]) => `${s} ${n}`)
+    .join(", ");
+  lines.push(`  sessions: ${sessions}`);
+  const r = preview.resume;
+  lines.push(`  resume: ${r.done} done (kept), ${r.changed} changed (will rerun), ${r.new} new -> ${r.to_run} to run`);
+  if (preview.disk?.checked && preview.disk.free_bytes !== null) {
+    const gb = (n: number): string => (n / 1024 ** 3).toFixed(1);
+    lines.push(`  disk: ${gb(preview.disk.free_bytes)} GB free, ${gb(preview.disk.required_bytes)} GB needed (${preview.disk.basis})`);
+  }
+  lines.push("  first tasks:");
+  for (const t of preview.first_tasks) lines.push(`    ${String(t.index).padStart(5)}  ${t.key}  ${t.input}  ${t.state}`);
+  if (preview.task_count > preview.first_tasks.length) lines.push(`    ... and ${preview.task_count - preview.first_tasks.length} more`);
+  if (preview.skipped.length > 0) lines.push(`  skipped: ${preview.skipped.length} (see the warnings above)`);
+  lines.push(`plan: ${preview.plan_path}`);
+  lines.push(`current plan: ${preview.current_plan_path}`);
+  return lines.join("\n");
+}
+
+/** The JSON printed by `plan --json`: the outcome, with the task list left in the plan file. */
+export function outcomeJson(outcome: PlanOutcome): unknown {
+  if (outcome.kind === "problems") return outcome;
+  const { tasks: _tasks, ...header } = outcome.plan;
+  void _tasks;
+  return { kind: outcome.kind, planPath: outcome.planPath, preview: outcome.preview, plan: header };
+}
+
+/** `cst-batch plan`: discover subjects, run preflight, write the frozen plan. */
 export function registerPlanCommand(program: Command, setExit: SetExit): void {
-  void program;
-  void setExit;
+  const cmd = program
+    .command("plan")
+    .description("find the subjects (BIDS folder or manifest), check everything, and write the plan");
+  addPlanFlags(cmd);
+  cmd.addHelpText("after", HELP_AFTER);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const request = planRequestFromFlags(opts);
+    const { createPlan } = await import("../../plan/planner.js");
+    const outcome = await createPlan(request);
+    if (opts.json === true) {
+      out.json(outcomeJson(outcome));
+    } else if (outcome.kind === "problems") {
+      printProblems(outcome.problems);
+      const errors = outcome.problems.filter((p) => p.severity === "error").length;
+      out.error(`preflight found ${errors} error(s); no plan written`);
+    } else {
+      printProblems(outcome.preview.warnings);
+      out.info(formatPlanPreview(outcome.preview));
+    }
+    setExit(outcome.kind === "planned" ? EXIT.OK : EXIT.PREFLIGHT);
+  });
 }

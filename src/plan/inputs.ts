@@ -1,0 +1,150 @@
+import { statSync, type Stats } from "node:fs";
+import path from "node:path";
+import { errnoCode } from "../errors.js";
+import type { FileIdentity, TaskInput } from "../schemas/records.js";
+import { parseBidsEntities, niftiStem } from "./bids-names.js";
+import { describeSeries, seriesIdentity, type DicomScan } from "./dicom.js";
+import { compileGlobs } from "./glob.js";
+import { idLabel } from "./ids.js";
+import { problem, type Problem } from "./problems.js";
+import type { SubjectFilter } from "./source.js";
+
+type Where = { subject: string | null; session: string | null };
+
+export type InputResult = { ok: true; input: TaskInput; problems: Problem[] } | { ok: false; problems: Problem[] };
+
+function identityOf(file: string, st: Stats): FileIdentity {
+  return { path: file, size: st.size, mtime_ms: st.mtimeMs };
+}
+
+/**
+ * stat() turned into a problem naming the file; `optional` files may be absent. Synchronous:
+ * cached metadata calls are much faster without the thread pool (see discovery.ts).
+ */
+function statFile(
+  file: string,
+  what: string,
+  where: Where,
+  optional: boolean,
+): { kind: "ok"; stats: Stats } | { kind: "absent" } | { kind: "problem"; problem: Problem } {
+  try {
+    const stats = statSync(file);
+    if (!stats.isFile()) {
+      return { kind: "problem", problem: problem("error", "input", `${what} ${file} is not a regular file`, "point to the file itself", where) };
+    }
+    return { kind: "ok", stats };
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" && optional) return { kind: "absent" };
+    if (code === "ENOENT") {
+      return { kind: "problem", problem: problem("error", "input", `${what} not found: ${file}`, `create it or fix the path; csttool expects the ${what} beside the NIfTI with the same stem`, where) };
+    }
+    if (code === "ELOOP") {
+      return { kind: "problem", problem: problem("error", "input", `${what} ${file} is a symlink loop`, "fix the symbolic link", where) };
+    }
+    return { kind: "problem", problem: problem("error", "input", `${what} ${file} cannot be read (${code ?? (e as Error).message})`, "check the file's permissions", where) };
+  }
+}
+
+/**
+ * A NIfTI input: the `.nii`/`.nii.gz`, the same-stem `.bval`/`.bvec` (required) and `.json`
+ * (optional), each stat'ed once for its identity. `present` (a folder listing) avoids stat'ing a
+ * `.json` that is not there.
+ */
+export async function buildNiftiInput(nifti: string, where: Where, present?: ReadonlySet<string>): Promise<InputResult> {
+  const name = path.basename(nifti);
+  const stem = niftiStem(name);
+  if (stem === null) {
+    return { ok: false, problems: [problem("error", "input", `${nifti} is not a NIfTI file name (expected .nii or .nii.gz)`, 'point "nifti" to the DWI .nii.gz file', where)] };
+  }
+  const dir = path.dirname(nifti);
+  const bval = path.join(dir, `${stem}.bval`);
+  const bvec = path.join(dir, `${stem}.bvec`);
+  const json = path.join(dir, `${stem}.json`);
+  const jsonListed = present ? present.has(`${stem}.json`) : true;
+  const n = statFile(nifti, "NIfTI", where, false);
+  const bl = statFile(bval, ".bval file", where, false);
+  const bc = statFile(bvec, ".bvec file", where, false);
+  const js = jsonListed ? statFile(json, ".json sidecar", where, true) : ({ kind: "absent" } as const);
+  // A missing NIfTI says it all; its missing companions would only repeat it.
+  if (n.kind === "problem") return { ok: false, problems: [n.problem] };
+  const problems: Problem[] = [];
+  for (const r of [bl, bc, js]) if (r.kind === "problem") problems.push(r.problem);
+  if (problems.length > 0 || n.kind !== "ok" || bl.kind !== "ok" || bc.kind !== "ok") return { ok: false, problems };
+  const identity = [identityOf(nifti, n.stats), identityOf(bval, bl.stats), identityOf(bvec, bc.stats)];
+  if (js.kind === "ok") identity.push(identityOf(json, js.stats));
+  return {
+    ok: true,
+    problems: [],
+    input: {
+      kind: "nifti",
+      nifti,
+      bval,
+      bvec,
+      json: js.kind === "ok" ? json : null,
+      entities: parseBidsEntities(name),
+      identity,
+    },
+  };
+}
+
+export type DicomChoice =
+  | { kind: "ok"; input: TaskInput }
+  | { kind: "empty" }
+  | { kind: "ambiguous"; details: string[] }
+  | { kind: "not-found"; details: string[] };
+
+/** Pick the series of a scanned folder: the requested uid, or the only series there is. */
+export function chooseDicomSeries(scan: DicomScan, seriesUid: string | null): DicomChoice {
+  if (scan.series.length === 0) return { kind: "empty" };
+  const details = scan.series.map(describeSeries);
+  let group = scan.series[0];
+  if (seriesUid !== null) {
+    group = scan.series.find((s) => s.series_uid === seriesUid);
+    if (!group) return { kind: "not-found", details };
+  } else if (scan.series.length > 1) {
+    return { kind: "ambiguous", details };
+  }
+  const g = group as NonNullable<typeof group>;
+  return {
+    kind: "ok",
+    input: {
+      kind: "dicom",
+      dicom_dir: scan.dir,
+      series_uid: seriesUid,
+      series: { series_uid: g.series_uid, series_number: g.series_number, series_description: g.series_description, file_count: g.file_count },
+      identity: seriesIdentity(g.files),
+    },
+  };
+}
+
+/** Warnings for files that looked like DICOM but could not be read. */
+export function invalidDicomWarnings(scan: DicomScan, where: Where): Problem[] {
+  if (scan.invalid.length === 0) return [];
+  const list = scan.invalid.slice(0, 5).map((f) => `${path.basename(f.path)}: ${f.reason}`).join("; ");
+  return [
+    problem(
+      "warning",
+      "dicom",
+      `${scan.invalid.length} file(s) in ${scan.dir} look like DICOM but their header could not be read (${list}${scan.invalid.length > 5 ? "; ..." : ""})`,
+      "remove or repair them; csttool may fail on them",
+      where,
+    ),
+  ];
+}
+
+/**
+ * Include/exclude globs as one predicate on the subject id (`sub-001`), its bare label (`001`)
+ * and the folder name (the only name an invalid id has).
+ */
+export function compileSubjectFilter(filter: SubjectFilter): (id: string | null, folderName?: string) => boolean {
+  const inc = filter.include.length > 0 ? compileGlobs(filter.include) : null;
+  const exc = filter.exclude.length > 0 ? compileGlobs(filter.exclude) : null;
+  return (id, folderName) => {
+    const names = id === null ? [] : [id, idLabel(id)];
+    if (folderName !== undefined && folderName !== id) names.push(folderName);
+    if (inc && !names.some(inc)) return false;
+    if (exc && names.some(exc)) return false;
+    return true;
+  };
+}

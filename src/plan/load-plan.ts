@@ -1,0 +1,171 @@
+import { promises as fsp } from "node:fs";
+import { CstError, errnoCode } from "../errors.js";
+import { PlanHeaderSchema, PlanSchema, PlanTaskSchema, SCHEMA_VERSION, type Plan, type PlanHeader, type PlanTask } from "../schemas/records.js";
+import { formatZodIssues, readStateFile, requireState } from "../util/read-json.js";
+
+const FIX = "re-create it with `cst-batch plan` (or point to another plan file)";
+
+/** Read and fully validate a plan file; a missing, damaged or newer plan is a CstError naming the path. */
+export async function loadPlan(file: string): Promise<Plan> {
+  const plan = requireState(await readStateFile(file, PlanSchema), file, "plan", FIX);
+  if (plan.task_count !== plan.tasks.length) {
+    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: task_count ${plan.task_count} but ${plan.tasks.length} tasks`, { hint: FIX });
+  }
+  plan.tasks.forEach((t, i) => {
+    if (t.index !== i) throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: task ${i} has index ${t.index}`, { hint: FIX });
+  });
+  return plan;
+}
+
+/**
+ * One task of a plan, validating only the header and that task (run-one calls this for every
+ * array element). A plan in the layout cst-batch writes (JSON.stringify with 2-space indent, the
+ * task list last, each task's "index" first) is not parsed whole: the header and the one task
+ * are cut out of the file (see `sliceTask`), so a 10,000-task plan (~20 MB) costs a few small
+ * reads instead of reading and parsing all of it. Any other layout, and any doubt, takes the
+ * full path, which gives the same results and the same errors.
+ */
+export async function loadPlanTask(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
+  let sliced: SlicedTask | null;
+  try {
+    sliced = await sliceTask(file, index);
+  } catch {
+    sliced = null;
+  }
+  if (sliced !== null) {
+    const fast = checkSliced(file, index, sliced);
+    if (fast !== null) return fast;
+  }
+  return loadPlanTaskFull(file, index);
+}
+
+/** The header and one task of a plan as JSON texts, cut out of the file without parsing it. */
+interface SlicedTask {
+  headerText: string;
+  taskText: string;
+}
+
+/** Where the task list starts in a plan written by cst-batch (top level, indent 2, non-empty). */
+const TASKS_START = Buffer.from('\n  "tasks": [\n    {');
+/** How such a plan ends: the task list closes, then the plan object. */
+const PLAN_END = /\n {2}\]\n\}\n?$/;
+/** A task's closing brace at indent 4: nested values are indented deeper, strings hold no raw newline. */
+const TASK_END = Buffer.from("\n    }");
+/** Read size for the head of the file and for the window around a task's estimated offset. */
+const WINDOW = 256 * 1024;
+
+/**
+ * Cut the header and task `index` out of a plan in cst-batch's own layout; null when the file
+ * is not in that layout (or is small enough that cutting saves nothing). A raw newline only
+ * occurs between JSON tokens, so `\n  "tasks": [` can only be the top-level key, and
+ * `\n    {\n      "index": N,\n` only the start of the task with index N. Reads the head, the
+ * last bytes and a window around the task's estimated offset; the whole file only when the
+ * task is not in that window.
+ */
+async function sliceTask(file: string, index: number): Promise<SlicedTask | null> {
+  if (!Number.isInteger(index) || index < 0) return null;
+  const handle = await fsp.open(file, "r");
+  try {
+    const size = (await handle.stat()).size;
+    if (size <= WINDOW) return null;
+    const read = async (start: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - start)));
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesRead } = await handle.read(buf, off, buf.length - off, start + off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      return buf.subarray(0, off);
+    };
+    const head = await read(0, WINDOW);
+    const tasksAt = head.indexOf(TASKS_START);
+    if (tasksAt < 0) return null;
+    const tail = (await read(size - 16, 16)).toString("utf8");
+    if (!PLAN_END.test(tail)) return null;
+    const headerText = head.subarray(0, tasksAt).toString("utf8") + '\n  "tasks": []\n}';
+
+    const marker = Buffer.from(`\n    {\n      "index": ${index},\n`);
+    const found = async (buf: Buffer, base: number): Promise<SlicedTask | null> => {
+      const at = buf.indexOf(marker, Math.max(0, tasksAt - base));
+      if (at < 0) return null;
+      const end = buf.indexOf(TASK_END, at + 1);
+      if (end < 0) return null;
+      const after = buf[end + TASK_END.length];
+      if (after !== 0x2c /* , */ && after !== 0x0a /* \n */) return null;
+      return { headerText, taskText: buf.subarray(at + 5, end + TASK_END.length).toString("utf8") };
+    };
+    // Tasks are of similar size: look around where task `index` would be first.
+    const count = Number(/"task_count": (\d+),/.exec(headerText)?.[1] ?? NaN);
+    if (Number.isInteger(count) && count > 0) {
+      const per = (size - tasksAt) / count;
+      const start = Math.max(0, Math.floor(tasksAt + per * index - WINDOW / 2));
+      const hit = await found(await read(start, WINDOW + Math.ceil(per) * 2), start);
+      if (hit !== null) return hit;
+    }
+    return found(await read(0, size), 0);
+  } finally {
+    await handle.close().catch(() => {});
+  }
+}
+
+/** The checks of the full path on a sliced header and task; null when they cannot decide. */
+function checkSliced(file: string, index: number, sliced: SlicedTask): { header: PlanHeader; task: PlanTask } | null {
+  let rawHeader: unknown;
+  let rawTask: unknown;
+  try {
+    rawHeader = JSON.parse(sliced.headerText);
+    rawTask = JSON.parse(sliced.taskText);
+  } catch {
+    return null;
+  }
+  const version = (rawHeader as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
+  const header = PlanHeaderSchema.safeParse(rawHeader);
+  if (!header.success || index >= header.data.task_count) return null;
+  const task = PlanTaskSchema.safeParse(rawTask);
+  if (!task.success || task.data.index !== index) return null;
+  return { header: header.data, task: task.data };
+}
+
+/** loadPlanTask by parsing the whole file: any layout, and every error message. */
+async function loadPlanTaskFull(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new CstError("INVALID_INPUT", `plan not found: ${file}`, { hint: FIX });
+    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be read: ${(e as Error).message}`, { hint: "check the file's permissions", cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: not valid JSON (${(e as Error).message})`, { hint: FIX });
+  }
+  const version = (raw as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === "number" && version > SCHEMA_VERSION) {
+    throw new CstError("NEWER_SCHEMA", `plan ${file} has schema_version ${version}, newer than this cst-batch understands (${SCHEMA_VERSION})`, {
+      hint: "upgrade cst-batch, or re-create the plan with this version",
+    });
+  }
+  const header = PlanHeaderSchema.safeParse(raw);
+  if (!header.success) {
+    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: ${formatZodIssues(header.error).slice(0, 5).join("; ")}`, { hint: FIX });
+  }
+  if (!Number.isInteger(index) || index < 0 || index >= header.data.task_count) {
+    throw new CstError("INVALID_INPUT", `task index ${index} is out of range: plan ${file} has ${header.data.task_count} task(s) (0..${header.data.task_count - 1})`, {
+      hint: "check --index / the array task id against the plan",
+    });
+  }
+  const tasks = (raw as { tasks?: unknown }).tasks;
+  const rawTask = Array.isArray(tasks) ? tasks[index] : undefined;
+  const task = PlanTaskSchema.safeParse(rawTask);
+  if (!task.success) {
+    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: tasks[${index}]: ${formatZodIssues(task.error).slice(0, 5).join("; ")}`, { hint: FIX });
+  }
+  if (task.data.index !== index) {
+    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: tasks[${index}] has index ${task.data.index}`, { hint: FIX });
+  }
+  return { header: header.data, task: task.data };
+}

@@ -1,0 +1,364 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { CST_BATCH_VERSION } from "../version.js";
+import { errnoCode } from "../errors.js";
+import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, taskKey, taskPaths, WORK_DIR } from "../layout.js";
+import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
+import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
+import { readDoneState } from "../state/done.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
+import { resolveCsttool } from "./csttool.js";
+import { discoverBids } from "./discovery.js";
+import { configHash, sha256Hex } from "./hash.js";
+import { idLabel } from "./ids.js";
+import { loadManifestSource } from "./manifest.js";
+import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
+import { FS_CONCURRENCY, mapLimit } from "./pool.js";
+import { checkFreeSpace, checkOutputDir, type DiskCheck } from "./preflight.js";
+import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
+import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
+import type { SourceEntry, SourceResult } from "./source.js";
+
+export { loadPlan, loadPlanTask } from "./load-plan.js";
+
+/** Where a task stands against what is already in the output folder. */
+export type ResumeState = "done" | "changed" | "new";
+
+export interface PlanPreview {
+  plan_id: string;
+  /** The immutable plan file (`plans/<plan_id>.json`) and its current copy (`plan.json`). */
+  plan_path: string;
+  current_plan_path: string;
+  out_dir: string;
+  source: Plan["source"];
+  csttool: Plan["csttool"];
+  task_count: number;
+  /** done: `_done.json` with the same config hash; changed: done with another hash (will rerun); new: never done. */
+  resume: { done: number; changed: number; new: number; to_run: number };
+  by_input: { nifti: number; dicom: number };
+  /** Task count per session label; `(none)` for session-less tasks. */
+  by_session: Record<string, number>;
+  first_tasks: { index: number; key: string; input: "nifti" | "dicom"; state: ResumeState }[];
+  skipped: SkippedSubject[];
+  /** Warnings (skipped subjects, unreadable DICOM files, csttool not on this host, ...). */
+  warnings: Problem[];
+  disk: DiskCheck | null;
+}
+
+export type PlanOutcome =
+  | { kind: "planned"; plan: Plan; planPath: string; preview: PlanPreview }
+  | { kind: "problems"; problems: Problem[] };
+
+const PREVIEW_TASKS = 10;
+
+/** `sub-001` before `sub-002`; a subject's session-less task first, then its sessions. */
+export function compareTaskOrder(a: { subject: string; session: string | null }, b: { subject: string; session: string | null }): number {
+  if (a.subject !== b.subject) return a.subject < b.subject ? -1 : 1;
+  const sa = a.session ?? "";
+  const sb = b.session ?? "";
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+function checkRequest(req: PlanRequest): Problem[] {
+  const problems: Problem[] = [];
+  const fix = "see `cst-batch plan --help`";
+  const hasBids = typeof req.bidsDir === "string" && req.bidsDir !== "";
+  const hasManifest = typeof req.manifest === "string" && req.manifest !== "";
+  if (hasBids === hasManifest) {
+    problems.push(problem("error", "request", hasBids ? "give either --bids-dir or --manifest, not both" : "give --bids-dir DIR or --manifest FILE", fix));
+  }
+  if (!req.out) problems.push(problem("error", "request", "--out DIR is required", fix));
+  const t = req.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes;
+  if (!(Number.isFinite(t) && t > 0)) problems.push(problem("error", "request", `--timeout-minutes must be a positive number, got ${JSON.stringify(t)}`, fix));
+  const g = req.graceSeconds ?? PLAN_DEFAULTS.graceSeconds;
+  if (!(Number.isFinite(g) && g >= 0)) problems.push(problem("error", "request", `--grace-seconds must be a number >= 0, got ${JSON.stringify(g)}`, fix));
+  if (req.minFreeGb != null && !(Number.isFinite(req.minFreeGb) && req.minFreeGb >= 0)) {
+    problems.push(problem("error", "request", `--min-free-gb must be a number >= 0, got ${JSON.stringify(req.minFreeGb)}`, fix));
+  }
+  for (const [flag, value] of [
+    ["--subject-pattern", req.subjectPattern],
+    ["--session-pattern", req.sessionPattern],
+    ["--dwi-filter", req.dwiFilter],
+  ] as const) {
+    if (value === "") problems.push(problem("error", "request", `${flag} must not be empty`, fix));
+  }
+  if (hasManifest && req.dwiFilter) {
+    problems.push(problem("error", "request", "--dwi-filter applies to --bids-dir only; a manifest names its NIfTI files", "remove --dwi-filter"));
+  }
+  return problems;
+}
+
+/** Duplicated subject/session pairs, and subjects with both session-less and session entries. */
+function checkUniqueness(entries: readonly SourceEntry[]): Problem[] {
+  const problems: Problem[] = [];
+  const byKey = new Map<string, SourceEntry[]>();
+  const sessionsOf = new Map<string, { none: boolean; some: boolean }>();
+  for (const e of entries) {
+    const key = taskKey(e.subject, e.session);
+    const list = byKey.get(key);
+    if (list) list.push(e);
+    else byKey.set(key, [e]);
+    const s = sessionsOf.get(e.subject) ?? { none: false, some: false };
+    if (e.session === null) s.none = true;
+    else s.some = true;
+    sessionsOf.set(e.subject, s);
+  }
+  for (const [key, list] of byKey) {
+    if (list.length < 2) continue;
+    const first = list[0] as SourceEntry;
+    problems.push(
+      problem("error", "duplicate", `${key} is listed ${list.length} times (${list.map((e) => e.origin).join(", ")})`, "keep one entry per subject and session", { subject: first.subject, session: first.session }),
+    );
+  }
+  for (const [subject, s] of sessionsOf) {
+    if (s.none && s.some) {
+      problems.push(problem("error", "duplicate", `${subject} has both a session-less entry and session entries`, "give every entry of this subject a session, or none", { subject }));
+    }
+  }
+  return problems;
+}
+
+function inputBytes(task: PlanTask): number {
+  return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
+}
+
+/** Resume state of every task, reading `_done.json` only where the subject folder exists. */
+async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<ResumeState[]> {
+  let present: Set<string>;
+  try {
+    present = new Set(await fsp.readdir(out));
+  } catch {
+    return tasks.map(() => "new");
+  }
+  return mapLimit(tasks, FS_CONCURRENCY, async (task) => {
+    if (!present.has(task.subject)) return "new";
+    const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
+    return state.kind === "current" ? "done" : state.kind === "outdated" ? "changed" : "new";
+  });
+}
+
+function buildTask(
+  entry: SourceEntry,
+  options: CsttoolOptions,
+  out: string,
+  executable: string,
+  version: string,
+): Omit<PlanTask, "index"> {
+  const outputDir = relativeTaskDir(entry.subject, entry.session);
+  const key = taskKey(entry.subject, entry.session);
+  const taskDir = path.join(out, outputDir);
+  const linkDir = entry.input.kind === "dicom" && entry.input.series_uid !== null ? path.join(taskDir, WORK_DIR, "dicom-series") : null;
+  const argv = [executable, "run"];
+  if (entry.input.kind === "nifti") argv.push("--nifti", entry.input.nifti);
+  else argv.push("--dicom", linkDir ?? entry.input.dicom_dir);
+  argv.push("--out", path.join(taskDir, WORK_DIR, "csttool"), "--subject-id", idLabel(entry.subject));
+  if (entry.session !== null) argv.push("--session-id", idLabel(entry.session));
+  argv.push(...optionsToFlags(options));
+  return {
+    key,
+    subject: entry.subject,
+    session: entry.session,
+    input: entry.input,
+    options,
+    csttool_argv: argv,
+    dicom_link_dir: linkDir,
+    output_dir: outputDir,
+    log_file: relativeLogFile(key),
+    config_hash: configHash(options, entry.input, version),
+  };
+}
+
+/**
+ * The plan file's text with empty plan_id and created_at; the plan id is the hash of this text,
+ * i.e. of everything in the plan except when it was written. The plan is built by this code in a
+ * fixed key order (options in table order), so JSON.stringify is deterministic here, and the one
+ * serialisation serves both the id and the file (10,000 tasks make ~16 MB of JSON). The per-task
+ * config_hash, which must survive cst-batch upgrades, uses canonical JSON instead.
+ */
+function draftText(body: Omit<Plan, "plan_id" | "created_at">): string {
+  const { schema_version, kind, ...rest } = body;
+  return JSON.stringify({ schema_version, kind, plan_id: "", created_at: "", ...rest }, null, 2) + "\n";
+}
+
+/** The text with plan_id and created_at filled in (both are in the first lines). */
+function fillHeader(draft: string, planId: string, createdAt: string): string {
+  return draft.replace('"plan_id": ""', `"plan_id": ${JSON.stringify(planId)}`).replace('"created_at": ""', `"created_at": ${JSON.stringify(createdAt)}`);
+}
+
+/** The content-derived plan id of a plan body. */
+export function computePlanId(plan: Omit<Plan, "plan_id" | "created_at">): string {
+  return sha256Hex(draftText(plan)).slice(0, 16);
+}
+
+/**
+ * Discover or read the subjects, run every preflight check, and write the plan. Returns the plan
+ * and a preview, or every problem found (then nothing is written).
+ */
+export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
+  const cwd = request.cwd ?? process.cwd();
+  const env = request.env ?? process.env;
+  const problems: Problem[] = checkRequest(request);
+  if (hasErrors(problems)) return { kind: "problems", problems };
+
+  const out = path.resolve(cwd, request.out);
+  const bidsDir = request.bidsDir ? path.resolve(cwd, request.bidsDir) : null;
+  const filter = { include: request.include ?? [], exclude: request.exclude ?? [] };
+  const cli = validateCliOptions(request.options);
+  problems.push(...cli.problems);
+
+  let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;
+  const sourcePromise: Promise<SourceResult> = bidsDir
+    ? discoverBids({
+        bidsDir,
+        subjectPattern: request.subjectPattern ?? PLAN_DEFAULTS.subjectPattern,
+        sessionPattern: request.sessionPattern ?? PLAN_DEFAULTS.sessionPattern,
+        dwiFilter: request.dwiFilter ?? null,
+        ...filter,
+      })
+    : loadManifestSource(path.resolve(cwd, request.manifest as string), filter).then((m) => {
+        manifestMeta = { path: m.manifestPath, name: m.name, description: m.description, options: m.options };
+        return m;
+      });
+  const [source, csttool, output] = await Promise.all([
+    sourcePromise,
+    resolveCsttool({ csttool: request.csttool ?? PLAN_DEFAULTS.csttool, version: request.csttoolVersion ?? null, cwd, env }),
+    checkOutputDir(out, bidsDir),
+  ]);
+  const meta = manifestMeta as { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null;
+  problems.push(...source.problems, ...csttool.problems, ...output.problems);
+  problems.push(...checkUniqueness(source.entries));
+  if (source.entries.length === 0 && !hasErrors(problems)) {
+    problems.push(problem("error", "discovery", "no subject to plan: every subject was skipped", "see the skipped subjects above"));
+  }
+
+  const manifestOptions = meta?.options ?? {};
+  const executable = csttool.ok ? csttool.executable : (request.csttool ?? PLAN_DEFAULTS.csttool);
+  const version = csttool.ok ? csttool.version : "unknown";
+  const sorted = [...source.entries].sort(compareTaskOrder);
+  const tasks: PlanTask[] = [];
+  const validated = new Map<string, boolean>();
+  for (const entry of sorted) {
+    const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
+    problems.push(...resolved.problems);
+    tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, out, executable, version) });
+  }
+
+  const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");
+  let disk: DiskCheck | null = null;
+  if (output.problems.length === 0) {
+    const pendingSizes = tasks.filter((_, i) => states[i] !== "done").map(inputBytes);
+    const d = await checkFreeSpace(output.existing, pendingSizes, { minFreeGb: request.minFreeGb ?? null, skip: request.skipDiskCheck ?? false });
+    problems.push(...d.problems);
+    disk = d.disk;
+  }
+  if (hasErrors(problems)) return { kind: "problems", problems: sortProblems(problems) };
+
+  const body: Omit<Plan, "plan_id" | "created_at"> = {
+    schema_version: SCHEMA_VERSION,
+    kind: "cst-batch-plan",
+    cst_batch_version: CST_BATCH_VERSION,
+    out_dir: out,
+    source: bidsDir
+      ? { type: "bids", bids_dir: bidsDir }
+      : { type: "manifest", manifest_path: meta?.path ?? "", name: meta?.name ?? null, description: meta?.description ?? null },
+    csttool: { executable, version },
+    options: mergeLayers({ manifest: manifestOptions, cli: cli.options }),
+    run: {
+      timeout_minutes: request.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes,
+      grace_seconds: request.graceSeconds ?? PLAN_DEFAULTS.graceSeconds,
+    },
+    task_count: tasks.length,
+    skipped: [...source.skipped].sort(compareTaskOrder),
+    tasks,
+  };
+  const draft = draftText(body);
+  const planId = sha256Hex(draft).slice(0, 16);
+  const { schema_version, kind, ...rest } = body;
+  let plan: Plan = { schema_version, kind, plan_id: planId, created_at: (request.now ?? (() => new Date()))().toISOString(), ...rest };
+  assertPlanShape(plan);
+
+  const planPath = path.join(plansDir(out), `${planId}.json`);
+  try {
+    plan = await writePlanFiles(out, planPath, plan, draft);
+  } catch (e) {
+    return {
+      kind: "problems",
+      problems: [problem("error", "output", `cannot write the plan into ${out} (${errnoCode(e) ?? (e as Error).message})`, "check --out: permissions, free space")],
+    };
+  }
+
+  const warnings = sortProblems(problems.filter((p) => p.severity === "warning"));
+  const bySession: Record<string, number> = {};
+  for (const t of tasks) bySession[t.session ?? "(none)"] = (bySession[t.session ?? "(none)"] ?? 0) + 1;
+  const count = (s: ResumeState): number => states.filter((x) => x === s).length;
+  const preview: PlanPreview = {
+    plan_id: planId,
+    plan_path: planPath,
+    current_plan_path: currentPlanPath(out),
+    out_dir: out,
+    source: plan.source,
+    csttool: plan.csttool,
+    task_count: tasks.length,
+    resume: { done: count("done"), changed: count("changed"), new: count("new"), to_run: tasks.length - count("done") },
+    by_input: { nifti: tasks.filter((t) => t.input.kind === "nifti").length, dicom: tasks.filter((t) => t.input.kind === "dicom").length },
+    by_session: bySession,
+    first_tasks: tasks.slice(0, PREVIEW_TASKS).map((t, i) => ({ index: t.index, key: t.key, input: t.input.kind, state: states[i] as ResumeState })),
+    skipped: plan.skipped,
+    warnings,
+    disk,
+  };
+  return { kind: "planned", plan, planPath, preview };
+}
+
+/**
+ * A bug guard: the plan this code built must load again. Every task is built by the same code,
+ * so the header and one task of each input kind are validated (the whole list costs ~100 ms at
+ * 10,000 tasks).
+ */
+function assertPlanShape(plan: Plan): void {
+  const sample: PlanTask[] = [];
+  const nifti = plan.tasks.find((t) => t.input.kind === "nifti");
+  const dicom = plan.tasks.find((t) => t.input.kind === "dicom");
+  if (nifti) sample.push(nifti);
+  if (dicom) sample.push(dicom);
+  const checked = PlanSchema.safeParse({ ...plan, tasks: sample });
+  if (!checked.success) {
+    throw new Error(`internal: the plan does not match its schema: ${checked.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+}
+
+/**
+ * Write `plans/<plan_id>.json` (only if it is not already there: it is immutable) and copy it to
+ * `plan.json`, both atomically. Returns the plan as stored (an existing file keeps its created_at).
+ */
+async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: string): Promise<Plan> {
+  await fsp.mkdir(path.dirname(planPath), { recursive: true });
+  const existing = await readExistingHeader(planPath);
+  const stored = existing !== null && existing.plan_id === plan.plan_id ? { ...plan, created_at: existing.created_at } : plan;
+  const text = Buffer.from(fillHeader(draft, stored.plan_id, stored.created_at), "utf8");
+  // Same id, same created_at and same size: the file already holds exactly this text.
+  if (existing === null || existing.plan_id !== plan.plan_id || existing.size !== text.length) {
+    await writeFileAtomic(planPath, text);
+  }
+  await writeFileAtomic(currentPlanPath(out), text);
+  return stored;
+}
+
+/** plan_id and created_at from the first bytes of an existing plan file (they come first). */
+async function readExistingHeader(file: string): Promise<{ plan_id: string; created_at: string; size: number } | null> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(file, "r");
+    const size = (await handle.stat()).size;
+    const buf = Buffer.alloc(Math.min(size, 4096));
+    await handle.read(buf, 0, buf.length, 0);
+    const head = buf.toString("utf8");
+    const id = /"plan_id": "([0-9a-f]+)"/.exec(head)?.[1];
+    const created = /"created_at": "([^"]+)"/.exec(head)?.[1];
+    return id && created ? { plan_id: id, created_at: created, size } : null;
+  } catch {
+    return null;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * What `plan` (and `submit`, which plans first) asks for. Built from command-line flags by
+ * `planRequestFromFlags` (src/cli/plan-flags.ts), or directly by library callers and tests.
+ */
+export interface PlanRequest {
+  /** Exactly one of `bidsDir` and `manifest`. */
+  bidsDir?: string | null;
+  manifest?: string | null;
+  /** The output folder (`--out`). */
+  out: string;
+  subjectPattern?: string;
+  sessionPattern?: string;
+  include?: readonly string[];
+  exclude?: readonly string[];
+  /** Glob on the DWI file name when a dwi folder holds several runs/acquisitions (BIDS only). */
+  dwiFilter?: string | null;
+  /** The command-line option layer, keyed like the manifest `options` (validated by createPlan). */
+  options?: Record<string, unknown>;
+  /** csttool executable name or path; default `csttool` on PATH. */
+  csttool?: string;
+  /** Skip `csttool --version` and use this version (csttool only inside a container). */
+  csttoolVersion?: string | null;
+  timeoutMinutes?: number;
+  graceSeconds?: number;
+  /** Require this much free disk instead of the estimate. */
+  minFreeGb?: number | null;
+  skipDiskCheck?: boolean;
+  /** Resolve relative paths against this folder (default process.cwd()). */
+  cwd?: string;
+  /** Environment used to find and probe csttool (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The clock, for created_at (tests). */
+  now?: () => Date;
+}
+
+export const PLAN_DEFAULTS = {
+  subjectPattern: "sub-*",
+  sessionPattern: "ses-*",
+  csttool: "csttool",
+  timeoutMinutes: 120,
+  graceSeconds: 30,
+} as const;

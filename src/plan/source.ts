@@ -1,0 +1,27 @@
+import type { CsttoolOptions } from "../schemas/options.js";
+import type { SkippedSubject, TaskInput } from "../schemas/records.js";
+import type { Problem } from "./problems.js";
+
+/** One subject/session found by discovery or listed in a manifest, with its checked input. */
+export interface SourceEntry {
+  subject: string;
+  session: string | null;
+  input: TaskInput;
+  /** The subject's own option layer (manifest `subjects[i].options`); `{}` for BIDS. */
+  options: CsttoolOptions;
+  /** Where the entry came from, for messages: a folder or `subjects[3]`. */
+  origin: string;
+}
+
+/** What a source (BIDS folder or manifest) yields: entries, skipped subjects and problems. */
+export interface SourceResult {
+  entries: SourceEntry[];
+  skipped: SkippedSubject[];
+  problems: Problem[];
+}
+
+/** Include/exclude globs on the subject id; an id matches a glob as `sub-001` or as `001`. */
+export interface SubjectFilter {
+  include: readonly string[];
+  exclude: readonly string[];
+}
