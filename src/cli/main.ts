@@ -6,6 +6,13 @@ import { registerCommands } from "./commands/index.js";
 
 /** Run the CLI; resolves to the process exit code (bin/cst-batch.js sets it). */
 export async function main(argv: string[]): Promise<number> {
+  // `cst-batch status | head`: a closed pipe is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(EXIT.OK);
+      throw e;
+    });
+  }
   const program = new Command();
   let exitCode: number = EXIT.OK;
   program
