@@ -6,8 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // Slurm tests share one single-node cluster: they run in their own files, one at a time.
-    fileParallelism: true,
     maxWorkers: 2,
+    reporters: ["default", "./test/summary-reporter.ts"],
   },
 });

@@ -1,0 +1,100 @@
+import { collect } from "../collect/index.js";
+import { EXIT } from "../errors.js";
+import { readDoneState } from "../state/done.js";
+import { taskPaths } from "../layout.js";
+import type { Plan } from "../schemas/records.js";
+import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
+import { formatDuration, createProgressRenderer } from "./progress.js";
+import { color, out } from "./output.js";
+
+export interface LocalSubmitParams {
+  plan: Plan;
+  /** The immutable plan file (`plans/<plan_id>.json`). */
+  planPath: string;
+  jobs?: number;
+  dryRun?: boolean;
+  force?: boolean;
+  timeoutMinutes?: number;
+  graceSeconds?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Plan indices that still need a run: no `_done.json` with the task's config hash (or --force). */
+export async function pendingIndices(plan: Plan, force = false): Promise<number[]> {
+  if (force) return plan.tasks.map((t) => t.index);
+  const states = await Promise.all(plan.tasks.map((t) => readDoneState(taskPaths(plan.out_dir, t).done, t.config_hash)));
+  return plan.tasks.filter((_t, i) => states[i]!.kind !== "current").map((t) => t.index);
+}
+
+/**
+ * `submit --scheduler local`: run the pending tasks here with a worker pool, then collect.
+ * Ctrl-C / SIGTERM cancel the running subjects (recorded as CANCELLED), then collect still runs.
+ * Returns the exit code.
+ */
+export async function submitLocal(p: LocalSubmitParams): Promise<number> {
+  const indices = await pendingIndices(p.plan, p.force);
+  const jobs = p.jobs ?? defaultJobs();
+  if (p.dryRun) {
+    if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key) });
+    else {
+      out.info(`dry run: would run ${indices.length} of ${p.plan.tasks.length} task(s) here with ${jobs} worker(s):`);
+      for (const i of indices) out.info(`  ${p.plan.tasks[i]!.key}  ${p.plan.tasks[i]!.csttool_argv.join(" ")}`);
+    }
+    return EXIT.OK;
+  }
+
+  const controller = new AbortController();
+  let signalled: NodeJS.Signals | null = null;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = sig;
+    out.info(`\n${sig}: stopping; running subjects are recorded as CANCELLED (press again to wait anyway)`);
+    controller.abort("CANCELLED");
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+
+  out.info(`running ${indices.length} task(s) locally with ${jobs} worker(s) (${p.plan.tasks.length - indices.length} already done)`);
+  const renderer = createProgressRenderer(process.stderr, p.quiet);
+  let result: LocalRunResult;
+  try {
+    result = await runLocal({
+      planFile: p.planPath,
+      plan: p.plan,
+      indices,
+      jobs,
+      force: p.force,
+      timeoutMinutes: p.timeoutMinutes,
+      graceSeconds: p.graceSeconds,
+      signal: controller.signal,
+      onProgress: (pr) => renderer.update(pr),
+    });
+  } finally {
+    renderer.finish();
+    for (const s of signals) process.off(s, onSignal);
+  }
+
+  const collected = await collect(p.plan.out_dir);
+  const summary = collected.summary;
+  if (p.json) {
+    out.json({ kind: "local", interrupted: result.interrupted, results: result.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })), summary: { counts: summary.counts, by_category: summary.by_category } });
+  } else {
+    const c = summary.counts;
+    out.info(
+      `\n${color("1", "summary")}: ${c.success} done, ${c.failed} failed, ${c.running} running elsewhere, ${c.pending} pending  (elapsed ${formatDuration(result.progress.elapsedMs)})`,
+    );
+    const failed = summary.tasks.filter((t) => t.status === "failed");
+    if (failed.length > 0) {
+      out.info("failed subjects:");
+      for (const t of failed.slice(0, 50)) {
+        out.info(`  ${[t.subject, t.session].filter(Boolean).join(" ").padEnd(22)} ${String(t.category ?? "").padEnd(16)} ${t.error_log_path ?? t.log_path}`);
+      }
+      if (failed.length > 50) out.info(`  ... and ${failed.length - 50} more (see batch_summary.json)`);
+    }
+    out.info(`reports: ${collected.files.join(", ")}`);
+  }
+  if (result.interrupted) return EXIT.INTERRUPTED;
+  if (result.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;
+  return EXIT.OK;
+}

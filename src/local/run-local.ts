@@ -1,0 +1,130 @@
+import os from "node:os";
+import type { Plan, PlanTask } from "../schemas/records.js";
+import { runOne, type RunOneOutcome } from "../run/run-one.js";
+
+export interface LocalRunOptions {
+  /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
+  planFile: string;
+  plan: Plan;
+  /** Plan indices to run, in this order. */
+  indices: number[];
+  /** Concurrent workers; default: CPU count. */
+  jobs?: number;
+  force?: boolean;
+  timeoutMinutes?: number;
+  graceSeconds?: number;
+  /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
+  signal?: AbortSignal;
+  onProgress?: (progress: LocalProgress) => void;
+}
+
+export type LocalTaskResult = { index: number; key: string; outcome: RunOneOutcome; durationMs: number };
+
+export interface LocalProgress {
+  total: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  busy: number;
+  running: string[];
+  left: number;
+  elapsedMs: number;
+  /** Estimated time to finish, from the mean duration of tasks that really ran; null until one has. */
+  etaMs: number | null;
+  last: LocalTaskResult | null;
+}
+
+export interface LocalRunResult {
+  results: LocalTaskResult[];
+  interrupted: boolean;
+  progress: LocalProgress;
+}
+
+export function defaultJobs(): number {
+  return Math.max(1, typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length);
+}
+
+/** Run plan tasks on this machine with a pool of workers, through the same run-one logic as an array task. */
+export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
+  const tasks = opts.indices.map((i) => {
+    const task = opts.plan.tasks[i];
+    if (!task) throw new RangeError(`plan has no task ${i}`);
+    return task;
+  });
+  const started = Date.now();
+  const running = new Set<string>();
+  const results: LocalTaskResult[] = [];
+  let next = 0;
+  let ranMs = 0;
+  let ranCount = 0;
+  const counts = { succeeded: 0, skipped: 0, failed: 0, busy: 0 };
+
+  const progress = (last: LocalTaskResult | null): LocalProgress => {
+    const finished = counts.succeeded + counts.skipped + counts.failed + counts.busy;
+    const left = tasks.length - finished - running.size;
+    const meanMs = ranCount > 0 ? ranMs / ranCount : null;
+    return {
+      total: tasks.length,
+      ...counts,
+      running: [...running],
+      left,
+      elapsedMs: Date.now() - started,
+      etaMs: meanMs === null ? null : Math.round((meanMs * (left + running.size)) / jobs),
+      last,
+    };
+  };
+
+  const runTask = async (task: PlanTask): Promise<void> => {
+    running.add(task.key);
+    opts.onProgress?.(progress(null));
+    const t0 = Date.now();
+    let outcome: RunOneOutcome;
+    try {
+      outcome = await runOne({
+        planFile: opts.planFile,
+        index: task.index,
+        loaded: { header: opts.plan, task },
+        force: opts.force,
+        signal: opts.signal,
+        timeoutMinutes: opts.timeoutMinutes,
+        graceSeconds: opts.graceSeconds,
+        jobId: null,
+      });
+    } finally {
+      running.delete(task.key);
+    }
+    const result: LocalTaskResult = { index: task.index, key: task.key, outcome, durationMs: Date.now() - t0 };
+    results.push(result);
+    switch (outcome.kind) {
+      case "success":
+        counts.succeeded++;
+        break;
+      case "skipped":
+        counts.skipped++;
+        break;
+      case "busy":
+        counts.busy++;
+        break;
+      case "failed":
+        counts.failed++;
+        break;
+    }
+    if (outcome.kind === "success" || outcome.kind === "failed") {
+      ranMs += result.durationMs;
+      ranCount++;
+    }
+    opts.onProgress?.(progress(result));
+  };
+
+  const worker = async (): Promise<void> => {
+    while (!opts.signal?.aborted) {
+      const task = tasks[next++];
+      if (!task) return;
+      await runTask(task);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, tasks.length)) }, worker));
+  results.sort((a, b) => a.index - b.index);
+  return { results, interrupted: Boolean(opts.signal?.aborted), progress: progress(null) };
+}
