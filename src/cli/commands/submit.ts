@@ -1,8 +1,232 @@
 import type { Command } from "commander";
+import { CstError, EXIT } from "../../errors.js";
+import { createPlan } from "../../plan/planner.js";
+import { shellQuote } from "../../schedulers/shell-quote.js";
+import type { SchedulerName } from "../../schedulers/types.js";
+import type { SubmitResult } from "../../submit/submit.js";
+import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-flags.js";
+import { submitLocal } from "../local-submit.js";
+import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
+import { color, out } from "../output.js";
+import { formatPlanPreview, outcomeJson, printProblems } from "./plan.js";
 import type { SetExit } from "./index.js";
 
-/** Placeholder until the `submit` command lands; registers nothing. */
+const HELP_AFTER = `
+Examples:
+  $ cst-batch submit --scheduler slurm --bids-dir /data/study --out /scratch/study-cst \\
+      --time 3h --mem 8G --partition short --array-throttle 50 --setup 'module load csttool/0.5'
+  $ cst-batch submit --bids-dir /data/study --out results --profile ~/cluster.json --dry-run
+  $ cst-batch submit --scheduler pbs --manifest study.jsonc --out results --time 2h --queue workq
+  $ cst-batch submit --scheduler slurm --bids-dir /data/study --out results --time 8h --chunk-size 4 \\
+      --container /images/csttool-0.5.sif --csttool-version 0.5.0
+  $ cst-batch submit --scheduler local --bids-dir /data/study --out results --jobs 4
+
+--scheduler auto (the default unless the profile names one): sbatch on PATH -> slurm; qsub ->
+PBS Pro or Torque by \`qstat --version\`; neither -> local (it says so).
+
+Only pending subjects become array tasks: no _done.json with the same configuration and not
+running right now (lock held). Resubmitting after a partial run reruns only the failed and
+never-run subjects; each submission has its own chunk list (<out>/.cst-batch/submissions/<id>.json)
+pointing at the immutable plan, so running arrays are never renumbered.
+
+Time limits: the walltime (--time) covers one array task = --chunk-size subjects. The
+per-subject csttool timeout handed to run-one is derived from it:
+    T = (W - S - K*(G + P)) / K
+W walltime, K chunk size, G --grace-seconds, P 15 s to write the records, S the warning window
+(5% of W, 30 s..5 min; Slurm sends USR1 S seconds before the limit and run-one records TIMEOUT).
+Without --time: W = K*(T + G + P) + S with T = --timeout-minutes (default 120). Giving both uses
+your --timeout-minutes and warns when it does not fit. A too short --time is an error.
+
+The collect job (15m, 2G, 1 CPU unless --collect-*) runs after every array task, whatever the
+outcome (afterany), and writes batch_summary.json / batch_metrics.csv.
+
+Cluster profile: JSON with keys scheduler, time, mem, cpus, partition|queue, account, qos, gres,
+array_throttle, max_array_size, chunk_size, job_name, setup[], scheduler_args[], container,
+container_runtime, template_dir, collect{time,mem,cpus,partition,account,qos,gres}
+(examples/profiles/). Flags override it; list flags (--setup, --scheduler-arg) replace its lists.
+
+Scheduler failures (submit command missing, failing, printing no job id, not answering in 60 s):
+the jobs this submit already created are cancelled and no submission is recorded, so rerunning
+is safe.
+
+Exit codes: 0 submitted (or all done), 2 bad flags or input, 3 preflight problems,
+6 the scheduler refused or failed; local mode: 4 some subjects failed, 130 interrupted.`;
+
+const SCHEDULER_CHOICES = ["slurm", "pbs", "torque", "local", "auto"] as const;
+type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];
+
+/** `cst-batch submit`: plan, then run the pending tasks (local) or submit them as array jobs. */
 export function registerSubmitCommand(program: Command, setExit: SetExit): void {
-  void program;
-  void setExit;
+  const cmd = program
+    .command("submit")
+    .description("plan the study, then run it: array jobs on Slurm/PBS/Torque, or a local worker pool")
+    .option("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)")
+    .option("--jobs <n>", "local mode: concurrent subjects (default: CPU count)")
+    .option("--force", "local mode: rerun subjects that are already done")
+    .option("--dry-run", "show what would run, the rendered scripts and the exact submit commands; submit nothing");
+  addPlanFlags(cmd);
+  addSchedulerFlags(cmd);
+  cmd.addHelpText("after", HELP_AFTER);
+  cmd.action(async (opts: Record<string, unknown>) => {
+    const [{ loadProfile }, { detectScheduler }] = await Promise.all([import("../../profile/profile.js"), import("../../schedulers/detect.js")]);
+    const loaded = await loadProfile({
+      explicit: typeof opts.profile === "string" ? opts.profile : null,
+      disabled: opts.profile === false,
+    });
+    if (loaded.path && !opts.json) out.info(`profile: ${loaded.path}`);
+    const requested = String(opts.scheduler ?? loaded.profile.scheduler ?? "auto");
+    if (!(SCHEDULER_CHOICES as readonly string[]).includes(requested)) {
+      throw new CstError("USAGE", `--scheduler must be one of ${SCHEDULER_CHOICES.join(", ")}, found ${JSON.stringify(requested)}`);
+    }
+    let scheduler = requested as SchedulerChoice;
+    if (scheduler === "auto") {
+      const found = await detectScheduler();
+      if (found.kind === "found") {
+        scheduler = found.scheduler;
+        out.info(`--scheduler auto: using ${scheduler} (${found.evidence})`);
+      } else if (found.kind === "local") {
+        scheduler = "local";
+        out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${found.evidence})`);
+      } else {
+        throw new CstError("USAGE", `--scheduler auto: qsub is on PATH but PBS Pro and Torque cannot be told apart (${found.evidence})`, {
+          hint: "pass --scheduler pbs (PBS Pro / OpenPBS) or --scheduler torque",
+        });
+      }
+    }
+
+    const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
+    if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
+      throw new CstError("USAGE", `--jobs must be a whole number >= 1, found ${String(opts.jobs)}`);
+    }
+
+    if (scheduler === "local") {
+      const given = BATCH_ONLY_FLAGS.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
+      if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
+      const outcome = await createPlan(planRequestFromFlags(opts));
+      if (outcome.kind === "problems") {
+        if (opts.json) out.json(outcomeJson(outcome));
+        printProblems(outcome.problems);
+        setExit(EXIT.PREFLIGHT);
+        return;
+      }
+      printProblems(outcome.preview.warnings);
+      if (!opts.json) out.info(formatPlanPreview(outcome.preview));
+      setExit(
+        await submitLocal({
+          plan: outcome.plan,
+          planPath: outcome.planPath,
+          jobs,
+          dryRun: Boolean(opts.dryRun),
+          force: Boolean(opts.force),
+          json: Boolean(opts.json),
+        }),
+      );
+      return;
+    }
+
+    // Batch scheduler: every flag is validated before planning, and everything before submitting.
+    if (opts.force) {
+      throw new CstError("USAGE", "--force is for local mode only", {
+        hint: "to rerun done subjects on a scheduler, change their configuration or move their _done.json away",
+      });
+    }
+    if (jobs !== undefined) out.warn(`--jobs is for local mode; the array's concurrency is --array-throttle`);
+    const { resolveSubmitSettings } = await import("../../submit/settings.js");
+    const settings = resolveSubmitSettings(schedulerFlagValues(opts), loaded.profile);
+    const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
+    // Fail fast on a walltime that is too short, before the (possibly long) planning.
+    const { resolveTiming } = await import("../../submit/timing.js");
+    const request = planRequestFromFlags(opts);
+    resolveTiming({
+      walltimeSeconds: settings.array.timeSeconds,
+      explicitTimeoutMinutes: explicitTimeout,
+      planTimeoutMinutes: request.timeoutMinutes ?? 120,
+      graceSeconds: request.graceSeconds ?? 30,
+      chunkSize: settings.chunkSize,
+    });
+
+    const outcome = await createPlan(request);
+    if (outcome.kind === "problems") {
+      if (opts.json) out.json(outcomeJson(outcome));
+      printProblems(outcome.problems);
+      setExit(EXIT.PREFLIGHT);
+      return;
+    }
+    printProblems(outcome.preview.warnings);
+    if (!opts.json) out.info(formatPlanPreview(outcome.preview));
+
+    const { submitToScheduler } = await import("../../submit/submit.js");
+    const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
+    const result = await submitToScheduler({
+      plan: outcome.plan,
+      planPath: outcome.planPath,
+      scheduler: scheduler as SchedulerName,
+      settings,
+      explicitTimeoutMinutes: explicitTimeout,
+      commandLine: ["cst-batch", ...process.argv.slice(2)],
+      dryRun: Boolean(opts.dryRun),
+      ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
+    });
+    printResult(result, Boolean(opts.json));
+    setExit(EXIT.OK);
+  });
+}
+
+/** Human output on stderr (scripts of a dry run on stdout), or one JSON document on stdout. */
+function printResult(result: SubmitResult, json: boolean): void {
+  const warnings = result.warnings;
+  if (json) {
+    if (result.kind === "nothing-to-do") {
+      out.json({ kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings });
+      return;
+    }
+    out.json({
+      kind: result.kind,
+      scheduler: result.submission.scheduler,
+      submission_id: result.submission.submission_id,
+      record: result.kind === "submitted" ? result.recordPath : null,
+      job_ids: result.kind === "submitted" ? result.submission.shards.map((s) => s.job_id) : [],
+      collect_job_id: result.kind === "submitted" ? (result.submission.collect?.job_id ?? null) : null,
+      tasks: result.selection.pending.length,
+      array_elements: result.submission.chunks.length,
+      timeout_minutes: result.timing.timeoutMinutes,
+      walltime_seconds: result.timing.walltimeSeconds,
+      scripts: result.scripts.map((s) => ({ name: s.name, path: s.path, submit_argv: s.submitArgv, ...(result.kind === "dry-run" ? { text: s.text } : {}) })),
+      watch: result.kind === "submitted" ? result.watch : [],
+      submission: result.submission,
+      notes: result.notes,
+      warnings,
+    });
+    return;
+  }
+  for (const w of warnings) out.warn(w);
+  for (const n of result.notes) out.info(n);
+  if (result.kind === "nothing-to-do") {
+    out.info(`nothing to submit: ${result.selection.done.length} task(s) done, ${result.selection.running.length} running elsewhere`);
+    return;
+  }
+  const { submission } = result;
+  const elements = submission.chunks.length;
+  const summary = `${result.selection.pending.length} task(s) in ${elements} array element(s)${submission.shards.length > 1 ? ` over ${submission.shards.length} array jobs` : ""}, walltime ${result.timing.walltimeSeconds} s per element, csttool timeout ${result.timing.timeoutMinutes} min per subject`;
+  if (result.kind === "dry-run") {
+    out.info(`${color("1", "dry run")}: would submit ${summary}. Nothing was submitted or recorded.`);
+    for (const s of result.scripts) {
+      out.data(`# ===== ${s.name}: ${s.path}\n${s.text}`);
+    }
+    out.data("# ===== submit commands (in this order; log folder created first):");
+    out.data(`mkdir -p ${formatArgv([result.logDir])}`);
+    for (const s of result.scripts) out.data(formatArgv(s.submitArgv));
+    return;
+  }
+  out.info(`${color("1", "submitted")} ${summary}`);
+  for (const s of submission.shards) out.info(`  array ${s.shard}: job ${s.job_id} (${s.count} element(s), chunks ${s.first_chunk}..${s.first_chunk + s.count - 1})`);
+  out.info(`  collect: job ${submission.collect?.job_id} (after all of the above)`);
+  out.info(`record: ${result.recordPath}`);
+  out.info(`scheduler logs: ${result.logDir}`);
+  out.info("watch with:");
+  for (const w of result.watch) out.info(`  ${w}`);
+}
+
+function formatArgv(argv: readonly string[]): string {
+  return argv.map((a) => shellQuote(a)).join(" ");
 }

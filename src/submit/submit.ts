@@ -1,0 +1,367 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { CstError } from "../errors.js";
+import { logsDir, submissionsDir } from "../layout.js";
+import { getBackend } from "../schedulers/index.js";
+import { resolveMaxArraySize, type MaxArraySizeSource } from "../schedulers/max-array-size.js";
+import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
+import { shellQuote } from "../schedulers/shell-quote.js";
+import type { ArrayScriptContext, CollectScriptContext, SchedulerBackend, SchedulerName } from "../schedulers/types.js";
+import { SCHEMA_VERSION, type Plan, type Submission } from "../schemas/records.js";
+import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
+import { PACKAGE_ROOT } from "../version.js";
+import { layoutArrays } from "./chunks.js";
+import { selectPending, type PendingSelection } from "./pending.js";
+import type { SubmitSettings } from "./settings.js";
+import { resolveTiming, type Timing } from "./timing.js";
+
+/**
+ * `submit` for a batch scheduler: plan (done by the caller) -> pending tasks -> chunks -> shards
+ * -> render -> write scripts and the record -> submit the arrays, then collect with an after-any
+ * dependency on every shard -> record the job ids.
+ *
+ * Partial-submit policy (all or nothing): if any submit command fails, the jobs this submit
+ * already created are cancelled with the backend's cancel command and the record is moved out
+ * of `submissions/` (to `submissions/<id>/submit-failed.json`), so no record claims a job that
+ * does not exist and rerunning the same command is safe. If the cancel itself fails, the record
+ * stays in place holding exactly the job ids that were submitted (they exist), and the error
+ * says so. The record is written before the first submit (array tasks read it) with every job
+ * id null, and updated after each successful submit.
+ */
+
+export interface SubmitRequest {
+  plan: Plan;
+  /** The immutable plan file `plans/<plan_id>.json`. */
+  planPath: string;
+  scheduler: SchedulerName;
+  settings: SubmitSettings;
+  /** `--timeout-minutes` when given explicitly (flag or caller), else null. */
+  explicitTimeoutMinutes: number | null;
+  /** Recorded as is (`cst-batch submit ...`). */
+  commandLine: string[];
+  dryRun?: boolean;
+  /** Environment for the scheduler commands (default process.env); tests put fake sbatch on PATH. */
+  env?: NodeJS.ProcessEnv;
+  /** Per scheduler command (default 60 s). */
+  commandTimeoutMs?: number;
+  now?: () => Date;
+  /** Default: this process's node and the package's bin/cst-batch.js. */
+  nodeExecutable?: string;
+  entryScript?: string;
+}
+
+export interface RenderedScript {
+  /** `array-0`, ..., `collect`. */
+  name: string;
+  path: string;
+  text: string;
+  submitArgv: string[];
+}
+
+export interface SubmitPreparation {
+  outDir: string;
+  submission: Submission;
+  recordPath: string;
+  scriptsDir: string;
+  logDir: string;
+  scripts: RenderedScript[];
+  selection: PendingSelection;
+  timing: Timing;
+  maxArraySize: { value: number; source: MaxArraySizeSource; note: string | null };
+  notes: string[];
+  warnings: string[];
+}
+
+export type SubmitResult =
+  | { kind: "nothing-to-do"; selection: PendingSelection; timing: Timing; notes: string[]; warnings: string[] }
+  | ({ kind: "dry-run" } & SubmitPreparation)
+  | ({ kind: "submitted"; watch: string[] } & SubmitPreparation);
+
+export const SCHEDULER_LOG_SUBDIR = "scheduler";
+
+/** `20261121-052642-a1b2`: sortable by time, unique enough for one output folder. */
+export function newSubmissionId(now: Date): string {
+  const iso = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "");
+  return `${iso.slice(0, 8)}-${iso.slice(9, 15)}-${randomBytes(2).toString("hex")}`;
+}
+
+/** A command as a user would type it (for messages and the dry run). */
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map((a) => shellQuote(a)).join(" ");
+}
+
+/** Compute everything a submit needs (timing, pending tasks, shards, rendered scripts); writes nothing. */
+export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparation | { kind: "nothing-to-do"; selection: PendingSelection; timing: Timing; notes: string[]; warnings: string[] }> {
+  const { plan, settings, scheduler } = req;
+  const backend = getBackend(scheduler);
+  const timing = resolveTiming({
+    walltimeSeconds: settings.array.timeSeconds,
+    explicitTimeoutMinutes: req.explicitTimeoutMinutes,
+    planTimeoutMinutes: plan.run.timeout_minutes,
+    graceSeconds: plan.run.grace_seconds,
+    chunkSize: settings.chunkSize,
+  });
+  const notes = [...timing.notes];
+  const warnings = [...settings.warnings, ...timing.warnings];
+
+  const selection = await selectPending(plan);
+  if (selection.running.length > 0) {
+    notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.running.slice(0, 5).map((i) => plan.tasks[i]!.key).join(", ")}${selection.running.length > 5 ? ", ..." : ""}`);
+  }
+  if (selection.done.length > 0) notes.push(`${selection.done.length} task(s) already done (same configuration) are not resubmitted`);
+  for (const p of selection.problems.slice(0, 10)) warnings.push(`damaged state file: ${p}`);
+  if (selection.pending.length === 0) return { kind: "nothing-to-do", selection, timing, notes, warnings };
+
+  const runOpts = runOptions(req);
+  const maxArraySize = await resolveMaxArraySize(scheduler, settings.maxArraySize, runOpts);
+  if (maxArraySize.note) warnings.push(maxArraySize.note);
+  const layout = layoutArrays(selection.pending, settings.chunkSize, maxArraySize.value);
+  if (layout.shards.length > 1) {
+    notes.push(`${layout.chunks.length} array elements exceed the array size limit ${maxArraySize.value} (${maxArraySize.source}): split into ${layout.shards.length} array jobs; collect waits for all of them`);
+  }
+
+  const now = (req.now ?? (() => new Date()))();
+  const id = newSubmissionId(now);
+  const out = plan.out_dir;
+  const recordPath = path.join(submissionsDir(out), `${id}.json`);
+  const scriptsDir = path.join(submissionsDir(out), id);
+  const logDir = path.join(logsDir(out), SCHEDULER_LOG_SUBDIR);
+  const base = {
+    logDir,
+    workDir: out,
+    outDir: out,
+    schedulerArgs: settings.schedulerArgs,
+    setupLines: settings.setupLines,
+    nodeExecutable: req.nodeExecutable ?? process.execPath,
+    entryScript: req.entryScript ?? path.join(PACKAGE_ROOT, "bin", "cst-batch.js"),
+    submissionFile: recordPath,
+  };
+  const renderOpts = settings.templateDir ? { templateDir: settings.templateDir } : {};
+  const scripts: RenderedScript[] = [];
+  const placeholders: string[] = [];
+  layout.shards.forEach((shard, s) => {
+    const ctx: ArrayScriptContext = {
+      ...base,
+      jobName: settings.jobName,
+      resources: { ...settings.array, timeSeconds: timing.walltimeSeconds },
+      arraySize: shard.count,
+      throttle: settings.throttle,
+      chunkOffset: shard.first_chunk,
+      timeoutMinutes: timing.timeoutMinutes,
+      signalWarningSeconds: timing.warningSeconds,
+      container: settings.container,
+    };
+    const scriptPath = path.join(scriptsDir, `array-${s}.sh`);
+    scripts.push({ name: `array-${s}`, path: scriptPath, text: backend.renderArrayScript(ctx, renderOpts), submitArgv: backend.submitArgv(scriptPath) });
+    placeholders.push(`<job id of array-${s}>`);
+  });
+  const collectCtx: CollectScriptContext = { ...base, jobName: settings.collectJobName, resources: settings.collect };
+  const collectPath = path.join(scriptsDir, "collect.sh");
+  const collectScript: RenderedScript = {
+    name: "collect",
+    path: collectPath,
+    text: backend.renderCollectScript(collectCtx, renderOpts),
+    submitArgv: backend.submitArgv(collectPath, { dependsOn: placeholders, dependsOnArrays: true }),
+  };
+  scripts.push(collectScript);
+
+  const submission: Submission = {
+    schema_version: SCHEMA_VERSION,
+    kind: "cst-batch-submission",
+    submission_id: id,
+    created_at: now.toISOString(),
+    scheduler,
+    plan_id: plan.plan_id,
+    plan_path: req.planPath,
+    command_line: req.commandLine,
+    chunks: layout.chunks,
+    shards: layout.shards.map((shard, s) => ({
+      shard: s,
+      first_chunk: shard.first_chunk,
+      count: shard.count,
+      job_id: null,
+      script: scripts[s]!.path,
+      submit_argv: scripts[s]!.submitArgv,
+    })),
+    collect: { job_id: null, script: collectPath, submit_argv: collectScript.submitArgv },
+    resources: {
+      array: resourceRecord({ ...settings.array, timeSeconds: timing.walltimeSeconds }),
+      collect: resourceRecord(settings.collect),
+      timeout_minutes: timing.timeoutMinutes,
+      timeout_source: timing.timeoutSource,
+      walltime_source: timing.walltimeSource,
+      timing_formula: timing.formula,
+      signal_warning_seconds: timing.warningSeconds,
+      grace_seconds: plan.run.grace_seconds,
+      chunk_size: settings.chunkSize,
+      array_throttle: settings.throttle,
+      max_array_size: maxArraySize.value,
+      max_array_size_source: maxArraySize.source,
+      job_name: settings.jobName,
+      setup: settings.setupLines,
+      scheduler_args: settings.schedulerArgs,
+      container: settings.container,
+      template_dir: settings.templateDir,
+      log_dir: logDir,
+      tasks: { pending: selection.pending.length, done: selection.done.length, running: selection.running.length },
+      sources: settings.sources,
+    },
+    dry_run: req.dryRun === true,
+  };
+  return { outDir: out, submission, recordPath, scriptsDir, logDir, scripts, selection, timing, maxArraySize, notes, warnings };
+}
+
+function resourceRecord(r: { timeSeconds: number; memMiB: number; cpus: number; partition: string | null; account: string | null; qos: string | null; gres: string | null }): Record<string, unknown> {
+  return { time_seconds: r.timeSeconds, mem_mib: r.memMiB, cpus: r.cpus, partition: r.partition, account: r.account, qos: r.qos, gres: r.gres };
+}
+
+function runOptions(req: SubmitRequest): RunCommandOptions {
+  return {
+    ...(req.env !== undefined ? { env: req.env } : {}),
+    ...(req.commandTimeoutMs !== undefined ? { timeoutMs: req.commandTimeoutMs } : {}),
+    cwd: req.plan.out_dir,
+  };
+}
+
+/** Plan -> scripts -> scheduler. Throws CstError("SCHEDULER") when a submit command fails (see the policy above). */
+export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResult> {
+  const prep = await prepareSubmit(req);
+  if ("kind" in prep) return prep;
+  if (req.dryRun) return { kind: "dry-run", ...prep };
+
+  const backend = getBackend(req.scheduler);
+  const runOpts = runOptions(req);
+  // Slurm fails every task whose log folder is missing: create it before anything is submitted.
+  try {
+    await fsp.mkdir(prep.logDir, { recursive: true });
+    await fsp.mkdir(prep.scriptsDir, { recursive: true });
+    for (const s of prep.scripts) {
+      await writeFileAtomic(s.path, s.text);
+      await fsp.chmod(s.path, 0o755);
+    }
+  } catch (e) {
+    throw new CstError("SYSTEM", `cannot write the job scripts into ${prep.scriptsDir}: ${(e as Error).message}`, { cause: e, hint: "check --out: permissions, free space" });
+  }
+  const submission = prep.submission;
+  await writeJsonAtomic(prep.recordPath, submission);
+
+  const submitted: string[] = [];
+  const submitOne = async (argv: string[], what: string): Promise<string> => {
+    const outcome = await runSchedulerCommand(argv, runOpts);
+    const failure = describeFailure(outcome, argv, backend);
+    if (failure === null && outcome.kind === "ok") {
+      try {
+        return backend.parseJobId(outcome.stdout);
+      } catch (e) {
+        throw await rollBack(prep, backend, submitted, runOpts, what, argv, {
+          message: `${argv[0]} printed no job id`,
+          details: [`stdout: ${JSON.stringify(outcome.stdout.slice(0, 1000))}`, `stderr: ${JSON.stringify(outcome.stderr.slice(0, 1000))}`],
+          mayHaveSubmitted: true,
+          cause: e,
+        });
+      }
+    }
+    throw await rollBack(prep, backend, submitted, runOpts, what, argv, failure!);
+  };
+
+  for (const [s, shard] of submission.shards.entries()) {
+    const jobId = await submitOne(shard.submit_argv, `array ${s + 1} of ${submission.shards.length}`);
+    submitted.push(jobId);
+    shard.job_id = jobId;
+    await writeJsonAtomic(prep.recordPath, submission);
+  }
+  const collectArgv = backend.submitArgv(submission.collect!.script, { dependsOn: submitted, dependsOnArrays: true });
+  submission.collect!.submit_argv = collectArgv;
+  const collectId = await submitOne(collectArgv, "the collect job");
+  submitted.push(collectId);
+  submission.collect!.job_id = collectId;
+  await writeJsonAtomic(prep.recordPath, submission);
+
+  return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, req.plan.out_dir) };
+}
+
+interface Failure {
+  message: string;
+  details: string[];
+  /** The command may have created a job we could not learn the id of (timeout, garbage output). */
+  mayHaveSubmitted: boolean;
+  cause?: unknown;
+}
+
+/** null when the command succeeded; else what went wrong, naming the command and its stderr. */
+function describeFailure(outcome: CommandOutcome, argv: string[], backend: SchedulerBackend): Failure | null {
+  const cmd = argv[0] ?? backend.submitCommand;
+  const stderrTail = (s: string): string => s.trim().split("\n").slice(-10).join("\n");
+  switch (outcome.kind) {
+    case "ok":
+      return null;
+    case "missing":
+      return { message: `${cmd} is not on PATH`, details: [`PATH=${process.env.PATH ?? ""}`], mayHaveSubmitted: false };
+    case "failed":
+      return {
+        message: `${cmd} failed (${outcome.exitCode !== null ? `exit status ${outcome.exitCode}` : `signal ${outcome.signal ?? "?"}`})`,
+        details: [`stderr: ${stderrTail(outcome.stderr) || "(empty)"}`, ...(outcome.stdout.trim() ? [`stdout: ${outcome.stdout.trim().slice(0, 500)}`] : [])],
+        mayHaveSubmitted: false,
+      };
+    case "timeout":
+      return {
+        message: `${cmd} did not answer within ${Math.round(outcome.timeoutMs / 1000)} s and was stopped`,
+        details: [`stderr: ${stderrTail(outcome.stderr) || "(empty)"}`],
+        mayHaveSubmitted: true,
+      };
+  }
+}
+
+/** Undo a partial submit (cancel what was submitted) and build the error to throw. */
+async function rollBack(
+  prep: SubmitPreparation,
+  backend: SchedulerBackend,
+  submitted: string[],
+  runOpts: RunCommandOptions,
+  what: string,
+  argv: string[],
+  failure: Failure,
+): Promise<CstError> {
+  const details = [`command: ${formatArgv(argv)}`, ...failure.details];
+  let hint = "fix the problem above, then rerun the same command: nothing was left submitted";
+  if (failure.mayHaveSubmitted) {
+    details.push(`the scheduler may still have created a job for ${what}; look for jobs named ${JSON.stringify(prep.submission.resources.job_name)} and cancel them (duplicates are harmless: each subject is locked and skipped once done)`);
+  }
+  if (submitted.length > 0) {
+    const cancelArgv = backend.cancelArgv(submitted);
+    const cancel = await runSchedulerCommand(cancelArgv, runOpts);
+    if (cancel.kind === "ok") {
+      details.push(`cancelled the job(s) already submitted: ${formatArgv(cancelArgv)}`);
+    } else {
+      // Keep the record in place: it names exactly the jobs that exist.
+      details.push(
+        `could not cancel the job(s) already submitted (${formatArgv(cancelArgv)}: ${cancel.kind === "failed" ? cancel.stderr.trim() || `exit ${cancel.exitCode}` : cancel.kind})`,
+        `they are recorded in ${prep.recordPath} (collect was not submitted)`,
+      );
+      return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, {
+        details,
+        hint: `cancel them by hand (${formatArgv(cancelArgv)}) or let them run; then run \`cst-batch collect --out ${shellQuote(prep.outDir)}\``,
+        cause: failure.cause,
+      });
+    }
+  }
+  // Nothing of this submit exists any more: take the record out of submissions/ (kept for inspection).
+  const aside = path.join(prep.scriptsDir, "submit-failed.json");
+  await fsp.rename(prep.recordPath, aside).catch(() => fsp.rm(prep.recordPath, { force: true }).catch(() => {}));
+  details.push(`no submission was recorded; the scripts and the attempted record are in ${prep.scriptsDir}`);
+  return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, { details, hint, cause: failure.cause });
+}
+
+/** Commands to follow the jobs. */
+export function watchCommands(scheduler: SchedulerName, jobIds: string[], out: string): string[] {
+  const status = `cst-batch status --out ${shellQuote(out)}`;
+  switch (scheduler) {
+    case "slurm":
+      return [`squeue -j ${jobIds.join(",")}`, `sacct -X -j ${jobIds.join(",")}`, status];
+    case "pbs":
+      return [`qstat -t ${jobIds.map(shellQuote).join(" ")}`, `qstat -x -t ${jobIds.map(shellQuote).join(" ")}`, status];
+    case "torque":
+      return [`qstat -t ${jobIds.map(shellQuote).join(" ")}`, status];
+  }
+}
