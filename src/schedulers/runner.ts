@@ -25,22 +25,44 @@ export async function runSchedulerCommand(argv: readonly string[], opts: RunComm
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError("runSchedulerCommand: empty argv");
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
-  const result = await execa(file, args, {
+  // Own process group, killed whole on timeout: a wrapper script's children (site sbatch
+  // wrappers are often shell scripts) would otherwise keep the pipes open and block us.
+  const subprocess = execa(file, args, {
     reject: false,
-    timeout: timeoutMs,
-    forceKillAfterDelay: 5_000,
+    detached: true,
+    cleanup: true,
     stdin: "ignore",
     stripFinalNewline: false,
     ...(opts.env !== undefined ? { env: opts.env, extendEnv: false } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(subprocess.pid);
+  }, timeoutMs);
+  let result: Awaited<typeof subprocess>;
+  try {
+    result = await subprocess;
+  } finally {
+    clearTimeout(timer);
+  }
   const stdout = typeof result.stdout === "string" ? result.stdout : "";
   const stderr = typeof result.stderr === "string" ? result.stderr : "";
-  if (result.timedOut) return { kind: "timeout", timeoutMs, stdout, stderr };
+  if (timedOut) return { kind: "timeout", timeoutMs, stdout, stderr };
   const code = (result as { code?: string }).code;
   if (result.failed && (code === "ENOENT" || (result.exitCode === undefined && /ENOENT/.test(String(result.message))))) {
     return { kind: "missing", command: file };
   }
   if (result.exitCode === 0 && !result.failed) return { kind: "ok", stdout, stderr };
   return { kind: "failed", exitCode: result.exitCode ?? null, signal: result.signal ?? null, stdout, stderr };
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
 }

@@ -66,6 +66,13 @@ describe("runSchedulerCommand", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it("a hung wrapper script is stopped with its children (process group), not waited for", async () => {
+    fake("fake-wrapper-hang", "sleep 30 & sleep 30; wait");
+    const t0 = Date.now();
+    expect(await runSchedulerCommand(["fake-wrapper-hang"], { env: env(), timeoutMs: 300 })).toMatchObject({ kind: "timeout" });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+
   it("passes argv without a shell", async () => {
     fake("fake-argv", 'printf "%s\\n" "$@"');
     const out = await runSchedulerCommand(["fake-argv", "a b", "$(id)", "'"], { env: env() });
