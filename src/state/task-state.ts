@@ -25,7 +25,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { parseStateText, type ReadResult } from "../util/read-json.js";
-import { type DoneState } from "./done.js";
+import { doneStateOf, type DoneState } from "./done.js";
 
 export type TaskStatus = "success" | "failed" | "pending" | "running";
 
@@ -101,8 +101,11 @@ function mayBeLocked(names: ReadonlySet<string>, ctx: TaskStateContext): boolean
   return names.has(LOCK_FILE) && (names.has(WORK_DIR) || ctx.probeAllLocks === true);
 }
 
+/** What reading a task's state needs of its plan task. */
+export type TaskStateRef = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+
 /** Read one task's state from its subject folder; damaged files become `problems`, never throws for them. */
-export async function readTaskState(out: string, task: PlanTask, ctx: TaskStateContext = {}): Promise<TaskState> {
+export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskStateContext = {}): Promise<TaskState> {
   const io = ctx.io ?? ASYNC_IO;
   const paths = taskPaths(out, task);
   const problems: string[] = [];
@@ -208,20 +211,6 @@ function setRun(state: TaskState, r: DoneRecord | AttemptRecord): void {
 /** `readDoneState` (done.ts) through a `TaskIo`: the same rules, via `doneStateOf`. */
 async function readDoneFile(io: TaskIo, file: string, configHash: string): Promise<DoneState> {
   return doneStateOf(await readStateWith(io, file, DoneRecordSchema), configHash);
-}
-
-/** The rules of `readDoneState`: a corrupt or newer-schema `_done.json` never counts as done. */
-function doneStateOf(r: ReadResult<DoneRecord>, configHash: string): DoneState {
-  switch (r.kind) {
-    case "missing":
-      return { kind: "none" };
-    case "corrupt":
-      return { kind: "corrupt", path: r.path, reason: r.reason };
-    case "newer":
-      return { kind: "corrupt", path: r.path, reason: `schema_version ${r.found} is newer than this cst-batch` };
-    case "ok":
-      return r.value.config_hash === configHash ? { kind: "current", record: r.value } : { kind: "outdated", record: r.value };
-  }
 }
 
 /** `readStateFile` (util/read-json.ts) through a `TaskIo`. */
@@ -427,7 +416,7 @@ export interface ReadAllOptions {
 }
 
 /** Read the state of every task with bounded parallelism; results in task order. */
-export async function readAllTaskStates(out: string, tasks: readonly PlanTask[], opts: ReadAllOptions = {}): Promise<TaskState[]> {
+export async function readAllTaskStates(out: string, tasks: readonly TaskStateRef[], opts: ReadAllOptions = {}): Promise<TaskState[]> {
   const io = await taskIoFor(out, opts.io);
   const logNames = await readLogNames(out, io);
   const ctx: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false };
