@@ -1,0 +1,17 @@
+import { appendLineSync } from "./append.js";
+
+/**
+ * cst-batch's own lines in a subject's log (`logs/<key>.log`), in the log's line format:
+ * `<ISO time> cst| <text>` beside csttool's `out|` / `err|` lines. Only for use while no
+ * supervisor stream has the file open (before csttool starts or after supervise() returned),
+ * since that stream writes at its own offset.
+ */
+export function noteSubjectLog(file: string, lines: readonly string[], now: Date = new Date()): void {
+  const stamp = now.toISOString();
+  appendLineSync(file, lines.map((l) => `${stamp} cst| ${l}`).join("\n"));
+}
+
+/** The last lines of a failed attempt's log (and of its copy, `logs/<key>_error.log`). */
+export function failureLines(category: string, message: string, nextStep: string): string[] {
+  return [`outcome: failed ${category}: ${message}`, `next step (${category}): ${nextStep}`];
+}
