@@ -13,7 +13,7 @@ export const EXAMPLE_MANIFEST = `// cst-batch manifest: the subjects of one stud
   // "global_options" is accepted as another spelling. Precedence, highest first:
   // command-line flag > the subject's "options" > these > csttool's defaults.
   "options": {
-    "denoise_method": "mppca",
+    "denoise_method": "patch2self",
     "fa_thr": 0.2,
     "save_visualizations": true
   },

@@ -7,6 +7,7 @@ import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
 import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { recordEvent } from "../events/events.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
 import { configHash, sha256Hex } from "./hash.js";
@@ -14,7 +15,7 @@ import { idLabel } from "./ids.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
-import { checkFreeSpace, checkOutputDir, type DiskCheck } from "./preflight.js";
+import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
@@ -242,6 +243,10 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     problems.push(...resolved.problems);
     tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, out, executable, version) });
   }
+  if (csttool.ok) {
+    problems.push(...checkOptionsOffered(tasks, csttool.capabilities, version));
+    problems.push(...(await checkCsttoolAtlas(executable, env)));
+  }
 
   const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");
   let disk: DiskCheck | null = null;
@@ -262,6 +267,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       ? { type: "bids", bids_dir: bidsDir }
       : { type: "manifest", manifest_path: meta?.path ?? "", name: meta?.name ?? null, description: meta?.description ?? null },
     csttool: { executable, version },
+    csttool_capabilities: csttool.ok ? csttool.capabilities : undefined,
     options: mergeLayers({ manifest: manifestOptions, cli: cli.options }),
     run: {
       timeout_minutes: request.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes,
@@ -307,6 +313,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     warnings,
     disk,
   };
+  const r = preview.resume;
+  recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
   return { kind: "planned", plan, planPath, preview };
 }
 

@@ -1,11 +1,15 @@
 import { constants, promises as fsp } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
+import { OPTION_SPECS, type CsttoolOptions, type OptionSpec } from "../schemas/options.js";
+import type { CsttoolCapabilities } from "../schemas/records.js";
 import { problem, type Problem } from "./problems.js";
 
 /**
- * Checks on the output folder that do not depend on a single subject: writable, not the BIDS
- * folder itself, enough free disk for the tasks still to run.
+ * Checks that do not depend on a single subject: the output folder (writable, not the BIDS
+ * folder itself, enough free disk for the tasks still to run), the options against what this
+ * csttool offers, csttool's atlas data.
  */
 
 /** The output folder itself if it exists, else its nearest existing ancestor. */
@@ -118,4 +122,121 @@ export async function checkFreeSpace(
     ],
     disk,
   };
+}
+
+/** "a", "a or b", "a, b or c". */
+function orList(values: readonly string[]): string {
+  return values.length <= 1 ? (values[0] ?? "") : `${values.slice(0, -1).join(", ")} or ${values[values.length - 1]}`;
+}
+
+/** The flag and value each set option puts on csttool's command line (false booleans put nothing). */
+function passedFlags(options: CsttoolOptions): { spec: OptionSpec; value: string | null }[] {
+  const o = options as Record<string, unknown>;
+  const out: { spec: OptionSpec; value: string | null }[] = [];
+  for (const spec of OPTION_SPECS) {
+    const v = o[spec.key];
+    if (v === undefined || v === null || v === false) continue;
+    out.push({ spec, value: spec.kind === "bool" || spec.kind === "voxel" ? null : String(v) });
+  }
+  return out;
+}
+
+/**
+ * The resolved options against what this csttool's `run --help` offers: a flag it does not have,
+ * or a value outside its choices, is an error (one per flag and value, naming the tasks when not
+ * all of them). Nothing to check when the capabilities were not probed.
+ */
+export function checkOptionsOffered(
+  tasks: readonly { key: string; options: CsttoolOptions }[],
+  capabilities: CsttoolCapabilities,
+  version: string,
+): Problem[] {
+  if (!capabilities.probed) return [];
+  const offered = new Set(capabilities.flags);
+  const found = new Map<string, { spec: OptionSpec; value: string | null; choices: string[] | null; keys: string[] }>();
+  for (const task of tasks) {
+    for (const { spec, value } of passedFlags(task.options)) {
+      const choices = capabilities.choices[spec.flag] ?? null;
+      const missing = !offered.has(spec.flag);
+      const badValue = !missing && value !== null && choices !== null && !choices.includes(value);
+      if (!missing && !badValue) continue;
+      const id = missing ? spec.flag : `${spec.flag}\0${value}`;
+      const entry = found.get(id) ?? { spec, value: missing ? null : value, choices: missing ? null : choices, keys: [] };
+      entry.keys.push(task.key);
+      found.set(id, entry);
+    }
+  }
+  const problems: Problem[] = [];
+  for (const { spec, value, choices, keys } of found.values()) {
+    const where = keys.length === tasks.length ? "" : ` (${keys.length} task(s): ${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", ..." : ""})`;
+    const setting = `option ${spec.key} (cst-batch flag ${spec.cliFlag ?? spec.flag})`;
+    if (choices !== null && value !== null) {
+      problems.push(
+        problem(
+          "error",
+          "options",
+          `csttool ${version} accepts ${spec.flag} ${orList(choices)}; ${value} is not available in this version${where}`,
+          `set ${setting} to one of: ${choices.join(", ")}`,
+        ),
+      );
+    } else {
+      problems.push(
+        problem(
+          "error",
+          "options",
+          `csttool ${version} has no ${spec.flag} (${setting} is set)${where}`,
+          `remove ${spec.key} from the options, or use a csttool version whose \`csttool run --help\` lists ${spec.flag}`,
+        ),
+      );
+    }
+  }
+  return problems;
+}
+
+/** The atlas file csttool's `fetch-data` installs; extraction fails without it (csttool 0.5.x). */
+export const ATLAS_PROBE_FILE = path.join("csttool", "harvard_oxford", "HarvardOxford-cort-maxprob-thr25-1mm.nii.gz");
+
+/** csttool's data folder root: platformdirs' user data dir on Linux (`$XDG_DATA_HOME` or `~/.local/share`). */
+export function userDataDir(env: NodeJS.ProcessEnv): string {
+  const xdg = env.XDG_DATA_HOME?.trim();
+  if (xdg) return xdg;
+  return path.join(env.HOME || os.homedir(), ".local", "share");
+}
+
+/** True when the executable's first line is a shebang naming python (the real csttool, not a stand-in). */
+export async function isPythonScript(executable: string): Promise<boolean> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(executable, "r");
+    const buf = Buffer.alloc(256);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const first = buf.subarray(0, bytesRead).toString("utf8").split("\n")[0] ?? "";
+    return /^#!.*python/.test(first);
+  } catch {
+    return false;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * A warning when the real (Python) csttool's FSL atlas data is not installed: every subject would
+ * run for minutes and then fail at CST extraction.
+ */
+export async function checkCsttoolAtlas(executable: string, env: NodeJS.ProcessEnv): Promise<Problem[]> {
+  if (!(await isPythonScript(executable))) return [];
+  const atlas = path.join(userDataDir(env), ATLAS_PROBE_FILE);
+  try {
+    await fsp.access(atlas);
+    return [];
+  } catch {
+    return [
+      problem(
+        "warning",
+        "csttool",
+        `csttool's FSL atlas data is not installed (${atlas} is missing); every subject will fail at CST extraction`,
+        "run `csttool fetch-data --accept-fsl-license` once (needs network) on a node that shares this home",
+      ),
+    ];
+  }
 }

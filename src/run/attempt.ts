@@ -55,18 +55,24 @@ export function nextStepFor(category: FailureCategory): string {
 export function writeAttemptStartSync(workDir: string, start: AttemptStart): void {
   const file = path.join(workDir, ATTEMPT_FILE);
   const tmp = path.join(workDir, `.${ATTEMPT_FILE}.${randomBytes(4).toString("hex")}.tmp`);
-  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o666);
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o666);
   try {
-    fs.writeSync(fd, JSON.stringify(start, null, 2) + "\n");
     try {
-      fs.fsyncSync(fd);
-    } catch {
-      // fsync unsupported: the rename is still atomic
+      fs.writeSync(fd, JSON.stringify(start, null, 2) + "\n");
+      try {
+        fs.fsyncSync(fd);
+      } catch {
+        // fsync unsupported: the rename is still atomic
+      }
+    } finally {
+      fs.closeSync(fd);
     }
-  } finally {
-    fs.closeSync(fd);
+    fs.renameSync(tmp, file);
+  } catch (e) {
+    // e.g. ENOSPC: leave no half-written temp file behind
+    fs.rmSync(tmp, { force: true });
+    throw e;
   }
-  fs.renameSync(tmp, file);
 }
 
 export interface FailedAttemptInput {
@@ -76,6 +82,8 @@ export interface FailedAttemptInput {
   signal: string | null;
   logTail: string[];
   recordedBy?: AttemptRecord["recorded_by"];
+  /** A next step more precise than the category's (e.g. `csttool doctor`). */
+  nextStep?: string | null;
 }
 
 export type RunIdentity = Omit<
@@ -93,7 +101,7 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
     exit_code: f.exitCode,
     signal: f.signal,
     message: f.message,
-    next_step: nextStepFor(f.category),
+    next_step: f.nextStep ?? nextStepFor(f.category),
     log_tail: f.logTail,
     recorded_by: f.recordedBy ?? "run-one",
   };

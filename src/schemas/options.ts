@@ -20,16 +20,17 @@ export interface OptionSpec {
   cliFlag?: string;
 }
 
+/** `mppca` is in the contract note but not in csttool 0.5.0 (preflight checks the real choices via `run --help`). */
 export const DENOISE_METHODS = ["mppca", "patch2self", "nlmeans"] as const;
 export const EXTRACTION_METHODS = ["passthrough", "endpoint", "roi-seeded", "bidirectional"] as const;
 
 export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: "preprocessing", flag: "--preprocess", kind: "bool", description: "run csttool's preprocessing", csttoolDefault: "false" },
-  { key: "denoise_method", flag: "--denoise-method", kind: "enum", values: DENOISE_METHODS, description: "denoising method", csttoolDefault: "mppca" },
+  { key: "denoise_method", flag: "--denoise-method", kind: "enum", values: DENOISE_METHODS, description: "denoising method (csttool 0.5.0: patch2self or nlmeans)", csttoolDefault: "patch2self" },
   { key: "unring", flag: "--unring", kind: "bool", description: "Gibbs unringing", csttoolDefault: "false" },
   { key: "perform_motion_correction", flag: "--perform-motion-correction", kind: "bool", description: "motion correction", csttoolDefault: "false" },
   { key: "target_voxel_size", flag: "--target-voxel-size", kind: "voxel", description: "reslice to X Y Z mm", min: 0.1, max: 10 },
-  { key: "coil_count", flag: "--coil-count", kind: "int", min: 1, max: 128, description: "receiver coils (nlmeans only)" },
+  { key: "coil_count", flag: "--coil-count", kind: "int", min: 1, max: 128, description: "receiver coils (nlmeans only)", csttoolDefault: "4" },
   { key: "fa_thr", flag: "--fa-thr", kind: "number", min: 0, max: 1, description: "FA threshold for tracking", csttoolDefault: "0.2" },
   { key: "seed_density", flag: "--seed-density", kind: "int", min: 1, max: 100, description: "seeds per voxel", csttoolDefault: "1" },
   { key: "step_size", flag: "--step-size", kind: "number", min: 0.01, max: 10, description: "tracking step size (mm)", csttoolDefault: "0.5" },
@@ -43,7 +44,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: "save_visualizations", flag: "--save-visualizations", kind: "bool", description: "write QC figures", csttoolDefault: "false" },
   { key: "field_strength", flag: "--field-strength", kind: "number", min: 0.1, max: 21, description: "scanner field strength (T)" },
   { key: "echo_time", flag: "--echo-time", kind: "number", min: 0.1, max: 1000, description: "echo time (ms)" },
-  { key: "skip_check", flag: "--skip-check", kind: "bool", description: "skip csttool's input check", csttoolDefault: "false" },
+  { key: "skip_check", flag: "--skip-check", kind: "bool", description: "skip csttool's environment check", csttoolDefault: "false" },
   { key: "verbose", flag: "--verbose", kind: "bool", cliFlag: "--csttool-verbose", description: "csttool verbose output", csttoolDefault: "false" },
   { key: "quiet", flag: "--quiet", kind: "bool", cliFlag: "--csttool-quiet", description: "csttool quiet output", csttoolDefault: "false" },
 ];

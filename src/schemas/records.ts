@@ -109,6 +109,22 @@ export const RunSettingsSchema = z.strictObject({
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
+/**
+ * What the planned csttool offers, from `csttool run --help` at plan time (preflight checked the
+ * options against it; run-one never probes). `probed: false` (with the reason) when the help was
+ * not available: a stand-in without `--help`, or `--csttool-version` given. Not strict, so a
+ * later cst-batch may add fields without breaking this one.
+ */
+export const CsttoolCapabilitiesSchema = z.object({
+  probed: z.boolean(),
+  reason: z.string().nullable(),
+  /** Long options of `csttool run`, sorted. */
+  flags: z.array(z.string()),
+  /** Allowed values per option that lists them. */
+  choices: z.record(z.string(), z.array(z.string())),
+});
+export type CsttoolCapabilities = z.infer<typeof CsttoolCapabilitiesSchema>;
+
 /** Everything but the task list: run-one validates only this and its own task. */
 export const PlanHeaderSchema = z.object({
   schema_version: schemaVersion,
@@ -119,6 +135,8 @@ export const PlanHeaderSchema = z.object({
   out_dir: z.string(),
   source: PlanSourceSchema,
   csttool: z.strictObject({ executable: z.string(), version: z.string() }),
+  /** Added after schema 1 shipped: optional, older plans have none. */
+  csttool_capabilities: CsttoolCapabilitiesSchema.optional(),
   options: CsttoolOptionsSchema,
   run: RunSettingsSchema,
   task_count: z.number().int().min(0),
@@ -244,6 +262,8 @@ export const SummarySchema = z.object({
   }),
   by_category: z.record(z.string(), z.number().int()),
   tasks: z.array(SummaryTaskSchema),
+  /** Damaged or missing state / metrics files found while collecting, by path. */
+  problems: z.array(z.string()).default([]),
 });
 export type Summary = z.infer<typeof SummarySchema>;
 

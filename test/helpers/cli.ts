@@ -54,14 +54,14 @@ export function makeDemoBids(dir: string): string {
   return dir;
 }
 
-/** `csttool run` invocations the stand-in appended to its argv log (`--version` probes left out). */
+/** `csttool run` invocations the stand-in appended to its argv log (`--version` and `run --help` probes left out). */
 export function standinCalls(argvLog: string): Array<{ argv: string[]; pid: number }> {
   if (!existsSync(argvLog)) return [];
   return readFileSync(argvLog, "utf8")
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { argv: string[]; pid: number })
-    .filter((c) => c.argv[0] === "run");
+    .filter((c) => c.argv[0] === "run" && !c.argv.includes("--help"));
 }
 
 export function readJson<T = any>(file: string): T {
