@@ -10,6 +10,8 @@ import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomW
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
+// Single quotes: the suggested flag must be safe to paste into a shell ("$(...)" in a folder name).
+import { shellQuote } from "../schedulers/shell-quote.js";
 
 /**
  * BIDS discovery, one pass: the root is listed once, each subject folder, session folder and
@@ -95,7 +97,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
       if (!keep(null, d.name)) return;
       // Only folders count; a file that happens to match the pattern is ignored.
       if ((await entryKind(ctx, d, dir, none, [root])) !== "dir") return;
-      ctx.problems.push(problem("error", "id", `folder ${dir}: ${idr.message}`, `rename the folder, or leave it out with --exclude ${JSON.stringify(d.name)}`, none));
+      ctx.problems.push(problem("error", "id", `folder ${dir}: ${idr.message}`, `rename the folder, or leave it out with --exclude ${shellQuote(d.name)}`, none));
       return;
     }
     if (!keep(idr.id, d.name)) return;

@@ -104,12 +104,29 @@ export function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey
   return out;
 }
 
+/** Larger manifests are refused before reading: a mistaken file must not exhaust memory. */
+export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
 /** Read, parse (JSONC) and check a manifest; every problem is collected, nothing is thrown. */
 export async function loadManifestSource(manifestPath: string, filter: SubjectFilter): Promise<ManifestSource> {
   const file = path.resolve(manifestPath);
   const result: ManifestSource = { manifestPath: file, name: null, description: null, options: {}, entries: [], skipped: [], problems: [] };
   let text: string;
   try {
+    const size = (await fsp.stat(file)).size;
+    if (size > MAX_MANIFEST_BYTES) {
+      const mb = (n: number): string => (n / 1024 / 1024).toFixed(0);
+      result.problems.push(
+        problem(
+          "error",
+          "manifest",
+          `manifest ${file} is ${mb(size)} MB; cst-batch reads manifests up to ${mb(MAX_MANIFEST_BYTES)} MB (about 250,000 subjects)`,
+          "check that this is the manifest you meant; split a larger study into several manifests, each with its own --out",
+          NOWHERE,
+        ),
+      );
+      return result;
+    }
     text = await fsp.readFile(file, "utf8");
   } catch (e) {
     const code = errnoCode(e);

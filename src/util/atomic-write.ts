@@ -1,6 +1,7 @@
 import { constants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { pauseForTest } from "./test-pause.js";
 
 /**
  * Write a file so that readers see either the old content or the new one, never a mix:
@@ -21,6 +22,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     throw e;
   }
   await handle.close();
+  if (path.basename(file) === "_done.json") pauseForTest("done-temp-written");
   try {
     await fsp.rename(tmp, file);
   } catch (e) {

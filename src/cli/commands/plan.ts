@@ -33,10 +33,26 @@ export function formatProblem(p: Problem): string {
   return `[${p.category}]${who ? ` ${who}:` : ""} ${p.message}\n    fix: ${p.fix}`;
 }
 
+/** Problems of one severity and category printed one by one before the rest are summed up. */
+const MAX_PROBLEMS_PER_KIND = 20;
+
 export function printProblems(problems: readonly Problem[]): void {
+  // A 50,000-subject manifest with its data missing must not print 50,000 blocks.
+  const seen = new Map<string, number>();
   for (const p of problems) {
+    const kind = `${p.severity}:${p.category}`;
+    const n = (seen.get(kind) ?? 0) + 1;
+    seen.set(kind, n);
+    if (n > MAX_PROBLEMS_PER_KIND) continue;
     if (p.severity === "error") out.error(formatProblem(p));
     else out.warn(formatProblem(p));
+  }
+  for (const [kind, n] of seen) {
+    if (n <= MAX_PROBLEMS_PER_KIND) continue;
+    const [severity, category] = kind.split(":");
+    const line = `... and ${n - MAX_PROBLEMS_PER_KIND} more [${category}] ${severity === "error" ? "errors" : "warnings"} like these (${n} in all; --json lists every one)`;
+    if (severity === "error") out.error(line);
+    else out.warn(line);
   }
 }
 
