@@ -42,6 +42,8 @@ export const ProfileSchema = z.strictObject({
   template_dir: z.string().min(1).optional(),
   /** Resources of the collect job (default 15m, 2G, 1 cpu; partition/account/qos follow the array's). */
   collect: CollectProfileSchema.optional(),
+  /** `resubmit`'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`); keys checked by resubmit. */
+  retry: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 export type Profile = z.infer<typeof ProfileSchema>;
 

@@ -1,12 +1,30 @@
 import type { Command } from "commander";
 import type { CollectResult } from "../../collect/collect.js";
 import { EXIT } from "../../errors.js";
-import { out } from "../output.js";
+import { getVerbosity, out } from "../output.js";
 import type { SetExit } from "./index.js";
 
 interface CollectFlags {
   out: string;
   json?: boolean;
+  scheduler?: boolean;
+}
+
+/**
+ * What only the scheduler knows (a task killed before it could write a record: OOM, walltime,
+ * node failure) is recorded into the subject folders first (as `status` does), so the summary
+ * and CSV carry it. Best effort: a scheduler that cannot be asked leaves the records as they are.
+ */
+async function recordSchedulerVerdicts(dir: string): Promise<void> {
+  const { readStatus } = await import("../../status/status.js");
+  try {
+    const report = await readStatus(dir, { writeBack: true });
+    const written = report.writeBacks.filter((w) => w.outcome.kind === "written");
+    if (written.length > 0) out.info(`recorded the scheduler's verdict for ${written.length} task(s) that left no record`);
+    for (const s of report.scheduler.sources) if (s.source === "none" && s.note) out.warn(`scheduler not asked: ${s.note}`);
+  } catch (e) {
+    out.warn(`could not combine the scheduler's view: ${(e as Error).message}`);
+  }
 }
 
 /** Failed subjects (and problems) listed one by one before the rest are summed up as "... and N more". */
@@ -23,8 +41,21 @@ export function registerCollectCommand(program: Command, setExit: SetExit): void
     )
     .requiredOption("--out <dir>", "the output folder of `cst-batch plan`")
     .option("--json", "print the summary as JSON on stdout")
+    .option("--no-scheduler", "do not ask the scheduler first (by default its verdicts for tasks that died without a record are recorded, as `status` does)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ cst-batch collect --out results
+  $ cst-batch collect --out results --json | jq '.counts'
+  $ xdg-open results/batch_report.html      # the batch report: totals, charts, subjects, outliers
+
+batch_report.html is one self-contained page (no network needed; links are relative, so the
+folder can be moved). Safe to run at any time, also while tasks are still running.`,
+    )
     .action(async (flags: CollectFlags) => {
       const { collect } = await import("../../collect/collect.js");
+      if (flags.scheduler !== false) await recordSchedulerVerdicts(flags.out);
       const result = await collect(flags.out);
       if (flags.json) out.json(result.summary);
       else printHuman(result);
@@ -52,8 +83,9 @@ function printHuman(result: CollectResult): void {
     out.info(formatTable(["subject", "category", "log"], rows));
     if (failed.length > MAX_FAILED_LISTED) out.info(`... and ${failed.length - MAX_FAILED_LISTED} more (see batch_summary.json)`);
   }
-  for (const p of problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(p);
-  if (problems.length > MAX_PROBLEMS_LISTED) {
+  const listed = getVerbosity() === "verbose" ? problems.length : MAX_PROBLEMS_LISTED;
+  for (const p of problems.slice(0, listed)) out.warn(p);
+  if (problems.length > listed) {
     out.warn(`... and ${problems.length - MAX_PROBLEMS_LISTED} more problem(s) (see "problems" in batch_summary.json)`);
   }
   out.info(`wrote ${files.join(", ")}`);

@@ -1,0 +1,171 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { CstError } from "../errors.js";
+import { plansDir } from "../layout.js";
+import { loadPlan } from "../plan/load-plan.js";
+import { parseDuration } from "../schedulers/duration.js";
+import { parseMemory } from "../schedulers/memory.js";
+import type { SchedulerName } from "../schedulers/types.js";
+import { type FailureCategory, type Plan, type Submission } from "../schemas/records.js";
+import { parseCategoryList } from "../status/categories.js";
+import { readStatus, type StatusReport } from "../status/status.js";
+import { readSubmissions } from "../status/submissions.js";
+import { breakStaleLock } from "../status/write-back.js";
+import { submitToScheduler, type SubmitResult } from "../submit/submit.js";
+import type { SubmitSettings } from "../submit/settings.js";
+import { baseResourcesOf, scaleMem, scaleTime } from "./resources.js";
+import { selectRerun, type RerunSelection } from "./select.js";
+
+/**
+ * `resubmit`: rerun a compact list of tasks as new array(s) with contiguous indices (0..n-1, so
+ * PBS Pro can take it), each with its own collect job. Works while other tasks of the study run:
+ * the rerun list holds only failed / stale / never-run tasks (status decides, after recording the
+ * scheduler's verdicts), and submit re-checks every lock and `_done.json` just before it renders.
+ *
+ * Escalation: `memFactor` multiplies the memory of the OUT_OF_MEMORY reruns, `timeFactor` the
+ * walltime (and an explicit per-subject timeout) of the TIMEOUT reruns; each escalated group is its
+ * own array (one array has one resource request), everything else keeps the base resources: a
+ * pipeline failure is not retried with more memory unless `--mem` says so.
+ */
+export interface ResubmitRequest {
+  out: string;
+  failedOnly?: boolean;
+  categories?: FailureCategory[] | null;
+  subjects?: string[] | null;
+  /** Override the base walltime / memory (flag text: `2h`, `8G`). */
+  time?: string | null;
+  mem?: string | null;
+  timeoutMinutes?: number | null;
+  memFactor?: number | null;
+  timeFactor?: number | null;
+  /** Profile `retry` (keys checked here: category names or aliases). */
+  retry?: Record<string, number> | null;
+  dryRun?: boolean;
+  commandLine: string[];
+  env?: NodeJS.ProcessEnv;
+  commandTimeoutMs?: number;
+}
+
+export interface ResubmitGroup {
+  /** `base`, `OUT_OF_MEMORY x1.5`, `TIMEOUT x2`. */
+  label: string;
+  indices: number[];
+  settings: SubmitSettings;
+  explicitTimeoutMinutes: number | null;
+  result: SubmitResult | null;
+}
+
+export interface ResubmitResult {
+  status: StatusReport;
+  selection: RerunSelection;
+  scheduler: SchedulerName;
+  base: Submission;
+  groups: ResubmitGroup[];
+  notes: string[];
+}
+
+function validFactor(v: number | null | undefined, flag: string): number | null {
+  if (v === null || v === undefined) return null;
+  if (!Number.isFinite(v) || v < 1 || v > 100) throw new CstError("USAGE", `${flag} must be a number from 1 to 100, found ${v}`, { hint: `e.g. ${flag} 1.5` });
+  return v;
+}
+
+/** Profile `retry` with its keys checked (aliases accepted). */
+export function parseRetryPolicy(retry: Record<string, number> | null | undefined): Partial<Record<FailureCategory, number>> {
+  const out: Partial<Record<FailureCategory, number>> = {};
+  for (const [k, n] of Object.entries(retry ?? {})) {
+    const [cat] = parseCategoryList(k, "profile retry");
+    out[cat as FailureCategory] = n;
+  }
+  return out;
+}
+
+export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
+  const memFactor = validFactor(req.memFactor, "--mem-factor");
+  const timeFactor = validFactor(req.timeFactor, "--time-factor");
+  const retry = parseRetryPolicy(req.retry);
+  const out = path.resolve(req.out);
+
+  const submissions = (await readSubmissions(out)).filter((s) => s.scheduler !== "local");
+  const base = submissions.at(-1);
+  if (!base) {
+    throw new CstError("USAGE", `no scheduler submission recorded in ${out}; resubmit takes its scheduler and resources from the last one`, {
+      hint: "use `cst-batch submit` (it also reruns only pending and failed subjects)",
+    });
+  }
+  const status = await readStatus(out, { writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) });
+  const planPath = path.join(plansDir(out), `${status.plan.planId}.json`);
+  if (!existsSync(planPath)) throw new CstError("USAGE", `the immutable plan ${planPath} is missing`, { hint: "re-run `cst-batch plan` with this --out" });
+  const plan: Plan = await loadPlan(planPath);
+  const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
+
+  const selection = selectRerun(status.rows, tasks, {
+    failedOnly: req.failedOnly ?? false,
+    categories: req.categories ?? null,
+    subjects: req.subjects ?? null,
+    retry,
+  });
+  if (req.subjects) {
+    const known = new Set(status.rows.flatMap((r) => [r.subject, r.key]));
+    const unknown = req.subjects.filter((s) => !known.has(s.startsWith("sub-") ? s : `sub-${s}`));
+    if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);
+  }
+
+  const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = baseResourcesOf(base);
+  const baseline: SubmitSettings = structuredClone(baseSettings);
+  if (req.time) baseline.array.timeSeconds = parseDuration(req.time, "--time");
+  if (req.mem) baseline.array.memMiB = parseMemory(req.mem, "--mem");
+  const timeout = req.timeoutMinutes ?? baseTimeout;
+
+  const groups: ResubmitGroup[] = [];
+  const byLabel = new Map<string, ResubmitGroup>();
+  for (const idx of selection.rerun) {
+    const cat = selection.categoryOf.get(idx) ?? null;
+    let label = "base";
+    if (cat === "OUT_OF_MEMORY" && memFactor !== null) label = `OUT_OF_MEMORY: memory x${memFactor}`;
+    if (cat === "TIMEOUT" && timeFactor !== null) label = `TIMEOUT: time x${timeFactor}`;
+    let g = byLabel.get(label);
+    if (!g) {
+      const settings = structuredClone(baseline);
+      let explicit = timeout;
+      if (label.startsWith("OUT_OF_MEMORY")) settings.array.memMiB = scaleMem(baseline.array.memMiB, memFactor!);
+      if (label.startsWith("TIMEOUT")) {
+        settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds!, timeFactor!);
+        if (explicit !== null) explicit = Math.round(explicit * timeFactor! * 100) / 100;
+      }
+      g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null };
+      byLabel.set(label, g);
+      groups.push(g);
+    }
+    g.indices.push(idx);
+  }
+
+  const notes: string[] = [];
+  // A lock held only by orphans of a dead run-one (this host) would make submit see the subject
+  // as running: reap them now so the rerun can start it.
+  if (!req.dryRun) {
+    for (const row of status.rows) {
+      if (!row.staleLock || !selection.rerun.includes(row.index)) continue;
+      const freed = await breakStaleLock(out, tasks.get(row.index)!);
+      notes.push(freed === "freed" ? `${row.key}: stopped the orphaned processes of a dead run that held its lock` : `${row.key}: its lock is still held (${freed}); it is not rerun`);
+    }
+  }
+  if (groups.length > 1) notes.push(`${groups.length} arrays (one per resource request), each with its own collect job; the last collect to finish writes the final summary`);
+  for (const g of groups) {
+    const subset: Plan = { ...plan, tasks: g.indices.map((i) => tasks.get(i)!) };
+    g.result = await submitToScheduler({
+      plan: subset,
+      planPath,
+      scheduler: base.scheduler as SchedulerName,
+      settings: g.settings,
+      explicitTimeoutMinutes: g.explicitTimeoutMinutes,
+      commandLine: req.commandLine,
+      dryRun: req.dryRun ?? false,
+      ...(req.env ? { env: req.env } : {}),
+      ...(req.commandTimeoutMs ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
+    });
+  }
+  return { status, selection, scheduler: base.scheduler as SchedulerName, base, groups, notes };
+}
+
+

@@ -1,0 +1,223 @@
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { CstError, errnoCode } from "../errors.js";
+import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
+import { loadPlan } from "../plan/load-plan.js";
+import { ownerProcessAlive } from "../run/procs.js";
+import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type Plan, type Submission } from "../schemas/records.js";
+import { mapLimit, readAllTaskStates, type IoMode, type TaskState } from "../state/task-state.js";
+import { readStateFile } from "../util/read-json.js";
+import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
+import { elementKey, elementState, jobSequence, querySchedulerView, type CommandRunner, type SchedulerView } from "./scheduler-view.js";
+import { latestPlacements, readSubmissions, type Placement } from "./submissions.js";
+import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
+
+export interface StatusOptions {
+  /** Default `<out>/.cst-batch/plan.json`. */
+  planFile?: string;
+  io?: IoMode;
+  /** Ask the scheduler (default true); false = the output folder's records only. */
+  queryScheduler?: boolean;
+  /** Record the scheduler's verdicts into subject folders (default true). */
+  writeBack?: boolean;
+  /** Environment of the scheduler commands (tests put wrappers on PATH). */
+  env?: NodeJS.ProcessEnv;
+  schedulerTimeoutMs?: number;
+  run?: CommandRunner;
+}
+
+export interface StatusReport {
+  generatedAt: string;
+  out: string;
+  plan: { planId: string; path: string; taskCount: number };
+  rows: StatusRow[];
+  totals: Record<StatusState, number> & { total: number };
+  /** Failed (and stale with a known cause) tasks per category. */
+  byCategory: Record<string, number>;
+  scheduler: Pick<SchedulerView, "sources" | "commands">;
+  submissions: Array<{ id: string; scheduler: string; createdAt: string; jobIds: string[]; queried: boolean }>;
+  writeBacks: Array<{ key: string; kind: string; outcome: WriteBackOutcome }>;
+  problems: string[];
+}
+
+/**
+ * Every task's state: the output folder's records (done, attempt records, locks) combined with
+ * the scheduler's view of the submissions that still matter (one batched query per scheduler,
+ * never one per task), contradictions explained, and the scheduler's verdicts written back.
+ */
+export async function readStatus(out: string, opts: StatusOptions = {}): Promise<StatusReport> {
+  const outDir = path.resolve(out);
+  const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
+  const plan = await readPlan(planFile, outDir);
+  const problems: string[] = [];
+  const states = await readAllTaskStates(outDir, plan.tasks, { ...(opts.io ? { io: opts.io } : {}) });
+  for (const s of states) problems.push(...s.problems);
+  const stateByIndex = new Map(states.map((s) => [s.index, s]));
+  const taskByIndex = new Map(plan.tasks.map((t) => [t.index, t]));
+
+  const submissions = await readSubmissions(outDir, problems);
+  const otherPlans = new Map<string, Plan | null>();
+  for (const s of submissions) {
+    if (s.plan_id === plan.plan_id || otherPlans.has(s.plan_path)) continue;
+    otherPlans.set(s.plan_path, await loadPlan(s.plan_path).catch(() => null));
+  }
+  const placements = latestPlacements(submissions, (s) => {
+    if (s.plan_id === plan.plan_id) return (i) => taskByIndex.get(i)?.key;
+    const other = otherPlans.get(s.plan_path);
+    if (!other) return () => undefined;
+    const keys = new Map(other.tasks.map((t) => [t.index, t.key]));
+    return (i) => keys.get(i);
+  });
+
+  // `_work/attempt.json` of started tasks, and whether its / the lock owner's process lives (this host only).
+  const host = os.hostname();
+  const extras = await mapLimit(states, 32, async (s) => {
+    let start: AttemptStart | null = null;
+    let startAlive: boolean | null = null;
+    let lockAlive: boolean | null = null;
+    if (s.started && s.done !== "current") {
+      const task = taskByIndex.get(s.index)!;
+      const r = await readStateFile(path.join(taskPaths(outDir, task).work, ATTEMPT_FILE), AttemptStartSchema);
+      if (r.kind === "ok") {
+        start = r.value;
+        if (start.host === host) startAlive = await ownerProcessAlive(start.pid, start.started_at);
+      }
+    }
+    if (s.lock.kind === "held" && s.lock.owner && s.lock.owner.host === host) lockAlive = await ownerProcessAlive(s.lock.owner.pid, s.lock.owner.since);
+    return { start, startAlive, lockAlive };
+  });
+
+  // Ask only about submissions that can still tell something: those holding an unfinished task
+  // (as its newest placement, or named by a dead attempt / a KILLED recovery record).
+  const needed = new Set<string>();
+  const bySequence = new Map<string, Submission>();
+  for (const s of submissions) for (const sh of s.shards) if (sh.job_id) bySequence.set(jobSequence(sh.job_id), s);
+  states.forEach((s, i) => {
+    if (s.done === "current") return;
+    const p = placements.get(s.key);
+    if (p) needed.add(p.submission.submission_id);
+    const ids = [extras[i]?.start?.job_id, ...s.failedAttempts.filter((r) => r.recorded_by === "recovery" && r.category === "KILLED").map((r) => r.job_id)];
+    for (const id of ids) {
+      const sub = id ? bySequence.get(jobSequence(id)) : undefined;
+      if (sub) needed.add(sub.submission_id);
+    }
+  });
+  const toQuery = submissions.filter((s) => needed.has(s.submission_id) && s.scheduler !== "local");
+  const view: SchedulerView =
+    opts.queryScheduler === false || toQuery.length === 0
+      ? { sources: [], elements: new Map(), commands: [], jobs: new Set<string>() }
+      : await querySchedulerView(toQuery, {
+          ...(opts.env ? { env: opts.env } : {}),
+          ...(opts.schedulerTimeoutMs ? { timeoutMs: opts.schedulerTimeoutMs } : {}),
+          ...(opts.run ? { run: opts.run } : {}),
+        });
+  const answered = new Set(view.sources.filter((s) => s.source !== "none").map((s) => s.scheduler as string));
+  const queriedIds = new Set(toQuery.map((s) => s.submission_id));
+
+  const lookup = (recordJobId: string) => {
+    const { jobId, arrayIndex } = parseElementId(recordJobId);
+    return view.elements.get(elementKey(jobId, arrayIndex)) ?? null;
+  };
+  const recordedSince = (planIndex: number, p: Placement): boolean => {
+    const st = stateByIndex.get(planIndex);
+    if (!st) return true;
+    if (st.done === "current" || st.lock.kind === "held" || st.started) return true;
+    const count = p.submission.shards.find((sh) => sh.job_id === p.jobId)?.count ?? 1;
+    return hasRecordSince(st, p, elementIdOf(p.jobId, p.arrayIndex, count));
+  };
+
+  const rows = states.map((ts: TaskState, i) => {
+    const placement = placements.get(ts.key) ?? null;
+    const count = placement ? (placement.submission.shards.find((sh) => sh.job_id === placement.jobId)?.count ?? 1) : 1;
+    const sched = placement ? elementState(view, placement.jobId, placement.arrayIndex, count) : null;
+    const ex = extras[i]!;
+    return deriveTaskStatus({
+      ts,
+      attemptStart: ex.start,
+      attemptOwnerAlive: ex.startAlive,
+      lockOwnerAlive: ex.lockAlive,
+      placement,
+      sched,
+      schedulerAnswered: placement ? queriedIds.has(placement.submission.submission_id) && answered.has(placement.submission.scheduler) : false,
+      jobKnown: placement ? view.jobs.has(jobSequence(placement.jobId)) : false,
+      lookup,
+      ...(placement ? { chunkRecorded: (idx: number) => recordedSince(idx, placement) } : {}),
+    });
+  });
+
+  const writeBacks: StatusReport["writeBacks"] = [];
+  if (opts.writeBack !== false) {
+    for (const row of rows) {
+      const wb = row.writeBack;
+      if (!wb) continue;
+      const task = taskByIndex.get(row.index)!;
+      let outcome: WriteBackOutcome;
+      try {
+        outcome = await applyWriteBack(outDir, plan, task, wb);
+      } catch (e) {
+        problems.push(`${task.output_dir}: could not record the scheduler's verdict (${wb.category}): ${(e as Error).message}`);
+        continue;
+      }
+      writeBacks.push({ key: row.key, kind: wb.kind, outcome });
+      if (outcome.kind === "written") {
+        row.category = wb.category;
+        row.durationSeconds ??= wb.sched.elapsedSeconds;
+        row.maxRssKb ??= wb.sched.maxRssKb;
+        if (wb.kind !== "refine") {
+          row.state = "failed";
+          row.attempts += 1;
+          row.failures.push({ category: wb.category, configHash: task.config_hash });
+        } else {
+          const ts = stateByIndex.get(row.index);
+          const i = ts ? ts.failedAttempts.findIndex((r) => r.attempt_id === wb.attemptId) : -1;
+          if (i >= 0 && row.failures[i]) row.failures[i] = { ...row.failures[i]!, category: wb.category };
+        }
+      }
+    }
+  }
+
+  return {
+    generatedAt: new Date().toISOString(),
+    out: outDir,
+    plan: { planId: plan.plan_id, path: planFile, taskCount: plan.tasks.length },
+    rows,
+    totals: countStates(rows),
+    byCategory: countCategories(rows),
+    scheduler: { sources: view.sources, commands: view.commands },
+    submissions: submissions.map((s) => ({
+      id: s.submission_id,
+      scheduler: s.scheduler,
+      createdAt: s.created_at,
+      jobIds: s.shards.map((sh) => sh.job_id).filter((j): j is string => j !== null),
+      queried: queriedIds.has(s.submission_id),
+    })),
+    writeBacks,
+    problems,
+  };
+}
+
+async function readPlan(planFile: string, outDir: string): Promise<Plan> {
+  try {
+    await fsp.access(planFile);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") {
+      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
+    }
+  }
+  return loadPlan(planFile);
+}
+
+function countStates(rows: readonly StatusRow[]): StatusReport["totals"] {
+  const totals = Object.fromEntries(STATUS_STATES.map((s) => [s, 0])) as Record<StatusState, number>;
+  for (const r of rows) totals[r.state]++;
+  return { ...totals, total: rows.length };
+}
+
+function countCategories(rows: readonly StatusRow[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const r of rows) if ((r.state === "failed" || r.state === "stale") && r.category) counts.set(r.category, (counts.get(r.category) ?? 0) + 1);
+  const out: Record<string, number> = {};
+  for (const c of FAILURE_CATEGORIES) if (counts.get(c)) out[c] = counts.get(c)!;
+  return out;
+}

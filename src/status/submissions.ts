@@ -1,0 +1,71 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { errnoCode } from "../errors.js";
+import { submissionsDir } from "../layout.js";
+import { SubmissionSchema, type Submission } from "../schemas/records.js";
+import { readStateFile } from "../util/read-json.js";
+
+/** One array element of a submission: which scheduler job/index ran which plan indices. */
+export interface Placement {
+  submission: Submission;
+  /** Job id as recorded (`12`, `48[].server`). */
+  jobId: string;
+  /** Index inside that array job (null for a PBS Pro one-element job submitted as a plain job). */
+  arrayIndex: number;
+  /** Position of the task in its chunk (0 = first to run). */
+  position: number;
+  chunk: number[];
+}
+
+/** Every readable submission record under `<out>/.cst-batch/submissions/`, oldest first. Dry runs are left out. */
+export async function readSubmissions(out: string, problems: string[] = []): Promise<Submission[]> {
+  const dir = submissionsDir(out);
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    problems.push(`${dir}: cannot list: ${(e as Error).message}`);
+    return [];
+  }
+  const found: Submission[] = [];
+  for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+    const file = path.join(dir, name);
+    const r = await readStateFile(file, SubmissionSchema);
+    if (r.kind === "ok") {
+      if (!r.value.dry_run) found.push(r.value);
+    } else if (r.kind === "corrupt") problems.push(`${file}: ${r.reason}`);
+    else if (r.kind === "newer") problems.push(`${file}: schema_version ${r.found} is newer than this cst-batch`);
+  }
+  return found.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || a.submission_id.localeCompare(b.submission_id));
+}
+
+/**
+ * The newest placement of each plan task (by task key: a later plan may renumber tasks), over
+ * the submissions given (oldest first). `planKeys(submission)` maps a submission's plan indices
+ * to task keys.
+ */
+export function latestPlacements(submissions: readonly Submission[], planKeys: (s: Submission) => (index: number) => string | undefined): Map<string, Placement> {
+  const out = new Map<string, Placement>();
+  for (const submission of submissions) {
+    if (submission.scheduler === "local") continue;
+    const keyOf = planKeys(submission);
+    for (const shard of submission.shards) {
+      if (shard.job_id === null) continue;
+      for (let k = 0; k < shard.count; k++) {
+        const chunk = submission.chunks[shard.first_chunk + k];
+        if (!chunk) continue;
+        chunk.forEach((planIndex, position) => {
+          const key = keyOf(planIndex);
+          if (key !== undefined) out.set(key, { submission, jobId: shard.job_id as string, arrayIndex: k, position, chunk });
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** Every job id a submission's arrays run under. */
+export function arrayJobIds(submission: Submission): string[] {
+  return submission.shards.map((s) => s.job_id).filter((id): id is string => id !== null);
+}

@@ -1,0 +1,217 @@
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { ATTEMPT_FILE, taskPaths } from "../layout.js";
+import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, type RunIdentity } from "../run/attempt.js";
+import { acquireLock } from "../run/lock.js";
+import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
+import { writeJsonAtomic } from "../util/atomic-write.js";
+import { readStateFile } from "../util/read-json.js";
+import { CST_BATCH_VERSION } from "../version.js";
+import type { WriteBack } from "./derive.js";
+
+/**
+ * Writing the scheduler's verdict into a subject folder, so that collect's summary and CSV carry
+ * it. Rules:
+ *   - only under the subject's lock (taken without waiting; busy = someone runs it: skipped);
+ *   - the folder is read again under the lock, and nothing is written when a record newer than
+ *     the submission (or from the same job element) appeared meanwhile, or the subject is done;
+ *   - idempotent: a "scheduler" record carries the element's job id; a second pass finds it and
+ *     writes nothing; a refined record is no longer KILLED/recovery, so it is not refined twice;
+ *   - `_work/` with a promotion journal is left alone (run-one must finish that promotion).
+ */
+export type WriteBackOutcome =
+  | { kind: "written"; path: string; category: string }
+  | { kind: "skipped"; reason: "busy" | "already-recorded" | "done" | "promotion-pending" | "changed" | "unsupported" };
+
+function timeOf(iso: string): number {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? -Infinity : t;
+}
+
+/** Apply one write-back for a task; see the rules above. */
+export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, wb: WriteBack, now: Date = new Date()): Promise<WriteBackOutcome> {
+  const paths = taskPaths(out, task);
+  await fsp.mkdir(paths.dir, { recursive: true });
+  const got = await acquireLock(paths.lock, {
+    pid: process.pid,
+    host: hostName(),
+    job_id: null,
+    since: now.toISOString(),
+    token: randomBytes(16).toString("hex"),
+    child_pgid: null,
+  });
+  if (got.kind === "busy") return { kind: "skipped", reason: "busy" };
+  if (got.kind === "unsupported") return { kind: "skipped", reason: "unsupported" };
+  try {
+    const done = await readStateFile(paths.done, DoneRecordSchema);
+    if (done.kind === "ok" && done.value.config_hash === task.config_hash) return { kind: "skipped", reason: "done" };
+    switch (wb.kind) {
+      case "record":
+        return await writeSchedulerRecord(paths, header, task, wb, now, done.kind === "ok" ? done.value : null);
+      case "archive-work":
+        return await archiveWithVerdict(paths, header, task, wb, now);
+      case "refine":
+        return await refineRecord(paths, wb);
+    }
+  } finally {
+    await got.lock.release();
+  }
+}
+
+async function readAttempts(failedDir: string): Promise<AttemptRecord[]> {
+  let names: string[] = [];
+  try {
+    names = await fsp.readdir(failedDir);
+  } catch {
+    return [];
+  }
+  const out: AttemptRecord[] = [];
+  for (const n of names) {
+    const r = await readStateFile(path.join(failedDir, n, ATTEMPT_FILE), AttemptRecordSchema);
+    if (r.kind === "ok") out.push(r.value);
+  }
+  return out;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, wb: WriteBack, now: Date, startedAt: string | null): RunIdentity {
+  const elapsed = wb.sched.elapsedSeconds;
+  const started = startedAt ?? new Date(now.getTime() - (elapsed ?? 0) * 1000).toISOString();
+  return {
+    subject: task.subject,
+    session: task.session,
+    task_key: task.key,
+    config_hash: task.config_hash,
+    plan_id: header.plan_id,
+    csttool_version: header.csttool.version,
+    cst_batch_version: CST_BATCH_VERSION,
+    started_at: started,
+    finished_at: now.toISOString(),
+    duration_seconds: elapsed ?? Math.max(0, (now.getTime() - timeOf(started)) / 1000),
+    host: wb.sched.node ?? "unknown",
+    pid: 0,
+    job_id: wb.elementId,
+    csttool_argv: task.csttool_argv,
+    max_rss_kb: wb.sched.maxRssKb,
+  };
+}
+
+async function writeSchedulerRecord(
+  paths: ReturnType<typeof taskPaths>,
+  header: Pick<PlanHeader, "plan_id" | "csttool">,
+  task: PlanTask,
+  wb: Extract<WriteBack, { kind: "record" }>,
+  now: Date,
+  done: { finished_at: string; job_id: string | null } | null,
+): Promise<WriteBackOutcome> {
+  if (await exists(paths.work)) return { kind: "skipped", reason: "changed" };
+  const since = timeOf(wb.submissionCreatedAt);
+  const records: Array<{ finished_at: string; job_id: string | null }> = await readAttempts(paths.failed);
+  if (done) records.push(done);
+  if (records.some((r) => r.job_id === wb.elementId)) return { kind: "skipped", reason: "already-recorded" };
+  if (records.some((r) => timeOf(r.finished_at) >= since)) return { kind: "skipped", reason: "changed" };
+  const target = await failedAttemptDir(paths.dir, wb.category, now);
+  const record = buildAttemptRecord(target.id, identityFor(header, task, wb, now, null), {
+    category: wb.category,
+    message: wb.message,
+    exitCode: wb.sched.exitCode,
+    signal: wb.sched.signal !== null ? String(wb.sched.signal) : null,
+    logTail: await readLogTail(paths.log),
+    recordedBy: "scheduler",
+  });
+  await fsp.mkdir(target.dir, { recursive: true });
+  await writeJsonAtomic(path.join(target.dir, ATTEMPT_FILE), record);
+  return { kind: "written", path: target.dir, category: wb.category };
+}
+
+async function archiveWithVerdict(
+  paths: ReturnType<typeof taskPaths>,
+  header: Pick<PlanHeader, "plan_id" | "csttool">,
+  task: PlanTask,
+  wb: Extract<WriteBack, { kind: "archive-work" }>,
+  now: Date,
+): Promise<WriteBackOutcome> {
+  if (await exists(path.join(paths.work, "promote.json"))) return { kind: "skipped", reason: "promotion-pending" };
+  const start = await readStateFile(path.join(paths.work, ATTEMPT_FILE), AttemptStartSchema);
+  if (start.kind !== "ok" || start.value.job_id !== wb.elementId) return { kind: "skipped", reason: "changed" };
+  const s = start.value;
+  const identity = { ...identityFor(header, task, wb, now, s.started_at), config_hash: s.config_hash, plan_id: s.plan_id, host: s.host, pid: s.pid };
+  const target = await failedAttemptDir(paths.dir, wb.category, now);
+  const record = buildAttemptRecord(target.id, identity, {
+    category: wb.category,
+    message: wb.message,
+    exitCode: wb.sched.exitCode,
+    signal: wb.sched.signal !== null ? String(wb.sched.signal) : null,
+    logTail: await readLogTail(paths.log),
+    recordedBy: "scheduler",
+  });
+  await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
+  await fsp.mkdir(path.dirname(paths.errorLog), { recursive: true }).catch(() => {});
+  await fsp.copyFile(paths.log, paths.errorLog).catch(() => {});
+  return { kind: "written", path: target.dir, category: wb.category };
+}
+
+async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<WriteBack, { kind: "refine" }>): Promise<WriteBackOutcome> {
+  const dir = path.join(paths.failed, wb.attemptId);
+  const file = path.join(dir, ATTEMPT_FILE);
+  const r = await readStateFile(file, AttemptRecordSchema);
+  if (r.kind !== "ok" || r.value.category !== "KILLED" || r.value.recorded_by !== "recovery") return { kind: "skipped", reason: "already-recorded" };
+  const newId = await freeName(paths.failed, wb.attemptId.replace(/_KILLED(-\d+)?$/, "") + `_${wb.category}`);
+  const refined: AttemptRecord = {
+    ...r.value,
+    attempt_id: newId,
+    category: wb.category,
+    message: wb.message,
+    next_step: nextStepFor(wb.category),
+    recorded_by: "scheduler",
+    max_rss_kb: r.value.max_rss_kb ?? wb.sched.maxRssKb,
+  };
+  await writeJsonAtomic(file, refined);
+  const target = path.join(paths.failed, newId);
+  await fsp.rename(dir, target).catch(() => {});
+  return { kind: "written", path: target, category: wb.category };
+}
+
+async function freeName(parent: string, base: string): Promise<string> {
+  for (let n = 0; ; n++) {
+    const id = n === 0 ? base : `${base}-${n}`;
+    if (!(await exists(path.join(parent, id)))) return id;
+  }
+}
+
+async function readLogTail(file: string): Promise<string[]> {
+  try {
+    const text = await fsp.readFile(file, "utf8");
+    return text.split("\n").filter((l) => l !== "").slice(-30);
+  } catch {
+    return [];
+  }
+}
+
+
+/**
+ * Free a subject whose lock is held only by orphans of a dead run-one on this host: taking the
+ * lock SIGKILLs them (their run token / process group, as run-one does before it starts), then
+ * it is released. Nothing is recorded here: the next run-one files the left `_work/` as usual.
+ */
+export async function breakStaleLock(out: string, task: PlanTask): Promise<"freed" | "busy" | "unsupported"> {
+  const paths = taskPaths(out, task);
+  const got = await acquireLock(paths.lock, {
+    pid: process.pid,
+    host: hostName(),
+    job_id: null,
+    since: new Date().toISOString(),
+    token: randomBytes(16).toString("hex"),
+    child_pgid: null,
+  });
+  if (got.kind !== "acquired") return got.kind;
+  await got.lock.release();
+  return "freed";
+}

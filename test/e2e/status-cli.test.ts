@@ -1,0 +1,73 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { beforeAll, describe, expect, it } from "vitest";
+import { makeDemoBids, runCli, STANDIN, startCli, tempDir } from "../helpers/cli.js";
+
+/** `status` / `resubmit` through the built CLI on a local-mode study (no scheduler needed). */
+let out: string;
+let env: Record<string, string>;
+
+beforeAll(() => {
+  const dir = tempDir("cst-status-e2e-");
+  const bids = makeDemoBids(path.join(dir, "bids"));
+  const config = path.join(dir, "behaviours.json");
+  writeFileSync(config, JSON.stringify({ "sub-01_ses-01": "fail" }));
+  out = path.join(dir, "out");
+  env = { CSTTOOL_STANDIN_CONFIG: config, XDG_CONFIG_HOME: path.join(dir, "xdg") };
+  const r = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--jobs", "2"], { env });
+  expect(r.code, r.stderr).toBe(4); // one subject failed
+}, 120_000);
+
+describe("cst-batch status (built CLI)", () => {
+  it("--json: one row per task with state, category, attempts, duration, log; totals", () => {
+    const r = runCli(["status", "--out", out, "--json"], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.totals).toMatchObject({ total: 4, done: 3, failed: 1 });
+    expect(j.by_category).toEqual({ PIPELINE_FAILED: 1 });
+    const failed = j.tasks.find((t: { key: string }) => t.key === "sub-01_ses-01");
+    expect(failed).toMatchObject({ state: "failed", category: "PIPELINE_FAILED", attempts: 1, error_log_path: "logs/sub-01_ses-01_error.log" });
+    expect(failed.duration_seconds).toBeGreaterThan(0);
+    expect(j.scheduler.commands).toEqual([]); // local runs: nothing to ask
+  });
+
+  it("--failed lists only failed tasks; --category accepts INPUT as an alias and rejects unknown names", () => {
+    const f = runCli(["status", "--out", out, "--failed"], { env });
+    expect(f.code).toBe(0);
+    const lines = f.stdout.split("\n").filter((l) => /^sub-/.test(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sub-01\s+ses-01\s+failed\s+PIPELINE_FAILED/);
+    expect(f.stdout).toMatch(/4 task\(s\): 3 done, 1 failed/);
+    const input = runCli(["status", "--out", out, "--category", "INPUT", "--json"], { env });
+    expect(input.code).toBe(0);
+    expect(JSON.parse(input.stdout).tasks).toEqual([]);
+    const bad = runCli(["status", "--out", out, "--category", "SLOW"], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown failure category "SLOW"/);
+  });
+
+  it("--watch repeats plain blocks when not on a terminal and stops on Ctrl-C", async () => {
+    const w = startCli(["status", "--out", out, "--watch", "--interval", "2"], { env });
+    let out2 = "";
+    w.child.stdout.on("data", (d) => (out2 += d));
+    for (let i = 0; i < 100 && (out2.match(/^--- status of/gm) ?? []).length < 2; i++) await delay(100);
+    expect((out2.match(/^--- status of/gm) ?? []).length).toBe(2);
+    expect(out2).not.toContain("\u001b[2J");
+    w.child.kill("SIGINT");
+    const r = await w.done;
+    expect(r.code).toBe(0);
+  }, 20_000);
+
+  it("--interval below 2 s is refused (no tight polling)", () => {
+    const r = runCli(["status", "--out", out, "--watch", "--interval", "0.1"], { env });
+    expect(r.code).toBe(2);
+  });
+
+  it("resubmit without an earlier scheduler submission says what to do instead", () => {
+    const r = runCli(["resubmit", "--out", out, "--failed", "--no-profile"], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no scheduler submission recorded/);
+    expect(r.stderr).toMatch(/cst-batch submit/);
+  });
+});
