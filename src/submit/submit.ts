@@ -107,7 +107,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
 
   const selection = await selectPending(plan);
   if (selection.running.length > 0) {
-    notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.running.slice(0, 5).map((i) => plan.tasks[i]!.key).join(", ")}${selection.running.length > 5 ? ", ..." : ""}`);
+    notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.running.slice(0, 5).map((i) => plan.tasks.find((t) => t.index === i)?.key ?? `#${i}`).join(", ")}${selection.running.length > 5 ? ", ..." : ""}`);
   }
   if (selection.done.length > 0) notes.push(`${selection.done.length} task(s) already done (same configuration) are not resubmitted`);
   for (const p of selection.problems.slice(0, 10)) warnings.push(`damaged state file: ${p}`);
