@@ -5,7 +5,8 @@ import { taskPaths } from "../layout.js";
 import type { Plan } from "../schemas/records.js";
 import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
 import { formatDuration, createProgressRenderer } from "./progress.js";
-import { color, out } from "./output.js";
+import { color, getVerbosity, out } from "./output.js";
+import { recordEvent } from "../events/events.js";
 
 export interface LocalSubmitParams {
   plan: Plan;
@@ -55,8 +56,9 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const s of signals) process.on(s, onSignal);
 
+  recordEvent(p.plan.out_dir, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
   out.info(`running ${indices.length} task(s) locally with ${jobs} worker(s) (${p.plan.tasks.length - indices.length} already done)`);
-  const renderer = createProgressRenderer(process.stderr, p.quiet);
+  const renderer = createProgressRenderer(process.stderr, p.quiet ?? getVerbosity() === "quiet");
   let result: LocalRunResult;
   try {
     result = await runLocal({

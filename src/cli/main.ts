@@ -1,8 +1,21 @@
 import { Command, CommanderError } from "commander";
 import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
-import { out, reportError } from "./output.js";
+import { addVerbosityOptions, out, reportError } from "./output.js";
 import { registerCommands } from "./commands/index.js";
+
+const PROGRAM_EXAMPLES = `
+Examples:
+  $ cst-batch manifest init study.jsonc                      # a commented example manifest
+  $ cst-batch plan --bids-dir /data/study --out results      # check everything, write the plan
+  $ cst-batch submit --scheduler local --bids-dir /data/study --out results --jobs 4
+  $ cst-batch submit --scheduler slurm --bids-dir /data/study --out results --time 3h --mem 8G
+  $ cst-batch collect --out results                          # batch_report.html, batch_metrics.csv, ...
+  $ cst-batch completion bash > ~/.local/share/bash-completion/completions/cst-batch
+
+Each command has --help with examples. Human output goes to stderr (no colour when it is not a
+terminal or NO_COLOR is set); --json puts machine-readable output on stdout. Every state change
+is also logged as JSON lines in <out>/.cst-batch/events.jsonl.`;
 
 /** Run the CLI; resolves to the process exit code (bin/cst-batch.js sets it). */
 export async function main(argv: string[]): Promise<number> {
@@ -25,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
       writeOut: (s) => process.stdout.write(s),
       writeErr: (s) => process.stderr.write(s),
     });
+  addVerbosityOptions(program);
+  program.addHelpText("after", PROGRAM_EXAMPLES);
   registerCommands(program, (code) => {
     exitCode = code;
   });

@@ -1,3 +1,4 @@
+import type { Command } from "commander";
 import { CstError, EXIT, type ExitCode } from "../errors.js";
 
 /** The only place that writes to the terminal. Human text goes to stderr, data to stdout. */
@@ -8,8 +9,14 @@ export const out = {
   json(value: unknown): void {
     process.stdout.write(JSON.stringify(value, null, 2) + "\n");
   },
+  /** Shown with --verbose only. */
+  debug(text: string): void {
+    if (verbosity !== "verbose") return;
+    process.stderr.write(color("2", text.endsWith("\n") ? text.slice(0, -1) : text) + "\n");
+  },
+  /** Hidden by --quiet; warnings and errors are always shown. */
   info(text: string): void {
-    if (quiet) return;
+    if (verbosity === "quiet") return;
     process.stderr.write(text.endsWith("\n") ? text : text + "\n");
   },
   warn(text: string): void {
@@ -20,9 +27,29 @@ export const out = {
   },
 };
 
-let quiet = false;
+/** How much human output goes to stderr: --quiet (warnings and errors), default, --verbose (+ details). */
+export type Verbosity = "quiet" | "normal" | "verbose";
+let verbosity: Verbosity = "normal";
+export function setVerbosity(value: Verbosity): void {
+  verbosity = value;
+}
+export function getVerbosity(): Verbosity {
+  return verbosity;
+}
 export function setQuiet(value: boolean): void {
-  quiet = value;
+  verbosity = value ? "quiet" : "normal";
+}
+
+/** The global `--verbose` / `--quiet` options; they set the level before any command runs. */
+export function addVerbosityOptions(program: Command): void {
+  program
+    .option("-v, --verbose", "more detail on stderr (each subject's events, every problem)")
+    .option("-q, --quiet", "only warnings and errors on stderr (no progress, no summaries)")
+    .hook("preAction", (cmd) => {
+      const o = cmd.opts<{ verbose?: boolean; quiet?: boolean }>();
+      if (o.verbose && o.quiet) throw new CstError("USAGE", "--verbose and --quiet cannot be combined");
+      setVerbosity(o.quiet ? "quiet" : o.verbose ? "verbose" : "normal");
+    });
 }
 
 export function useColor(stream: NodeJS.WriteStream = process.stderr): boolean {

@@ -1,11 +1,11 @@
 import path from "node:path";
 import { promises as fsp } from "node:fs";
 import { CstError, errnoCode } from "../errors.js";
-import { loadPlan } from "../plan/load-plan.js";
+import { loadPlanTasks } from "../plan/load-plan.js";
 import { OUTPUT_FILES, currentPlanPath } from "../layout.js";
 import {
   FAILURE_CATEGORIES,
-  type Plan,
+  type PlanHeader,
   type PlanTask,
   type Summary,
   type AttemptRecord,
@@ -25,6 +25,9 @@ import { datasetDescription, participantsTsv } from "./bids.js";
 import { csvDocument, csvRow, numberCell } from "./csv.js";
 import { readTaskMetrics } from "./find-metrics.js";
 import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
+import { findHtmlReport, pickReportMetrics, type ReportRowInput } from "../report/data.js";
+import { writeBatchReport, REPORT_FILE } from "../report/write-report.js";
+import { recordEvent } from "../events/events.js";
 
 export interface CollectOptions {
   /** Plan to collect; default `<out>/.cst-batch/plan.json`. */
@@ -51,7 +54,7 @@ const ERROR_TAIL_LINES = 5;
 
 /**
  * Read every task's state under `out` and write `batch_summary.json`, `batch_metrics.csv`,
- * `dataset_description.json` and `participants.tsv`, each atomically. Safe to run at any time,
+ * `batch_report.html`, `dataset_description.json` and `participants.tsv`, each atomically. Safe to run at any time,
  * also while tasks run: it only reads subject folders, and running tasks are reported as such.
  */
 export async function collect(out: string, opts: CollectOptions = {}): Promise<CollectResult> {
@@ -96,13 +99,27 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     participants: path.join(outDir, OUTPUT_FILES.participants),
   };
   await writeReport(files.csv, () => writeFileAtomic(files.csv, csvDocument([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)])));
+  const reportFile = path.join(outDir, REPORT_FILE);
+  await writeReport(reportFile, async () => {
+    const written = await writeBatchReport(outDir, {
+      generatedAt: summary.generated_at,
+      planId: plan.plan_id,
+      csttoolVersion: plan.csttool.version,
+      counts: summary.counts,
+      byCategory: summary.by_category,
+      problemCount: problems.length,
+      rows: rows.map((r) => r.report),
+    });
+    if (written.problem) problems.push(written.problem);
+  });
   await writeReport(files.description, () => writeJsonAtomic(files.description, datasetDescription(plan)));
   const participants = participantsTsv(tasks.map((t) => ({ subject: t.subject, session: t.session, success: t.status === "success" })));
   await writeReport(files.participants, () => writeFileAtomic(files.participants, participants));
   // The summary last: its presence says the other reports of this run are in place.
   await writeReport(files.summary, () => writeJsonAtomic(files.summary, summary));
 
-  return { summary, files: [files.summary, files.csv, files.description, files.participants], problems };
+  recordEvent(outDir, { event: "collected", plan_id: plan.plan_id, counts: summary.counts, by_category: summary.by_category, problems: problems.length });
+  return { summary, files: [files.summary, files.csv, reportFile, files.description, files.participants], problems };
 }
 
 /** Run one atomic write; a filesystem error becomes a CstError naming the file. */
@@ -117,8 +134,18 @@ async function writeReport(file: string, write: () => Promise<void>): Promise<vo
   }
 }
 
-/** The plan (fully validated by `loadPlan`), or a usage error naming what to run when there is none. */
-async function readPlan(planFile: string, outDir: string): Promise<Plan> {
+/** What collect uses of a plan task; the rest (inputs, argv, options) is dropped while the plan is read. */
+type CollectTask = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+
+function collectTaskFields(t: PlanTask): CollectTask {
+  return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
+}
+
+/**
+ * The plan (validated as fully as `loadPlan` does, task by task, keeping only `CollectTask`), or
+ * a usage error naming what to run when there is none.
+ */
+async function readPlan(planFile: string, outDir: string): Promise<PlanHeader & { tasks: CollectTask[] }> {
   try {
     await fsp.access(planFile);
   } catch (e) {
@@ -128,17 +155,19 @@ async function readPlan(planFile: string, outDir: string): Promise<Plan> {
       });
     }
   }
-  return loadPlan(planFile);
+  const { header, tasks } = await loadPlanTasks(planFile, collectTaskFields);
+  return { ...header, tasks };
 }
 
 interface TaskRow {
   record: SummaryTask;
   csv: string;
   problems: string[];
+  report: ReportRowInput;
 }
 
 /** One task's summary record and CSV row; the metrics JSON is reduced to its row here and dropped. */
-async function collectTask(outDir: string, task: PlanTask, state: TaskState, io: TaskIo): Promise<TaskRow> {
+async function collectTask(outDir: string, task: CollectTask, state: TaskState, io: TaskIo): Promise<TaskRow> {
   const problems = [...state.problems];
   const error = state.status === "failed" && state.latestAttempt ? errorExcerpt(state.latestAttempt) : null;
   const record: SummaryTask = {
@@ -160,6 +189,7 @@ async function collectTask(outDir: string, task: PlanTask, state: TaskState, io:
 
   let metricCells: string[] = METRIC_COLUMNS.map(() => "");
   let metricsFile = "";
+  let metricValues: unknown[] | null = null;
   if (state.status === "success") {
     const m = await readTaskMetrics({
       out: outDir,
@@ -170,6 +200,7 @@ async function collectTask(outDir: string, task: PlanTask, state: TaskState, io:
     }, io);
     problems.push(...m.problems);
     if (m.values) metricCells = m.values.map(numberCell);
+    metricValues = m.values;
     metricsFile = m.file ?? "";
   }
 
@@ -188,7 +219,26 @@ async function collectTask(outDir: string, task: PlanTask, state: TaskState, io:
     task.config_hash,
     metricsFile,
   ]);
-  return { record, csv, problems };
+  const report: ReportRowInput = {
+    subject: task.subject,
+    session: task.session,
+    status: state.status,
+    category: state.category,
+    durationSeconds: state.durationSeconds,
+    maxRssKb: state.maxRssKb,
+    attempts: state.attempts,
+    host: state.host,
+    logPath: state.logPath,
+    errorLogPath: state.errorLogPath,
+    error,
+    htmlReport: state.status === "success" ? joinRel(task.output_dir, findHtmlReport(state.doneRecord?.files)) : null,
+    metrics: pickReportMetrics(metricValues),
+  };
+  return { record, csv, problems, report };
+}
+
+function joinRel(dir: string, file: string | null): string | null {
+  return file === null ? null : path.join(dir, file);
 }
 
 /** The attempt's message and the last lines of csttool's log, capped in length. */

@@ -18,12 +18,84 @@ export async function loadPlan(file: string): Promise<Plan> {
 }
 
 /**
+ * Every task of a plan, validated exactly as `loadPlan` validates them, each handed to `pick`
+ * as soon as it is checked; only what `pick` returns is kept. For collect and status over
+ * 10,000 tasks: the whole plan (~20 MB of JSON, ~140 MB parsed and validated) is never held at
+ * once. A plan in cst-batch's own layout (see `sliceTask`) is parsed task by task, and its
+ * pieces (header, tasks, the separators between them) make up the whole file, so a syntax error
+ * anywhere is still found; any other layout, and any error, goes through `loadPlan`, which
+ * gives the same errors it always gave.
+ */
+export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T): Promise<{ header: PlanHeader; tasks: T[] }> {
+  let bytes: Buffer | null = null;
+  try {
+    bytes = await fsp.readFile(file);
+  } catch {
+    // loadPlan reports it
+  }
+  const fast = bytes === null ? null : pickTasksFromBytes(bytes, pick);
+  if (fast !== null) return fast;
+  const plan = await loadPlan(file);
+  const { tasks, ...header } = plan;
+  return { header, tasks: tasks.map(pick) };
+}
+
+const TASKS_OPEN = '\n  "tasks": [\n    ';
+const TASK_SEPARATOR = ",\n    ";
+const NEXT_TASK = Buffer.from(TASK_SEPARATOR + "{");
+
+/**
+ * The layout-based walk of `loadPlanTasks` over the file's bytes (no 20 MB string of it is
+ * made; each task is decoded on its own); null when it is not in that layout or has any error.
+ */
+function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { header: PlanHeader; tasks: T[] } | null {
+  const tasksAt = bytes.indexOf(TASKS_OPEN + "{");
+  const end = PLAN_END.exec(bytes.toString("utf8", Math.max(0, bytes.length - 16)));
+  if (tasksAt < 0 || end === null) return null;
+  const closeAt = bytes.length - end[0].length;
+  let rawHeader: unknown;
+  try {
+    rawHeader = JSON.parse(bytes.toString("utf8", 0, tasksAt) + '\n  "tasks": []\n}');
+  } catch {
+    return null;
+  }
+  const version = (rawHeader as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
+  const header = PlanHeaderSchema.safeParse(rawHeader);
+  if (!header.success) return null;
+  const tasks: T[] = [];
+  let pos = tasksAt + TASKS_OPEN.length;
+  for (;;) {
+    const close = bytes.indexOf(TASK_END, pos);
+    if (close < 0 || close > closeAt) return null;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(bytes.toString("utf8", pos, close + TASK_END.length));
+    } catch {
+      return null;
+    }
+    const task = PlanTaskSchema.safeParse(raw);
+    if (!task.success || task.data.index !== tasks.length) return null;
+    tasks.push(pick(task.data));
+    pos = close + TASK_END.length;
+    if (pos === closeAt) break;
+    if (bytes.compare(NEXT_TASK, 0, NEXT_TASK.length, pos, pos + NEXT_TASK.length) !== 0) return null;
+    pos += TASK_SEPARATOR.length;
+  }
+  if (tasks.length !== header.data.task_count) return null;
+  return { header: header.data, tasks };
+}
+
+/**
  * One task of a plan, validating only the header and that task (run-one calls this for every
  * array element). A plan in the layout cst-batch writes (JSON.stringify with 2-space indent, the
  * task list last, each task's "index" first) is not parsed whole: the header and the one task
  * are cut out of the file (see `sliceTask`), so a 10,000-task plan (~20 MB) costs a few small
  * reads instead of reading and parsing all of it. Any other layout, and any doubt, takes the
- * full path, which gives the same results and the same errors.
+ * full path, which gives the same results and the same errors. One difference: damage in
+ * another task's text (a hand edit; plans are written atomically and never changed) is not
+ * seen by this call, which then runs its own intact task; `loadPlan` (collect, status,
+ * submit) still reports it.
  */
 export async function loadPlanTask(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
   let sliced: SlicedTask | null;

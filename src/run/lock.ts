@@ -195,7 +195,7 @@ async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promi
       if (r.kind === "ok") {
         const previous = parseOwner(await readFd(fd).catch(() => ""));
         // We hold the lock, so any process still carrying the previous run's token is an orphan.
-        if (previous && previous.host === os.hostname()) await reapRun({ token: previous.token }, 15_000);
+        if (previous && previous.host === os.hostname()) await reapRun({ token: previous.token, since: Date.parse(previous.since) }, 15_000);
         const owner: LockOwner = { schema_version: SCHEMA_VERSION, kind: "cst-batch-lock", ...ownerInput };
         await writeOwnerFd(fd, owner);
         return { kind: "acquired", lock: makeFlockLock(lockPath, fd, owner) };
@@ -208,7 +208,7 @@ async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promi
         continue;
       }
       if (!(await ownerIsDeadHere(lastOwner))) break;
-      await reapRun({ pgid: lastOwner.child_pgid, token: lastOwner.token }, 15_000);
+      await reapRun({ pgid: lastOwner.child_pgid, token: lastOwner.token, since: Date.parse(lastOwner.since) }, 15_000);
       await sleep(20 * (attempt + 1));
     }
   } catch (e) {
@@ -301,7 +301,7 @@ async function acquireLease(lockPath: string, ownerInput: LockOwnerInput): Promi
       lastOwner = state.owner;
       if (!(await leaseIsStale(state))) return { kind: "busy", owner: state.owner };
       if (state.owner && state.owner.host === os.hostname()) {
-        await reapRun({ pgid: state.owner.child_pgid, token: state.owner.token }, 15_000);
+        await reapRun({ pgid: state.owner.child_pgid, token: state.owner.token, since: Date.parse(state.owner.since) }, 15_000);
       }
       await breakLease(file, state);
       continue;

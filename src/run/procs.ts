@@ -1,9 +1,13 @@
-import { promises as fsp } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Process-table helpers over Linux /proc: who belongs to a run (process group, run token in the
  * environment), whether a recorded owner is still alive, and killing what is left. Every
  * function degrades to `null` ("cannot tell") where /proc is absent.
+ *
+ * /proc is read with blocking calls: its files are generated in memory, so a read takes
+ * microseconds, while a thread-pool round trip per open/stat/read/close made one scan of a
+ * node's ~150 processes cost tens of milliseconds (run-one scans after every csttool run).
  */
 
 export interface ProcInfo {
@@ -33,8 +37,12 @@ export function parseProcStat(pid: number, text: string): ProcInfo | null {
 }
 
 export async function readProcStat(pid: number): Promise<ProcInfo | null> {
+  return readProcStatSync(pid);
+}
+
+function readProcStatSync(pid: number): ProcInfo | null {
   try {
-    return parseProcStat(pid, await fsp.readFile(`/proc/${pid}/stat`, "utf8"));
+    return parseProcStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return null;
   }
@@ -44,20 +52,28 @@ export async function readProcStat(pid: number): Promise<ProcInfo | null> {
 export async function listProcesses(): Promise<ProcInfo[] | null> {
   let names: string[];
   try {
-    names = await fsp.readdir("/proc");
+    names = readdirSync("/proc");
   } catch {
     return null;
   }
   const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
-  const infos = await Promise.all(pids.map((pid) => readProcStat(pid)));
   if (pids.length === 0) return null;
-  return infos.filter((i): i is ProcInfo => i !== null);
+  const infos: ProcInfo[] = [];
+  for (const pid of pids) {
+    const info = readProcStatSync(pid);
+    if (info !== null) infos.push(info);
+  }
+  return infos;
 }
 
 /** Whether a process's initial environment holds `name=value` (false when unreadable). */
 export async function environHas(pid: number, entry: string): Promise<boolean> {
+  return environHasSync(pid, entry);
+}
+
+function environHasSync(pid: number, entry: string): boolean {
   try {
-    const env = await fsp.readFile(`/proc/${pid}/environ`);
+    const env = readFileSync(`/proc/${pid}/environ`);
     return env.toString("utf8").split("\0").includes(entry);
   } catch {
     return false;
@@ -66,25 +82,49 @@ export async function environHas(pid: number, entry: string): Promise<boolean> {
 
 export const RUN_TOKEN_ENV = "CST_BATCH_RUN_TOKEN";
 
+/** Which processes make up a run: its process group and/or its token; `since` narrows the token search. */
+export interface RunQuery {
+  pgid?: number | null;
+  token?: string | null;
+  /**
+   * When the run started (ms since the epoch; e.g. the lock owner's `since`). Every process that
+   * carries the token descends from the run's csttool, so it started later; processes that
+   * started well before (more than SINCE_MARGIN_MS, for clock granularity) are not read.
+   */
+  since?: number | null;
+}
+
+/** Slack on `RunQuery.since`: /proc start times are whole seconds plus ticks; clocks get adjusted. */
+export const SINCE_MARGIN_MS = 60_000;
+
 /**
  * Live (non-zombie) processes of one run: members of process group `pgid`, and any process whose
  * environment carries the run token (catches one that left the group with setsid). A zombie holds
  * no memory and no file descriptors, so it does not count. null when /proc is absent.
  */
-export async function findRunProcesses(query: { pgid?: number | null; token?: string | null }): Promise<ProcInfo[] | null> {
+export async function findRunProcesses(query: RunQuery): Promise<ProcInfo[] | null> {
   const all = await listProcesses();
   if (all === null) return null;
   const live = all.filter((p) => p.state !== "Z" && p.pid !== process.pid);
   const found: ProcInfo[] = [];
   const entry = query.token ? `${RUN_TOKEN_ENV}=${query.token}` : null;
+  const minTicks = entry !== null ? await sinceToTicks(query.since) : null;
   for (const p of live) {
     if (query.pgid != null && p.pgid === query.pgid) {
       found.push(p);
-    } else if (entry !== null && (await environHas(p.pid, entry))) {
+    } else if (entry !== null && (minTicks === null || p.startTicks >= minTicks) && environHasSync(p.pid, entry)) {
       found.push(p);
     }
   }
   return found;
+}
+
+/** `since` minus the margin, in /proc start-time ticks; null (read every process) when unknown. */
+async function sinceToTicks(since: number | null | undefined): Promise<number | null> {
+  if (since == null || !Number.isFinite(since)) return null;
+  const boot = await readBootTimeMs();
+  if (boot === null) return null;
+  return Math.floor(((since - SINCE_MARGIN_MS - boot) / 1000) * CLOCK_TICKS_PER_SECOND);
 }
 
 /** kill(pid, 0): true when the process exists (EPERM means it exists but is not ours). */
@@ -111,7 +151,7 @@ let bootTimeMs: number | null | undefined;
 async function readBootTimeMs(): Promise<number | null> {
   if (bootTimeMs !== undefined) return bootTimeMs;
   try {
-    const text = await fsp.readFile("/proc/stat", "utf8");
+    const text = readFileSync("/proc/stat", "utf8");
     const m = /^btime (\d+)$/m.exec(text);
     bootTimeMs = m ? Number(m[1]) * 1000 : null;
   } catch {
@@ -157,7 +197,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * SIGKILL every live process of a run (group and token holders) and wait until none is left or
  * `timeoutMs` passes. Returns the pids still alive (empty = clean).
  */
-export async function reapRun(query: { pgid?: number | null; token?: string | null }, timeoutMs = 10_000): Promise<number[]> {
+export async function reapRun(query: RunQuery, timeoutMs = 10_000): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const left = await findRunProcesses(query);

@@ -6,6 +6,7 @@ import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { writeJsonAtomic, fsyncDir } from "../util/atomic-write.js";
 import { readStateFile } from "../util/read-json.js";
+import { pauseForTest } from "../util/test-pause.js";
 
 /**
  * Promotion: csttool's tree (in `_work/csttool`) becomes the subject folder's results.
@@ -158,6 +159,7 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
   if (await exists(done)) {
     await fsp.rename(done, path.join(previous, await freeName(previous, DONE_FILE, previousTaken)));
   }
+  pauseForTest("promote-previous-out");
   // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
   const entries = new Set(journal.entries);
   for (const name of (await fsp.readdir(taskDir)).sort()) {
@@ -168,13 +170,16 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
     await fsp.rename(path.join(taskDir, name), path.join(previous, target));
   }
   // 3. Staged entries in.
-  for (const name of journal.entries) {
+  for (const [i, name] of journal.entries.entries()) {
     const src = path.join(staged, name);
     if (await exists(src)) await fsp.rename(src, path.join(taskDir, name));
+    if (i === 0) pauseForTest("promote-mid");
   }
   await fsyncDir(taskDir);
+  pauseForTest("before-done");
   // 4. `_done.json` last.
   await writeJsonAtomic(done, journal.done);
+  pauseForTest("after-done");
   // 5. Clear the work folder: rename first so a crash mid-removal leaves a recognisable name.
   await removeWorkDir(taskDir);
 }

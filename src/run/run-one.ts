@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
@@ -42,7 +42,13 @@ import {
   writeJournal,
   type PromoteJournal,
 } from "./promote.js";
+import { describeOomEvidence, readOomKillCount } from "./oom.js";
 import { supervise, type SuperviseResult } from "./supervise.js";
+import { ARGPARSE_NEXT_STEP, argparseRejection, explainNoMetrics } from "./csttool-outcome.js";
+// The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
+import { recordEvent } from "../events/events.js";
+import { failureLines, noteSubjectLog } from "../events/subject-log.js";
+import { pauseForTest } from "../util/test-pause.js";
 
 /**
  * Run one plan task: lock the subject folder, recover what an earlier run left, skip when done,
@@ -87,6 +93,8 @@ export interface RunOneOptions {
   signalGraceSeconds?: number;
   /** undefined: detected from SLURM_* / PBS_JOBID. */
   jobId?: string | null;
+  /** Run csttool inside a container: `<runtime> exec [--bind DIRS] <image> <csttool argv>`. */
+  container?: { runtime: "apptainer" | "singularity"; image: string } | null;
   /** Environment for csttool (default process.env). */
   env?: NodeJS.ProcessEnv;
   onEvent?: (e: RunOneEvent) => void;
@@ -128,6 +136,28 @@ export function worstExitCode(codes: readonly number[]): number {
   const rank = (c: number): number =>
     c === EXIT.OK ? 0 : c === EXIT.LOCK_BUSY ? 1 : c === EXIT.SUBJECT_FAILED ? 2 : c === EXIT.TIMEOUT_OR_KILLED ? 3 : 4;
   return codes.reduce((worst, c) => (rank(c) > rank(worst) ? c : worst), EXIT.OK as number);
+}
+
+/**
+ * Prefix csttool's argv with `<runtime> exec --bind DIRS <image>`. The output folder and the
+ * input folders are bound at the same paths (apptainer binds only $HOME, /tmp and $PWD by
+ * default); a folder whose path holds `,` or `:` (the bind list separators) is left out.
+ */
+export function containerArgv(argv: readonly string[], container: { runtime: string; image: string }, bindDirs: readonly string[]): string[] {
+  const binds = [...new Set(bindDirs.map((d) => path.resolve(d)))].filter((d) => !/[,:]/.test(d)).sort();
+  return [container.runtime, "exec", ...(binds.length > 0 ? ["--bind", binds.join(",")] : []), container.image, ...argv];
+}
+
+/** Folders a containerised csttool must see: the output folder and the task's input folders. */
+export function taskBindDirs(out: string, task: PlanTask): string[] {
+  const input = task.input;
+  const dirs = [out];
+  if (input.kind === "nifti") {
+    for (const f of [input.nifti, input.bval, input.bvec, input.json]) if (f) dirs.push(path.dirname(f));
+  } else {
+    dirs.push(input.dicom_dir);
+  }
+  return dirs;
 }
 
 /** csttool's argv from the plan with `--out` pointing into `_work`. */
@@ -179,6 +209,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   } catch (e) {
     throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
   }
+  pauseForTest("before-lock");
   const acquired = await acquireLock(paths.lock, {
     pid: process.pid,
     host: hostName(),
@@ -197,8 +228,15 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     });
   }
   const lock = acquired.lock;
+  pauseForTest("after-lock");
   try {
-    await recover(paths, task, header, ref, emit);
+    await recover(paths, task, header, ref, emit).catch((e: unknown) => {
+      if (e instanceof CstError) throw e;
+      throw new CstError("SYSTEM", `cannot recover what an earlier run left in ${paths.dir}: ${(e as Error).message}`, {
+        cause: e,
+        hint: errnoCode(e) === "ENOSPC" ? "the output filesystem is full; free space, then rerun (the earlier run is recovered then)" : "check the subject folder's permissions, then rerun",
+      });
+    });
     const state = await readDoneState(paths.done, task.config_hash);
     if (state.kind === "current" && !opts.force) {
       const outcome: RunOneOutcome = { kind: "skipped", reason: "done", task: ref, record: state.record };
@@ -211,11 +249,24 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
       emit({ type: "recovered", task: ref, what: "corrupt-done", message: `${paths.done} was damaged (${state.reason}); kept as ${path.basename(aside)}` });
     }
     const outcome = await attempt({ opts, header, task, out, paths, ref, lock, jobId, token, emit });
+    recordOutcomeEvents(out, outcome);
     emit({ type: "finished", task: ref, outcome: outcome.kind, ...(outcome.kind === "failed" ? { category: outcome.category } : {}) });
     return outcome;
   } finally {
     // supervise() returns only once every process of the run is gone.
     await lock.release();
+  }
+}
+
+/** The event-log lines of an attempt's outcome: promoted + finished, or failed with its category. */
+function recordOutcomeEvents(out: string, o: RunOneOutcome): void {
+  const t = { key: o.task.key, index: o.task.index };
+  if (o.kind === "success") {
+    recordEvent(out, { event: "promoted", ...t, files: o.record.files.length, metrics_file: o.record.metrics_file });
+    recordEvent(out, { event: "finished", ...t, duration_seconds: o.record.duration_seconds, max_rss_kb: o.record.max_rss_kb });
+  } else if (o.kind === "failed") {
+    const r = o.record;
+    recordEvent(out, { event: "failed", ...t, category: o.category, message: r.message, next_step: r.next_step, attempt_dir: o.attemptDir, duration_seconds: r.duration_seconds });
   }
 }
 
@@ -228,9 +279,16 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
     emit({ type: "recovered", task: ref, what: "promotion", message: `finished an interrupted promotion in ${paths.dir}` });
     return;
   }
+  let workStat: import("node:fs").Stats;
   try {
-    await fsp.lstat(paths.work);
+    workStat = await fsp.lstat(paths.work);
   } catch {
+    return;
+  }
+  if (!workStat.isDirectory()) {
+    // cst-batch never makes `_work` a link or a file: remove it without writing through it.
+    await fsp.rm(paths.work, { force: true });
+    emit({ type: "recovered", task: ref, what: "attempt", message: `removed ${paths.work}: it was ${workStat.isSymbolicLink() ? "a symbolic link" : "not a folder"} (not made by cst-batch)` });
     return;
   }
   const startRead = await readStateFile(path.join(paths.work, "attempt.json"), AttemptStartSchema);
@@ -263,8 +321,10 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
   const tail = await readLogTail(paths.log);
   const target = await failedAttemptDir(paths.dir, category, now);
   const record = buildAttemptRecord(target.id, identity, { category, message, exitCode: null, signal: null, logTail: tail, recordedBy: "recovery" });
+  noteSubjectLog(paths.log, [`recovered by a later run (pid ${process.pid} on ${hostName()})`, ...failureLines(category, message, record.next_step)]);
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   await copyErrorLog(paths);
+  recordEvent(path.resolve(header.out_dir), { event: "failed", key: task.key, index: task.index, category, message, next_step: record.next_step, attempt_dir: target.dir, duration_seconds: null });
   emit({ type: "recovered", task: ref, what: "attempt", message: `${message}; moved to ${path.relative(paths.dir, target.dir)}` });
 }
 
@@ -280,7 +340,9 @@ async function readLogTail(file: string): Promise<string[]> {
 async function copyErrorLog(paths: TaskPaths): Promise<void> {
   try {
     await fsp.mkdir(path.dirname(paths.errorLog), { recursive: true });
-    await fsp.copyFile(paths.log, paths.errorLog);
+    // rm removes a planted symlink itself; EXCL: never write through one planted meanwhile.
+    await fsp.rm(paths.errorLog, { force: true });
+    await fsp.copyFile(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
   } catch {
     // no log (failed before it was opened) or no space: the record holds the tail
   }
@@ -300,7 +362,12 @@ interface AttemptContext {
 }
 
 /** Category and message for a csttool run that did not succeed (null: it exited 0). */
-function classify(r: SuperviseResult, argv0: string, timeoutMinutes: number, signalName: string | null): { category: FailureCategory; message: string } | null {
+export function classify(
+  r: SuperviseResult,
+  argv0: string,
+  timeoutMinutes: number,
+  signalName: string | null,
+): { category: FailureCategory; message: string; nextStep?: string } | null {
   const lastLine = [...r.logTail].reverse().find((l) => l.trim() !== "");
   switch (r.reason) {
     case "spawn-failed":
@@ -322,6 +389,11 @@ function classify(r: SuperviseResult, argv0: string, timeoutMinutes: number, sig
     return { category: "OUT_OF_MEMORY", message: "csttool was killed by SIGKILL that cst-batch did not send; most often the out-of-memory killer" };
   }
   if (r.signal) return { category: "KILLED", message: `csttool was killed by ${r.signal}` };
+  if (r.exitCode !== 0 && r.logTail.some((l) => /No space left on device|\[Errno 28\]|Disk quota exceeded|\[Errno 122\]/.test(l))) {
+    return { category: "SYSTEM", message: `csttool exited with status ${r.exitCode}: the disk is full (no space left on device, or over quota)` };
+  }
+  const rejected = argparseRejection(r.exitCode, r.logTail);
+  if (rejected) return { category: "VALIDATION", message: rejected, nextStep: ARGPARSE_NEXT_STEP };
   if (r.exitCode !== 0) {
     return { category: "PIPELINE_FAILED", message: `csttool exited with status ${r.exitCode}${lastLine ? `: ${lastLine.trim()}` : ""}` };
   }
@@ -343,7 +415,8 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   const graceSeconds = opts.graceSeconds ?? header.run.grace_seconds;
   const signalGrace = Math.min(graceSeconds, opts.signalGraceSeconds ?? envSeconds("CST_BATCH_SIGNAL_GRACE_SECONDS", 10));
   const csttoolOut = path.join(paths.work, "csttool");
-  const argv = buildCsttoolArgv(task.csttool_argv, csttoolOut);
+  const plainArgv = buildCsttoolArgv(task.csttool_argv, csttoolOut);
+  const argv = opts.container ? containerArgv(plainArgv, opts.container, taskBindDirs(out, task)) : plainArgv;
   let maxRssKb: number | null = null;
 
   const identity = (finished: Date): RunIdentity => ({
@@ -388,7 +461,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     });
   }
 
-  const fail = async (category: FailureCategory, message: string, r: Partial<SuperviseResult> = {}): Promise<RunOneOutcome> => {
+  const fail = async (category: FailureCategory, message: string, r: Partial<SuperviseResult> = {}, nextStep: string | null = null): Promise<RunOneOutcome> => {
     const finished = new Date();
     let logTail = r.logTail ?? (await readLogTail(paths.log));
     if (r.logError) logTail = [...logTail, r.logError];
@@ -396,7 +469,8 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     let record: AttemptRecord;
     try {
       const target = await failedAttemptDir(paths.dir, category, finished);
-      record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail });
+      record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail, nextStep });
+      noteSubjectLog(paths.log, failureLines(category, message, record.next_step), finished);
       attemptDir = await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
       await copyErrorLog(paths);
     } catch (e) {
@@ -409,6 +483,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
         exitCode: r.exitCode ?? null,
         signal: r.signal ?? null,
         logTail,
+        nextStep,
       });
       try {
         writeAttemptStartSync(paths.work, { ...start, pending_category: record.category });
@@ -446,6 +521,8 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   }
 
   emit({ type: "started", task: ref, argv });
+  recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
+  const oomBefore = readOomKillCount();
   const result = await supervise({
     argv,
     env: opts.env ?? process.env,
@@ -474,14 +551,17 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   maxRssKb = result.maxRssKb;
 
   const failure = classify(result, argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
-  if (failure) return fail(failure.category, failure.message, result);
+  // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
+  if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
+  if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
   return promote(ctx, { csttoolOut, identity, result, fail, start });
 }
 
 async function writeLogOnly(file: string, text: string): Promise<void> {
   try {
     await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.writeFile(file, text);
+    await fsp.rm(file, { force: true });
+    await fsp.writeFile(file, text, { flag: fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW });
   } catch {
     // the record carries the message
   }
@@ -493,7 +573,7 @@ async function promote(
     csttoolOut: string;
     identity: (finished: Date) => RunIdentity;
     result: SuperviseResult;
-    fail: (category: FailureCategory, message: string, r?: Partial<SuperviseResult>) => Promise<RunOneOutcome>;
+    fail: (category: FailureCategory, message: string, r?: Partial<SuperviseResult>, nextStep?: string | null) => Promise<RunOneOutcome>;
     start: AttemptStart;
   },
 ): Promise<RunOneOutcome> {
@@ -510,11 +590,9 @@ async function promote(
     return p.fail("SYSTEM", `cannot gather csttool's output: ${(e as Error).message}`, p.result);
   }
   if (!metricsFile) {
-    return p.fail(
-      "PIPELINE_FAILED",
-      `csttool exited 0 but wrote no metrics JSON (expected ${task.subject}/${task.session ? `${task.session}/` : ""}reports/*_metrics.json or metrics/*_bilateral_metrics.json; ${files.length} file(s) written)`,
-      p.result,
-    );
+    const expected = `${task.subject}/${task.session ? `${task.session}/` : ""}reports/*_metrics.json or metrics/*_bilateral_metrics.json`;
+    const why = await explainNoMetrics(staged, files, expected, p.result.logTail);
+    return p.fail("PIPELINE_FAILED", why.message, p.result, why.nextStep);
   }
   const finished = new Date();
   const done: DoneRecord = {
@@ -529,6 +607,7 @@ async function promote(
   try {
     journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: (await fsp.readdir(staged)).sort() };
     await writeJournal(paths.work, journal);
+    pauseForTest("journal-written");
   } catch (e) {
     await fsp.rm(path.join(paths.work, "promote.json"), { force: true }).catch(() => {});
     return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
@@ -548,6 +627,7 @@ async function promote(
     return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
   }
   await fsp.rm(paths.errorLog, { force: true }).catch(() => {});
+  noteSubjectLog(paths.log, [`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
   return { kind: "success", task: ref, record: done };
 }
 

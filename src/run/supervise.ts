@@ -82,11 +82,24 @@ class LogTee {
 
   constructor(file: string, header: string) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    this.stream = fs.createWriteStream(file, { flags: "w" });
-    this.stream.on("error", (e) => {
-      this.error = `cannot write the log ${file}: ${e.message}`;
+    // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
+    try {
+      if (fs.lstatSync(file).isSymbolicLink()) fs.unlinkSync(file);
+    } catch {
+      // no such file yet
+    }
+    const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
+    try {
+      const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
+      this.stream = fs.createWriteStream(file, { fd });
+      this.stream.on("error", (e) => {
+        this.error = `cannot write the log ${file}: ${e.message}`;
+        this.stream = null;
+      });
+    } catch (e) {
+      this.error = `cannot write the log ${file}: ${(e as Error).message}`;
       this.stream = null;
-    });
+    }
     this.raw(header.endsWith("\n") ? header : header + "\n");
   }
 
@@ -153,23 +166,29 @@ async function sampleRssKb(pgid: number): Promise<number | null> {
   return seen ? Math.max(sum, peak) : null;
 }
 
+/** The run's token and when it started (its processes started later; see RunQuery.since). */
+interface RunId {
+  token: string;
+  since: number;
+}
+
 /** Live pids of the run (group + token holders); null when /proc is absent. */
-async function runMembers(pgid: number, token: string): Promise<number[] | null> {
-  const found = await findRunProcesses({ pgid, token });
+async function runMembers(pgid: number, run: RunId): Promise<number[] | null> {
+  const found = await findRunProcesses({ pgid, token: run.token, since: run.since });
   return found === null ? null : found.map((p) => p.pid);
 }
 
 /** Signal the group and every token holder outside it. */
-async function signalRun(pgid: number, token: string, sig: NodeJS.Signals): Promise<void> {
+async function signalRun(pgid: number, run: RunId, sig: NodeJS.Signals): Promise<void> {
   signalQuietly(-pgid, sig);
-  const members = await runMembers(pgid, token);
+  const members = await runMembers(pgid, run);
   for (const pid of members ?? []) signalQuietly(pid, sig);
 }
 
 /** Wait until no live process of the run is left or the deadline passes; true when none left. */
-async function waitGone(pgid: number, token: string, deadline: number): Promise<boolean> {
+async function waitGone(pgid: number, run: RunId, deadline: number): Promise<boolean> {
   for (;;) {
-    const members = await runMembers(pgid, token);
+    const members = await runMembers(pgid, run);
     const alive = members === null ? groupExists(pgid) : members.length > 0;
     if (!alive) return true;
     if (Date.now() >= deadline) return false;
@@ -238,6 +257,7 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
     });
   }
   const pgid = child.pid;
+  const runId: RunId = { token: opts.token, since: started };
   opts.onSpawn?.(pgid);
 
   child.stdout?.on("data", (d: Buffer) => tee.chunk("out", d));
@@ -274,10 +294,10 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
       // recording the pending category is best effort; stopping the run is not
     }
     tee.note(`${reason === "timeout" ? "time limit reached" : "stop requested"} (${category}): SIGTERM to process group ${pgid}, SIGKILL after ${grace / 1000} s`);
-    void signalRun(pgid, opts.token, "SIGTERM");
+    void signalRun(pgid, runId, "SIGTERM");
     killTimer = setTimeout(() => {
       tee.note(`grace period over: SIGKILL to process group ${pgid}`);
-      void signalRun(pgid, opts.token, "SIGKILL");
+      void signalRun(pgid, runId, "SIGKILL");
     }, grace);
   };
 
@@ -292,22 +312,22 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   // The direct child is gone; anything left of its group (or carrying its token) must go too.
   const deadline = stopping ? (stopping as { killAt: number }).killAt : Date.now() + opts.graceMs;
   let survivors: number[] = [];
-  const leftovers = await runMembers(pgid, opts.token);
-  const anyLeft = leftovers === null ? groupExists(pgid) && !(await waitGone(pgid, opts.token, Date.now() + 200)) : leftovers.length > 0;
+  const leftovers = await runMembers(pgid, runId);
+  const anyLeft = leftovers === null ? groupExists(pgid) && !(await waitGone(pgid, runId, Date.now() + 200)) : leftovers.length > 0;
   if (anyLeft) {
     tee.note(`csttool exited; processes of its group remain (${(leftovers ?? []).join(", ") || "?"}): SIGTERM, then SIGKILL`);
-    await signalRun(pgid, opts.token, "SIGTERM");
-    if (!(await waitGone(pgid, opts.token, deadline))) {
-      await signalRun(pgid, opts.token, "SIGKILL");
+    await signalRun(pgid, runId, "SIGTERM");
+    if (!(await waitGone(pgid, runId, deadline))) {
+      await signalRun(pgid, runId, "SIGKILL");
       const hardDeadline = Date.now() + 10_000;
       for (;;) {
-        if (await waitGone(pgid, opts.token, Math.min(hardDeadline, Date.now() + 500))) break;
+        if (await waitGone(pgid, runId, Math.min(hardDeadline, Date.now() + 500))) break;
         if (Date.now() >= hardDeadline) {
-          survivors = (await runMembers(pgid, opts.token)) ?? [pgid];
+          survivors = (await runMembers(pgid, runId)) ?? [pgid];
           tee.note(`processes survived SIGKILL: ${survivors.join(", ")}`);
           break;
         }
-        await signalRun(pgid, opts.token, "SIGKILL");
+        await signalRun(pgid, runId, "SIGKILL");
       }
     }
   }

@@ -6,6 +6,7 @@ import { registerCollectCommand } from "./collect.js";
 import { registerSubmitCommand } from "./submit.js";
 import { registerStatusCommand } from "./status.js";
 import { registerResubmitCommand } from "./resubmit.js";
+import { registerCompletionCommand } from "./completion.js";
 
 export type SetExit = (code: number) => void;
 
@@ -18,4 +19,5 @@ export function registerCommands(program: Command, setExit: SetExit): void {
   registerCollectCommand(program, setExit);
   registerStatusCommand(program, setExit);
   registerResubmitCommand(program, setExit);
+  registerCompletionCommand(program, setExit);
 }

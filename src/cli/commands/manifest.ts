@@ -7,7 +7,10 @@ import type { SetExit } from "./index.js";
 
 /** `cst-batch manifest init [FILE]`: write a commented example manifest. */
 export function registerManifestCommand(program: Command, setExit: SetExit): void {
-  const manifest = program.command("manifest").description("work with study manifests");
+  const manifest = program
+    .command("manifest")
+    .description("work with study manifests")
+    .addHelpText("after", "\nExamples:\n  $ cst-batch manifest init study.jsonc\n  $ cst-batch plan --manifest study.jsonc --out results\n\nReference: docs/reference/manifest.md");
   manifest
     .command("init")
     .description("write a commented example manifest (JSONC) to FILE, or to stdout")

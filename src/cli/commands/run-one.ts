@@ -1,8 +1,9 @@
-import type { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
-import { out } from "../output.js";
+import { CST_BATCH_VERSION } from "../../version.js";
+import { addVerbosityOptions, out, reportError } from "../output.js";
 import type { SetExit } from "./index.js";
 
 interface RunOneFlags {
@@ -13,6 +14,8 @@ interface RunOneFlags {
   force?: boolean;
   timeoutMinutes?: string;
   graceSeconds?: string;
+  containerRuntime?: string;
+  containerImage?: string;
   json?: boolean;
 }
 
@@ -85,9 +88,26 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
     .option("--force", "rerun even when the subject is already done with the same configuration")
     .option("--timeout-minutes <m>", "time limit for csttool (default: the plan's)")
     .option("--grace-seconds <s>", "between SIGTERM and SIGKILL when stopping csttool (default: the plan's)")
+    .option("--container-image <image>", "run csttool as `<runtime> exec --bind <out,inputs> <image> csttool ...`")
+    .option("--container-runtime <name>", "apptainer (default) or singularity; with --container-image")
     .option("--json", "print the outcome as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ cst-batch run-one --plan results/.cst-batch/plans/<plan_id>.json --index 12
+  $ CST_BATCH_PLAN=results/.cst-batch/plan.json cst-batch run-one --index 12
+  $ cst-batch run-one --submission results/.cst-batch/submissions/<id>.json --chunk 3
+  $ cst-batch run-one --plan results/.cst-batch/plan.json --index 0 --force --timeout-minutes 30
+
+Output: logs/<key>.log (csttool's lines with timestamps, cst-batch's own as "cst|"); on failure
+_failed_attempts/<time>_<CATEGORY>/attempt.json and logs/<key>_error.log, whose last lines name
+the category and the next step. Exit codes: 0 done/skipped, 4 subject failed, 5 timeout/killed,
+6 system problem, 75 lock busy (another run holds the subject).`,
+    )
     .action(async (flags: RunOneFlags) => {
       const timeoutMinutes = parsePositive("--timeout-minutes", flags.timeoutMinutes, false);
+      const container = parseContainer(flags);
       const graceSeconds = parsePositive("--grace-seconds", flags.graceSeconds, true);
       const jobs = await resolveTasks(flags);
       // Loaded only now: `--help` and usage errors stay fast.
@@ -116,8 +136,11 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
             signal: controller.signal,
             ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
             ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+            container,
             onEvent: (e) => {
               if (e.type === "recovered") out.warn(`${e.task.key}: ${e.message}`);
+              else if (e.type === "started") out.debug(`${e.task.key}: started ${JSON.stringify(e.argv)}`);
+              else if (e.type === "stopping") out.debug(`${e.task.key}: stopping (${e.reason}, ${e.category})`);
             },
           });
           const code = exitCodeFor(outcome);
@@ -135,6 +158,20 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
       }
       setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
     });
+}
+
+/** `--container-image` / `--container-runtime` -> the container to run csttool in, or null. */
+function parseContainer(flags: RunOneFlags): { runtime: "apptainer" | "singularity"; image: string } | null {
+  if (flags.containerImage === undefined) {
+    if (flags.containerRuntime !== undefined) throw new CstError("USAGE", "--container-runtime needs --container-image");
+    return null;
+  }
+  if (flags.containerImage === "") throw new CstError("USAGE", "--container-image is empty");
+  const runtime = flags.containerRuntime ?? "apptainer";
+  if (runtime !== "apptainer" && runtime !== "singularity") {
+    throw new CstError("USAGE", `--container-runtime must be apptainer or singularity, found ${JSON.stringify(runtime)}`);
+  }
+  return { runtime, image: flags.containerImage };
 }
 
 /** The (plan, index) pairs to run: one from --plan/--index, or a submission chunk's. */
@@ -167,4 +204,41 @@ async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; ind
   if (!planFile) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
   if (flags.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
   return [{ planFile, index: parseNonNegativeInt("--index", flags.index) }];
+}
+
+/**
+ * `cst-batch run-one ...` with only this command registered. run-one starts once per subject on
+ * a compute node, so bin/cst-batch.js calls this instead of main() for it: the other commands
+ * (planner, schedulers, collect, their option tables) are never loaded. The program is set up
+ * and errors are mapped exactly as main() in ../main.ts does; keep the two in step.
+ */
+export async function runOneMain(argv: string[]): Promise<number> {
+  const program = new Command();
+  let exitCode: number = EXIT.OK;
+  program
+    .name("cst-batch")
+    .description("Run csttool over a whole study: Slurm, PBS Pro, Torque array jobs or a local worker pool.")
+    .version(CST_BATCH_VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    });
+  addVerbosityOptions(program);
+  registerRunOneCommand(program, (code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") {
+        return EXIT.OK;
+      }
+      return EXIT.USAGE;
+    }
+    return reportError(e);
+  }
+  return exitCode;
 }

@@ -231,7 +231,7 @@ describe("collect", () => {
     expect(summary.problems).toEqual(result.problems);
     expect(result.summary).toEqual(summary);
     expect(result.files.map((f) => path.basename(f)).sort()).toEqual(
-      ["batch_metrics.csv", "batch_summary.json", "dataset_description.json", "participants.tsv"],
+      ["batch_metrics.csv", "batch_report.html", "batch_summary.json", "dataset_description.json", "participants.tsv"],
     );
   });
 

@@ -1,0 +1,68 @@
+// Figure 2: run-one overhead (wall minus the stand-in's bare run), next to `node -e 0`.
+// Figure 7: run-one's peak RSS while it supervises a child that lives for a second.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { median, run, sample, canMeasureRss } from "../lib/measure.mjs";
+import { figureLine, fmtMb, fmtMs } from "../lib/report.mjs";
+import { NODE, cli, cliEnv } from "../lib/context.mjs";
+
+/** The task's csttool argv with --out pointing to a scratch folder (for the bare stand-in run). */
+function bareArgv(task, scratch) {
+  const argv = [...task.csttool_argv];
+  argv[argv.indexOf("--out") + 1] = scratch;
+  return argv;
+}
+
+export function runOneFigure(ctx, { planFile, firstIndex }) {
+  const plan = JSON.parse(readFileSync(planFile, "utf8"));
+  const taskCount = plan.tasks.length;
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-bare-"));
+  const bare = sample((i) => run(bareArgv(plan.tasks[(firstIndex + i) % taskCount], scratch)), { times: ctx.runs * 2, warmup: 2 });
+  rmSync(scratch, { recursive: true, force: true });
+  const floor = sample(() => run([NODE, "-e", "0"]), { times: ctx.runs * 2, warmup: 1 });
+  // A fresh task each time, so csttool really runs (a done task would be skipped).
+  let next = firstIndex;
+  const runOne = sample(() => run(cli("run-one", "--plan", planFile, "--index", String(next++)), { env: cliEnv() }), {
+    times: ctx.runs * 2,
+    warmup: 2,
+  });
+  const overhead = runOne.medianMs - bare.medianMs;
+  ctx.print(
+    figureLine({
+      name: `2. run-one overhead (${taskCount}-task plan)`,
+      value: overhead,
+      baseName: "node -e 0",
+      base: floor.medianMs,
+      target: "<= 150 ms",
+      ok: overhead <= 150,
+      note: `run-one wall ${runOne.medianMs.toFixed(1)} ms, stand-in bare ${bare.medianMs.toFixed(1)} ms; cpu run-one ${fmtMs(runOne.medianCpuMs)}, stand-in ${fmtMs(bare.medianCpuMs)}, node -e 0 ${fmtMs(floor.medianCpuMs)}`,
+    }),
+  );
+  ctx.record("runOne", { wallMs: runOne.medianMs, cpuMs: runOne.medianCpuMs, samples: runOne.ms, bareMs: bare.medianMs, bareCpuMs: bare.medianCpuMs, floorMs: floor.medianMs, floorCpuMs: floor.medianCpuMs, overheadMs: overhead });
+  return next;
+}
+
+export function runOneRssFigure(ctx, { planFile, index }) {
+  if (!canMeasureRss) {
+    ctx.print(figureLine({ name: "7. run-one peak RSS (supervising 1 s child)", value: null, fmt: fmtMb, note: "n/a (/usr/bin/time missing)" }));
+    return;
+  }
+  const argv = cli("run-one", "--plan", planFile, "--index", String(index), "--force");
+  const env = cliEnv({ CST_BENCH_SLEEP: "1" });
+  const s = sample(() => run(argv, { env, rss: true }), { times: Math.max(3, Math.ceil(ctx.runs / 2)) });
+  const floor = sample(() => run([NODE, "-e", "0"], { rss: true }), { times: 3 });
+  ctx.print(
+    figureLine({
+      name: "7. run-one peak RSS (supervising 1 s child)",
+      value: s.maxRssKb,
+      fmt: fmtMb,
+      baseName: "node -e 0",
+      base: floor.medianRssKb,
+      target: "<= 80 MB",
+      ok: s.maxRssKb <= 80 * 1024,
+      note: `median ${fmtMb(s.medianRssKb)}, wall ${median(s.ms).toFixed(0)} ms`,
+    }),
+  );
+  ctx.record("runOneRss", { maxRssKb: s.maxRssKb, medianRssKb: s.medianRssKb, floorKb: floor.medianRssKb });
+}

@@ -1,0 +1,127 @@
+// Figure 6: render + submit a task array on the test Slurm, and the time until its last task
+// finished (instant stand-in), next to a bare `sbatch --array=0-(n-1) --wrap true`.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { run } from "../lib/measure.mjs";
+import { figureLine } from "../lib/report.mjs";
+import { STANDIN, cli, cliEnv } from "../lib/context.mjs";
+
+const POLL_MS = 250;
+/** Longest wait for an array to finish; override with CST_BENCH_SLURM_WAIT_S. */
+const WAIT_LIMIT_MS = Number(process.env.CST_BENCH_SLURM_WAIT_S ?? 300) * 1000;
+
+function slurmPresent() {
+  return spawnSync("sinfo", ["-h"], { encoding: "utf8" }).status === 0;
+}
+
+/** Jobs of these ids still pending / running / completing. */
+function activeCount(ids) {
+  const r = spawnSync("squeue", ["-h", "-j", ids.join(","), "-t", "PD,R,CG,CF,S", "-o", "%i"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n").filter((l) => l.trim() !== "").length : 0;
+}
+
+/**
+ * Wait until none of the jobs is active; returns ms since `t0`, or null when the wait limit
+ * passed first (the jobs are then cancelled, so they do not load the following runs).
+ */
+function waitFinished(ids, t0) {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (activeCount(ids) > 0) {
+    if (Date.now() > deadline) {
+      spawnSync("scancel", ids);
+      return null;
+    }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, POLL_MS);
+  }
+  return performance.now() - t0;
+}
+
+function otherJobs() {
+  const r = spawnSync("squeue", ["-h", "-o", "%i"], { encoding: "utf8" });
+  return r.status === 0 ? r.stdout.split("\n").filter(Boolean).length : 0;
+}
+
+export function slurmFigure(ctx, { bids, count, out }) {
+  const name = `6. slurm ${count}-task array`;
+  if (!slurmPresent()) {
+    ctx.print(figureLine({ name, value: null, note: "n/a (no Slurm: sinfo fails)" }));
+    return;
+  }
+  const busy = otherJobs();
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-sbatch-"));
+  const t0 = performance.now();
+  const sub = run(["sbatch", "--parsable", `--array=0-${count - 1}`, "--wrap", "true", "-o", "/dev/null", "-J", "cst-bench-bare"], { cwd: scratch });
+  const bareId = sub.stdout.trim().split(";")[0];
+  const bareDone = waitFinished([bareId], t0);
+  rmSync(scratch, { recursive: true, force: true });
+  ctx.print(
+    figureLine({
+      name: `${name}: bare sbatch submit`,
+      value: sub.ms,
+      note: `all ${count} finished after ${bareDone === null ? `> ${WAIT_LIMIT_MS / 1000} s (cancelled)` : `${(bareDone / 1000).toFixed(1)} s`}${busy ? `; ${busy} other job(s) were queued at start` : ""}`,
+    }),
+  );
+  const record = { count, bareSubmitMs: sub.ms, bareDoneMs: bareDone, otherJobs: busy };
+
+  // cst-batch's own Slurm path, when it exists: probe with a dry run first.
+  rmSync(out, { recursive: true, force: true });
+  const base = ["submit", "--scheduler", "slurm", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check"];
+  const dry = run(cli(...base, "--dry-run"), { env: cliEnv(), check: false });
+  if (dry.status !== 0) {
+    ctx.print(figureLine({ name: `${name}: cst-batch submit`, value: null, note: "n/a (submit --scheduler slurm not available)" }));
+    ctx.record("slurm", { ...record, available: false });
+    return;
+  }
+  rmSync(out, { recursive: true, force: true });
+  const t1 = performance.now();
+  const real = run(cli(...base), { env: cliEnv(), check: false });
+  const ids = submittedJobIds(out);
+  if (real.status !== 0 || ids.length === 0) {
+    ctx.print(figureLine({ name: `${name}: cst-batch submit`, value: null, note: `failed (exit ${real.status}): ${real.stderr.trim().split("\n").slice(-2).join(" | ")}` }));
+    ctx.record("slurm", { ...record, available: true, failed: true });
+    return;
+  }
+  const done = waitFinished(ids, t1);
+  ctx.print(
+    figureLine({
+      name: `${name}: cst-batch render + submit`,
+      value: real.ms,
+      baseName: "bare sbatch",
+      base: sub.ms,
+    }),
+  );
+  ctx.print(
+    figureLine({
+      name: `${name}: submit -> last task finished`,
+      value: done,
+      baseName: "bare sbatch",
+      base: bareDone,
+      note: done === null ? `not finished within ${WAIT_LIMIT_MS / 1000} s (cancelled; CST_BENCH_SLURM_WAIT_S=N to wait longer)` : undefined,
+    }),
+  );
+  ctx.record("slurm", { ...record, available: true, submitMs: real.ms, doneMs: done });
+  rmSync(out, { recursive: true, force: true });
+}
+
+/** Array job ids from the submission record(s) cst-batch wrote. */
+function submittedJobIds(out) {
+  const dir = path.join(out, ".cst-batch", "submissions");
+  let names = [];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith(".json"));
+  } catch {
+    return [];
+  }
+  const ids = [];
+  for (const n of names) {
+    try {
+      const s = JSON.parse(readFileSync(path.join(dir, n), "utf8"));
+      for (const shard of s.shards ?? []) if (shard.job_id) ids.push(String(shard.job_id).split(";")[0]);
+    } catch {
+      // a record being written: skip
+    }
+  }
+  return ids;
+}

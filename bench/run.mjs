@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// cst-batch benchmarks: `npm run bench` (full, ~10,000 subjects) or `npm run bench -- --quick`.
+// Generates its own data in a temp folder, runs each case several times against dist/ (run
+// `npm run build` first) and prints one line per figure: median, baseline median, ratio, target.
+// Not a test: nothing here fails on a slow figure; MISS in the output says a target was missed.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { CLI, REPO, STANDIN, cli, cliEnv } from "./lib/context.mjs";
+import { makeBidsTree, writeDoneTree } from "./lib/data.mjs";
+import { run } from "./lib/measure.mjs";
+import { machineHeader } from "./lib/report.mjs";
+import { planFigure } from "./figures/plan.mjs";
+import { runOneFigure, runOneRssFigure } from "./figures/run-one.mjs";
+import { collectFigure, statusFigure } from "./figures/collect-status.mjs";
+import { localFigure } from "./figures/local.mjs";
+import { slurmFigure } from "./figures/slurm.mjs";
+
+const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--keep] [--json FILE]
+  --quick        1,000 subjects, 3 runs per case, 100-task Slurm array (~2 min without figure 6, under load)
+  --subjects N   study size for plan / collect / status (default 10000); the smaller
+                 studies (collect growth, local --jobs 2, Slurm array) are N/10
+  --runs N       timed runs per case (default 5; the slow cases use fewer)
+  --only LIST    figures to run, e.g. --only 1,2,7
+  --no-slurm     skip figure 6
+  --keep         keep the generated data (its folder is printed)
+  --json FILE    also write the figures as JSON`;
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    subjects: { type: "string" },
+    runs: { type: "string" },
+    only: { type: "string" },
+    "no-slurm": { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    json: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!existsSync(path.join(REPO, "dist", "cli", "main.js"))) {
+  console.error("dist/ is missing: run `npm run build` first");
+  process.exit(2);
+}
+
+const subjects = Number(flags.subjects ?? (flags.quick ? 1000 : 10_000));
+const runs = Number(flags.runs ?? (flags.quick ? 3 : 5));
+if (!Number.isInteger(subjects) || subjects < 100 || !Number.isInteger(runs) || runs < 1) {
+  console.error(`--subjects must be a whole number >= 100 and --runs >= 1\n${USAGE}`);
+  process.exit(2);
+}
+const only = flags.only ? new Set(flags.only.split(",").map((s) => s.trim())) : null;
+const want = (n) => (only === null || only.has(String(n))) && !(n === 6 && flags["no-slurm"]);
+const small = Math.max(10, Math.round(subjects / 10));
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), "cst-bench-"));
+const figures = {};
+const ctx = {
+  runs,
+  slowRuns: Math.max(1, Math.min(3, runs)),
+  print: (line) => console.log(line),
+  record: (key, value) => (figures[key] = value),
+};
+const elapsed = (t) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
+const started = performance.now();
+
+console.log(machineHeader(dataDir));
+console.log(`settings: ${subjects} subjects, ${runs} runs per case (slow cases ${ctx.slowRuns}), CLI ${path.relative(process.cwd(), CLI) || CLI}`);
+console.log("figure".padEnd(44) + "     median  |  ...");
+
+try {
+  const paths = {
+    bids: path.join(dataDir, "bids"),
+    out: path.join(dataDir, "out"),
+    smallBids: path.join(dataDir, "bids-small"),
+    smallOut: path.join(dataDir, "out-small"),
+  };
+  let t = performance.now();
+  makeBidsTree(paths.bids, subjects);
+  makeBidsTree(paths.smallBids, small);
+  console.log(`(data: BIDS trees of ${subjects} and ${small} subjects in ${elapsed(t)})`);
+
+  // Figure 1 leaves the plan of the large study in paths.out; figures 2, 3, 4, 7 use it.
+  const planFile = want(1) ? planFigure(ctx, { bids: paths.bids, out: paths.out, subjects }) : planQuietly(paths.bids, paths.out);
+  let nextIndex = 0;
+  if (want(2)) nextIndex = runOneFigure(ctx, { planFile, firstIndex: 0 });
+  if (want(7)) runOneRssFigure(ctx, { planFile, index: nextIndex });
+
+  if (want(3) || want(4)) {
+    t = performance.now();
+    await writeDoneTree(paths.out);
+    planQuietly(paths.smallBids, paths.smallOut);
+    await writeDoneTree(paths.smallOut);
+    console.log(`(data: done trees of ${subjects} and ${small} subjects in ${elapsed(t)})`);
+  }
+  if (want(3)) collectFigure(ctx, { small: { out: paths.smallOut, subjects: small }, large: { out: paths.out, subjects } });
+  if (want(4)) statusFigure(ctx, { out: paths.out, subjects });
+
+  if (want(5)) {
+    const [a, b] = [10, 110];
+    const aBids = path.join(dataDir, "bids-local-a");
+    const bBids = path.join(dataDir, "bids-local-b");
+    makeBidsTree(aBids, a);
+    makeBidsTree(bBids, b);
+    const bareMs = figures.runOne?.bareMs ?? bareStandinMs();
+    localFigure(ctx, { smallBids: aBids, smallCount: a, bigBids: bBids, bigCount: b, wideBids: paths.smallBids, wideCount: small, outBase: path.join(dataDir, "out-local"), bareMs });
+  }
+  if (want(6)) slurmFigure(ctx, { bids: paths.smallBids, count: small, out: path.join(dataDir, "out-slurm") });
+} finally {
+  if (flags.keep) console.log(`(data kept in ${dataDir})`);
+  else rmSync(dataDir, { recursive: true, force: true });
+}
+console.log(`(total ${elapsed(started)})`);
+if (flags.json) writeFileSync(flags.json, JSON.stringify({ subjects, runs, figures }, null, 2) + "\n");
+
+/** Plan without timing it (for the figures that only need a plan). */
+function planQuietly(bids, out) {
+  run(cli("plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check"), { env: cliEnv() });
+  return path.join(out, ".cst-batch", "plan.json");
+}
+
+/** The stand-in's own run time, when figure 2 did not measure it. */
+function bareStandinMs() {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-bare-"));
+  const times = [];
+  for (let i = 0; i < 7; i++) times.push(run([STANDIN, "run", "--nifti", "x.nii.gz", "--out", scratch, "--subject-id", `b${i}`, "--session-id", "01"]).ms);
+  rmSync(scratch, { recursive: true, force: true });
+  return times.sort((x, y) => x - y)[3];
+}
