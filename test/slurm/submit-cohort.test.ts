@@ -102,7 +102,9 @@ describe.skipIf(!haveSlurm).concurrent("cst-batch submit on the local Slurm", ()
     const started = path.join(s.out, "sub-04", "_work", "attempt.json");
     for (let i = 0; i < 120 && !existsSync(started); i++) await delay(250);
     expect(existsSync(started)).toBe(true);
-    await delay(500);
+    // the stand-in's first act is to log its argv: cancel only once csttool really runs
+    for (let i = 0; i < 120 && runsPerSubject(s)["sub-04"] !== 1; i++) await delay(250);
+    expect(runsPerSubject(s)["sub-04"]).toBe(1);
     expect(await runSchedulerCommand(["scancel", `${arrayId}_3`])).toMatchObject({ kind: "ok" });
     await waitForSlurmJobsGone(allJobs(json), 120_000);
 
