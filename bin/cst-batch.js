@@ -11,13 +11,5 @@ if (typeof module.enableCompileCache === "function") {
   }
 }
 
-// `run-one` loads only its own command (see runOneMain); everything else goes through main().
-const argv = process.argv;
-const run =
-  argv[2] === "run-one"
-    ? import("../dist/cli/commands/run-one.js").then((m) => m.runOneMain(argv))
-    : import("../dist/cli/main.js").then((m) => m.main(argv));
-
-run.then((code) => {
-  process.exitCode = code;
-});
+const { main } = await import("../dist/cli/main.js");
+process.exitCode = await main(process.argv);

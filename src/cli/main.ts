@@ -40,9 +40,13 @@ export async function main(argv: string[]): Promise<number> {
     });
   addVerbosityOptions(program);
   program.addHelpText("after", PROGRAM_EXAMPLES);
-  registerCommands(program, (code) => {
-    exitCode = code;
-  });
+  await registerCommands(
+    program,
+    (code) => {
+      exitCode = code;
+    },
+    argv,
+  );
   try {
     await program.parseAsync(argv);
   } catch (e) {

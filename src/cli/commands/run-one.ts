@@ -206,39 +206,3 @@ async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; ind
   return [{ planFile, index: parseNonNegativeInt("--index", flags.index) }];
 }
 
-/**
- * `cst-batch run-one ...` with only this command registered. run-one starts once per subject on
- * a compute node, so bin/cst-batch.js calls this instead of main() for it: the other commands
- * (planner, schedulers, collect, their option tables) are never loaded. The program is set up
- * and errors are mapped exactly as main() in ../main.ts does; keep the two in step.
- */
-export async function runOneMain(argv: string[]): Promise<number> {
-  const program = new Command();
-  let exitCode: number = EXIT.OK;
-  program
-    .name("cst-batch")
-    .description("Run csttool over a whole study: Slurm, PBS Pro, Torque array jobs or a local worker pool.")
-    .version(CST_BATCH_VERSION, "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
-    });
-  addVerbosityOptions(program);
-  registerRunOneCommand(program, (code) => {
-    exitCode = code;
-  });
-  try {
-    await program.parseAsync(argv);
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") {
-        return EXIT.OK;
-      }
-      return EXIT.USAGE;
-    }
-    return reportError(e);
-  }
-  return exitCode;
-}

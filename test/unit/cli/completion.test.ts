@@ -9,18 +9,18 @@ import { registerCommands } from "../../../src/cli/commands/index.js";
 import { addVerbosityOptions } from "../../../src/cli/output.js";
 
 /** The real program tree, as main() builds it. */
-function program(): Command {
+async function program(): Promise<Command> {
   const p = new Command().name("cst-batch").version("0.0.0", "-V, --version");
   addVerbosityOptions(p);
-  registerCommands(p, () => {});
+  await registerCommands(p, () => {}, ["node", "cst-batch"]);
   return p;
 }
 
 const haveBash = spawnSync("bash", ["--version"]).status === 0;
 
 describe("completion script generated from the command tree", () => {
-  it("lists every registered command and its flags", () => {
-    const tree = commandTree(program());
+  it("lists every registered command and its flags", async () => {
+    const tree = commandTree(await program());
     const root = tree.find((n) => n.path === "")!;
     expect(root.subcommands).toEqual(expect.arrayContaining(["plan", "manifest", "submit", "run-one", "collect", "completion"]));
     expect(root.flags).toEqual(expect.arrayContaining(["--verbose", "--quiet", "--help"]));
@@ -31,10 +31,10 @@ describe("completion script generated from the command tree", () => {
   describe.skipIf(!haveBash)("sourced in a real bash", () => {
     let dir: string;
     let script: string;
-    beforeAll(() => {
+    beforeAll(async () => {
       dir = mkdtempSync(path.join(os.tmpdir(), "cst-completion-"));
       script = path.join(dir, "cst-batch.bash");
-      writeFileSync(script, bashCompletion(program()));
+      writeFileSync(script, bashCompletion(await program()));
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,8 +68,8 @@ describe("completion script generated from the command tree", () => {
     });
   });
 
-  it("the zsh script loads the same function through bashcompinit", () => {
-    const z = zshCompletion(program());
+  it("the zsh script loads the same function through bashcompinit", async () => {
+    const z = zshCompletion(await program());
     expect(z.startsWith("#compdef cst-batch\n")).toBe(true);
     expect(z).toContain("bashcompinit");
     expect(z).toContain("complete -o filenames -o bashdefault -F _cst_batch cst-batch");
