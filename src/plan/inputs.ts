@@ -37,7 +37,7 @@ function statFile(
     const code = errnoCode(e);
     if (code === "ENOENT" && optional) return { kind: "absent" };
     if (code === "ENOENT") {
-      return { kind: "problem", problem: problem("error", "input", `${what} not found: ${file}`, `create it or fix the path; csttool expects the ${what} beside the NIfTI with the same stem`, where) };
+      return { kind: "problem", problem: problem("error", "input", `${what} not found: ${file}`, what === "NIfTI" ? "fix the path to the DWI NIfTI" : `create it or fix the path; csttool expects the ${what} beside the NIfTI with the same stem`, where) };
     }
     if (code === "ELOOP") {
       return { kind: "problem", problem: problem("error", "input", `${what} ${file} is a symlink loop`, "fix the symbolic link", where) };

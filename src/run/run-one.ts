@@ -44,7 +44,7 @@ import {
 } from "./promote.js";
 import { describeOomEvidence, readOomKillCount } from "./oom.js";
 import { supervise, type SuperviseResult } from "./supervise.js";
-import { ARGPARSE_NEXT_STEP, argparseRejection, explainNoMetrics } from "./csttool-outcome.js";
+import { ARGPARSE_NEXT_STEP, argparseRejection, csttoolLines, explainNoMetrics } from "./csttool-outcome.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
 import { failureLines, noteSubjectLog } from "../events/subject-log.js";
@@ -368,7 +368,8 @@ export function classify(
   timeoutMinutes: number,
   signalName: string | null,
 ): { category: FailureCategory; message: string; nextStep?: string } | null {
-  const lastLine = [...r.logTail].reverse().find((l) => l.trim() !== "");
+  // csttool's own last words (a traceback's final line), not cst-batch's closing note in the log.
+  const lastLine = csttoolLines(r.logTail).at(-1);
   switch (r.reason) {
     case "spawn-failed":
       return {
@@ -395,7 +396,7 @@ export function classify(
   const rejected = argparseRejection(r.exitCode, r.logTail);
   if (rejected) return { category: "VALIDATION", message: rejected, nextStep: ARGPARSE_NEXT_STEP };
   if (r.exitCode !== 0) {
-    return { category: "PIPELINE_FAILED", message: `csttool exited with status ${r.exitCode}${lastLine ? `: ${lastLine.trim()}` : ""}` };
+    return { category: "PIPELINE_FAILED", message: `csttool exited with status ${r.exitCode}${lastLine ? `: ${lastLine}` : ""}` };
   }
   return null;
 }

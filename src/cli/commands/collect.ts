@@ -16,6 +16,9 @@ interface CollectFlags {
  * and CSV carry it. Best effort: a scheduler that cannot be asked leaves the records as they are.
  */
 async function recordSchedulerVerdicts(dir: string): Promise<void> {
+  const { readSubmissions } = await import("../../status/submissions.js");
+  // Local mode and plain plans: no scheduler knows anything the records do not.
+  if (!(await readSubmissions(dir)).some((s) => s.scheduler !== "local")) return;
   const { readStatus } = await import("../../status/status.js");
   try {
     const report = await readStatus(dir, { writeBack: true });
