@@ -4,6 +4,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
 import { parseCsv, readJson, REPO, runCli, tempDir } from "../helpers/cli.js";
+import { requireSlurmOrSkip } from "../helpers/slurm-env.js";
+import { waitForSlurmJobsGone } from "../helpers/slurm-wait.js";
 
 /*
  * The real csttool (build/csttool-venv, made by scripts/csttool-venv.sh) over a synthetic study
@@ -66,71 +68,19 @@ function csvObjects(text: string): Record<string, string>[] {
   return rows.map((r) => Object.fromEntries(head!.map((h, i) => [h, r[i] ?? ""])));
 }
 
-const describeReal = HAVE_VENV || IN_CI ? describe : describe.skip;
+/** csttool's own verdict for a task: its pipeline report, wherever cst-batch kept it. */
+function pipelineReportIn(out: string, t: Task): { file: string; report: any } {
+  const base = taskDir(out, t);
+  const name = `${label(t.subject)}_pipeline_report.json`; // csttool names it after --subject-id as given
+  const hits = walk(base).filter((f) => path.basename(f) === name);
+  expect(hits, `${name} under ${base}`).toHaveLength(1);
+  const file = path.join(base, hits[0]!);
+  return { file, report: readPythonJson(file) };
+}
 
-describeReal("the real csttool over the phantom study (cst-batch submit --scheduler local)", () => {
-  const dir = tempDir("cst-real-");
-  const bids = path.join(dir, "bids");
-  const out = path.join(dir, "out");
-  const argvLog = path.join(dir, "argv.jsonl");
-  let submit: ReturnType<typeof runCli>;
-  let version: string;
-
-  beforeAll(() => {
-    if (!HAVE_VENV) {
-      throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
-    }
-    const v = spawnSync(CSTTOOL, ["--version"], { encoding: "utf8" });
-    version = /(\d+\.\d+\.\d+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? "?";
-    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
-    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
-    submit = runCli(
-      ["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--jobs", "2"],
-      { env: { CSTTOOL_REAL: CSTTOOL, CSTTOOL_ARGV_LOG: argvLog, CSTTOOL_PYTHON: PYTHON }, timeoutMs: 40 * 60_000 },
-    );
-  }, 45 * 60_000);
-
-  /** csttool's own verdict for a task: its pipeline report, wherever cst-batch kept it. */
-  function pipelineReport(t: Task): { file: string; report: any } {
-    const base = taskDir(out, t);
-    const name = `${label(t.subject)}_pipeline_report.json`; // csttool names it after --subject-id as given
-    const hits = walk(base).filter((f) => path.basename(f) === name);
-    expect(hits, `${name} under ${base}`).toHaveLength(1);
-    const file = path.join(base, hits[0]!);
-    return { file, report: readPythonJson(file) };
-  }
-
-  it("submit ran every task and did not crash", () => {
-    expect(submit.signal).toBeNull();
-    expect(submit.stderr).not.toMatch(/at .*\.js:\d+/);
-    expect([EXIT.OK, EXIT.SUBJECT_FAILED]).toContain(submit.code);
-  });
-
-  it("csttool received `run`, the input cst-batch found, its own --out and the bare labels", () => {
-    const calls = readFileSync(argvLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
-    // Plan time: `--version` and `run --help` (capabilities), in parallel, so in either order.
-    expect(calls.slice(0, 2)).toEqual(expect.arrayContaining([["--version"], ["run", "--help"]]));
-    const runs = calls.filter((c) => c[0] === "run" && !c.includes("--help"));
-    expect(runs).toHaveLength(TASKS.length);
-    for (const t of TASKS) {
-      const input =
-        t.kind === "nifti"
-          ? ["--nifti", path.join(bids, t.subject, ...(t.session ? [t.session] : []), "dwi", `${t.key}_dwi.nii.gz`)]
-          : ["--dicom", path.join(bids, t.subject, "dicom")];
-      const expected = [
-        "run",
-        ...input,
-        "--out",
-        path.join(taskDir(out, t), "_work", "csttool"),
-        "--subject-id",
-        label(t.subject),
-        ...(t.session ? ["--session-id", label(t.session)] : []),
-      ];
-      expect(runs).toContainEqual(expected);
-    }
-  });
-
-  it("each task's outcome is what csttool's pipeline report says: _done.json on success, a PIPELINE_FAILED record otherwise", () => {
+/** Every task ended as csttool's pipeline report says: `_done.json` on success, a PIPELINE_FAILED record (with csttool's log and files) otherwise. */
+function expectOutcomesMatchReports(out: string, version: string): void {
+  const pipelineReport = (t: Task) => pipelineReportIn(out, t);
     for (const t of TASKS) {
       const base = taskDir(out, t);
       const { report } = pipelineReport(t);
@@ -163,6 +113,66 @@ describeReal("the real csttool over the phantom study (cst-batch submit --schedu
         expect(report.failed_steps.length).toBeGreaterThan(0);
       }
     }
+}
+
+const describeReal = HAVE_VENV || IN_CI ? describe : describe.skip;
+
+describeReal("the real csttool over the phantom study (cst-batch submit --scheduler local)", () => {
+  const dir = tempDir("cst-real-");
+  const bids = path.join(dir, "bids");
+  const out = path.join(dir, "out");
+  const argvLog = path.join(dir, "argv.jsonl");
+  let submit: ReturnType<typeof runCli>;
+  let version: string;
+
+  beforeAll(() => {
+    if (!HAVE_VENV) {
+      throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
+    }
+    const v = spawnSync(CSTTOOL, ["--version"], { encoding: "utf8" });
+    version = /(\d+\.\d+\.\d+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? "?";
+    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
+    submit = runCli(
+      ["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--jobs", "2"],
+      { env: { CSTTOOL_REAL: CSTTOOL, CSTTOOL_ARGV_LOG: argvLog, CSTTOOL_PYTHON: PYTHON }, timeoutMs: 40 * 60_000 },
+    );
+  }, 45 * 60_000);
+
+  const pipelineReport = (t: Task) => pipelineReportIn(out, t);
+
+  it("submit ran every task and did not crash", () => {
+    expect(submit.signal).toBeNull();
+    expect(submit.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect([EXIT.OK, EXIT.SUBJECT_FAILED]).toContain(submit.code);
+  });
+
+  it("csttool received `run`, the input cst-batch found, its own --out and the bare labels", () => {
+    const calls = readFileSync(argvLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]);
+    // Plan time: `--version` and `run --help` (capabilities), in parallel, so in either order.
+    expect(calls.slice(0, 2)).toEqual(expect.arrayContaining([["--version"], ["run", "--help"]]));
+    const runs = calls.filter((c) => c[0] === "run" && !c.includes("--help"));
+    expect(runs).toHaveLength(TASKS.length);
+    for (const t of TASKS) {
+      const input =
+        t.kind === "nifti"
+          ? ["--nifti", path.join(bids, t.subject, ...(t.session ? [t.session] : []), "dwi", `${t.key}_dwi.nii.gz`)]
+          : ["--dicom", path.join(bids, t.subject, "dicom")];
+      const expected = [
+        "run",
+        ...input,
+        "--out",
+        path.join(taskDir(out, t), "_work", "csttool"),
+        "--subject-id",
+        label(t.subject),
+        ...(t.session ? ["--session-id", label(t.session)] : []),
+      ];
+      expect(runs).toContainEqual(expected);
+    }
+  });
+
+  it("each task's outcome is what csttool's pipeline report says: _done.json on success, a PIPELINE_FAILED record otherwise", () => {
+    expectOutcomesMatchReports(out, version);
   });
 
   it("the DICOM subject was converted by csttool's own import step", () => {
@@ -205,5 +215,46 @@ describeReal("the real csttool over the phantom study (cst-batch submit --schedu
     // cst-batch's own schema because the contract note documents it.
     expect(r.code).toBe(EXIT.PREFLIGHT);
     expect(r.stderr).toContain("csttool 0.5.0 accepts --denoise-method patch2self or nlmeans; mppca is not available in this version");
+  });
+});
+
+const describeRealSlurm = (HAVE_VENV || IN_CI) && requireSlurmOrSkip() ? describe : describe.skip;
+
+describeRealSlurm("the real csttool over the phantom study through the test Slurm (cst-batch submit --scheduler slurm)", () => {
+  const dir = tempDir("cst-real-slurm-");
+  const bids = path.join(dir, "bids");
+  const out = path.join(dir, "out");
+  const argvLog = path.join(dir, "argv.jsonl");
+  let submitted: { code: number | null; stdout: string; stderr: string };
+  let version: string;
+
+  beforeAll(async () => {
+    if (!HAVE_VENV) throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
+    const v = spawnSync(CSTTOOL, ["--version"], { encoding: "utf8" });
+    version = /(\d+\.\d+\.\d+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? "?";
+    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
+    submitted = runCli(
+      ["submit", "--scheduler", "slurm", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--time", "30m", "--mem", "3G", "--json", "--no-profile"],
+      { env: { CSTTOOL_REAL: CSTTOOL, CSTTOOL_ARGV_LOG: argvLog, CSTTOOL_PYTHON: PYTHON } },
+    );
+    if (submitted.code !== 0) throw new Error(`submit exited ${submitted.code}: ${submitted.stderr}`);
+    const json = JSON.parse(submitted.stdout) as { job_ids: string[]; collect_job_id: string };
+    await waitForSlurmJobsGone([...json.job_ids, json.collect_job_id], 30 * 60_000);
+  }, 35 * 60_000);
+
+  it("every array task ran csttool once, and each ended as csttool's pipeline report says", () => {
+    const calls = readFileSync(argvLog, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]).filter((a) => a[0] === "run");
+    expect(calls).toHaveLength(TASKS.length);
+    expectOutcomesMatchReports(out, version);
+  });
+
+  it("the collect job ran after the array and its summary matches the subject folders", () => {
+    const summary = readJson(path.join(out, "batch_summary.json"));
+    expect(summary.counts.total).toBe(TASKS.length);
+    expect(summary.counts.running + summary.counts.pending).toBe(0);
+    const done = TASKS.filter((t) => existsSync(path.join(taskDir(out, t), "_done.json"))).length;
+    expect(summary.counts.success).toBe(done);
+    expect(summary.counts.failed).toBe(TASKS.length - done);
   });
 });

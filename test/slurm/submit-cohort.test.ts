@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -168,6 +168,35 @@ describe.skipIf(!haveSlurm).concurrent("cst-batch submit on the local Slurm", ()
     expect(jobOf("sub-03")).toBe(jobOf("sub-04"));
     expect(new Set(["sub-01", "sub-03", "sub-05"].map(jobOf)).size).toBe(3);
     expect(readJson(path.join(s.out, "batch_summary.json")).counts).toMatchObject({ total: 5, success: 5 });
+    expect(collectLogs(s)).toHaveLength(1);
+  });
+
+  it("the site's MaxArraySize is read from `scontrol show config` and arrays are split to it", async () => {
+    const s = await makeStudy(7, {});
+    // The cluster's own limit is 10001; a wrapper first on PATH reports MaxArraySize = 3 (as a
+    // site with a low limit would) and passes every other scontrol call, and sbatch, to the real Slurm.
+    const bin = path.join(s.dir, "bin");
+    const real = (await runSchedulerCommand(["sh", "-c", "command -v scontrol"]));
+    const realScontrol = real.kind === "ok" ? real.stdout.trim() : "/usr/bin/scontrol";
+    mkdirSync(bin);
+    writeFileSync(
+      path.join(bin, "scontrol"),
+      `#!/bin/sh\nif [ "$1 $2" = "show config" ]; then '${realScontrol}' "$@" | sed 's/^MaxArraySize .*/MaxArraySize            = 3/'; exit 0; fi\nexec '${realScontrol}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const env = { ...s.env, PATH: `${bin}:${process.env.PATH}` };
+    const r = await startCli(["submit", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--json", "--skip-disk-check", "--mem", "200M", "--scheduler", "slurm", "--time", "10m"], { env }).done;
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout) as SubmitJson;
+    expect(json.submission.shards.map((x) => [x.first_chunk, x.count])).toEqual([
+      [0, 3],
+      [3, 3],
+      [6, 1],
+    ]);
+    expect(json.job_ids).toHaveLength(3);
+    await waitForSlurmJobsGone(allJobs(json), 90_000);
+    expect(Object.values(runsPerSubject(s))).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    expect(readJson(path.join(s.out, "batch_summary.json")).counts).toMatchObject({ total: 7, success: 7 });
     expect(collectLogs(s)).toHaveLength(1);
   });
 
