@@ -82,14 +82,15 @@ async function oneIteration(phase: Phase, withPrevious: boolean): Promise<void> 
     await rewritePlan(study, (p) => {
       for (const t of p.tasks) t.config_hash = "hash-2";
     });
-    await study.setBehaviours({ "sub-01": phase === "csttool-running" ? "sleep:0.4" : "succeed" });
+    await study.setBehaviours({ "sub-01": phase === "csttool-running" ? "sleep:1.5" : "succeed" });
     const before = await study.runCount();
     const pauseEnv = phase === "csttool-running" ? env : { ...env, CST_BATCH_TEST_PAUSE_AT: phase };
     const run = startCli(runOneArgs(study), pauseEnv);
     const pid = run.child.pid!;
     if (phase === "csttool-running") {
       await waitFor(async () => (await study.runCount()) > before, 15_000, 10);
-      await sleep(Math.floor(Math.random() * 700));
+      // a random moment while csttool (1.5 s) still runs; promotion and _done.json have their own pause points
+      await sleep(Math.floor(Math.random() * 1000));
     } else {
       const s = await waitStoppedOrGone(pid);
       if (s === "gone") throw new Error(`run-one exited before reaching ${phase}: ${(await run.done).stderr}`);
