@@ -2,9 +2,9 @@ import { CstError } from "../errors.js";
 import { arrayRunView, baseView } from "./context.js";
 import { formatPbsDuration } from "./duration.js";
 import { formatPbsMemory } from "./memory.js";
-import { lines } from "./parse-util.js";
+import { lines, parseClockSeconds, parseSizeKb } from "./parse-util.js";
 import { assertBareDirectiveValue } from "./shell-quote.js";
-import type { ArrayScriptContext, CollectScriptContext, SchedulerJobState } from "./types.js";
+import type { ArrayScriptContext, CollectScriptContext, SchedulerJobState, TaskSchedulerState } from "./types.js";
 
 /**
  * Values written bare on `#PBS` lines (job name, log folder, queue, account) must need no quoting:
@@ -117,4 +117,45 @@ export function classifyPbsExit(
   if (exitStatus >= 256) return { state: "killed", exitCode: exitStatus, signal: exitStatus - 256 };
   if (exitStatus >= 128 && exitStatus <= 253) return { state: "killed", exitCode: exitStatus, signal: exitStatus - 128 };
   return { state: "failed", exitCode: exitStatus, signal: null };
+}
+
+export interface QstatDialect {
+  mapState: (raw: string) => SchedulerJobState;
+  /** The attribute holding the exit status: PBS Pro `Exit_status`, Torque `exit_status`. */
+  exitKey: string;
+  limitCodes: { walltime: number[]; memory: number[] };
+  /** The array index when the job id does not carry it (Torque's `job_array_id`). */
+  indexFallback?: (attrs: Map<string, string>) => number | null;
+}
+
+/** Per-element states from `qstat -f` text of either dialect; array parents (`48[].server`) are skipped. */
+export function parseQstatStates(stdout: string, dialect: QstatDialect): TaskSchedulerState[] {
+  const out: TaskSchedulerState[] = [];
+  for (const job of parseQstatFull(stdout)) {
+    const { parent, index, isArrayParent } = splitPbsJobId(job.id);
+    if (isArrayParent) continue;
+    const a = job.attrs;
+    const rawState = a.get("job_state") ?? "";
+    let state = dialect.mapState(rawState);
+    const exitText = a.get(dialect.exitKey);
+    const exitStatus = exitText !== undefined && /^-?\d+$/.test(exitText) ? Number(exitText) : null;
+    const comment = a.get("comment") ?? null;
+    let exitCode: number | null = null;
+    let signal: number | null = null;
+    if (state === "completed") ({ state, exitCode, signal } = classifyPbsExit(exitStatus, comment, dialect.limitCodes));
+    const host = a.get("exec_host");
+    out.push({
+      jobId: parent,
+      arrayIndex: index ?? dialect.indexFallback?.(a) ?? null,
+      state,
+      rawState,
+      reason: comment,
+      exitCode,
+      signal,
+      elapsedSeconds: parseClockSeconds(a.get("resources_used.walltime")),
+      maxRssKb: parseSizeKb(a.get("resources_used.mem")),
+      node: host ? (host.split("/")[0] ?? null) : null,
+    });
+  }
+  return out;
 }

@@ -1,15 +1,12 @@
 import { CstError } from "../errors.js";
 import { validateArrayContext, validateBaseContext } from "./context.js";
-import { parseClockSeconds, parseSizeKb } from "./parse-util.js";
 import {
   assertPbsDirectiveValues,
-  classifyPbsExit,
   parsePbsJobId,
-  parseQstatFull,
+  parseQstatStates,
   pbsArrayRunView,
   pbsCommonView,
   pbsSubmitArgv,
-  splitPbsJobId,
 } from "./pbs-common.js";
 import { renderTemplate } from "./render.js";
 import { assertBareDirectiveValue } from "./shell-quote.js";
@@ -114,37 +111,7 @@ export function pbsProStatusArgv(jobIds: string[]): string[] {
 
 /** Parse `qstat -f -x -t` text. Array parents (`48[].server`) are skipped; their subjobs are listed. */
 export function parsePbsProQstat(stdout: string): TaskSchedulerState[] {
-  const out: TaskSchedulerState[] = [];
-  for (const job of parseQstatFull(stdout)) {
-    const { parent, index, isArrayParent } = splitPbsJobId(job.id);
-    if (isArrayParent) continue;
-    const a = job.attrs;
-    const rawState = a.get("job_state") ?? "";
-    let state = mapPbsProState(rawState);
-    const exitText = a.get("Exit_status");
-    const exitStatus = exitText !== undefined && /^-?\d+$/.test(exitText) ? Number(exitText) : null;
-    const comment = a.get("comment") ?? null;
-    let exitCode: number | null = null;
-    let signal: number | null = null;
-    if (state === "completed") {
-      const c = classifyPbsExit(exitStatus, comment, PBS_PRO_LIMIT_CODES);
-      ({ state, exitCode, signal } = c);
-    }
-    const host = a.get("exec_host");
-    out.push({
-      jobId: parent,
-      arrayIndex: index,
-      state,
-      rawState,
-      reason: comment,
-      exitCode,
-      signal,
-      elapsedSeconds: parseClockSeconds(a.get("resources_used.walltime")),
-      maxRssKb: parseSizeKb(a.get("resources_used.mem")),
-      node: host ? (host.split("/")[0] ?? null) : null,
-    });
-  }
-  return out;
+  return parseQstatStates(stdout, { mapState: mapPbsProState, exitKey: "Exit_status", limitCodes: PBS_PRO_LIMIT_CODES });
 }
 
 export const pbsProBackend: SchedulerBackend = {

@@ -1,15 +1,12 @@
 import { CstError } from "../errors.js";
 import { validateArrayContext, validateBaseContext } from "./context.js";
-import { parseClockSeconds, parseSizeKb } from "./parse-util.js";
 import {
   assertPbsDirectiveValues,
-  classifyPbsExit,
   parsePbsJobId,
-  parseQstatFull,
+  parseQstatStates,
   pbsArrayRunView,
   pbsCommonView,
   pbsSubmitArgv,
-  splitPbsJobId,
 } from "./pbs-common.js";
 import { renderTemplate } from "./render.js";
 import { assertBareDirectiveValue } from "./shell-quote.js";
@@ -104,35 +101,15 @@ export function torqueStatusArgv(jobIds: string[]): string[] {
 }
 
 export function parseTorqueQstat(stdout: string): TaskSchedulerState[] {
-  const out: TaskSchedulerState[] = [];
-  for (const job of parseQstatFull(stdout)) {
-    const { parent, index, isArrayParent } = splitPbsJobId(job.id);
-    if (isArrayParent) continue;
-    const a = job.attrs;
-    const rawState = a.get("job_state") ?? "";
-    let state = mapTorqueState(rawState);
-    const exitText = a.get("exit_status");
-    const exitStatus = exitText !== undefined && /^-?\d+$/.test(exitText) ? Number(exitText) : null;
-    const comment = a.get("comment") ?? null;
-    let exitCode: number | null = null;
-    let signal: number | null = null;
-    if (state === "completed") ({ state, exitCode, signal } = classifyPbsExit(exitStatus, comment, TORQUE_LIMIT_CODES));
-    const arrayIdText = a.get("job_array_id");
-    const host = a.get("exec_host");
-    out.push({
-      jobId: parent,
-      arrayIndex: index ?? (arrayIdText !== undefined && /^\d+$/.test(arrayIdText) ? Number(arrayIdText) : null),
-      state,
-      rawState,
-      reason: comment,
-      exitCode,
-      signal,
-      elapsedSeconds: parseClockSeconds(a.get("resources_used.walltime")),
-      maxRssKb: parseSizeKb(a.get("resources_used.mem")),
-      node: host ? (host.split("/")[0] ?? null) : null,
-    });
-  }
-  return out;
+  return parseQstatStates(stdout, {
+    mapState: mapTorqueState,
+    exitKey: "exit_status",
+    limitCodes: TORQUE_LIMIT_CODES,
+    indexFallback: (a) => {
+      const id = a.get("job_array_id");
+      return id !== undefined && /^\d+$/.test(id) ? Number(id) : null;
+    },
+  });
 }
 
 export const torqueBackend: SchedulerBackend = {
