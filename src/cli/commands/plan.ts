@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { EXIT } from "../../errors.js";
 import type { PlanOutcome, PlanPreview } from "../../plan/planner.js";
 import type { Problem } from "../../plan/problems.js";
+import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./index.js";
@@ -98,19 +99,28 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
   addPlanFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
   cmd.action(async (opts: Record<string, unknown>) => {
-    const request = planRequestFromFlags(opts);
-    const { createPlan } = await import("../../plan/planner.js");
-    const outcome = await createPlan(request);
-    if (opts.json === true) {
-      out.json(outcomeJson(outcome));
-    } else if (outcome.kind === "problems") {
-      printProblems(outcome.problems);
-      const errors = outcome.problems.filter((p) => p.severity === "error").length;
-      out.error(`preflight found ${errors} error(s); no plan written`);
-    } else {
-      printProblems(outcome.preview.warnings);
-      out.info(formatPlanPreview(outcome.preview));
-    }
-    setExit(outcome.kind === "planned" ? EXIT.OK : EXIT.PREFLIGHT);
+    const planned = await planAndReport(planRequestFromFlags(opts), opts.json === true);
+    if (planned && opts.json === true) out.json(outcomeJson(planned));
+    setExit(planned ? EXIT.OK : EXIT.PREFLIGHT);
   });
+}
+
+/**
+ * Plan and print what `plan` prints (problems, warnings, the preview; with `json` the problems
+ * outcome on stdout). Returns the planned outcome, or null when preflight found errors.
+ * `plan` and `submit` both start here.
+ */
+export async function planAndReport(request: PlanRequest, json: boolean): Promise<Extract<PlanOutcome, { kind: "planned" }> | null> {
+  const { createPlan } = await import("../../plan/planner.js");
+  const outcome = await createPlan(request);
+  if (outcome.kind === "problems") {
+    if (json) out.json(outcomeJson(outcome));
+    printProblems(outcome.problems);
+    const errors = outcome.problems.filter((p) => p.severity === "error").length;
+    out.error(`preflight found ${errors} error(s); no plan written`);
+    return null;
+  }
+  printProblems(outcome.preview.warnings);
+  if (!json) out.info(formatPlanPreview(outcome.preview));
+  return outcome;
 }

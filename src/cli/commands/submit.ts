@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
-import { createPlan } from "../../plan/planner.js";
 import { shellQuote } from "../../schedulers/shell-quote.js";
 import type { SchedulerName } from "../../schedulers/types.js";
 import type { SubmitResult } from "../../submit/submit.js";
@@ -8,7 +7,7 @@ import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-fla
 import { submitLocal } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
-import { formatPlanPreview, outcomeJson, printProblems } from "./plan.js";
+import { planAndReport } from "./plan.js";
 import type { SetExit } from "./index.js";
 
 const HELP_AFTER = `
@@ -102,15 +101,11 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     if (scheduler === "local") {
       const given = BATCH_ONLY_FLAGS.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
       if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
-      const outcome = await createPlan(planRequestFromFlags(opts));
-      if (outcome.kind === "problems") {
-        if (opts.json) out.json(outcomeJson(outcome));
-        printProblems(outcome.problems);
+      const outcome = await planAndReport(planRequestFromFlags(opts), Boolean(opts.json));
+      if (!outcome) {
         setExit(EXIT.PREFLIGHT);
         return;
       }
-      printProblems(outcome.preview.warnings);
-      if (!opts.json) out.info(formatPlanPreview(outcome.preview));
       setExit(
         await submitLocal({
           plan: outcome.plan,
@@ -145,15 +140,11 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
       chunkSize: settings.chunkSize,
     });
 
-    const outcome = await createPlan(request);
-    if (outcome.kind === "problems") {
-      if (opts.json) out.json(outcomeJson(outcome));
-      printProblems(outcome.problems);
+    const outcome = await planAndReport(request, Boolean(opts.json));
+    if (!outcome) {
       setExit(EXIT.PREFLIGHT);
       return;
     }
-    printProblems(outcome.preview.warnings);
-    if (!opts.json) out.info(formatPlanPreview(outcome.preview));
 
     const { submitToScheduler } = await import("../../submit/submit.js");
     const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
