@@ -43,7 +43,7 @@ async function submit(argv: string[], cwd: string): Promise<string> {
   return out.stdout;
 }
 
-describe.skipIf(!haveSlurm)("rendered scripts on the local Slurm", () => {
+describe.skipIf(!haveSlurm)("rendered scripts on the local Slurm", { timeout: 180_000 }, () => {
   // On the test cluster jobs run on this machine: /tmp is "shared". A real cluster needs a shared folder.
   const root = mkdtempSync(path.join(os.tmpdir(), "cst-slurm-render-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -86,7 +86,7 @@ describe.skipIf(!haveSlurm)("rendered scripts on the local Slurm", () => {
 
     const arrayId = slurmBackend.parseJobId(await submit(slurmBackend.submitArgv(arrayScript), root));
     const collectId = slurmBackend.parseJobId(await submit(slurmBackend.submitArgv(collectScript, { dependsOn: [arrayId] }), root));
-    await waitForSlurmJobsGone([arrayId, collectId], 90_000);
+    await waitForSlurmJobsGone([arrayId, collectId], 150_000);
 
     const records = readEcho(work);
     const runs = records.filter((r) => r.argv[0] === "run-one").sort((a, b) => Number(a.env.SLURM_ARRAY_TASK_ID) - Number(b.env.SLURM_ARRAY_TASK_ID));
@@ -168,7 +168,7 @@ describe.skipIf(!haveSlurm)("rendered scripts on the local Slurm", () => {
       expect(text).toMatch(/MinMemoryNode=123M/);
       expect(text).toMatch(/CPUs\/Task=2\b/);
       expect(await runSchedulerCommand(["scontrol", "release", id])).toMatchObject({ kind: "ok" });
-      await waitForSlurmJobsGone([id], 60_000);
+      await waitForSlurmJobsGone([id], 150_000);
     } finally {
       await runSchedulerCommand(["scancel", id]);
     }
@@ -205,7 +205,7 @@ describe.skipIf(!haveSlurm)("rendered scripts on the local Slurm", () => {
     // The wrapper ignores #PBS -o/-e (it passes its own -o/-e); run it from `work` so its files land there.
     const id = pbsProBackend.parseJobId(await submit(pbsProBackend.submitArgv(script), work));
     expect(id).toMatch(/^\d+$/); // the wrapper prints a bare id; real PBS Pro prints 48[].server
-    await waitForSlurmJobsGone([id], 90_000);
+    await waitForSlurmJobsGone([id], 150_000);
     const runs = readEcho(work).filter((r) => r.argv[0] === "run-one");
     expect(runs.map((r) => [r.env.PBS_ARRAY_INDEX, r.argv[4]]).sort()).toEqual([
       ["0", "5"],

@@ -143,7 +143,7 @@ describe.skipIf(!haveSlurm)("status and resubmit on the local Slurm", () => {
     orphanGroups.push(o6.child_pgid);
     expect(await runSchedulerCommand(["scancel", `${arrayId}_4`])).toMatchObject({ kind: "ok" });
     process.kill(o6.pid, "SIGKILL");
-    await waitForSlurmJobsGone(submitted.job_ids, 120_000);
+    await waitForSlurmJobsGone(submitted.job_ids, 240_000);
 
     // Without accounting (a sacct that says so): one failed sacct, one squeue -t all for the submission.
     const noAcct = wrapperBin(path.join(dir, "bin-noacct"), false);
@@ -200,7 +200,7 @@ describe.skipIf(!haveSlurm)("status and resubmit on the local Slurm", () => {
     expect(baseGroup).toMatchObject({ mem_mib: 200, chunks: [[1], [2], [4], [5], [6]] });
     const jobs = rj.groups.flatMap((g) => [...g.job_ids, g.collect_job_id]);
     await prioritise(jobs);
-    await waitForSlurmJobsGone(jobs, 120_000);
+    await waitForSlurmJobsGone(jobs, 240_000);
 
     const final = await status(out, noAcct.env);
     expect(final.totals).toMatchObject({ done: 7, total: 7 });
@@ -217,5 +217,5 @@ describe.skipIf(!haveSlurm)("status and resubmit on the local Slurm", () => {
       .filter((f) => !f.endsWith(".json"))
       .map((d) => /#SBATCH --array=(\S+)/.exec(readFileSync(path.join(subDir, d, "array-0.sh"), "utf8"))?.[1]);
     expect(specs.sort()).toEqual(["0-0", "0-4", "0-5"]);
-  }, 300_000);
+  }, 600_000);
 });
