@@ -8,7 +8,8 @@ afterAll(cleanup);
 
 /** Writing 10,000 subject folders takes ~30 s here: run with CST_LARGE_TESTS=1. */
 describe.skipIf(process.env.CST_LARGE_TESTS !== "1")("status on a 10,000-task study", () => {
-  it("answers from the records plus ONE scheduler query in about a second", async () => {
+  // Its speed is bench/ figure 4 (npm run bench); this checks the answer and the single query.
+  it("answers from the records plus ONE scheduler query", async () => {
     const n = 10_000;
     const plan = writePlan(out, Array.from({ length: n }, (_, i) => ({ subject: `sub-${String(i).padStart(5, "0")}` })));
     writeSubmission(out, plan, { jobId: "5000" });
@@ -19,12 +20,8 @@ describe.skipIf(process.env.CST_LARGE_TESTS !== "1")("status on a 10,000-task st
     // the never-run twentieth are still queued
     const pending = `5000_[${plan.tasks.filter((_, i) => i % 20 === 1).map((t) => t.index).join(",")}]|5000|PENDING|0:0|00:00:00||None assigned\n`;
     const run = fakeRunner({ sacct: ok(pending) });
-    const t0 = performance.now();
     const r = await readStatus(out, { run });
-    const ms = performance.now() - t0;
-    console.log(`status of ${n} tasks: ${Math.round(ms)} ms`);
     expect(run.calls).toHaveLength(1);
     expect(r.totals).toMatchObject({ total: n, done: 9000, failed: 500, "pending-in-queue": 500 });
-    expect(ms).toBeLessThan(8000); // ~1 s on a quiet 2-core machine; generous for a busy CI
   }, 120_000);
 });
