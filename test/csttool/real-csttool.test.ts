@@ -194,7 +194,7 @@ describeReal("the real csttool over the phantom study (cst-batch submit --schedu
         expect(row.error_category).toBe("PIPELINE_FAILED");
         continue;
       }
-      expect(row.status).toBe("done");
+      expect(row.status).toBe("success");
       const prefix = t.session ? `${t.subject}_${t.session}` : t.subject;
       const own = csvObjects(readFileSync(path.join(taskDir(out, t), "reports", `${prefix}_metrics.csv`), "utf8"))[0]!;
       for (const [col, value] of Object.entries(own)) {
