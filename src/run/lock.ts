@@ -219,13 +219,14 @@ async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promi
   return { kind: "busy", owner: lastOwner };
 }
 
-function makeFlockLock(lockPath: string, fd: number, initial: LockOwner): HeldLock {
+/** A held lock of either mode: the owner JSON in the file, and a mode-specific release. */
+function heldLock(lockPath: string, fd: number, mode: LockMode, initial: LockOwner, onRelease: (owner: LockOwner) => Promise<void>): HeldLock {
   let owner = initial;
   let released = false;
   return {
     fd,
     path: lockPath,
-    mode: "flock",
+    mode,
     get owner() {
       return owner;
     },
@@ -237,10 +238,14 @@ function makeFlockLock(lockPath: string, fd: number, initial: LockOwner): HeldLo
     async release() {
       if (released) return;
       released = true;
-      // The owner JSON stays in the file: a later run uses it to reap orphans of this run.
-      await fsClose(fd).catch(() => {});
+      await onRelease(owner);
     },
   };
+}
+
+function makeFlockLock(lockPath: string, fd: number, initial: LockOwner): HeldLock {
+  // The owner JSON stays in the file: a later run uses it to reap orphans of this run.
+  return heldLock(lockPath, fd, "flock", initial, () => fsClose(fd).catch(() => {}));
 }
 
 /**
@@ -341,34 +346,17 @@ async function breakLease(file: string, judged: LeaseState): Promise<void> {
 }
 
 function makeLease(file: string, fd: number, initial: LockOwner): HeldLock {
-  let owner = initial;
-  let released = false;
   const timer = setInterval(() => {
     const now = new Date();
     fsFutimes(fd, now, now).catch(() => {});
   }, LEASE_REFRESH_MS);
   timer.unref();
-  return {
-    fd,
-    path: file,
-    mode: "lease",
-    get owner() {
-      return owner;
-    },
-    async updateOwner(patch) {
-      if (released) return;
-      owner = { ...owner, ...patch };
-      await writeOwnerFd(fd, owner);
-    },
-    async release() {
-      if (released) return;
-      released = true;
-      clearInterval(timer);
-      const current = await readLease(file).catch(() => null);
-      if (current?.owner?.token === owner.token) await fsp.rm(file, { force: true }).catch(() => {});
-      await fsClose(fd).catch(() => {});
-    },
-  };
+  return heldLock(file, fd, "lease", initial, async (owner) => {
+    clearInterval(timer);
+    const current = await readLease(file).catch(() => null);
+    if (current?.owner?.token === owner.token) await fsp.rm(file, { force: true }).catch(() => {});
+    await fsClose(fd).catch(() => {});
+  });
 }
 
 async function probeLease(lockPath: string): Promise<ProbeResult> {
