@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { ManifestHeaderSchema, ManifestSubjectSchema } from "../schemas/manifest.js";
 import { OPTION_SPECS, type OptionSpec } from "../schemas/options.js";
 import { CollectProfileSchema, ProfileSchema } from "../profile/profile.js";

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../util/random-hex.js";
 import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
@@ -54,7 +54,7 @@ export function nextStepFor(category: FailureCategory): string {
 /** Write the attempt start record synchronously (used from a signal handler: must land now). */
 export function writeAttemptStartSync(workDir: string, start: AttemptStart): void {
   const file = path.join(workDir, ATTEMPT_FILE);
-  const tmp = path.join(workDir, `.${ATTEMPT_FILE}.${randomBytes(4).toString("hex")}.tmp`);
+  const tmp = path.join(workDir, `.${ATTEMPT_FILE}.${randomHex(4)}.tmp`);
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o666);
   try {
     try {

@@ -2,9 +2,9 @@ import { spawn } from "node:child_process";
 import { constants, promises as fsp } from "node:fs";
 import * as fs from "node:fs";
 import os from "node:os";
-import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { CstError, errnoCode } from "../errors.js";
+import { randomHex } from "../util/random-hex.js";
 import { LockOwnerSchema, SCHEMA_VERSION, type LockOwner } from "../schemas/records.js";
 import { ownerProcessAlive, reapRun, sleep } from "./procs.js";
 
@@ -329,7 +329,7 @@ async function acquireLease(lockPath: string, ownerInput: LockOwnerInput): Promi
  * (same token), then delete it; if a fresh lease was renamed by a race, put it back.
  */
 async function breakLease(file: string, judged: LeaseState): Promise<void> {
-  const aside = `${file}.broken-${randomBytes(4).toString("hex")}`;
+  const aside = `${file}.broken-${randomHex(4)}`;
   try {
     await fsp.rename(file, aside);
   } catch (e) {

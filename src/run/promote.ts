@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { z } from "zod";
+import { randomHex } from "../util/random-hex.js";
+import * as z from "zod";
 import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { writeJsonAtomic, fsyncDir } from "../util/atomic-write.js";
@@ -188,7 +188,7 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
 export async function removeWorkDir(taskDir: string): Promise<void> {
   const work = path.join(taskDir, WORK_DIR);
   if (await exists(work)) {
-    await fsp.rename(work, path.join(taskDir, `${TRASH_PREFIX}${randomBytes(4).toString("hex")}`));
+    await fsp.rename(work, path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`));
   }
   await removeTrash(taskDir);
 }

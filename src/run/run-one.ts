@@ -1,6 +1,6 @@
 import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
 import { taskPaths, type TaskPaths } from "../layout.js";
 import {
@@ -202,7 +202,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     }
   };
   const jobId = opts.jobId !== undefined ? opts.jobId : detectJobId();
-  const token = randomBytes(16).toString("hex");
+  const token = randomHex(16);
 
   try {
     await fsp.mkdir(paths.dir, { recursive: true });

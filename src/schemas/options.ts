@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * csttool's per-subject flags (see the csttool contract note). One table drives the zod schema,

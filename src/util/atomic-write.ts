@@ -1,6 +1,6 @@
 import { constants, promises as fsp } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./random-hex.js";
 import { pauseForTest } from "./test-pause.js";
 
 /**
@@ -10,7 +10,7 @@ import { pauseForTest } from "./test-pause.js";
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   const handle = await fsp.open(tmp, flags, 0o666);
   try {

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
@@ -182,11 +183,7 @@ async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; ind
     }
     if (flags.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
     const chunk = parseNonNegativeInt("--chunk", flags.chunk);
-    const [{ SubmissionSchema }, { readStateFile, requireState }, path] = await Promise.all([
-      import("../../schemas/records.js"),
-      import("../../util/read-json.js"),
-      import("node:path"),
-    ]);
+    const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../../schemas/records.js"), import("../../util/read-json.js")]);
     const submission = requireState(
       await readStateFile(flags.submission, SubmissionSchema),
       flags.submission,

@@ -95,6 +95,37 @@ describe("success and promotion", () => {
   });
 });
 
+describe("start-up path", () => {
+  // bin/cst-batch.js runs run-one from dist/run-one.cjs through V8's code cache; the plain ES
+  // modules (CST_BATCH_NO_BUNDLE=1) must do exactly the same.
+  test("the bundled run-one writes its code cache and gives the same outcome as the plain modules", async () => {
+    const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }]);
+    const cache = path.join(s.root, "code-cache");
+    const bundled = await runCli(["run-one", "--plan", s.planFile, "--index", "0", "--json"], { ...s.env, CST_BATCH_CODE_CACHE: cache });
+    expect(bundled.code).toBe(0);
+    const written = await fsp.readdir(cache);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatch(/^run-one\.cjs\.[0-9a-f]{16}\.v8cache$/);
+    const plain = await runCli(["run-one", "--plan", s.planFile, "--index", "1", "--json"], { ...s.env, CST_BATCH_CODE_CACHE: cache, CST_BATCH_NO_BUNDLE: "1" });
+    expect(plain.code).toBe(0);
+    const strip = (j: Record<string, unknown>) => {
+      const { record, key, subject, dir, log_file, index, ...rest } = j;
+      void [key, subject, dir, log_file, index];
+      return { ...rest, recordKeys: Object.keys(record as object).sort() };
+    };
+    expect(strip(JSON.parse(plain.stdout) as Record<string, unknown>)).toEqual(strip(JSON.parse(bundled.stdout) as Record<string, unknown>));
+    expect(await fsp.readdir(cache)).toEqual(written);
+    // Usage errors and help come out the same way from the bundle.
+    const bad = await runCli(["run-one", "--plan", s.planFile, "--index", "x"], { ...s.env, CST_BATCH_CODE_CACHE: cache });
+    const badPlain = await runCli(["run-one", "--plan", s.planFile, "--index", "x"], { ...s.env, CST_BATCH_NO_BUNDLE: "1" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(badPlain.stderr);
+    const help = await runCli(["run-one", "--help"], { ...s.env, CST_BATCH_CODE_CACHE: cache });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--submission <file>");
+  });
+});
+
 describe("failures", () => {
   test("a failing pipeline moves _work to _failed_attempts/..._PIPELINE_FAILED with its record and an error log", async () => {
     const s = await makeStudy([{ subject: "sub-001" }]);
