@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// CommonJS on purpose (bin/package.json): run-one's start-up path below stays synchronous and
-// skips the ES module loader; everything else imports the ES modules in dist/.
+// CommonJS on purpose (bin/package.json): the start-up path stays synchronous and skips the ES
+// module loader.
 "use strict";
 const path = require("node:path");
 const { existsSync } = require("node:fs");
@@ -16,24 +16,28 @@ if (typeof nodeModule.enableCompileCache === "function") {
   }
 }
 
-function fail(e) {
-  process.stderr.write(`error: internal error: ${e && e.stack ? e.stack : e}\n`);
-  process.exitCode = 1;
+function finish(promise, after) {
+  promise.then(
+    (code) => {
+      process.exitCode = code;
+      if (after) after();
+    },
+    (e) => {
+      process.stderr.write(`error: internal error: ${e && e.stack ? e.stack : e}\n`);
+      process.exitCode = 1;
+    },
+  );
 }
 
-// run-one starts once per subject on every compute node: it runs from one bundled file compiled
-// through V8's code cache (scripts/bundle.mjs). CST_BATCH_NO_BUNDLE=1 uses the plain modules.
+// The CLI runs from one bundled file compiled through V8's code cache (scripts/bundle.mjs):
+// dist/run-one.cjs for run-one (once per subject on every compute node), dist/cst-batch.cjs for
+// the rest. CST_BATCH_NO_BUNDLE=1 runs the plain ES modules in dist/ instead.
 const dist = path.join(__dirname, "..", "dist");
-const bundle = path.join(dist, "run-one.cjs");
-if (process.argv[2] === "run-one" && process.env.CST_BATCH_NO_BUNDLE !== "1" && existsSync(bundle)) {
+const bundle = path.join(dist, process.argv[2] === "run-one" ? "run-one.cjs" : "cst-batch.cjs");
+if (process.env.CST_BATCH_NO_BUNDLE !== "1" && existsSync(bundle)) {
   const { loadBundleWithCodeCache } = require(path.join(dist, "code-cache.cjs"));
   const loaded = loadBundleWithCodeCache(bundle);
-  loaded.exports.main(process.argv).then((code) => {
-    process.exitCode = code;
-    loaded.saveCache();
-  }, fail);
+  finish(loaded.exports.main(process.argv), () => loaded.saveCache());
 } else {
-  import("../dist/cli/main.js").then(({ main }) => main(process.argv)).then((code) => {
-    process.exitCode = code;
-  }, fail);
+  finish(import("../dist/cli/main.js").then(({ main }) => main(process.argv)));
 }

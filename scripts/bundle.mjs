@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Bundle run-one's entry point (src/cli/run-one-main.ts and everything it imports, zod and
-// commander included) into one CommonJS file, dist/run-one.cjs, and the loader that compiles it
-// with V8's code cache into dist/code-cache.cjs. bin/cst-batch.js uses both when the command is
-// run-one: one file compiled once per machine, instead of ~100 ES modules resolved and compiled
-// on every array task's start.
+// Bundle the CLI into CommonJS files that bin/cst-batch.js compiles through V8's code cache
+// (dist/code-cache.cjs, the loader, is built here too): dist/run-one.cjs holds run-one alone
+// (src/cli/run-one-main.ts: it starts once per subject on every compute node), dist/cst-batch.cjs
+// every command. One file compiled once per machine, instead of ~150 ES modules resolved and
+// compiled on every start.
 import { build } from "esbuild";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,8 @@ const common = {
 };
 await Promise.all([
   build({ ...common, entryPoints: ["src/cli/run-one-main.ts"], outfile: "dist/run-one.cjs" }),
+  // Every other command: the whole CLI, its commands' modules initialised only when imported.
+  build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cst-batch.cjs" }),
   build({ ...common, entryPoints: ["src/cli/code-cache.ts"], outfile: "dist/code-cache.cjs" }),
 ]);
 

@@ -51,7 +51,12 @@ export function nextStepFor(category: FailureCategory): string {
   }
 }
 
-/** Write the attempt start record synchronously (used from a signal handler: must land now). */
+/**
+ * Write the attempt start record synchronously (used from a signal handler: must land now).
+ * Atomic (temp file + rename) but not fsynced: it tells a later run or status about a run that
+ * was killed while its machine stayed up (the page cache keeps it). After a machine crash the
+ * recovery files the leftover `_work/` as KILLED with or without it.
+ */
 export function writeAttemptStartSync(workDir: string, start: AttemptStart): void {
   const file = path.join(workDir, ATTEMPT_FILE);
   const tmp = path.join(workDir, `.${ATTEMPT_FILE}.${randomHex(4)}.tmp`);
@@ -59,11 +64,6 @@ export function writeAttemptStartSync(workDir: string, start: AttemptStart): voi
   try {
     try {
       fs.writeSync(fd, JSON.stringify(start, null, 2) + "\n");
-      try {
-        fs.fsyncSync(fd);
-      } catch {
-        // fsync unsupported: the rename is still atomic
-      }
     } finally {
       fs.closeSync(fd);
     }

@@ -61,7 +61,6 @@ const fsWrite = async (fd: number, buffer: Buffer, offset: number, length: numbe
   (await fsWriteRaw(fd, buffer, offset, length, position)).bytesWritten;
 const fsRead = async (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
   (await fsReadRaw(fd, buffer, offset, length, position)).bytesRead;
-const fsFsync = promisify(fs.fsync);
 const fsFstat = promisify(fs.fstat);
 const fsFutimes = promisify(fs.futimes);
 
@@ -140,12 +139,16 @@ function parseOwner(text: string): LockOwner | null {
   }
 }
 
+/**
+ * The owner describes live processes: it is read by runs and status on a running machine, where
+ * the page cache serves it. After a machine crash it means nothing (its processes are gone), so
+ * it is not fsynced: one sync less per subject, which costs most on NFS and Lustre.
+ */
 async function writeOwnerFd(fd: number, owner: LockOwner): Promise<void> {
   const buf = Buffer.from(JSON.stringify(owner) + "\n", "utf8");
   await fsFtruncate(fd, 0);
   let off = 0;
   while (off < buf.length) off += await fsWrite(fd, buf, off, buf.length - off, off);
-  await fsFsync(fd).catch(() => {});
 }
 
 /** A dead owner on this host: its orphans (if any) may be reaped and the lock taken. */

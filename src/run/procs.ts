@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 
 /**
  * Process-table helpers over Linux /proc: who belongs to a run (process group, run token in the
@@ -40,11 +40,21 @@ export async function readProcStat(pid: number): Promise<ProcInfo | null> {
   return readProcStatSync(pid);
 }
 
+/** One buffer for every /proc/<pid>/stat read (a few hundred bytes each; ~70-300 per scan). */
+const statBuf = Buffer.allocUnsafe(4096);
+
 function readProcStatSync(pid: number): ProcInfo | null {
+  let fd: number | null = null;
   try {
-    return parseProcStat(pid, readFileSync(`/proc/${pid}/stat`, "utf8"));
+    fd = openSync(`/proc/${pid}/stat`, "r");
+    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
+    // Fields after `comm` are ASCII; latin1 keeps any byte of `comm` one character.
+    const text = n < statBuf.length ? statBuf.toString("latin1", 0, n) : readFileSync(`/proc/${pid}/stat`, "latin1");
+    return parseProcStat(pid, text);
   } catch {
     return null;
+  } finally {
+    if (fd !== null) closeSync(fd);
   }
 }
 

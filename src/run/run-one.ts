@@ -43,7 +43,7 @@ import {
   type PromoteJournal,
 } from "./promote.js";
 import { describeOomEvidence, readOomKillCount } from "./oom.js";
-import { supervise, type SuperviseResult } from "./supervise.js";
+import { abortCategory, supervise, type SuperviseResult } from "./supervise.js";
 import { ARGPARSE_NEXT_STEP, argparseRejection, csttoolLines, explainNoMetrics } from "./csttool-outcome.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
@@ -401,6 +401,34 @@ export function classify(
   return null;
 }
 
+/** Signals a scheduler sends to every process of a job when it cancels it or its time is up. */
+const JOB_STOP_SIGNALS: ReadonlySet<string> = new Set(["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGXCPU"]);
+/** How long to wait for our own copy of such a signal after csttool died of one. */
+const SIBLING_SIGNAL_WAIT_MS = 300;
+
+/**
+ * `scancel` (or a walltime) signals every process of the job at once, so csttool may die of the
+ * SIGTERM before run-one has handled its own copy. When csttool died of such a signal, wait a
+ * moment for ours: if it comes, the run was stopped with us (CANCELLED / TIMEOUT), not killed.
+ */
+async function stoppedWithUs(result: SuperviseResult, signal: AbortSignal | undefined): Promise<SuperviseResult> {
+  if (result.reason !== "exited" || result.signal === null || !JOB_STOP_SIGNALS.has(result.signal) || !signal) return result;
+  if (!signal.aborted) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, SIBLING_SIGNAL_WAIT_MS);
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
+  return signal.aborted ? { ...result, reason: "aborted", category: abortCategory(signal) } : result;
+}
+
 function signalNameOf(signal: AbortSignal | undefined): string | null {
   const r: unknown = signal?.reason;
   if (typeof r === "object" && r !== null && "signal" in r && typeof (r as { signal: unknown }).signal === "string") {
@@ -551,7 +579,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   });
   maxRssKb = result.maxRssKb;
 
-  const failure = classify(result, argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
+  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
   // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
   if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
   if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import Handlebars from "handlebars";
+import { createRequire } from "node:module";
+import type Handlebars from "handlebars";
 import { CstError } from "../errors.js";
+import { PACKAGE_ROOT } from "../version.js";
 import { assertNoNul, assertSingleLine, shellQuote } from "./shell-quote.js";
 
-/** The packaged `templates/` folder (package root, both from `src/schedulers` and `dist/schedulers`). */
-export const PACKAGED_TEMPLATE_DIR = fileURLToPath(new URL("../../templates/", import.meta.url));
+/** The packaged `templates/` folder (under the package root, from src/, dist/ and the bundles). */
+export const PACKAGED_TEMPLATE_DIR = path.join(PACKAGE_ROOT, "templates") + path.sep;
 
 /**
  * Helpers every template may use. A template never interpolates a raw value: each `{{...}}` goes
@@ -17,8 +18,16 @@ export const PACKAGED_TEMPLATE_DIR = fileURLToPath(new URL("../../templates/", i
  */
 export const TEMPLATE_HELPERS = ["q", "num", "raw"] as const;
 
+/**
+ * Handlebars is loaded on the first render: status and collect import the scheduler backends
+ * for their status parsers and must not pay for the template engine (~40 ms).
+ */
+function loadHandlebars(): typeof Handlebars {
+  return createRequire(import.meta.url)("handlebars") as typeof Handlebars;
+}
+
 function createHandlebars(): typeof Handlebars {
-  const hb = Handlebars.create();
+  const hb = loadHandlebars().create();
   hb.registerHelper("q", (value: unknown, options: Handlebars.HelperOptions) => {
     if (typeof value === "number" && Number.isFinite(value)) return String(value);
     if (typeof value !== "string") throw helperTypeError("q", "a string", value, options);

@@ -1,4 +1,3 @@
-import { execa } from "execa";
 
 /** What running one scheduler command came to. Expected outcomes are values, not exceptions. */
 export type CommandOutcome =
@@ -27,6 +26,8 @@ export async function runSchedulerCommand(argv: readonly string[], opts: RunComm
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
   // Own process group, killed whole on timeout: a wrapper script's children (site sbatch
   // wrappers are often shell scripts) would otherwise keep the pipes open and block us.
+  // Loaded here, not at the top: status without a scheduler query never needs it.
+  const { execa } = await import("execa");
   const subprocess = execa(file, args, {
     reject: false,
     detached: true,

@@ -3,9 +3,9 @@ import os from "node:os";
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
-import { loadPlan } from "../plan/load-plan.js";
+import { loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../run/procs.js";
-import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type Plan, type Submission } from "../schemas/records.js";
+import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type PlanHeader, type PlanTask, type Submission } from "../schemas/records.js";
 import { mapLimit, readAllTaskStates, type IoMode, type TaskState } from "../state/task-state.js";
 import { readStateFile } from "../util/read-json.js";
 import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
@@ -57,10 +57,10 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   const taskByIndex = new Map(plan.tasks.map((t) => [t.index, t]));
 
   const submissions = await readSubmissions(outDir, problems);
-  const otherPlans = new Map<string, Plan | null>();
+  const otherPlans = new Map<string, { tasks: { index: number; key: string }[] } | null>();
   for (const s of submissions) {
     if (s.plan_id === plan.plan_id || otherPlans.has(s.plan_path)) continue;
-    otherPlans.set(s.plan_path, await loadPlan(s.plan_path).catch(() => null));
+    otherPlans.set(s.plan_path, await loadPlanTasks(s.plan_path, (t) => ({ index: t.index, key: t.key })).catch(() => null));
   }
   const placements = latestPlacements(submissions, (s) => {
     if (s.plan_id === plan.plan_id) return (i) => taskByIndex.get(i)?.key;
@@ -154,7 +154,9 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       const task = taskByIndex.get(row.index)!;
       let outcome: WriteBackOutcome;
       try {
-        outcome = await applyWriteBack(outDir, plan, task, wb);
+        // Rare: the whole task (its csttool argv goes into the record) is read only here.
+        const full = await loadPlanTask(planFile, row.index);
+        outcome = await applyWriteBack(outDir, plan, full.task, wb);
       } catch (e) {
         problems.push(`${task.output_dir}: could not record the scheduler's verdict (${wb.category}): ${(e as Error).message}`);
         continue;
@@ -197,7 +199,15 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   };
 }
 
-async function readPlan(planFile: string, outDir: string): Promise<Plan> {
+/** What status keeps of each plan task (not the argv, options and inputs of 10,000 tasks). */
+type StatusTask = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+
+function statusTask(t: PlanTask): StatusTask {
+  return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
+}
+
+/** The plan's header and a slim copy of each task, every task validated (see loadPlanTasks). */
+async function readPlan(planFile: string, outDir: string): Promise<PlanHeader & { tasks: StatusTask[] }> {
   try {
     await fsp.access(planFile);
   } catch (e) {
@@ -205,7 +215,8 @@ async function readPlan(planFile: string, outDir: string): Promise<Plan> {
       throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
     }
   }
-  return loadPlan(planFile);
+  const { header, tasks } = await loadPlanTasks(planFile, statusTask);
+  return { ...header, tasks };
 }
 
 function countStates(rows: readonly StatusRow[]): StatusReport["totals"] {
