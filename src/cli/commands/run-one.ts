@@ -1,6 +1,8 @@
+import { statSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { CstError, EXIT } from "../../errors.js";
+import { currentPlanPath } from "../../layout.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { CST_BATCH_VERSION } from "../../version.js";
@@ -82,7 +84,7 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
   program
     .command("run-one")
     .description("run csttool for one plan task (what each array task of a submitted job calls)")
-    .option("--plan <file>", "plan file (default: $CST_BATCH_PLAN)")
+    .option("--plan <file>", "plan file, or an output folder for its current plan (default: $CST_BATCH_PLAN)")
     .option("--index <n>", "task index in the plan")
     .option("--submission <file>", "submission record; with --chunk, run that chunk's tasks one after another")
     .option("--chunk <k>", "chunk number in the submission")
@@ -175,6 +177,16 @@ function parseContainer(flags: RunOneFlags): { runtime: "apptainer" | "singulari
   return { runtime, image: flags.containerImage };
 }
 
+/** `--plan` may name the output folder itself: its current plan is meant. */
+function planFileOf(given: string): string {
+  try {
+    if (statSync(given).isDirectory()) return currentPlanPath(given);
+  } catch {
+    // missing: loading the plan reports it with its path
+  }
+  return given;
+}
+
 /** The (plan, index) pairs to run: one from --plan/--index, or a submission chunk's. */
 async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; index: number }[]> {
   if (flags.submission !== undefined || flags.chunk !== undefined) {
@@ -197,9 +209,9 @@ async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; ind
     const planFile = flags.plan ?? path.resolve(submission.plan_path);
     return indices.map((index) => ({ planFile, index }));
   }
-  const planFile = flags.plan ?? process.env.CST_BATCH_PLAN;
-  if (!planFile) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
+  const given = flags.plan ?? process.env.CST_BATCH_PLAN;
+  if (!given) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
   if (flags.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
-  return [{ planFile, index: parseNonNegativeInt("--index", flags.index) }];
+  return [{ planFile: planFileOf(given), index: parseNonNegativeInt("--index", flags.index) }];
 }
 

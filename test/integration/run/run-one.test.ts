@@ -86,6 +86,17 @@ describe("success and promotion", () => {
     expect(done.metrics_file).toBe("metrics/sub-001_bilateral_metrics.json");
   });
 
+  test("--plan may name the output folder: its current plan (.cst-batch/plan.json) is used", async () => {
+    const s = await makeStudy([{ subject: "sub-001" }]);
+    await fsp.copyFile(s.planFile, path.join(s.out, ".cst-batch", "plan.json"));
+    const r = await runCli(["run-one", "--plan", s.out, "--index", "0"], s.env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await exists(path.join(s.out, "sub-001", "_done.json"))).toBe(true);
+    const missing = await runCli(["run-one", "--plan", path.join(s.root, "nowhere"), "--index", "0"], s.env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("plan not found");
+  });
+
   test("--json prints the outcome", async () => {
     const s = await makeStudy([{ subject: "sub-001" }]);
     const r = await run(s, 0, "--json");
