@@ -25,7 +25,7 @@ import { datasetDescription, participantsTsv } from "./bids.js";
 import { csvDocument, csvRow, numberCell } from "./csv.js";
 import { readTaskMetrics } from "./find-metrics.js";
 import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
-import { findHtmlReport, pickReportMetrics, type ReportRowInput } from "../report/data.js";
+import { pickReportMetrics, type ReportRowInput } from "../report/data.js";
 import { writeBatchReport, REPORT_FILE } from "../report/write-report.js";
 import { recordEvent } from "../events/events.js";
 
@@ -231,7 +231,7 @@ async function collectTask(outDir: string, task: CollectTask, state: TaskState, 
     logPath: state.logPath,
     errorLogPath: state.errorLogPath,
     error,
-    htmlReport: state.status === "success" ? joinRel(task.output_dir, findHtmlReport(state.doneRecord?.files)) : null,
+    htmlReport: state.status === "success" ? joinRel(task.output_dir, state.htmlReport) : null,
     metrics: pickReportMetrics(metricValues),
   };
   return { record, csv, problems, report };

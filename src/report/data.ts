@@ -29,12 +29,7 @@ export function pickReportMetrics(values: readonly unknown[] | null): (number | 
   });
 }
 
-/** csttool's own HTML report among a done record's files (relative to the subject folder), if any. */
-export function findHtmlReport(files: readonly { path: string }[] | undefined): string | null {
-  if (!files) return null;
-  for (const f of files) if (/^reports\/[^/]*_report\.html$/.test(f.path)) return f.path;
-  return null;
-}
+export { findHtmlReport } from "../state/done.js";
 
 /** The laterality indices drawn as distributions. */
 export const LATERALITY_METRICS: readonly ReportMetric[] = [

@@ -26,3 +26,10 @@ export function doneStateOf(r: ReadResult<DoneRecord>, configHash: string): Done
       return r.value.config_hash === configHash ? { kind: "current", record: r.value } : { kind: "outdated", record: r.value };
   }
 }
+
+/** csttool's own HTML report among a done record's files (relative to the subject folder), if any. */
+export function findHtmlReport(files: readonly { path: string }[] | undefined): string | null {
+  if (!files) return null;
+  for (const f of files) if (/^reports\/[^/]*_report\.html$/.test(f.path)) return f.path;
+  return null;
+}

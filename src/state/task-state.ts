@@ -25,7 +25,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { parseStateText, type ReadResult } from "../util/read-json.js";
-import { doneStateOf, type DoneState } from "./done.js";
+import { doneStateOf, findHtmlReport, type DoneState } from "./done.js";
 
 export type TaskStatus = "success" | "failed" | "pending" | "running";
 
@@ -47,8 +47,13 @@ export interface TaskState {
   status: TaskStatus;
   /** What `_done.json` says for the task's current config hash. */
   done: DoneState["kind"];
-  /** The `_done.json` record when it parsed (current or outdated). */
-  doneRecord: DoneRecord | null;
+  /**
+   * The `_done.json` record when it parsed (current or outdated), without its file list: status
+   * and collect hold 10,000 of these, and the list (~25 entries each) is most of a record.
+   */
+  doneRecord: DoneSummary | null;
+  /** csttool's HTML report among the done record's files (relative to the subject folder). */
+  htmlReport: string | null;
   /** Valid failed-attempt records, oldest first. */
   failedAttempts: AttemptRecord[];
   latestAttempt: AttemptRecord | null;
@@ -73,6 +78,9 @@ export interface TaskState {
   /** Damaged state files, by path, with the reason. */
   problems: string[];
 }
+
+/** A `_done.json` record as a TaskState keeps it. */
+export type DoneSummary = Omit<DoneRecord, "files">;
 
 /** Shared per-batch facts, probe settings and the file reading strategy. */
 export interface TaskStateContext {
@@ -120,7 +128,13 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     done = await readDoneFile(io, paths.done, task.config_hash);
     if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
   }
-  const doneRecord = done.kind === "current" || done.kind === "outdated" ? done.record : null;
+  let doneRecord: DoneSummary | null = null;
+  let htmlReport: string | null = null;
+  if (done.kind === "current" || done.kind === "outdated") {
+    const { files, ...summary } = done.record;
+    doneRecord = summary;
+    htmlReport = findHtmlReport(files);
+  }
 
   const failedAttempts = names.has(FAILED_DIR) ? await readFailedAttempts(io, paths.failed, problems) : [];
   const latestAttempt = failedAttempts.at(-1) ?? null;
@@ -149,6 +163,7 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     status: "pending",
     done: done.kind,
     doneRecord,
+    htmlReport,
     failedAttempts,
     latestAttempt,
     attempts: failedAttempts.length + (doneRecord ? 1 : 0),
@@ -201,7 +216,7 @@ function applyStatus(state: TaskState, configHash: string): void {
   state.status = "pending";
 }
 
-function setRun(state: TaskState, r: DoneRecord | AttemptRecord): void {
+function setRun(state: TaskState, r: DoneSummary | AttemptRecord): void {
   state.durationSeconds = r.duration_seconds;
   state.host = r.host;
   state.jobId = r.job_id;
