@@ -1,12 +1,9 @@
 import path from "node:path";
-import { promises as fsp } from "node:fs";
 import { CstError, errnoCode } from "../errors.js";
-import { loadPlanTasks } from "../plan/load-plan.js";
+import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, currentPlanPath } from "../layout.js";
 import {
   FAILURE_CATEGORIES,
-  type PlanHeader,
-  type PlanTask,
   type Summary,
   type AttemptRecord,
 } from "../schemas/records.js";
@@ -60,7 +57,7 @@ const ERROR_TAIL_LINES = 5;
 export async function collect(out: string, opts: CollectOptions = {}): Promise<CollectResult> {
   const outDir = path.resolve(out);
   const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
-  const plan = await readPlan(planFile, outDir);
+  const plan = await loadPlanRefs(planFile, outDir);
   const io = await taskIoFor(outDir, opts.io);
   const logNames = await readLogNames(outDir, io);
 
@@ -134,31 +131,6 @@ async function writeReport(file: string, write: () => Promise<void>): Promise<vo
   }
 }
 
-/** What collect uses of a plan task; the rest (inputs, argv, options) is dropped while the plan is read. */
-type CollectTask = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
-
-function collectTaskFields(t: PlanTask): CollectTask {
-  return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
-}
-
-/**
- * The plan (validated as fully as `loadPlan` does, task by task, keeping only `CollectTask`), or
- * a usage error naming what to run when there is none.
- */
-async function readPlan(planFile: string, outDir: string): Promise<PlanHeader & { tasks: CollectTask[] }> {
-  try {
-    await fsp.access(planFile);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") {
-      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, {
-        hint: "run `cst-batch plan` first, with this folder as --out",
-      });
-    }
-  }
-  const { header, tasks } = await loadPlanTasks(planFile, collectTaskFields);
-  return { ...header, tasks };
-}
-
 interface TaskRow {
   record: SummaryTask;
   csv: string;
@@ -167,7 +139,7 @@ interface TaskRow {
 }
 
 /** One task's summary record and CSV row; the metrics JSON is reduced to its row here and dropped. */
-async function collectTask(outDir: string, task: CollectTask, state: TaskState, io: TaskIo): Promise<TaskRow> {
+async function collectTask(outDir: string, task: PlanTaskRef, state: TaskState, io: TaskIo): Promise<TaskRow> {
   const problems = [...state.problems];
   const error = state.status === "failed" && state.latestAttempt ? errorExcerpt(state.latestAttempt) : null;
   const record: SummaryTask = {

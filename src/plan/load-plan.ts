@@ -40,6 +40,30 @@ export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T
   return { header, tasks: tasks.map(pick) };
 }
 
+/** What readers of a whole output folder (status, collect) keep of each task. */
+export type PlanTaskRef = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+
+function planTaskRef(t: PlanTask): PlanTaskRef {
+  return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
+}
+
+/**
+ * The plan of an output folder for status and collect: every task validated as `loadPlan` does,
+ * only a `PlanTaskRef` of each kept (not the argv, options and inputs of 10,000 tasks); no plan
+ * at all is a usage error saying what to run.
+ */
+export async function loadPlanRefs(planFile: string, outDir: string): Promise<PlanHeader & { tasks: PlanTaskRef[] }> {
+  try {
+    await fsp.access(planFile);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") {
+      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
+    }
+  }
+  const { header, tasks } = await loadPlanTasks(planFile, planTaskRef);
+  return { ...header, tasks };
+}
+
 const TASKS_OPEN = '\n  "tasks": [\n    ';
 const TASK_SEPARATOR = ",\n    ";
 const NEXT_TASK = Buffer.from(TASK_SEPARATOR + "{");

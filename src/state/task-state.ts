@@ -14,6 +14,7 @@ import {
   relativeLogFile,
   taskPaths,
 } from "../layout.js";
+import type { PlanTaskRef } from "../plan/load-plan.js";
 import { leasePath, probeLock } from "../run/lock.js";
 import {
   AttemptRecordSchema,
@@ -22,7 +23,6 @@ import {
   type DoneRecord,
   type FailureCategory,
   type LockOwner,
-  type PlanTask,
 } from "../schemas/records.js";
 import { parseStateText, type ReadResult } from "../util/read-json.js";
 import { doneStateOf, findHtmlReport, type DoneState } from "./done.js";
@@ -110,7 +110,7 @@ function mayBeLocked(names: ReadonlySet<string>, ctx: TaskStateContext): boolean
 }
 
 /** What reading a task's state needs of its plan task. */
-export type TaskStateRef = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+export type TaskStateRef = PlanTaskRef;
 
 /** Read one task's state from its subject folder; damaged files become `problems`, never throws for them. */
 export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskStateContext = {}): Promise<TaskState> {

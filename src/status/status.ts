@@ -1,11 +1,9 @@
-import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { CstError, errnoCode } from "../errors.js";
 import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
-import { loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
+import { loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../run/procs.js";
-import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type PlanHeader, type PlanTask, type Submission } from "../schemas/records.js";
+import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type Submission } from "../schemas/records.js";
 import { mapLimit, readAllTaskStates, type IoMode, type TaskState } from "../state/task-state.js";
 import { readStateFile } from "../util/read-json.js";
 import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
@@ -49,7 +47,7 @@ export interface StatusReport {
 export async function readStatus(out: string, opts: StatusOptions = {}): Promise<StatusReport> {
   const outDir = path.resolve(out);
   const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
-  const plan = await readPlan(planFile, outDir);
+  const plan = await loadPlanRefs(planFile, outDir);
   const problems: string[] = [];
   const states = await readAllTaskStates(outDir, plan.tasks, { ...(opts.io ? { io: opts.io } : {}) });
   for (const s of states) problems.push(...s.problems);
@@ -197,26 +195,6 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     writeBacks,
     problems,
   };
-}
-
-/** What status keeps of each plan task (not the argv, options and inputs of 10,000 tasks). */
-type StatusTask = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
-
-function statusTask(t: PlanTask): StatusTask {
-  return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
-}
-
-/** The plan's header and a slim copy of each task, every task validated (see loadPlanTasks). */
-async function readPlan(planFile: string, outDir: string): Promise<PlanHeader & { tasks: StatusTask[] }> {
-  try {
-    await fsp.access(planFile);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") {
-      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
-    }
-  }
-  const { header, tasks } = await loadPlanTasks(planFile, statusTask);
-  return { ...header, tasks };
 }
 
 function countStates(rows: readonly StatusRow[]): StatusReport["totals"] {
