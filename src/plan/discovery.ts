@@ -3,7 +3,7 @@ import path from "node:path";
 import { errnoCode } from "../errors.js";
 import type { SkippedSubject } from "../schemas/records.js";
 import { isDwiNiftiName } from "./bids-names.js";
-import { describeSeries, isDicomCandidateName, scanDicomDir, type DicomScan } from "./dicom.js";
+import { isDicomCandidateName, scanDicomDir, type DicomScan } from "./dicom.js";
 import { compileGlobs, globToRegExp } from "./glob.js";
 import { normalizeSessionId, normalizeSubjectId } from "./ids.js";
 import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";

@@ -41,7 +41,6 @@ const withSession = (session: unknown) => (dir: string, c: CorpusContext) => via
 
 const USAGE = 2;
 const PREFLIGHT = 3;
-const OK = 0;
 /** The manifest's path is named. */
 const MANIFEST = /manifest\.json/;
 /** A fix is given ("fix:" line for problems, "what to do:" for errors). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
 import { CLI, makeDemoBids, parseCsv, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";

@@ -1,12 +1,11 @@
 import { statSync } from "node:fs";
 import path from "node:path";
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import { currentPlanPath } from "../../layout.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
-import { CST_BATCH_VERSION } from "../../version.js";
-import { addVerbosityOptions, out, reportError } from "../output.js";
+import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
 interface RunOneFlags {
