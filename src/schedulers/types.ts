@@ -138,7 +138,11 @@ export interface RenderOptions {
   templateDir?: string;
 }
 
-/** How a scheduler-side end maps onto cst-batch's failure categories (null: not a failure or unknown). */
+/**
+ * How a scheduler-side end maps onto cst-batch's failure categories (null: not a failure, or
+ * unknown). A plain FAILED says only that the job script exited non-zero: what that means
+ * depends on the evidence (see schedulerCategory in status/derive.ts), so it is null here too.
+ */
 export function failureCategoryForState(state: SchedulerJobState): FailureCategory | null {
   switch (state) {
     case "timeout":
@@ -153,8 +157,6 @@ export function failureCategoryForState(state: SchedulerJobState): FailureCatego
       return "NODE_FAIL";
     case "preempted":
       return "PREEMPTED";
-    case "failed":
-      return "PIPELINE_FAILED";
     default:
       return null;
   }

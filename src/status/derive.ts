@@ -1,4 +1,4 @@
-import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
+import { failureCategoryForState, type SchedulerJobState, type TaskSchedulerState } from "../schedulers/types.js";
 import type { AttemptRecord, AttemptStart, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
@@ -92,25 +92,9 @@ export function parseElementId(id: string): { jobId: string; arrayIndex: number 
  * (missing module, node, plan): SYSTEM, not a pipeline failure.
  */
 export function schedulerCategory(sched: TaskSchedulerState): FailureCategory | null {
-  switch (sched.state) {
-    case "timeout":
-      return "TIMEOUT";
-    case "out_of_memory":
-      return "OUT_OF_MEMORY";
-    case "cancelled":
-      return "CANCELLED";
-    case "node_fail":
-      return "NODE_FAIL";
-    case "preempted":
-      return "PREEMPTED";
-    case "killed":
-      return "KILLED";
-    case "failed":
-      // Killed by a signal (Slurm ExitCode 0:9): something outside stopped it; else cst-batch itself could not run.
-      return sched.signal !== null ? "KILLED" : "SYSTEM";
-    default:
-      return null;
-  }
+  // Killed by a signal (Slurm ExitCode 0:9): something outside stopped it; else cst-batch itself could not run.
+  if (sched.state === "failed") return sched.signal !== null ? "KILLED" : "SYSTEM";
+  return failureCategoryForState(sched.state);
 }
 
 /** `TIMEOUT (sacct: TIMEOUT, exit 0:9, elapsed 95 s)` style evidence for messages. */
