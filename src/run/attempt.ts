@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
-import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory } from "../schemas/records.js";
+import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
+import { CST_BATCH_VERSION } from "../version.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 
 /** Attempt records: what happened, what to do next, and where the evidence goes. */
@@ -90,6 +91,22 @@ export type RunIdentity = Omit<
   AttemptRecord,
   "schema_version" | "kind" | "attempt_id" | "category" | "exit_code" | "signal" | "message" | "next_step" | "log_tail" | "recorded_by"
 >;
+
+/** The identity fields a record takes from the plan: which task, and what planned it. */
+export function taskIdentity(
+  header: Pick<PlanHeader, "plan_id" | "csttool">,
+  task: Pick<PlanTask, "subject" | "session" | "key" | "config_hash">,
+): Pick<RunIdentity, "subject" | "session" | "task_key" | "config_hash" | "plan_id" | "csttool_version" | "cst_batch_version"> {
+  return {
+    subject: task.subject,
+    session: task.session,
+    task_key: task.key,
+    config_hash: task.config_hash,
+    plan_id: header.plan_id,
+    csttool_version: header.csttool.version,
+    cst_batch_version: CST_BATCH_VERSION,
+  };
+}
 
 export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: FailedAttemptInput): AttemptRecord {
   return {

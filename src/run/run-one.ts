@@ -24,6 +24,7 @@ import {
   failedAttemptDir,
   fsTimestamp,
   hostName,
+  taskIdentity,
   writeAttemptStartSync,
   type RunIdentity,
 } from "./attempt.js";
@@ -302,13 +303,9 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
       ? `an earlier attempt (${who}) died while writing its promotion journal (${journal.reason}); nothing was promoted`
       : `an earlier attempt (${who}) ended without recording its outcome${start?.pending_category ? ` (it was stopping: ${start.pending_category})` : " (killed, or its node failed)"}`;
   const identity: RunIdentity = {
-    subject: task.subject,
-    session: task.session,
-    task_key: task.key,
+    ...taskIdentity(header, task),
     config_hash: start?.config_hash ?? task.config_hash,
     plan_id: start?.plan_id ?? header.plan_id,
-    csttool_version: header.csttool.version,
-    cst_batch_version: CST_BATCH_VERSION,
     started_at: startedAt,
     finished_at: now.toISOString(),
     duration_seconds: Math.max(0, (now.getTime() - Date.parse(startedAt)) / 1000) || 0,
@@ -449,13 +446,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   let maxRssKb: number | null = null;
 
   const identity = (finished: Date): RunIdentity => ({
-    subject: task.subject,
-    session: task.session,
-    task_key: task.key,
-    config_hash: task.config_hash,
-    plan_id: header.plan_id,
-    csttool_version: header.csttool.version,
-    cst_batch_version: CST_BATCH_VERSION,
+    ...taskIdentity(header, task),
     started_at: startedAt.toISOString(),
     finished_at: finished.toISOString(),
     duration_seconds: (finished.getTime() - startedAt.getTime()) / 1000,

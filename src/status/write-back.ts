@@ -2,12 +2,11 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
-import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, type RunIdentity } from "../run/attempt.js";
+import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, taskIdentity, type RunIdentity } from "../run/attempt.js";
 import { acquireLock } from "../run/lock.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 import { readStateFile } from "../util/read-json.js";
-import { CST_BATCH_VERSION } from "../version.js";
 import type { WriteBack } from "./derive.js";
 
 /**
@@ -85,13 +84,7 @@ function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: Plan
   const elapsed = wb.sched.elapsedSeconds;
   const started = startedAt ?? new Date(now.getTime() - (elapsed ?? 0) * 1000).toISOString();
   return {
-    subject: task.subject,
-    session: task.session,
-    task_key: task.key,
-    config_hash: task.config_hash,
-    plan_id: header.plan_id,
-    csttool_version: header.csttool.version,
-    cst_batch_version: CST_BATCH_VERSION,
+    ...taskIdentity(header, task),
     started_at: started,
     finished_at: now.toISOString(),
     duration_seconds: elapsed ?? Math.max(0, (now.getTime() - timeOf(started)) / 1000),
