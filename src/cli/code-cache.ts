@@ -1,8 +1,10 @@
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
+import { readFileSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import vm from "node:vm";
+import { writeFileAtomic } from "../util/atomic-write.js";
 
 /** How the compiled code was found: reused from disk, compiled afresh, or caching turned off. */
 export type CodeCacheState = "hit" | "miss" | "rejected" | "off";
@@ -12,8 +14,8 @@ export interface LoadedBundle {
   cache: CodeCacheState;
   /** The cache file in use (null when caching is off). */
   cacheFile: string | null;
-  /** Write V8's code for the functions run so far, when the cache was missing or stale. */
-  saveCache(): void;
+  /** Write V8's code for the functions run so far, when the cache was missing or stale (never rejects). */
+  saveCache(): Promise<void>;
 }
 
 /**
@@ -56,23 +58,6 @@ function readIfPresent(file: string): Buffer | undefined {
     return readFileSync(file);
   } catch {
     return undefined;
-  }
-}
-
-function writeAtomically(file: string, data: Buffer): boolean {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(tmp, data, { mode: 0o644 });
-    renameSync(tmp, file);
-    return true;
-  } catch {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never written
-    }
-    return false;
   }
 }
 
@@ -135,7 +120,7 @@ export function loadBundleWithCodeCache(bundleFile: string, env: NodeJS.ProcessE
     get cacheFile() {
       return cacheFile;
     },
-    saveCache() {
+    async saveCache() {
       if (saved || name === null || cache === "hit") return;
       saved = true;
       let data: Buffer;
@@ -147,11 +132,15 @@ export function loadBundleWithCodeCache(bundleFile: string, env: NodeJS.ProcessE
       // A stale file is replaced where it was found; a missing one goes to the first writable folder.
       const targets = cacheFile !== null ? [path.dirname(cacheFile)] : dirs;
       for (const dir of targets) {
-        if (writeAtomically(path.join(dir, name), data)) {
-          cacheFile = path.join(dir, name);
-          pruneOldCaches(dir, path.basename(bundleFile), name);
-          return;
+        try {
+          await mkdir(dir, { recursive: true });
+          await writeFileAtomic(path.join(dir, name), data);
+        } catch {
+          continue;
         }
+        cacheFile = path.join(dir, name);
+        pruneOldCaches(dir, path.basename(bundleFile), name);
+        return;
       }
     },
   };

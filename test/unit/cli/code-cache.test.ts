@@ -31,7 +31,7 @@ function writeBundle(dir: string, answer: number): string {
 }
 
 describe("loadBundleWithCodeCache", () => {
-  test("compiles afresh the first time, writes the cache, and reuses it the next time", () => {
+  test("compiles afresh the first time, writes the cache, and reuses it the next time", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 41);
     const env = { CST_BATCH_CODE_CACHE: path.join(dir, "cache") };
@@ -39,7 +39,7 @@ describe("loadBundleWithCodeCache", () => {
     expect(first.cache).toBe("miss");
     expect((first.exports.main as () => number)()).toBe(41);
     expect(first.exports.file).toBe(bundle);
-    first.saveCache();
+    await first.saveCache();
     expect(first.cacheFile).not.toBeNull();
     expect(statSync(first.cacheFile!).size).toBeGreaterThan(0);
 
@@ -49,24 +49,24 @@ describe("loadBundleWithCodeCache", () => {
     expect((second.exports.main as () => number)()).toBe(41);
   });
 
-  test("CST_BATCH_CODE_CACHE=off: nothing read or written", () => {
+  test("CST_BATCH_CODE_CACHE=off: nothing read or written", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 1);
     const loaded = loadBundleWithCodeCache(bundle, { CST_BATCH_CODE_CACHE: "off", HOME: dir });
     expect(loaded.cache).toBe("off");
-    loaded.saveCache();
+    await loaded.saveCache();
     expect(readdirSync(dir)).toEqual(["run-one.cjs"]);
   });
 
   // V8 checks a cache's header and length (its checksum only in debug builds); files are written
   // whole (temp file + rename), so a cut-off file is the damage to expect. V8 also keeps compiled
   // code in memory per process, so each load here is its own process (the built loader in dist/).
-  test("a cut-off cache file is rejected by V8, the code still runs, and the file is rewritten", () => {
+  test("a cut-off cache file is rejected by V8, the code still runs, and the file is rewritten", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 7);
     const env = { ...process.env, CST_BATCH_CODE_CACHE: path.join(dir, "cache") };
     const load = (): { cache: string; answer: number } => {
-      const script = `const l = require(${JSON.stringify(LOADER)}).loadBundleWithCodeCache(${JSON.stringify(bundle)}); const answer = l.exports.main(); l.saveCache(); console.log(JSON.stringify({ cache: l.cache, answer }));`;
+      const script = `const l = require(${JSON.stringify(LOADER)}).loadBundleWithCodeCache(${JSON.stringify(bundle)}); const answer = l.exports.main(); l.saveCache().then(() => console.log(JSON.stringify({ cache: l.cache, answer })));`;
       const r = spawnSync(process.execPath, ["-e", script], { env, encoding: "utf8" });
       expect(r.stderr).toBe("");
       return JSON.parse(r.stdout) as { cache: string; answer: number };
@@ -82,12 +82,12 @@ describe("loadBundleWithCodeCache", () => {
     expect(load()).toEqual({ cache: "hit", answer: 7 });
   });
 
-  test("a rebuilt bundle of the same length never meets the old cache", () => {
+  test("a rebuilt bundle of the same length never meets the old cache", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 10);
     const env = { CST_BATCH_CODE_CACHE: path.join(dir, "cache") };
     const old = loadBundleWithCodeCache(bundle, env);
-    old.saveCache();
+    await old.saveCache();
     writeBundle(dir, 20); // same length, other code
     utimesSync(bundle, new Date(), new Date(Date.now() + 5_000));
     const rebuilt = loadBundleWithCodeCache(bundle, env);
@@ -95,7 +95,7 @@ describe("loadBundleWithCodeCache", () => {
     expect((rebuilt.exports.main as () => number)()).toBe(20);
   });
 
-  test("an unwritable folder beside the bundle: the cache goes to the user's cache folder", () => {
+  test("an unwritable folder beside the bundle: the cache goes to the user's cache folder", async () => {
     const dir = tmp();
     const install = path.join(dir, "install");
     mkdirSync(install);
@@ -105,22 +105,22 @@ describe("loadBundleWithCodeCache", () => {
     // A read-only install (root can write anyway, so the folder beside the bundle is a file).
     writeFileSync(path.join(install, ".code-cache"), "not a folder");
     const loaded = loadBundleWithCodeCache(bundle, { HOME: home });
-    loaded.saveCache();
+    await loaded.saveCache();
     expect(loaded.cacheFile?.startsWith(path.join(home, ".cache", "cst-batch") + path.sep)).toBe(true);
     expect(loadBundleWithCodeCache(bundle, { HOME: home }).cache).toBe("hit");
   });
 
-  test("nowhere writable: runs without a cache", () => {
+  test("nowhere writable: runs without a cache", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 5);
     writeFileSync(path.join(dir, "blocked"), "");
     const loaded = loadBundleWithCodeCache(bundle, { CST_BATCH_CODE_CACHE: path.join(dir, "blocked", "sub") });
     expect((loaded.exports.main as () => number)()).toBe(5);
-    loaded.saveCache();
+    await loaded.saveCache();
     expect(loaded.cacheFile).toBeNull();
   });
 
-  test("caches of other builds are pruned once an hour old; recent ones (another Node) are kept", () => {
+  test("caches of other builds are pruned once an hour old; recent ones (another Node) are kept", async () => {
     const dir = tmp();
     const bundle = writeBundle(dir, 2);
     const cache = path.join(dir, "cache");
@@ -133,7 +133,7 @@ describe("loadBundleWithCodeCache", () => {
     utimesSync(stale, hourAgo, hourAgo);
     utimesSync(unrelated, hourAgo, hourAgo);
     const loaded = loadBundleWithCodeCache(bundle, { CST_BATCH_CODE_CACHE: cache });
-    loaded.saveCache();
+    await loaded.saveCache();
     expect(readdirSync(cache).sort()).toEqual([path.basename(loaded.cacheFile!), path.basename(recent), path.basename(unrelated)].sort());
   });
 });
