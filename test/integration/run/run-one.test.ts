@@ -289,12 +289,8 @@ describe("timeouts and signals", () => {
     expect(await pidsWithEnv(s.argvLog)).toEqual([]);
   });
 
-  // scancel signals every process of the job at once; csttool may die of it before run-one
-  // handles its own copy. That is still a cancellation, not a kill from outside.
-  test.each([
-    ["SIGTERM", "CANCELLED"],
-    ["SIGUSR1", "TIMEOUT"],
-  ] as const)("%s to csttool's group moments before run-one records %s", async (signal, category) => {
+  /** run-one over a csttool that hangs, once csttool's process group is in the lock owner. */
+  async function startHangingRun() {
     const s = await makeStudy([{ subject: "sub-001" }]);
     await s.setBehaviours({ "sub-001": "hang" });
     const a = startCli(["run-one", "--plan", s.planFile, "--index", "0", "--grace-seconds", "1"], s.env);
@@ -303,6 +299,16 @@ describe("timeouts and signals", () => {
     await waitFor(async () => typeof (await readJson(lockFile).catch(() => ({}) as Record<string, unknown>)).child_pgid === "number");
     const pgid = (await readJson<{ child_pgid: number }>(lockFile)).child_pgid;
     await sleep(200);
+    return { s, a, pgid };
+  }
+
+  // scancel signals every process of the job at once; csttool may die of it before run-one
+  // handles its own copy. That is still a cancellation, not a kill from outside.
+  test.each([
+    ["SIGTERM", "CANCELLED"],
+    ["SIGUSR1", "TIMEOUT"],
+  ] as const)("%s to csttool's group moments before run-one records %s", async (signal, category) => {
+    const { s, a, pgid } = await startHangingRun();
     process.kill(-pgid, "SIGTERM");
     await sleep(40);
     a.child.kill(signal);
@@ -314,14 +320,8 @@ describe("timeouts and signals", () => {
   });
 
   test("SIGTERM to csttool alone (no job stop) is still a kill from outside", async () => {
-    const s = await makeStudy([{ subject: "sub-001" }]);
-    await s.setBehaviours({ "sub-001": "hang" });
-    const a = startCli(["run-one", "--plan", s.planFile, "--index", "0", "--grace-seconds", "1"], s.env);
-    await waitFor(async () => (await s.runCount()) === 1);
-    const lockFile = path.join(s.out, "sub-001", "_lock");
-    await waitFor(async () => typeof (await readJson(lockFile).catch(() => ({}) as Record<string, unknown>)).child_pgid === "number");
-    await sleep(200);
-    process.kill(-(await readJson<{ child_pgid: number }>(lockFile)).child_pgid, "SIGTERM");
+    const { s, a, pgid } = await startHangingRun();
+    process.kill(-pgid, "SIGTERM");
     const r = await a.done;
     expect(r.code).toBe(5);
     const attempts = await failedAttempts(path.join(s.out, "sub-001"));
