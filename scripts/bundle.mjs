@@ -18,7 +18,7 @@ const common = {
   // CommonJS has no import.meta: modules that locate files from their own URL get the bundle's.
   define: { "import.meta.url": "__cst_batch_bundle_url" },
   banner: { js: `"use strict";\nconst __cst_batch_bundle_url = require("node:url").pathToFileURL(__filename).href;` },
-  // Smaller to read and hash on every start; names are kept for readable stack traces.
+  // Smaller to read on every start; names are kept for readable stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",
@@ -31,10 +31,12 @@ await Promise.all([
   build({ ...common, entryPoints: ["src/cli/code-cache.ts"], outfile: "dist/code-cache.cjs" }),
 ]);
 
-// Everything run-one needs must be inside the bundle: a dynamic import() left in it would need
-// the ES module loader (and fails under vm.Script on older Node 20 releases).
-const left = readFileSync(new URL("../dist/run-one.cjs", import.meta.url), "utf8").match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g);
-if (left) {
-  console.error(`scripts/bundle.mjs: dist/run-one.cjs keeps dynamic import(s) ${[...new Set(left)].join(", ")}; import them statically on run-one's path`);
-  process.exit(1);
+// Everything a command needs must be inside its bundle: a dynamic import() left in one would
+// need the ES module loader (and fails under vm.Script on Node 20 releases before 20.13).
+for (const bundle of ["run-one.cjs", "cst-batch.cjs"]) {
+  const left = readFileSync(new URL(`../dist/${bundle}`, import.meta.url), "utf8").match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g);
+  if (left) {
+    console.error(`scripts/bundle.mjs: dist/${bundle} keeps dynamic import(s) ${[...new Set(left)].join(", ")}; import them statically, or from a package esbuild can bundle`);
+    process.exit(1);
+  }
 }
