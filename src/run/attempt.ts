@@ -1,12 +1,11 @@
 import fs from "node:fs";
-import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { CST_BATCH_VERSION } from "../version.js";
-import { writeJsonAtomic } from "../util/atomic-write.js";
+import { writeJsonAtomicSync } from "../util/atomic-write.js";
 
 /** Attempt records: what happened, what to do next, and where the evidence goes. */
 
@@ -127,16 +126,12 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
 /** A fresh `_failed_attempts/<ts>_<CATEGORY>` path (suffixed if that name is taken). */
 export async function failedAttemptDir(taskDir: string, category: FailureCategory, at: Date = new Date()): Promise<{ dir: string; id: string }> {
   const parent = path.join(taskDir, FAILED_DIR);
-  await fsp.mkdir(parent, { recursive: true });
+  fs.mkdirSync(parent, { recursive: true });
   const base = `${fsTimestamp(at)}_${category}`;
   for (let n = 0; ; n++) {
     const id = n === 0 ? base : `${base}-${n}`;
     const dir = path.join(parent, id);
-    try {
-      await fsp.access(dir);
-    } catch {
-      return { dir, id };
-    }
+    if (!fs.existsSync(dir)) return { dir, id };
   }
 }
 
@@ -151,9 +146,15 @@ export async function archiveWorkDir(
   target: { dir: string; id: string },
   logFile: string | null,
 ): Promise<string> {
-  await writeJsonAtomic(path.join(workDir, ATTEMPT_FILE), record);
-  if (logFile) await fsp.copyFile(logFile, path.join(workDir, "csttool.log")).catch(() => {});
-  await fsp.rename(workDir, target.dir);
+  writeJsonAtomicSync(path.join(workDir, ATTEMPT_FILE), record);
+  if (logFile) {
+    try {
+      fs.copyFileSync(logFile, path.join(workDir, "csttool.log"));
+    } catch {
+      // no log yet (failed before csttool started): the record holds the message
+    }
+  }
+  fs.renameSync(workDir, target.dir);
   void taskDir;
   return target.dir;
 }

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import fs from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import type { FailureCategory, PlanTask } from "../schemas/records.js";
@@ -8,9 +8,9 @@ import type { FailureCategory, PlanTask } from "../schemas/records.js";
 /** `dicomFiles`: the chosen series' files, to link into `dicom_link_dir` (DICOM with a series_uid). */
 export type InputCheck = { ok: true; dicomFiles: string[] | null } | { ok: false; category: FailureCategory; message: string };
 
-async function statOrNull(file: string): Promise<import("node:fs").Stats | null | { error: string }> {
+function statOrNull(file: string): fs.Stats | null | { error: string } {
   try {
-    return await fsp.stat(file);
+    return fs.statSync(file);
   } catch (e) {
     if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
     return { error: `${file}: ${(e as Error).message}` };
@@ -27,18 +27,18 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
     const required = [input.nifti, input.bval, input.bvec];
     const missing: string[] = [];
     for (const f of required) {
-      const st = await statOrNull(f);
+      const st = statOrNull(f);
       if (st === null) missing.push(f);
       else if ("error" in st) return { ok: false, category: "SYSTEM", message: `cannot read an input: ${st.error}` };
     }
     for (const id of input.identity) {
       if (required.includes(id.path)) continue;
-      const st = await statOrNull(id.path);
+      const st = statOrNull(id.path);
       if (st === null) missing.push(id.path);
     }
     if (missing.length) return { ok: false, category: "INPUT_MISSING", message: `input file(s) missing: ${missing.join(", ")}` };
     for (const id of input.identity) {
-      const st = await statOrNull(id.path);
+      const st = statOrNull(id.path);
       if (st === null || "error" in st) continue;
       if (st.size !== id.size || changed(st.mtimeMs, id.mtime_ms)) {
         return {
@@ -50,7 +50,7 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
     }
     return { ok: true, dicomFiles: null };
   }
-  const st = await statOrNull(input.dicom_dir);
+  const st = statOrNull(input.dicom_dir);
   if (st === null) return { ok: false, category: "INPUT_MISSING", message: `DICOM folder missing: ${input.dicom_dir}` };
   if ("error" in st) return { ok: false, category: "SYSTEM", message: `cannot read an input: ${st.error}` };
   const { selectDicomSeriesFiles } = await import("../plan/dicom.js");
@@ -62,7 +62,7 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
   let total = 0;
   let newest = 0;
   for (const f of files) {
-    const s = await statOrNull(f);
+    const s = statOrNull(f);
     if (s === null || "error" in s) return { ok: false, category: "INPUT_MISSING", message: `DICOM file vanished: ${f}` };
     total += s.size;
     newest = Math.max(newest, s.mtimeMs);
@@ -80,13 +80,13 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
 
 /** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */
 export async function linkDicomSeries(linkDir: string, files: readonly string[]): Promise<void> {
-  await fsp.rm(linkDir, { recursive: true, force: true });
-  await fsp.mkdir(linkDir, { recursive: true });
+  fs.rmSync(linkDir, { recursive: true, force: true });
+  fs.mkdirSync(linkDir, { recursive: true });
   const used = new Set<string>();
   for (const f of files) {
     let name = path.basename(f);
     for (let n = 2; used.has(name); n++) name = `${n}_${path.basename(f)}`;
     used.add(name);
-    await fsp.symlink(path.resolve(f), path.join(linkDir, name));
+    fs.symlinkSync(path.resolve(f), path.join(linkDir, name));
   }
 }

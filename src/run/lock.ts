@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { constants, promises as fsp } from "node:fs";
+import { constants } from "node:fs";
 import * as fs from "node:fs";
 import os from "node:os";
-import { promisify } from "node:util";
+import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { randomHex } from "../util/random-hex.js";
 import { LockOwnerSchema, SCHEMA_VERSION, type LockOwner } from "../schemas/records.js";
@@ -52,17 +52,22 @@ export const LEASE_REFRESH_MS = 30_000;
 export const LEASE_STALE_MS = 10 * 60_000;
 const FLOCK_BUSY = 75;
 
-const fsOpen = promisify(fs.open);
-const fsClose = promisify(fs.close);
-const fsFtruncate = promisify(fs.ftruncate);
-const fsWriteRaw = promisify(fs.write);
-const fsReadRaw = promisify(fs.read);
-const fsWrite = async (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
-  (await fsWriteRaw(fd, buffer, offset, length, position)).bytesWritten;
-const fsRead = async (fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number> =>
-  (await fsReadRaw(fd, buffer, offset, length, position)).bytesRead;
-const fsFstat = promisify(fs.fstat);
-const fsFutimes = promisify(fs.futimes);
+function rmQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // best effort
+  }
+}
+
+/** Close quietly: a lock descriptor is closed on every path, errors or not. */
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
 
 /** The lock mode chosen by CST_BATCH_LOCK_MODE (flock unless "lease"). */
 export function lockMode(env: NodeJS.ProcessEnv = process.env): LockMode {
@@ -90,13 +95,46 @@ function unsupportedReason(lockPath: string, detail: string): string {
   );
 }
 
-/** Run `flock -n -E 75 3` on our descriptor. */
+let flockLookup: { searched: string; found: string } | undefined;
+
+/**
+ * flock(1)'s absolute path, looked up once per value of PATH (spawn would otherwise try every
+ * PATH entry for each lock); "flock" when not found, so spawn reports ENOENT as before.
+ */
+function flockExecutable(): string {
+  const searched = process.env.PATH ?? "";
+  if (flockLookup?.searched === searched) return flockLookup.found;
+  let found = "flock";
+  for (const dir of searched.split(path.delimiter)) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, "flock");
+    try {
+      fs.accessSync(candidate, constants.X_OK);
+      if (fs.statSync(candidate).isFile()) {
+        found = candidate;
+        break;
+      }
+    } catch {
+      // not here
+    }
+  }
+  flockLookup = { searched, found };
+  return found;
+}
+
+/**
+ * Run `flock -n -E 75 3` on our descriptor. LC_ALL=C: flock(1) calls setlocale(), which would
+ * otherwise open a dozen locale files per lock; its messages are not shown to users.
+ */
 function runFlock(fd: number): Promise<{ kind: "ok" } | { kind: "busy" } | { kind: "error"; detail: string }> {
   return new Promise((resolve) => {
     let stderr = "";
     let child;
     try {
-      child = spawn("flock", ["-n", "-E", String(FLOCK_BUSY), "3"], { stdio: ["ignore", "ignore", "pipe", fd] });
+      child = spawn(flockExecutable(), ["-n", "-E", String(FLOCK_BUSY), "3"], {
+        stdio: ["ignore", "ignore", "pipe", fd],
+        env: { ...process.env, LC_ALL: "C" },
+      });
     } catch (e) {
       resolve({ kind: "error", detail: `cannot run flock(1): ${(e as Error).message}` });
       return;
@@ -117,13 +155,13 @@ function runFlock(fd: number): Promise<{ kind: "ok" } | { kind: "busy" } | { kin
   });
 }
 
-async function readFd(fd: number): Promise<string> {
-  const st = await fsFstat(fd);
+function readFd(fd: number): string {
+  const st = fs.fstatSync(fd);
   const size = Math.min(st.size, 64 * 1024);
   const buf = Buffer.alloc(size);
   let off = 0;
   while (off < size) {
-    const n = await fsRead(fd, buf, off, size - off, off);
+    const n = fs.readSync(fd, buf, off, size - off, off);
     if (n === 0) break;
     off += n;
   }
@@ -144,11 +182,20 @@ function parseOwner(text: string): LockOwner | null {
  * the page cache serves it. After a machine crash it means nothing (its processes are gone), so
  * it is not fsynced: one sync less per subject, which costs most on NFS and Lustre.
  */
-async function writeOwnerFd(fd: number, owner: LockOwner): Promise<void> {
+function writeOwnerFd(fd: number, owner: LockOwner): void {
   const buf = Buffer.from(JSON.stringify(owner) + "\n", "utf8");
-  await fsFtruncate(fd, 0);
+  fs.ftruncateSync(fd, 0);
   let off = 0;
-  while (off < buf.length) off += await fsWrite(fd, buf, off, buf.length - off, off);
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, off);
+}
+
+/** The owner JSON in a lock file; null when unreadable or not an owner (yet). */
+function readOwnerFd(fd: number): LockOwner | null {
+  try {
+    return parseOwner(readFd(fd));
+  } catch {
+    return null;
+  }
 }
 
 /** A dead owner on this host: its orphans (if any) may be reaped and the lock taken. */
@@ -158,10 +205,10 @@ async function ownerIsDeadHere(owner: LockOwner | null): Promise<boolean> {
 }
 
 /** Open the lock file (creating it unless `create` is false); a symlink is refused. */
-async function openLockFile(lockPath: string, create: boolean): Promise<number | { refused: string } | null> {
+function openLockFile(lockPath: string, create: boolean): number | { refused: string } | null {
   const flags = (create ? constants.O_RDWR | constants.O_CREAT : constants.O_RDONLY) | constants.O_NOFOLLOW;
   try {
-    return await fsOpen(lockPath, flags, 0o666);
+    return fs.openSync(lockPath, flags, 0o666);
   } catch (e) {
     const code = errnoCode(e);
     if (code === "ENOENT" && !create) return null;
@@ -183,7 +230,7 @@ export async function acquireLock(lockPath: string, owner: LockOwnerInput): Prom
 }
 
 async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promise<LockResult> {
-  const opened = await openLockFile(lockPath, true);
+  const opened = openLockFile(lockPath, true);
   if (opened === null) throw new Error("unreachable: lock file missing after O_CREAT");
   if (typeof opened === "object") return { kind: "unsupported", path: lockPath, reason: opened.refused };
   const fd = opened;
@@ -192,18 +239,18 @@ async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promi
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = await runFlock(fd);
       if (r.kind === "error") {
-        await fsClose(fd).catch(() => {});
+        closeQuietly(fd);
         return { kind: "unsupported", path: lockPath, reason: unsupportedReason(lockPath, r.detail) };
       }
       if (r.kind === "ok") {
-        const previous = parseOwner(await readFd(fd).catch(() => ""));
+        const previous = readOwnerFd(fd);
         // We hold the lock, so any process still carrying the previous run's token is an orphan.
         if (previous && previous.host === os.hostname()) await reapRun({ token: previous.token, since: Date.parse(previous.since) }, 15_000);
         const owner: LockOwner = { schema_version: SCHEMA_VERSION, kind: "cst-batch-lock", ...ownerInput };
-        await writeOwnerFd(fd, owner);
+        writeOwnerFd(fd, owner);
         return { kind: "acquired", lock: makeFlockLock(lockPath, fd, owner) };
       }
-      lastOwner = parseOwner(await readFd(fd).catch(() => ""));
+      lastOwner = readOwnerFd(fd);
       if (lastOwner === null) {
         // A holder that has not written its owner yet, or a probe: look again shortly.
         if (attempt >= 4) break;
@@ -215,10 +262,10 @@ async function acquireFlock(lockPath: string, ownerInput: LockOwnerInput): Promi
       await sleep(20 * (attempt + 1));
     }
   } catch (e) {
-    await fsClose(fd).catch(() => {});
+    closeQuietly(fd);
     throw e;
   }
-  await fsClose(fd).catch(() => {});
+  closeQuietly(fd);
   return { kind: "busy", owner: lastOwner };
 }
 
@@ -236,7 +283,7 @@ function heldLock(lockPath: string, fd: number, mode: LockMode, initial: LockOwn
     async updateOwner(patch) {
       if (released) return;
       owner = { ...owner, ...patch };
-      await writeOwnerFd(fd, owner);
+      writeOwnerFd(fd, owner);
     },
     async release() {
       if (released) return;
@@ -248,7 +295,7 @@ function heldLock(lockPath: string, fd: number, mode: LockMode, initial: LockOwn
 
 function makeFlockLock(lockPath: string, fd: number, initial: LockOwner): HeldLock {
   // The owner JSON stays in the file: a later run uses it to reap orphans of this run.
-  return heldLock(lockPath, fd, "flock", initial, () => fsClose(fd).catch(() => {}));
+  return heldLock(lockPath, fd, "flock", initial, async () => closeQuietly(fd));
 }
 
 /**
@@ -257,17 +304,17 @@ function makeFlockLock(lockPath: string, fd: number, initial: LockOwner): HeldLo
  */
 export async function probeLock(lockPath: string): Promise<ProbeResult> {
   if (lockMode() === "lease") return probeLease(lockPath);
-  const opened = await openLockFile(lockPath, false);
+  const opened = openLockFile(lockPath, false);
   if (opened === null) return { kind: "free" };
   if (typeof opened === "object") return { kind: "unsupported", reason: opened.refused };
   const fd = opened;
   try {
     const r = await runFlock(fd);
     if (r.kind === "ok") return { kind: "free" };
-    if (r.kind === "busy") return { kind: "held", owner: parseOwner(await readFd(fd).catch(() => "")) };
+    if (r.kind === "busy") return { kind: "held", owner: readOwnerFd(fd) };
     return { kind: "unsupported", reason: unsupportedReason(lockPath, r.detail) };
   } finally {
-    await fsClose(fd).catch(() => {});
+    closeQuietly(fd);
   }
 }
 
@@ -280,7 +327,8 @@ interface LeaseState {
 
 async function readLease(file: string): Promise<LeaseState | null> {
   try {
-    const [text, st] = await Promise.all([fsp.readFile(file, "utf8"), fsp.lstat(file)]);
+    const text = fs.readFileSync(file, "utf8");
+    const st = fs.lstatSync(file);
     return { owner: parseOwner(text), mtimeMs: st.mtimeMs };
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return null;
@@ -299,7 +347,7 @@ async function acquireLease(lockPath: string, ownerInput: LockOwnerInput): Promi
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
-      fd = await fsOpen(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
+      fd = fs.openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") {
         throw new CstError("SYSTEM", `cannot create the lease file ${file}: ${(e as Error).message}`, { cause: e });
@@ -316,10 +364,10 @@ async function acquireLease(lockPath: string, ownerInput: LockOwnerInput): Promi
     }
     const owner: LockOwner = { schema_version: SCHEMA_VERSION, kind: "cst-batch-lock", ...ownerInput };
     try {
-      await writeOwnerFd(fd, owner);
+      writeOwnerFd(fd, owner);
     } catch (e) {
-      await fsClose(fd).catch(() => {});
-      await fsp.rm(file, { force: true }).catch(() => {});
+      closeQuietly(fd);
+      rmQuietly(file);
       throw new CstError("SYSTEM", `cannot write the lease file ${file}: ${(e as Error).message}`, { cause: e });
     }
     return { kind: "acquired", lock: makeLease(file, fd, owner) };
@@ -334,7 +382,7 @@ async function acquireLease(lockPath: string, ownerInput: LockOwnerInput): Promi
 async function breakLease(file: string, judged: LeaseState): Promise<void> {
   const aside = `${file}.broken-${randomHex(4)}`;
   try {
-    await fsp.rename(file, aside);
+    fs.renameSync(file, aside);
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return;
     throw e;
@@ -343,22 +391,26 @@ async function breakLease(file: string, judged: LeaseState): Promise<void> {
   const same = taken !== null && (taken.owner?.token ?? null) === (judged.owner?.token ?? null);
   if (!same) {
     // Not the lease we judged stale: restore it unless someone created another meanwhile.
-    await fsp.link(aside, file).catch(() => {});
+    try {
+      fs.linkSync(aside, file);
+    } catch {
+      // another lease was created meanwhile: it stays
+    }
   }
-  await fsp.rm(aside, { force: true }).catch(() => {});
+  rmQuietly(aside);
 }
 
 function makeLease(file: string, fd: number, initial: LockOwner): HeldLock {
   const timer = setInterval(() => {
     const now = new Date();
-    fsFutimes(fd, now, now).catch(() => {});
+    fs.futimes(fd, now, now, () => {});
   }, LEASE_REFRESH_MS);
   timer.unref();
   return heldLock(file, fd, "lease", initial, async (owner) => {
     clearInterval(timer);
     const current = await readLease(file).catch(() => null);
-    if (current?.owner?.token === owner.token) await fsp.rm(file, { force: true }).catch(() => {});
-    await fsClose(fd).catch(() => {});
+    if (current?.owner?.token === owner.token) rmQuietly(file);
+    closeQuietly(fd);
   });
 }
 

@@ -1,11 +1,11 @@
-import { promises as fsp } from "node:fs";
+import fs from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import * as z from "zod";
 import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
-import { writeJsonAtomic, fsyncDir } from "../util/atomic-write.js";
-import { readStateFile } from "../util/read-json.js";
+import { fsyncDirSync, writeJsonAtomicSync } from "../util/atomic-write.js";
+import { readStateFileSync } from "../util/read-json.js";
 import { pauseForTest } from "../util/test-pause.js";
 
 /**
@@ -19,6 +19,9 @@ import { pauseForTest } from "../util/test-pause.js";
  * Step 3 is idempotent and is rolled forward by the next run if it was interrupted, so a
  * subject folder either has the old `_done.json` with the old results, or (eventually) the new
  * one with the new results; never a `_done.json` that lists files that are not there.
+ *
+ * Every call is a blocking one (see writeFileAtomicSync): the steps are sequential, and each is
+ * a metadata operation cheaper than a thread-pool round trip.
  */
 
 export const JOURNAL_FILE = "promote.json";
@@ -50,9 +53,9 @@ export function isManagedName(name: string): boolean {
   );
 }
 
-async function exists(p: string): Promise<boolean> {
+function exists(p: string): boolean {
   try {
-    await fsp.lstat(p);
+    fs.lstatSync(p);
     return true;
   } catch {
     return false;
@@ -60,29 +63,36 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** `name` if free in `dir`, else `stem_2.ext`, `stem_3.ext`, ... (extension = from the first dot). */
-async function freeName(dir: string, name: string, taken: Set<string>): Promise<string> {
+function freeName(dir: string, name: string, taken: Set<string>): string {
   const dot = name.indexOf(".", 1);
   const stem = dot > 0 ? name.slice(0, dot) : name;
   const ext = dot > 0 ? name.slice(dot) : "";
   for (let n = 1; ; n++) {
     const candidate = n === 1 ? name : `${stem}_${n}${ext}`;
     if (taken.has(candidate) || isManagedName(candidate)) continue;
-    if (!(await exists(path.join(dir, candidate)))) return candidate;
+    if (!exists(path.join(dir, candidate))) return candidate;
   }
 }
 
-async function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, skip: ReadonlySet<string> = new Set()): Promise<void> {
+function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>): void {
   let names: string[];
   try {
-    names = (await fsp.readdir(srcDir)).sort();
+    names = fs.readdirSync(srcDir).sort();
   } catch {
     return;
   }
   for (const name of names) {
-    if (skip.has(name)) continue;
-    const target = await freeName(destDir, name, taken);
+    const target = freeName(destDir, name, taken);
     taken.add(target);
-    await fsp.rename(path.join(srcDir, name), path.join(destDir, target));
+    fs.renameSync(path.join(srcDir, name), path.join(destDir, target));
+  }
+}
+
+function rmdirQuietly(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty or gone: left for the work folder's removal
   }
 }
 
@@ -91,30 +101,30 @@ async function moveEntriesInto(srcDir: string, destDir: string, taken: Set<strin
  * of `sub-X/`, then csttool's top-level files. Nothing is dropped; a clash gets a `_2` suffix.
  */
 export async function stageOutput(csttoolOut: string, staged: string, subject: string, session: string | null): Promise<void> {
-  await fsp.mkdir(staged, { recursive: true });
+  fs.mkdirSync(staged, { recursive: true });
   const taken = new Set<string>();
   const subjectDir = path.join(csttoolOut, subject);
   if (session) {
-    await moveEntriesInto(path.join(subjectDir, session), staged, taken);
-    await fsp.rmdir(path.join(subjectDir, session)).catch(() => {});
+    moveEntriesInto(path.join(subjectDir, session), staged, taken);
+    rmdirQuietly(path.join(subjectDir, session));
   }
-  await moveEntriesInto(subjectDir, staged, taken);
-  await fsp.rmdir(subjectDir).catch(() => {});
-  await moveEntriesInto(csttoolOut, staged, taken);
+  moveEntriesInto(subjectDir, staged, taken);
+  rmdirQuietly(subjectDir);
+  moveEntriesInto(csttoolOut, staged, taken);
 }
 
 /** Every file under `root` (relative paths, sorted) with its size; symlinks listed, not followed. */
 export async function listFiles(root: string): Promise<{ path: string; size: number }[]> {
   const out: { path: string; size: number }[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await fsp.readdir(path.join(root, rel), { withFileTypes: true });
+  const walk = (rel: string): void => {
+    const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
     for (const e of entries) {
       const r = rel ? path.join(rel, e.name) : e.name;
-      if (e.isDirectory()) await walk(r);
-      else out.push({ path: r.split(path.sep).join("/"), size: (await fsp.lstat(path.join(root, r))).size });
+      if (e.isDirectory()) walk(r);
+      else out.push({ path: r.split(path.sep).join("/"), size: fs.lstatSync(path.join(root, r)).size });
     }
   };
-  await walk("");
+  walk("");
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -132,13 +142,13 @@ export function findMetricsFile(files: readonly { path: string }[], prefix: stri
 }
 
 export async function writeJournal(workDir: string, journal: PromoteJournal): Promise<void> {
-  await writeJsonAtomic(path.join(workDir, JOURNAL_FILE), journal);
+  writeJsonAtomicSync(path.join(workDir, JOURNAL_FILE), journal);
 }
 
 export type JournalRead = { kind: "none" } | { kind: "ok"; journal: PromoteJournal } | { kind: "corrupt"; reason: string };
 
 export async function readJournal(workDir: string): Promise<JournalRead> {
-  const r = await readStateFile(path.join(workDir, JOURNAL_FILE), PromoteJournalSchema);
+  const r = readStateFileSync(path.join(workDir, JOURNAL_FILE), PromoteJournalSchema);
   if (r.kind === "ok") return { kind: "ok", journal: r.value };
   if (r.kind === "missing") return { kind: "none" };
   return { kind: "corrupt", reason: r.kind === "corrupt" ? r.reason : `schema_version ${r.found} is newer` };
@@ -151,34 +161,34 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
   const work = path.join(taskDir, WORK_DIR);
   const staged = path.join(work, STAGED_DIR);
   const previous = path.join(work, PREVIOUS_DIR);
-  await fsp.mkdir(previous, { recursive: true });
+  fs.mkdirSync(previous, { recursive: true });
   const previousTaken = new Set<string>();
 
   // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
   const done = path.join(taskDir, DONE_FILE);
-  if (await exists(done)) {
-    await fsp.rename(done, path.join(previous, await freeName(previous, DONE_FILE, previousTaken)));
+  if (exists(done)) {
+    fs.renameSync(done, path.join(previous, freeName(previous, DONE_FILE, previousTaken)));
   }
   pauseForTest("promote-previous-out");
   // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
   const entries = new Set(journal.entries);
-  for (const name of (await fsp.readdir(taskDir)).sort()) {
+  for (const name of fs.readdirSync(taskDir).sort()) {
     if (isManagedName(name)) continue;
-    if (entries.has(name) && !(await exists(path.join(staged, name)))) continue;
-    const target = await freeName(previous, name, previousTaken);
+    if (entries.has(name) && !exists(path.join(staged, name))) continue;
+    const target = freeName(previous, name, previousTaken);
     previousTaken.add(target);
-    await fsp.rename(path.join(taskDir, name), path.join(previous, target));
+    fs.renameSync(path.join(taskDir, name), path.join(previous, target));
   }
   // 3. Staged entries in.
   for (const [i, name] of journal.entries.entries()) {
     const src = path.join(staged, name);
-    if (await exists(src)) await fsp.rename(src, path.join(taskDir, name));
+    if (exists(src)) fs.renameSync(src, path.join(taskDir, name));
     if (i === 0) pauseForTest("promote-mid");
   }
-  await fsyncDir(taskDir);
+  fsyncDirSync(taskDir);
   pauseForTest("before-done");
   // 4. `_done.json` last.
-  await writeJsonAtomic(done, journal.done);
+  writeJsonAtomicSync(done, journal.done);
   pauseForTest("after-done");
   // 5. Clear the work folder: rename first so a crash mid-removal leaves a recognisable name.
   await removeWorkDir(taskDir);
@@ -187,16 +197,22 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
 /** Rename `_work` aside and delete it (with any earlier leftovers of the same kind). */
 export async function removeWorkDir(taskDir: string): Promise<void> {
   const work = path.join(taskDir, WORK_DIR);
-  if (await exists(work)) {
-    await fsp.rename(work, path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`));
+  if (exists(work)) {
+    fs.renameSync(work, path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`));
   }
   await removeTrash(taskDir);
 }
 
 /** Delete `_work.done-*` folders left by an interrupted removal. */
 export async function removeTrash(taskDir: string): Promise<void> {
-  for (const name of await fsp.readdir(taskDir).catch(() => [] as string[])) {
-    if (name.startsWith(TRASH_PREFIX)) await fsp.rm(path.join(taskDir, name), { recursive: true, force: true });
+  let names: string[];
+  try {
+    names = fs.readdirSync(taskDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(TRASH_PREFIX)) fs.rmSync(path.join(taskDir, name), { recursive: true, force: true });
   }
 }
 

@@ -1,4 +1,4 @@
-import { constants as fsConstants, promises as fsp } from "node:fs";
+import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
@@ -15,7 +15,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
-import { readStateFile } from "../util/read-json.js";
+import { readStateFileSync } from "../util/read-json.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import {
   archiveWorkDir,
@@ -206,7 +206,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   const token = randomHex(16);
 
   try {
-    await fsp.mkdir(paths.dir, { recursive: true });
+    fs.mkdirSync(paths.dir, { recursive: true });
   } catch (e) {
     throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
   }
@@ -246,7 +246,11 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     }
     if (state.kind === "corrupt") {
       const aside = `${paths.done}.corrupt-${fsTimestamp()}`;
-      await fsp.rename(paths.done, aside).catch(() => {});
+      try {
+        fs.renameSync(paths.done, aside);
+      } catch {
+        // gone meanwhile: nothing to keep
+      }
       emit({ type: "recovered", task: ref, what: "corrupt-done", message: `${paths.done} was damaged (${state.reason}); kept as ${path.basename(aside)}` });
     }
     const outcome = await attempt({ opts, header, task, out, paths, ref, lock, jobId, token, emit });
@@ -280,19 +284,19 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
     emit({ type: "recovered", task: ref, what: "promotion", message: `finished an interrupted promotion in ${paths.dir}` });
     return;
   }
-  let workStat: import("node:fs").Stats;
+  let workStat: fs.Stats;
   try {
-    workStat = await fsp.lstat(paths.work);
+    workStat = fs.lstatSync(paths.work);
   } catch {
     return;
   }
   if (!workStat.isDirectory()) {
     // cst-batch never makes `_work` a link or a file: remove it without writing through it.
-    await fsp.rm(paths.work, { force: true });
+    fs.rmSync(paths.work, { force: true });
     emit({ type: "recovered", task: ref, what: "attempt", message: `removed ${paths.work}: it was ${workStat.isSymbolicLink() ? "a symbolic link" : "not a folder"} (not made by cst-batch)` });
     return;
   }
-  const startRead = await readStateFile(path.join(paths.work, "attempt.json"), AttemptStartSchema);
+  const startRead = readStateFileSync(path.join(paths.work, "attempt.json"), AttemptStartSchema);
   const start = startRead.kind === "ok" ? startRead.value : null;
   const category: FailureCategory = start?.pending_category ?? "KILLED";
   const now = new Date();
@@ -327,7 +331,7 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
 
 async function readLogTail(file: string): Promise<string[]> {
   try {
-    const text = await fsp.readFile(file, "utf8");
+    const text = fs.readFileSync(file, "utf8");
     return text.split("\n").filter((l) => l !== "").slice(-30);
   } catch {
     return [];
@@ -336,10 +340,10 @@ async function readLogTail(file: string): Promise<string[]> {
 
 async function copyErrorLog(paths: TaskPaths): Promise<void> {
   try {
-    await fsp.mkdir(path.dirname(paths.errorLog), { recursive: true });
+    fs.mkdirSync(path.dirname(paths.errorLog), { recursive: true });
     // rm removes a planted symlink itself; EXCL: never write through one planted meanwhile.
-    await fsp.rm(paths.errorLog, { force: true });
-    await fsp.copyFile(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
+    fs.rmSync(paths.errorLog, { force: true });
+    fs.copyFileSync(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
   } catch {
     // no log (failed before it was opened) or no space: the record holds the tail
   }
@@ -472,7 +476,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     pending_category: null,
   };
   try {
-    await fsp.mkdir(paths.work, { recursive: true });
+    fs.mkdirSync(paths.work, { recursive: true });
     writeAttemptStartSync(paths.work, start);
   } catch (e) {
     throw new CstError("SYSTEM", `cannot start an attempt in ${paths.work}: ${(e as Error).message}`, {
@@ -577,11 +581,24 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   return promote(ctx, { csttoolOut, identity, result, fail, start });
 }
 
+function rmQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // best effort
+  }
+}
+
 async function writeLogOnly(file: string, text: string): Promise<void> {
   try {
-    await fsp.mkdir(path.dirname(file), { recursive: true });
-    await fsp.rm(file, { force: true });
-    await fsp.writeFile(file, text, { flag: fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.rmSync(file, { force: true });
+    const fd = fs.openSync(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666);
+    try {
+      fs.writeSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
     // the record carries the message
   }
@@ -625,11 +642,11 @@ async function promote(
   };
   let journal: PromoteJournal;
   try {
-    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: (await fsp.readdir(staged)).sort() };
+    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: fs.readdirSync(staged).sort() };
     await writeJournal(paths.work, journal);
     pauseForTest("journal-written");
   } catch (e) {
-    await fsp.rm(path.join(paths.work, "promote.json"), { force: true }).catch(() => {});
+    rmQuietly(path.join(paths.work, "promote.json"));
     return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
   }
   try {
@@ -646,7 +663,7 @@ async function promote(
     });
     return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
   }
-  await fsp.rm(paths.errorLog, { force: true }).catch(() => {});
+  rmQuietly(paths.errorLog);
   noteSubjectLog(paths.log, [`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
   return { kind: "success", task: ref, record: done };
 }

@@ -3,7 +3,6 @@
 // (detached group, extra stdio fd for the lock, line-level teeing) without another layer.
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { FailureCategory } from "../schemas/records.js";
 import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "./procs.js";
@@ -73,14 +72,21 @@ export function abortCategory(signal: AbortSignal | undefined): FailureCategory 
   return "CANCELLED";
 }
 
-/** Line-oriented log writer that never throws; remembers the last lines. */
+/**
+ * Line-oriented log writer that never throws; remembers the last lines. Writes are blocking
+ * (one write(2) per chunk of csttool output, on a local or cluster filesystem): cheaper than a
+ * thread-pool round trip, and the log is complete the moment csttool's exit is seen.
+ */
 class LogTee {
-  private stream: fs.WriteStream | null;
+  private fd: number | null;
   private error: string | null = null;
   readonly tail: string[] = [];
   private partial: Record<"out" | "err", string> = { out: "", err: "" };
 
-  constructor(file: string, header: string) {
+  constructor(
+    private readonly file: string,
+    header: string,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
     try {
@@ -90,15 +96,10 @@ class LogTee {
     }
     const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
     try {
-      const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
-      this.stream = fs.createWriteStream(file, { fd });
-      this.stream.on("error", (e) => {
-        this.error = `cannot write the log ${file}: ${e.message}`;
-        this.stream = null;
-      });
+      this.fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
     } catch (e) {
       this.error = `cannot write the log ${file}: ${(e as Error).message}`;
-      this.stream = null;
+      this.fd = null;
     }
     this.raw(header.endsWith("\n") ? header : header + "\n");
   }
@@ -108,38 +109,54 @@ class LogTee {
   }
 
   private raw(text: string): void {
-    if (this.stream && !this.stream.destroyed) this.stream.write(text);
+    if (this.fd === null || text === "") return;
+    try {
+      fs.writeSync(this.fd, text);
+    } catch (e) {
+      this.error = `cannot write the log ${this.file}: ${(e as Error).message}`;
+      this.closeFd();
+    }
   }
 
-  private line(tag: "out" | "err" | "cst", text: string): void {
+  /** Remember `text` in the tail and return its log line. */
+  private line(tag: "out" | "err" | "cst", text: string): string {
     this.tail.push(text);
     if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
-    this.raw(`${new Date().toISOString()} ${tag}| ${text}\n`);
+    return `${new Date().toISOString()} ${tag}| ${text}\n`;
   }
 
   chunk(tag: "out" | "err", data: Buffer): void {
     const text = this.partial[tag] + data.toString("utf8");
     const lines = text.split("\n");
     this.partial[tag] = lines.pop() ?? "";
-    for (const l of lines) this.line(tag, l.replace(/\r$/, ""));
+    let out = "";
+    for (const l of lines) out += this.line(tag, l.replace(/\r$/, ""));
+    this.raw(out);
   }
 
   /** A line from cst-batch itself (what it did to the run). */
   note(text: string): void {
-    this.line("cst", text);
+    this.raw(this.line("cst", text));
   }
 
   async close(): Promise<void> {
+    let out = "";
     for (const tag of ["out", "err"] as const) {
-      if (this.partial[tag] !== "") this.line(tag, this.partial[tag]);
+      if (this.partial[tag] !== "") out += this.line(tag, this.partial[tag]);
       this.partial[tag] = "";
     }
-    const s = this.stream;
-    if (!s) return;
-    await new Promise<void>((resolve) => {
-      s.end(() => resolve());
-      s.once("error", () => resolve());
-    });
+    this.raw(out);
+    this.closeFd();
+  }
+
+  private closeFd(): void {
+    if (this.fd === null) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      // nothing more to do
+    }
+    this.fd = null;
   }
 }
 
@@ -153,7 +170,7 @@ async function sampleRssKb(pgid: number): Promise<number | null> {
   for (const p of all) {
     if (p.pgid !== pgid || p.state === "Z") continue;
     try {
-      const status = await fsp.readFile(`/proc/${p.pid}/status`, "utf8");
+      const status = fs.readFileSync(`/proc/${p.pid}/status`, "utf8");
       const hwm = /^VmHWM:\s+(\d+)/m.exec(status);
       const rss = /^VmRSS:\s+(\d+)/m.exec(status);
       if (hwm) peak = Math.max(peak, Number(hwm[1]));

@@ -1,5 +1,5 @@
 import { DoneRecordSchema, type DoneRecord } from "../schemas/records.js";
-import { readStateFile, type ReadResult } from "../util/read-json.js";
+import { readStateFileSync, type ReadResult } from "../util/read-json.js";
 
 /** What a subject folder's `_done.json` says about a task with a given config hash. */
 export type DoneState =
@@ -10,7 +10,7 @@ export type DoneState =
 
 /** A corrupt or newer-schema `_done.json` never counts as done. */
 export async function readDoneState(doneFile: string, configHash: string): Promise<DoneState> {
-  return doneStateOf(await readStateFile(doneFile, DoneRecordSchema), configHash);
+  return doneStateOf(readStateFileSync(doneFile, DoneRecordSchema), configHash);
 }
 
 /** The rules behind `readDoneState`, for callers that read the file their own way. */

@@ -1,4 +1,4 @@
-import { constants, promises as fsp } from "node:fs";
+import fs, { constants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "./random-hex.js";
 import { pauseForTest } from "./test-pause.js";
@@ -7,43 +7,64 @@ import { pauseForTest } from "./test-pause.js";
  * Write a file so that readers see either the old content or the new one, never a mix:
  * a temp file with an unpredictable name in the same folder (O_EXCL|O_NOFOLLOW), fsync, rename,
  * fsync of the folder.
+ *
+ * Blocking calls on purpose, like every state-file read and write of run-one: the steps run one
+ * after another anyway, and a trip through libuv's thread pool costs ~100 us per call on a
+ * 2-core node, more than the call itself on a local disk (docs/architecture.md, "Blocking
+ * file calls").
  */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  const handle = await fsp.open(tmp, flags, 0o666);
+  const fd = fs.openSync(tmp, flags, 0o666);
   try {
-    await handle.writeFile(data);
-    await handle.sync();
+    try {
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (e) {
-    await handle.close().catch(() => {});
-    await fsp.rm(tmp, { force: true }).catch(() => {});
+    fs.rmSync(tmp, { force: true });
     throw e;
   }
-  await handle.close();
   if (path.basename(file) === "_done.json") pauseForTest("done-temp-written");
   try {
-    await fsp.rename(tmp, file);
+    fs.renameSync(tmp, file);
   } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => {});
+    fs.rmSync(tmp, { force: true });
     throw e;
   }
-  await fsyncDir(dir);
+  fsyncDirSync(dir);
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  writeFileAtomicSync(file, data);
+}
+
+export function writeJsonAtomicSync(file: string, value: unknown): void {
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n");
 }
 
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
+  writeJsonAtomicSync(file, value);
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  let handle: fsp.FileHandle | undefined;
+export function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
   try {
-    handle = await fsp.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-    await handle.sync();
+    fd = fs.openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    fs.fsyncSync(fd);
   } catch {
     // Some filesystems refuse fsync on a directory; the rename is still atomic.
   } finally {
-    await handle?.close().catch(() => {});
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // nothing to do
+      }
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { CstError, errnoCode } from "../errors.js";
 import { SCHEMA_VERSION } from "../schemas/records.js";
@@ -51,16 +51,23 @@ export function formatZodIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
 }
 
-/** Read and validate a state file written by cst-batch (schema_version checked first). */
-export async function readStateFile<T>(file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+/**
+ * Read and validate a state file written by cst-batch (schema_version checked first). A blocking
+ * read: state files are small and read one at a time (see writeFileAtomicSync).
+ */
+export function readStateFileSync<T>(file: string, schema: z.ZodType<T>): ReadResult<T> {
   let text: string;
   try {
-    text = await fsp.readFile(file, "utf8");
+    text = readFileSync(file, "utf8");
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return { kind: "missing" };
     return { kind: "corrupt", path: file, reason: `cannot read: ${(e as Error).message}` };
   }
   return parseStateText(file, text, schema);
+}
+
+export async function readStateFile<T>(file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+  return readStateFileSync(file, schema);
 }
 
 export function parseStateText<T>(file: string, text: string, schema: z.ZodType<T>): ReadResult<T> {
