@@ -11,6 +11,11 @@ export function csvRow(fields: readonly string[]): string {
 /** Records end with CRLF, as RFC 4180 (and Python's csv module, which upstream used) write them. */
 export const CSV_EOL = "\r\n";
 
+/** The lines of a CSV file (each with its CRLF) from rows built with `csvRow`, for streamed writing. */
+export function* csvLines(rows: Iterable<string>): Generator<string> {
+  for (const row of rows) yield row + CSV_EOL;
+}
+
 /** A whole CSV file from rows already built with `csvRow`. */
 export function csvDocument(rows: readonly string[]): string {
   return rows.length ? rows.join(CSV_EOL) + CSV_EOL : "";

@@ -1,7 +1,18 @@
-import { promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import { CstError, errnoCode } from "../errors.js";
-import { PlanHeaderSchema, PlanSchema, PlanTaskSchema, SCHEMA_VERSION, type Plan, type PlanHeader, type PlanTask } from "../schemas/records.js";
-import { formatZodIssues, readStateFile, requireState } from "../util/read-json.js";
+import {
+  PlanHeaderSchema,
+  PlanRefsSchema,
+  PlanSchema,
+  PlanTaskSchema,
+  SCHEMA_VERSION,
+  type Plan,
+  type PlanHeader,
+  type PlanRefs,
+  type PlanTask,
+  type PlanTaskRef,
+} from "../schemas/records.js";
+import { formatZodIssues, readStateFile, readStateFileSync, requireState } from "../util/read-json.js";
 
 const FIX = "re-create it with `cst-batch plan` (or point to another plan file)";
 
@@ -40,17 +51,69 @@ export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T
   return { header, tasks: tasks.map(pick) };
 }
 
-/** What readers of a whole output folder (status, collect) keep of each task. */
-export type PlanTaskRef = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
+export type { PlanTaskRef };
 
-function planTaskRef(t: PlanTask): PlanTaskRef {
+export function planTaskRef(t: PlanTask): PlanTaskRef {
   return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
 }
 
+/** `plans/<id>.json` -> `plans/<id>.refs.json`, `plan.json` -> `plan.refs.json`. */
+export function planRefsPath(planFile: string): string {
+  return `${planFile.replace(/\.json$/, "")}.refs.json`;
+}
+
+/** The refs sidecar of a plan whose file is `planBytes` long (see PlanRefsSchema). */
+export function planRefsRecord(plan: Plan, planBytes: number): PlanRefs {
+  return { schema_version: SCHEMA_VERSION, kind: "cst-batch-plan-refs", plan_id: plan.plan_id, plan_bytes: planBytes, tasks: plan.tasks.map(planTaskRef) };
+}
+
 /**
- * The plan of an output folder for status and collect: every task validated as `loadPlan` does,
- * only a `PlanTaskRef` of each kept (not the argv, options and inputs of 10,000 tasks); no plan
- * at all is a usage error saying what to run.
+ * The plan's header (from its first bytes) with the tasks from its refs sidecar, when the
+ * sidecar belongs to this very file: same plan_id, same size, one ref per task in index order.
+ * null sends the caller to the plan itself.
+ */
+function refsFromSidecar(planFile: string): (PlanHeader & { tasks: PlanTaskRef[] }) | null {
+  const head = readPlanHead(planFile);
+  if (head === null) return null;
+  const r = readStateFileSync(planRefsPath(planFile), PlanRefsSchema);
+  if (r.kind !== "ok") return null;
+  const refs = r.value;
+  if (refs.plan_id !== head.header.plan_id || refs.plan_bytes !== head.size || refs.tasks.length !== head.header.task_count) return null;
+  if (!refs.tasks.every((t, i) => t.index === i)) return null;
+  return { ...head.header, tasks: refs.tasks };
+}
+
+/** A plan's validated header and its file size, read from the head of a plan in cst-batch's layout; null otherwise. */
+function readPlanHead(file: string): { header: PlanHeader; size: number } | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const head = Buffer.allocUnsafe(Math.min(size, WINDOW));
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    const tasksAt = head.subarray(0, n).indexOf(TASKS_START);
+    if (tasksAt < 0) return null;
+    const raw: unknown = JSON.parse(head.toString("utf8", 0, tasksAt) + '\n  "tasks": []\n}');
+    const version = (raw as { schema_version?: unknown } | null)?.schema_version;
+    if (typeof version === "number" && version > SCHEMA_VERSION) return null;
+    const header = PlanHeaderSchema.safeParse(raw);
+    return header.success ? { header: header.data, size } : null;
+  } catch {
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The plan of an output folder for status and collect: the header, and a `PlanTaskRef` of each
+ * task (not the argv, options and inputs of 10,000 tasks). From the refs sidecar when it belongs
+ * to this plan file (a few MB of JSON instead of ~20 MB); otherwise every task is validated as
+ * `loadPlan` does. No plan at all is a usage error saying what to run.
  */
 export async function loadPlanRefs(planFile: string, outDir: string): Promise<PlanHeader & { tasks: PlanTaskRef[] }> {
   try {
@@ -60,6 +123,8 @@ export async function loadPlanRefs(planFile: string, outDir: string): Promise<Pl
       throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
     }
   }
+  const fromSidecar = refsFromSidecar(planFile);
+  if (fromSidecar !== null) return fromSidecar;
   const { header, tasks } = await loadPlanTasks(planFile, planTaskRef);
   return { ...header, tasks };
 }

@@ -20,6 +20,7 @@ import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 
+import { planRefsPath, planRefsRecord } from "./load-plan.js";
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
 /** Where a task stands against what is already in the output folder. */
@@ -337,7 +338,8 @@ function assertPlanShape(plan: Plan): void {
 
 /**
  * Write `plans/<plan_id>.json` (only if it is not already there: it is immutable) and copy it to
- * `plan.json`, both atomically. Returns the plan as stored (an existing file keeps its created_at).
+ * `plan.json`, both atomically, each with its `.refs.json` sidecar. Returns the plan as stored
+ * (an existing file keeps its created_at).
  */
 async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: string): Promise<Plan> {
   await fsp.mkdir(path.dirname(planPath), { recursive: true });
@@ -345,9 +347,13 @@ async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: 
   const stored = existing !== null && existing.plan_id === plan.plan_id ? { ...plan, created_at: existing.created_at } : plan;
   const text = Buffer.from(fillHeader(draft, stored.plan_id, stored.created_at), "utf8");
   // Same id, same created_at and same size: the file already holds exactly this text.
+  // Each plan file's refs sidecar first: a crash in between leaves refs of another plan_id, unused.
+  const refs = JSON.stringify(planRefsRecord(stored, text.length)) + "\n";
+  await writeFileAtomic(planRefsPath(planPath), refs);
   if (existing === null || existing.plan_id !== plan.plan_id || existing.size !== text.length) {
     await writeFileAtomic(planPath, text);
   }
+  await writeFileAtomic(planRefsPath(currentPlanPath(out)), refs);
   await writeFileAtomic(currentPlanPath(out), text);
   return stored;
 }

@@ -147,6 +147,25 @@ export const PlanSchema = PlanHeaderSchema.extend({ tasks: z.array(PlanTaskSchem
 export type Plan = z.infer<typeof PlanSchema>;
 export type PlanHeader = z.infer<typeof PlanHeaderSchema>;
 
+/** What readers of a whole output folder (status, collect) keep of each task. */
+export const PlanTaskRefSchema = PlanTaskSchema.pick({ index: true, key: true, subject: true, session: true, output_dir: true, config_hash: true });
+export type PlanTaskRef = z.infer<typeof PlanTaskRefSchema>;
+
+/**
+ * `<plan>.refs.json` beside a plan file (written with it by `cst-batch plan`): every task's
+ * `PlanTaskRef`, so status and collect need not parse a 20 MB plan. Used only while `plan_id`
+ * and `plan_bytes` match the plan file next to it; otherwise the plan itself is read.
+ */
+export const PlanRefsSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-plan-refs"),
+  plan_id: z.string(),
+  /** Size of the plan file these refs were taken from. */
+  plan_bytes: z.number().int().min(0),
+  tasks: z.array(PlanTaskRefSchema),
+});
+export type PlanRefs = z.infer<typeof PlanRefsSchema>;
+
 export const PromotedFileSchema = z.strictObject({ path: z.string(), size: z.number() });
 
 const runIdentity = {

@@ -13,14 +13,15 @@ import { pauseForTest } from "./test-pause.js";
  * 2-core node, more than the call itself on a local disk (docs/architecture.md, "Blocking
  * file calls").
  */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array): void {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>): void {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   const fd = fs.openSync(tmp, flags, 0o666);
   try {
     try {
-      fs.writeFileSync(fd, data);
+      if (typeof data === "string" || data instanceof Uint8Array) fs.writeFileSync(fd, data);
+      else writePieces(fd, data);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -39,7 +40,20 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array): vo
   fsyncDirSync(dir);
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/** Pieces gathered into ~1 MB writes: a large file (a 10,000-row CSV) is never one string. */
+function writePieces(fd: number, pieces: Iterable<string>): void {
+  let pending = "";
+  for (const piece of pieces) {
+    pending += piece;
+    if (pending.length >= 1 << 20) {
+      fs.writeFileSync(fd, pending);
+      pending = "";
+    }
+  }
+  if (pending !== "") fs.writeFileSync(fd, pending);
+}
+
+export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
   writeFileAtomicSync(file, data);
 }
 

@@ -2,6 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan, loadPlan, loadPlanTask, type PlanOutcome } from "../../../src/plan/planner.js";
+import { loadPlanRefs, planRefsPath, planTaskRef } from "../../../src/plan/load-plan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import { CstError } from "../../../src/errors.js";
 import type { Plan } from "../../../src/schemas/records.js";
@@ -348,5 +349,53 @@ describe("loadPlan / loadPlanTask", () => {
     await expect(loadPlanTask(badTask, 0)).resolves.toBeTruthy();
     await expect(loadPlanTask(badTask, 1)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
     await expect(loadPlan(badTask)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
+  });
+});
+
+describe("loadPlanRefs: the .refs.json sidecar", () => {
+  const refsOf = (p: Plan) => p.tasks.map(planTaskRef);
+
+  it("plan writes a sidecar beside both plan files; status and collect read the same refs with or without it", async () => {
+    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02", sessions: ["ses-1", "ses-2"] }]);
+    const out = fresh("out");
+    const o = planned(await createPlan(base({ bidsDir: bids, out })));
+    const current = path.join(out, ".cst-batch", "plan.json");
+    for (const file of [o.planPath, current]) {
+      const refs = JSON.parse(await fsp.readFile(planRefsPath(file), "utf8"));
+      expect(refs).toMatchObject({ schema_version: 1, kind: "cst-batch-plan-refs", plan_id: o.plan.plan_id, plan_bytes: (await fsp.stat(file)).size });
+      expect(refs.tasks).toEqual(refsOf(o.plan));
+    }
+    expect(planRefsPath(current)).toBe(path.join(out, ".cst-batch", "plan.refs.json"));
+    const { tasks, ...header } = o.plan;
+    const viaSidecar = await loadPlanRefs(current, out);
+    expect(viaSidecar).toEqual({ ...header, tasks: refsOf(o.plan) });
+    await fsp.rm(planRefsPath(current));
+    expect(await loadPlanRefs(current, out)).toEqual(viaSidecar);
+    void tasks;
+  });
+
+  it("a sidecar that does not belong to the plan file next to it is not used", async () => {
+    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02" }]);
+    const out = fresh("out");
+    const o = planned(await createPlan(base({ bidsDir: bids, out })));
+    const current = path.join(out, ".cst-batch", "plan.json");
+    const sidecar = planRefsPath(current);
+    const good = JSON.parse(await fsp.readFile(sidecar, "utf8"));
+    const expected = refsOf(o.plan);
+    // A different output_dir marks which source the refs came from.
+    const marked = (extra: Record<string, unknown>) =>
+      JSON.stringify({ ...good, ...extra, tasks: good.tasks.map((t: { output_dir: string }) => ({ ...t, output_dir: `${t.output_dir}-sidecar` })) });
+    for (const [what, text] of [
+      ["another plan's refs", marked({ plan_id: "0000000000000000" })],
+      ["refs of a plan file of another size", marked({ plan_bytes: good.plan_bytes + 1 })],
+      ["a task missing", JSON.stringify({ ...good, tasks: good.tasks.slice(1) })],
+      ["not JSON", "{ broken"],
+      ["a newer schema", marked({ schema_version: 99 })],
+    ] as const) {
+      await fsp.writeFile(sidecar, text);
+      expect((await loadPlanRefs(current, out)).tasks, what).toEqual(expected);
+    }
+    await fsp.writeFile(sidecar, marked({}));
+    expect((await loadPlanRefs(current, out)).tasks.map((t) => t.output_dir)).toEqual(expected.map((t) => `${t.output_dir}-sidecar`));
   });
 });
