@@ -26,19 +26,25 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
   if (input.kind === "nifti") {
     const required = [input.nifti, input.bval, input.bvec];
     const missing: string[] = [];
+    // Each input is stat'ed once: the identity checks below reuse these.
+    const stats = new Map<string, ReturnType<typeof statOrNull>>();
+    const statOnce = (f: string): ReturnType<typeof statOrNull> => {
+      if (!stats.has(f)) stats.set(f, statOrNull(f));
+      return stats.get(f) ?? null;
+    };
     for (const f of required) {
-      const st = statOrNull(f);
+      const st = statOnce(f);
       if (st === null) missing.push(f);
       else if ("error" in st) return { ok: false, category: "SYSTEM", message: `cannot read an input: ${st.error}` };
     }
     for (const id of input.identity) {
       if (required.includes(id.path)) continue;
-      const st = statOrNull(id.path);
+      const st = statOnce(id.path);
       if (st === null) missing.push(id.path);
     }
     if (missing.length) return { ok: false, category: "INPUT_MISSING", message: `input file(s) missing: ${missing.join(", ")}` };
     for (const id of input.identity) {
-      const st = statOrNull(id.path);
+      const st = statOnce(id.path);
       if (st === null || "error" in st) continue;
       if (st.size !== id.size || changed(st.mtimeMs, id.mtime_ms)) {
         return {

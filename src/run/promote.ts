@@ -161,23 +161,28 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
   const work = path.join(taskDir, WORK_DIR);
   const staged = path.join(work, STAGED_DIR);
   const previous = path.join(work, PREVIOUS_DIR);
-  fs.mkdirSync(previous, { recursive: true });
   const previousTaken = new Set<string>();
-
-  // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
-  const done = path.join(taskDir, DONE_FILE);
-  if (exists(done)) {
-    fs.renameSync(done, path.join(previous, freeName(previous, DONE_FILE, previousTaken)));
-  }
-  pauseForTest("promote-previous-out");
-  // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
-  const entries = new Set(journal.entries);
-  for (const name of fs.readdirSync(taskDir).sort()) {
-    if (isManagedName(name)) continue;
-    if (entries.has(name) && !exists(path.join(staged, name))) continue;
+  let previousMade = false;
+  /** Move `name` of the subject folder into `_work/previous/` (made on first use). */
+  const moveAside = (name: string): void => {
+    if (!previousMade) fs.mkdirSync(previous, { recursive: true });
+    previousMade = true;
     const target = freeName(previous, name, previousTaken);
     previousTaken.add(target);
     fs.renameSync(path.join(taskDir, name), path.join(previous, target));
+  };
+  const names = fs.readdirSync(taskDir).sort();
+
+  // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
+  const done = path.join(taskDir, DONE_FILE);
+  if (names.includes(DONE_FILE)) moveAside(DONE_FILE);
+  pauseForTest("promote-previous-out");
+  // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
+  const entries = new Set(journal.entries);
+  for (const name of names) {
+    if (isManagedName(name)) continue;
+    if (entries.has(name) && !exists(path.join(staged, name))) continue;
+    moveAside(name);
   }
   // 3. Staged entries in.
   for (const [i, name] of journal.entries.entries()) {
@@ -194,25 +199,55 @@ export async function applyPromotion(taskDir: string, journal: PromoteJournal): 
   await removeWorkDir(taskDir);
 }
 
-/** Rename `_work` aside and delete it (with any earlier leftovers of the same kind). */
+/**
+ * Rename `_work` aside and delete it. Earlier leftovers of the same kind (a crash mid-removal)
+ * are removed by the next run's `removeTrash`.
+ */
 export async function removeWorkDir(taskDir: string): Promise<void> {
-  const work = path.join(taskDir, WORK_DIR);
-  if (exists(work)) {
-    fs.renameSync(work, path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`));
+  const trash = path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`);
+  try {
+    fs.renameSync(path.join(taskDir, WORK_DIR), trash);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw e;
   }
-  await removeTrash(taskDir);
+  removeTree(trash);
 }
 
-/** Delete `_work.done-*` folders left by an interrupted removal. */
-export async function removeTrash(taskDir: string): Promise<void> {
+/**
+ * Delete `_work.done-*` folders left by an interrupted removal; returns the folder's other
+ * names (empty when it cannot be listed).
+ */
+export async function removeTrash(taskDir: string): Promise<Set<string>> {
   let names: string[];
   try {
     names = fs.readdirSync(taskDir);
   } catch {
-    return;
+    return new Set();
   }
+  const kept = new Set<string>();
   for (const name of names) {
-    if (name.startsWith(TRASH_PREFIX)) fs.rmSync(path.join(taskDir, name), { recursive: true, force: true });
+    if (name.startsWith(TRASH_PREFIX)) removeTree(path.join(taskDir, name));
+    else kept.add(name);
+  }
+  return kept;
+}
+
+/**
+ * `rm -rf target`: the walk uses the entry types readdir gives (no lstat per entry, unlike
+ * fs.rmSync; `isDir` is known for entries, lstat'ed for the top) and never follows a symbolic
+ * link; anything unexpected falls back to fs.rmSync.
+ */
+function removeTree(target: string, isDir?: boolean): void {
+  try {
+    if (isDir ?? fs.lstatSync(target).isDirectory()) {
+      for (const e of fs.readdirSync(target, { withFileTypes: true })) removeTree(path.join(target, e.name), e.isDirectory());
+      fs.rmdirSync(target);
+    } else {
+      fs.unlinkSync(target);
+    }
+  } catch {
+    fs.rmSync(target, { recursive: true, force: true });
   }
 }
 

@@ -2,7 +2,7 @@ import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
-import { taskPaths, type TaskPaths } from "../layout.js";
+import { taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
 import {
   AttemptStartSchema,
   SCHEMA_VERSION,
@@ -277,7 +277,8 @@ function recordOutcomeEvents(out: string, o: RunOneOutcome): void {
 
 /** Finish an interrupted promotion, or file away the work folder of a run that died. */
 async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void): Promise<void> {
-  await removeTrash(paths.dir);
+  // No `_work`: no earlier attempt or promotion to finish.
+  if (!(await removeTrash(paths.dir)).has(WORK_DIR)) return;
   const journal = await readJournal(paths.work);
   if (journal.kind === "ok") {
     await applyPromotion(paths.dir, journal.journal);

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { findMetricsFile, isManagedName, listFiles, stageOutput } from "../../../src/run/promote.js";
+import { findMetricsFile, isManagedName, listFiles, removeTrash, removeWorkDir, stageOutput } from "../../../src/run/promote.js";
 import { parseProcStat } from "../../../src/run/procs.js";
 import { buildCsttoolArgv, exitCodeFor, exitCodeForCategory, worstExitCode } from "../../../src/run/run-one.js";
 import { abortCategory } from "../../../src/run/supervise.js";
@@ -90,4 +90,36 @@ test("job id from Slurm array, Slurm job or PBS", () => {
   expect(detectJobId({ PBS_JOBID: "7[2].pbs" })).toBe("7[2].pbs");
   expect(detectJobId({})).toBeNull();
   expect(fsTimestamp(new Date("2026-01-02T03:04:05.678Z"))).toBe("2026-01-02T03-04-05-678Z");
+});
+
+describe("removing the work folder", () => {
+  test("removeWorkDir deletes _work with its nested folders; removeTrash clears older leftovers and lists the rest", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-trash-"));
+    await write(path.join(dir, "_work", "attempt.json"));
+    await write(path.join(dir, "_work", "csttool", "sub-01", "ses-a", "x.txt"));
+    await fsp.mkdir(path.join(dir, "_work", "staged", "empty"), { recursive: true });
+    await write(path.join(dir, "_work.done-0001", "left", "y.txt"));
+    await write(path.join(dir, "_done.json"));
+    await removeWorkDir(dir);
+    expect((await fsp.readdir(dir)).sort()).toEqual(["_done.json", "_work.done-0001"]);
+    expect([...(await removeTrash(dir))]).toEqual(["_done.json"]);
+    expect(await fsp.readdir(dir)).toEqual(["_done.json"]);
+    await removeWorkDir(dir); // no _work: nothing to do
+  });
+
+  test("symbolic links inside (or as) the work folder are removed, never followed", async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-trash-"));
+    const elsewhere = path.join(dir, "elsewhere");
+    await write(path.join(elsewhere, "keep.txt"), "precious");
+    await write(path.join(dir, "sub", "_work", "attempt.json"));
+    await fsp.symlink(elsewhere, path.join(dir, "sub", "_work", "link-to-dir"));
+    await removeWorkDir(path.join(dir, "sub"));
+    expect(await fsp.readdir(path.join(dir, "sub"))).toEqual([]);
+    await fsp.symlink(elsewhere, path.join(dir, "sub", "_work"));
+    await removeWorkDir(path.join(dir, "sub"));
+    await fsp.symlink(elsewhere, path.join(dir, "sub", "_work.done-0002"));
+    await removeTrash(path.join(dir, "sub"));
+    expect(await fsp.readdir(path.join(dir, "sub"))).toEqual([]);
+    expect(await fsp.readFile(path.join(elsewhere, "keep.txt"), "utf8")).toBe("precious");
+  });
 });
