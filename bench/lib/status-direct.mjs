@@ -1,11 +1,11 @@
 // Child process for figure 4: read the plan, then every task's state from its records
-// (readAllTaskStates), as `status --no-scheduler` does; also times loadPlanTasks, the
-// plan reader that keeps only what state reading needs. Prints timings as JSON.
+// (readAllTaskStates), as `status --no-scheduler` does; also times loadPlanRefs, the plan
+// reader status uses (the plan's .refs.json sidecar when it matches). Prints timings as JSON.
 import { performance } from "node:perf_hooks";
 
 const [out] = process.argv.slice(2);
 const t0 = performance.now();
-const [{ loadPlan, loadPlanTasks }, { readAllTaskStates }, { currentPlanPath }] = await Promise.all([
+const [{ loadPlan, loadPlanRefs }, { readAllTaskStates }, { currentPlanPath }] = await Promise.all([
   import("../../dist/plan/load-plan.js"),
   import("../../dist/state/task-state.js"),
   import("../../dist/layout.js"),
@@ -18,7 +18,7 @@ const t3 = performance.now();
 const counts = {};
 for (const s of states) counts[s.status] = (counts[s.status] ?? 0) + 1;
 const t4 = performance.now();
-const slim = await loadPlanTasks(currentPlanPath(out), (t) => ({ index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash }));
+const slim = await loadPlanRefs(currentPlanPath(out), out);
 const t5 = performance.now();
-if (slim.tasks.length !== plan.tasks.length) throw new Error("loadPlanTasks and loadPlan disagree");
+if (slim.tasks.length !== plan.tasks.length) throw new Error("loadPlanRefs and loadPlan disagree");
 process.stdout.write(JSON.stringify({ importMs: t1 - t0, planMs: t2 - t1, statesMs: t3 - t2, slimPlanMs: t5 - t4, counts }) + "\n");

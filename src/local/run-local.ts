@@ -1,6 +1,8 @@
 import os from "node:os";
+import path from "node:path";
+import { taskPaths } from "../layout.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
-import { runOne, type RunOneOutcome } from "../run/run-one.js";
+import { dropTaskLock, lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -16,6 +18,12 @@ export interface LocalRunOptions {
   /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
   signal?: AbortSignal;
   onProgress?: (progress: LocalProgress) => void;
+}
+
+/** A task a worker has taken from the queue, with its lock when taken ahead. */
+interface Claimed {
+  task: PlanTask;
+  lock: TaskLock | null;
 }
 
 export type LocalTaskResult = { index: number; key: string; outcome: RunOneOutcome; durationMs: number };
@@ -75,7 +83,14 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     };
   };
 
-  const runTask = async (task: PlanTask): Promise<void> => {
+  const out = path.resolve(opts.plan.out_dir);
+  const claim = (): Claimed | null => {
+    const task = tasks[next++];
+    return task ? { task, lock: null } : null;
+  };
+
+  const runTask = async (claimed: Claimed, onCsttoolExit: () => void): Promise<void> => {
+    const { task } = claimed;
     running.add(task.key);
     opts.onProgress?.(progress(null));
     const t0 = Date.now();
@@ -90,6 +105,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         timeoutMinutes: opts.timeoutMinutes,
         graceSeconds: opts.graceSeconds,
         jobId: null,
+        ...(claimed.lock ? { lock: claimed.lock } : {}),
+        onCsttoolExit,
       });
     } finally {
       running.delete(task.key);
@@ -117,11 +134,25 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     opts.onProgress?.(progress(result));
   };
 
+  // A worker takes its next task's lock as soon as csttool of the current one has exited, so
+  // flock(1) runs while the current output is promoted (the lock is held milliseconds early).
   const worker = async (): Promise<void> => {
-    while (!opts.signal?.aborted) {
-      const task = tasks[next++];
-      if (!task) return;
-      await runTask(task);
+    let ahead: Claimed | null = null;
+    try {
+      while (!opts.signal?.aborted) {
+        const current = ahead ?? claim();
+        ahead = null;
+        if (!current) return;
+        await runTask(current, () => {
+          if (ahead || opts.signal?.aborted) return;
+          ahead = claim();
+          if (ahead) ahead.lock = lockTask(taskPaths(out, ahead.task), null);
+        });
+      }
+    } finally {
+      // Stopped (or failed) with the next lock taken: let it go, the task was not started.
+      const left = ahead as Claimed | null;
+      if (left?.lock) await dropTaskLock(left.lock);
     }
   };
   await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, tasks.length)) }, worker));

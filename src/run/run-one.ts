@@ -29,7 +29,7 @@ import {
   type RunIdentity,
 } from "./attempt.js";
 import { checkInputs, linkDicomSeries } from "./inputs.js";
-import { acquireLock, describeOwner, type HeldLock } from "./lock.js";
+import { acquireLock, describeOwner, type HeldLock, type LockResult } from "./lock.js";
 // load-plan.ts, not planner.ts (which re-exports it): keeps discovery/DICOM code off run-one's start-up path.
 import { loadPlanTask } from "../plan/load-plan.js";
 import {
@@ -98,6 +98,10 @@ export interface RunOneOptions {
   container?: { runtime: "apptainer" | "singularity"; image: string } | null;
   /** Environment for csttool (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** The subject's lock, already being taken with `lockTask(taskPaths(out, task), jobId)`. */
+  lock?: TaskLock;
+  /** Called once csttool has exited, before its output is promoted (local mode starts taking its next lock). */
+  onCsttoolExit?: () => void;
   onEvent?: (e: RunOneEvent) => void;
 }
 
@@ -183,6 +187,40 @@ function envSeconds(name: string, fallback: number): number {
   return Number.isFinite(v) && v >= 0 ? v : fallback;
 }
 
+/** A task's subject lock being taken: its run token and the outcome to come. */
+export interface TaskLock {
+  /** The run's token (in the lock owner, and csttool's CST_BATCH_RUN_TOKEN). */
+  token: string;
+  /** Never left unhandled: a rejection is seen by whoever awaits it. */
+  acquired: Promise<LockResult>;
+}
+
+/**
+ * Start taking the lock of the subject folder `paths.dir` (made first). runOne calls this
+ * itself; local mode calls it for a worker's next task while the current one is promoted, and
+ * passes the result as `RunOneOptions.lock`.
+ */
+export function lockTask(paths: Pick<TaskPaths, "dir" | "lock">, jobId: string | null): TaskLock {
+  const token = randomHex(16);
+  const acquired = (async (): Promise<LockResult> => {
+    try {
+      fs.mkdirSync(paths.dir, { recursive: true });
+    } catch (e) {
+      throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
+    }
+    pauseForTest("before-lock");
+    return acquireLock(paths.lock, { pid: process.pid, host: hostName(), job_id: jobId, since: new Date().toISOString(), token, child_pgid: null });
+  })();
+  acquired.catch(() => {});
+  return { token, acquired };
+}
+
+/** Let go of a lock taken with lockTask that will not be used (a stop came first). */
+export async function dropTaskLock(pending: TaskLock): Promise<void> {
+  const r = await pending.acquired.catch(() => null);
+  if (r?.kind === "acquired") await r.lock.release();
+}
+
 export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   const { header, task } = opts.loaded ?? (await loadPlanTask(opts.planFile, opts.index));
   const out = path.resolve(header.out_dir);
@@ -203,22 +241,9 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     }
   };
   const jobId = opts.jobId !== undefined ? opts.jobId : detectJobId();
-  const token = randomHex(16);
-
-  try {
-    fs.mkdirSync(paths.dir, { recursive: true });
-  } catch (e) {
-    throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
-  }
-  pauseForTest("before-lock");
-  const acquired = await acquireLock(paths.lock, {
-    pid: process.pid,
-    host: hostName(),
-    job_id: jobId,
-    since: new Date().toISOString(),
-    token,
-    child_pgid: null,
-  });
+  const pending = opts.lock ?? lockTask(paths, jobId);
+  const token = pending.token;
+  const acquired = await pending.acquired;
   if (acquired.kind === "busy") {
     emit({ type: "busy", task: ref, owner: acquired.owner, message: `${task.key} is being run by ${describeOwner(acquired.owner)}` });
     return { kind: "busy", task: ref, owner: acquired.owner };
@@ -574,6 +599,11 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     },
   });
   maxRssKb = result.maxRssKb;
+  try {
+    opts.onCsttoolExit?.();
+  } catch {
+    // an observer must not break the run
+  }
 
   const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
   // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
