@@ -122,17 +122,26 @@ function flockExecutable(): string {
   return found;
 }
 
+type FlockAnswer = { kind: "ok" } | { kind: "busy" } | { kind: "error"; detail: string };
+
 /**
- * Run `flock -n -E 75 3` on our descriptor. LC_ALL=C: flock(1) calls setlocale(), which would
- * otherwise open a dozen locale files per lock; its messages are not shown to users.
+ * Run `flock -n -E 75 3` on our descriptor. Its stderr is not piped (a pipe costs ~2 ms per
+ * lock, mostly in the first spawn of a process); only when it fails in an unexpected way is it
+ * run again with stderr captured, for the message. LC_ALL=C: flock(1) calls setlocale(), which
+ * would otherwise open a dozen locale files per lock.
  */
-function runFlock(fd: number): Promise<{ kind: "ok" } | { kind: "busy" } | { kind: "error"; detail: string }> {
+async function runFlock(fd: number): Promise<FlockAnswer> {
+  const first = await runFlockOnce(fd, false);
+  return first.kind === "error" && "retryForMessage" in first ? runFlockOnce(fd, true) : first;
+}
+
+function runFlockOnce(fd: number, captureStderr: boolean): Promise<FlockAnswer | { kind: "error"; detail: string; retryForMessage: true }> {
   return new Promise((resolve) => {
     let stderr = "";
     let child;
     try {
       child = spawn(flockExecutable(), ["-n", "-E", String(FLOCK_BUSY), "3"], {
-        stdio: ["ignore", "ignore", "pipe", fd],
+        stdio: ["ignore", "ignore", captureStderr ? "pipe" : "ignore", fd],
         env: { ...process.env, LC_ALL: "C" },
       });
     } catch (e) {
@@ -150,7 +159,10 @@ function runFlock(fd: number): Promise<{ kind: "ok" } | { kind: "busy" } | { kin
     child.on("close", (code, signal) => {
       if (code === 0) resolve({ kind: "ok" });
       else if (code === FLOCK_BUSY) resolve({ kind: "busy" });
-      else resolve({ kind: "error", detail: `flock(1) exited ${code ?? signal}: ${stderr.trim() || "no message"}` });
+      else {
+        const detail = `flock(1) exited ${code ?? signal}: ${stderr.trim() || "no message"}`;
+        resolve(captureStderr ? { kind: "error", detail } : { kind: "error", detail, retryForMessage: true });
+      }
     });
   });
 }

@@ -124,6 +124,8 @@ describe("flock mode", () => {
         expect(r.path).toBe(path.join(d, "_lock"));
         expect(r.reason).toContain(path.join(d, "_lock"));
         expect(r.reason).toContain("CST_BATCH_LOCK_MODE=lease");
+        // flock(1)'s own words (captured by a second run: the first does not pipe stderr).
+        expect(r.reason).toContain("No locks available");
       }
     } finally {
       process.env.PATH = oldPath;
