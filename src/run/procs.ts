@@ -43,18 +43,64 @@ export async function readProcStat(pid: number): Promise<ProcInfo | null> {
 /** One buffer for every /proc/<pid>/stat read (a few hundred bytes each; ~70-300 per scan). */
 const statBuf = Buffer.allocUnsafe(4096);
 
+/**
+ * Open /proc/<pid>/stat descriptors kept between scans (local mode scans after every subject):
+ * reading one again is one pread instead of open + pread + close. A descriptor belongs to the
+ * process it was opened for and fails with ESRCH once that process is gone, so a process that
+ * reuses the pid is never read through it (it gets a fresh open). Capped; O_CLOEXEC (Node's
+ * default), so csttool does not inherit them.
+ */
+const statFds = new Map<number, number>();
+const MAX_KEPT_STAT_FDS = 128;
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
+function statText(pid: number, fd: number): string {
+  const n = readSync(fd, statBuf, 0, statBuf.length, 0);
+  // Fields after `comm` are ASCII; latin1 keeps any byte of `comm` one character.
+  return n < statBuf.length ? statBuf.toString("latin1", 0, n) : readFileSync(`/proc/${pid}/stat`, "latin1");
+}
+
 function readProcStatSync(pid: number): ProcInfo | null {
+  const kept = statFds.get(pid);
+  if (kept !== undefined) {
+    try {
+      return parseProcStat(pid, statText(pid, kept));
+    } catch {
+      // that process is gone (ESRCH); the pid may belong to a new one: open it afresh
+      statFds.delete(pid);
+      closeQuietly(kept);
+    }
+  }
   let fd: number | null = null;
   try {
     fd = openSync(`/proc/${pid}/stat`, "r");
-    const n = readSync(fd, statBuf, 0, statBuf.length, 0);
-    // Fields after `comm` are ASCII; latin1 keeps any byte of `comm` one character.
-    const text = n < statBuf.length ? statBuf.toString("latin1", 0, n) : readFileSync(`/proc/${pid}/stat`, "latin1");
-    return parseProcStat(pid, text);
+    const info = parseProcStat(pid, statText(pid, fd));
+    if (statFds.size < MAX_KEPT_STAT_FDS) {
+      statFds.set(pid, fd);
+      fd = null;
+    }
+    return info;
   } catch {
     return null;
   } finally {
-    if (fd !== null) closeSync(fd);
+    if (fd !== null) closeQuietly(fd);
+  }
+}
+
+/** Close kept descriptors of pids no longer listed in /proc. */
+function forgetGonePids(listed: ReadonlySet<number>): void {
+  for (const [pid, fd] of statFds) {
+    if (!listed.has(pid)) {
+      statFds.delete(pid);
+      closeQuietly(fd);
+    }
   }
 }
 
@@ -68,6 +114,7 @@ export async function listProcesses(): Promise<ProcInfo[] | null> {
   }
   const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
   if (pids.length === 0) return null;
+  forgetGonePids(new Set(pids));
   const infos: ProcInfo[] = [];
   for (const pid of pids) {
     const info = readProcStatSync(pid);

@@ -123,3 +123,28 @@ describe("removing the work folder", () => {
     expect(await fsp.readFile(path.join(elsewhere, "keep.txt"), "utf8")).toBe("precious");
   });
 });
+
+describe("listProcesses between scans (kept /proc/<pid>/stat descriptors)", () => {
+  test("a process that ended drops out, a new one appears, each with its own start and group", async () => {
+    const { spawn } = await import("node:child_process");
+    const { listProcesses } = await import("../../../src/run/procs.js");
+    const start = (): import("node:child_process").ChildProcess => spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+    const gone = (c: import("node:child_process").ChildProcess): Promise<void> => new Promise((r) => c.once("exit", () => r()));
+    const a = start();
+    const first = (await listProcesses()) ?? [];
+    const pa = first.find((p) => p.pid === a.pid);
+    expect(pa?.pgid).toBe(a.pid);
+    a.kill("SIGKILL");
+    await gone(a);
+    const b = start();
+    const second = (await listProcesses()) ?? [];
+    expect(second.some((p) => p.pid === a.pid && p.startTicks === pa?.startTicks)).toBe(false);
+    expect(second.find((p) => p.pid === b.pid)?.pgid).toBe(b.pid);
+    // Unchanged processes read the same through their kept descriptor.
+    const self1 = first.find((p) => p.pid === process.pid);
+    const self2 = second.find((p) => p.pid === process.pid);
+    expect(self2).toEqual(self1 && { ...self1, state: self2?.state });
+    b.kill("SIGKILL");
+    await gone(b);
+  });
+});
