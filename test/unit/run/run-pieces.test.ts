@@ -39,6 +39,38 @@ describe("stageOutput", () => {
   });
 });
 
+describe("stageOutput, whole-folder rename", () => {
+  test("the session folder becomes staged/ in one rename; the rest is merged with suffixes as before", async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-stage-"));
+    const w = path.join(root, "csttool");
+    await write(path.join(w, "dataset_description.json"), "top");
+    await write(path.join(w, "sub-01", "ses-a", "reports", "sub-01_ses-a_metrics.json"));
+    await write(path.join(w, "sub-01", "ses-a", "dataset_description.json"), "inner");
+    await write(path.join(w, "sub-01", "extra.txt"));
+    await stageOutput(w, path.join(root, "staged"), "sub-01", "ses-a");
+    expect((await listFiles(path.join(root, "staged"))).map((f) => f.path)).toEqual([
+      "dataset_description.json",
+      "dataset_description_2.json",
+      "extra.txt",
+      "reports/sub-01_ses-a_metrics.json",
+    ]);
+    expect(await fsp.readFile(path.join(root, "staged", "dataset_description.json"), "utf8")).toBe("inner");
+    expect(await fsp.readdir(w)).toEqual([]);
+  });
+
+  test("a session folder that is a symbolic link is not renamed whole: staged/ is a real folder", async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-stage-"));
+    const w = path.join(root, "csttool");
+    const elsewhere = path.join(root, "elsewhere");
+    await write(path.join(elsewhere, "reports", "sub-01_metrics.json"));
+    await fsp.mkdir(path.join(w), { recursive: true });
+    await fsp.symlink(elsewhere, path.join(w, "sub-01"));
+    await stageOutput(w, path.join(root, "staged"), "sub-01", null);
+    expect((await fsp.lstat(path.join(root, "staged"))).isDirectory()).toBe(true);
+    expect((await fsp.lstat(path.join(root, "staged"))).isSymbolicLink()).toBe(false);
+  });
+});
+
 test("findMetricsFile prefers the new layout, then the old one", () => {
   expect(findMetricsFile([{ path: "reports/a_metrics.csv" }, { path: "reports/sub-1_metrics.json" }], "sub-1")).toBe("reports/sub-1_metrics.json");
   expect(findMetricsFile([{ path: "metrics/sub-1_bilateral_metrics.json" }], "sub-1")).toBe("metrics/sub-1_bilateral_metrics.json");
