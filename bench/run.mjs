@@ -107,8 +107,7 @@ try {
     const bBids = path.join(dataDir, "bids-local-b");
     makeBidsTree(aBids, a);
     makeBidsTree(bBids, b);
-    const bareMs = figures.runOne?.bareMs ?? bareStandinMs();
-    localFigure(ctx, { smallBids: aBids, smallCount: a, bigBids: bBids, bigCount: b, wideBids: paths.smallBids, wideCount: small, outBase: path.join(dataDir, "out-local"), bareMs });
+    localFigure(ctx, { smallBids: aBids, smallCount: a, bigBids: bBids, bigCount: b, wideBids: paths.smallBids, wideCount: small, outBase: path.join(dataDir, "out-local") });
   }
   if (want(6)) slurmFigure(ctx, { bids: paths.smallBids, count: small, out: path.join(dataDir, "out-slurm") });
 } finally {
@@ -124,11 +123,3 @@ function planQuietly(bids, out) {
   return path.join(out, ".cst-batch", "plan.json");
 }
 
-/** The stand-in's own run time, when figure 2 did not measure it. */
-function bareStandinMs() {
-  const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-bare-"));
-  const times = [];
-  for (let i = 0; i < 7; i++) times.push(run([STANDIN, "run", "--nifti", "x.nii.gz", "--out", scratch, "--subject-id", `b${i}`, "--session-id", "01"]).ms);
-  rmSync(scratch, { recursive: true, force: true });
-  return times.sort((x, y) => x - y)[3];
-}

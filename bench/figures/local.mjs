@@ -1,8 +1,10 @@
 // Figure 5: local mode (`submit --scheduler local`) with the instant stand-in: the per-subject
 // overhead at --jobs 1 (slope between two study sizes, minus the stand-in's bare run), and the
 // total wall time of a larger study at --jobs 2.
-import { rmSync } from "node:fs";
-import { run, sample } from "../lib/measure.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { median, run, sample } from "../lib/measure.mjs";
 import { figureLine } from "../lib/report.mjs";
 import { STANDIN, cli, cliEnv } from "../lib/context.mjs";
 
@@ -18,9 +20,34 @@ function timeStudy(ctx, bids, out, jobs, times) {
   });
 }
 
-export function localFigure(ctx, { smallBids, smallCount, bigBids, bigCount, wideBids, wideCount, outBase, bareMs }) {
-  const a = timeStudy(ctx, smallBids, `${outBase}-a`, 1, ctx.slowRuns);
-  const b = timeStudy(ctx, bigBids, `${outBase}-b`, 1, ctx.slowRuns);
+/** One bare run of the stand-in (as csttool would be run for one subject), in `scratch`. */
+function bareRun(scratch, i) {
+  return run([STANDIN, "run", "--nifti", "x.nii.gz", "--out", scratch, "--subject-id", `b${i}`, "--session-id", "01"]);
+}
+
+/**
+ * The small study, the big study and the stand-in's bare runs, interleaved round by round: the
+ * slope and the bare time are taken under the same conditions (this VM's speed drifts by tens of
+ * percent over minutes, and a drift between them would land in the difference).
+ */
+function interleaved(ctx, smallBids, bigBids, outBase) {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-bare-"));
+  const small = [];
+  const big = [];
+  const bare = [];
+  let n = 0;
+  for (let i = 0; i < 2; i++) bareRun(scratch, n++); // warm-up
+  for (let round = 0; round < ctx.runs; round++) {
+    for (let i = 0; i < 3; i++) bare.push(bareRun(scratch, n++).ms);
+    small.push(timeStudy(ctx, smallBids, `${outBase}-a`, 1, 1).medianMs);
+    big.push(timeStudy(ctx, bigBids, `${outBase}-b`, 1, 1).medianMs);
+  }
+  rmSync(scratch, { recursive: true, force: true });
+  return { a: { medianMs: median(small) }, b: { medianMs: median(big) }, bareMs: median(bare) };
+}
+
+export function localFigure(ctx, { smallBids, smallCount, bigBids, bigCount, wideBids, wideCount, outBase }) {
+  const { a, b, bareMs } = interleaved(ctx, smallBids, bigBids, outBase);
   const perSubject = (b.medianMs - a.medianMs) / (bigCount - smallCount);
   const overhead = perSubject - bareMs;
   ctx.print(
