@@ -97,11 +97,8 @@ function readPlanHead(file: string): { header: PlanHeader; size: number } | null
     const n = fs.readSync(fd, head, 0, head.length, 0);
     const tasksAt = head.subarray(0, n).indexOf(TASKS_START);
     if (tasksAt < 0) return null;
-    const raw: unknown = JSON.parse(head.toString("utf8", 0, tasksAt) + '\n  "tasks": []\n}');
-    const version = (raw as { schema_version?: unknown } | null)?.schema_version;
-    if (typeof version === "number" && version > SCHEMA_VERSION) return null;
-    const header = PlanHeaderSchema.safeParse(raw);
-    return header.success ? { header: header.data, size } : null;
+    const header = headerFromHead(head.toString("utf8", 0, tasksAt));
+    return header === null ? null : { header, size };
   } catch {
     return null;
   } finally {
@@ -129,6 +126,23 @@ export async function loadPlanRefs(planFile: string, outDir: string): Promise<Pl
   return { ...header, tasks };
 }
 
+/**
+ * The header of a plan in cst-batch's layout from the text before its task list: validated, and
+ * null when it does not parse or validate, or is of a newer schema (the full path says why).
+ */
+function headerFromHead(head: string): PlanHeader | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(head + '\n  "tasks": []\n}');
+  } catch {
+    return null;
+  }
+  const version = (raw as { schema_version?: unknown } | null)?.schema_version;
+  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
+  const header = PlanHeaderSchema.safeParse(raw);
+  return header.success ? header.data : null;
+}
+
 const TASKS_OPEN = '\n  "tasks": [\n    ';
 const TASK_SEPARATOR = ",\n    ";
 const NEXT_TASK = Buffer.from(TASK_SEPARATOR + "{");
@@ -138,20 +152,12 @@ const NEXT_TASK = Buffer.from(TASK_SEPARATOR + "{");
  * made; each task is decoded on its own); null when it is not in that layout or has any error.
  */
 function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { header: PlanHeader; tasks: T[] } | null {
-  const tasksAt = bytes.indexOf(TASKS_OPEN + "{");
+  const tasksAt = bytes.indexOf(TASKS_START);
   const end = PLAN_END.exec(bytes.toString("utf8", Math.max(0, bytes.length - 16)));
   if (tasksAt < 0 || end === null) return null;
   const closeAt = bytes.length - end[0].length;
-  let rawHeader: unknown;
-  try {
-    rawHeader = JSON.parse(bytes.toString("utf8", 0, tasksAt) + '\n  "tasks": []\n}');
-  } catch {
-    return null;
-  }
-  const version = (rawHeader as { schema_version?: unknown } | null)?.schema_version;
-  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
-  const header = PlanHeaderSchema.safeParse(rawHeader);
-  if (!header.success) return null;
+  const header = headerFromHead(bytes.toString("utf8", 0, tasksAt));
+  if (header === null) return null;
   const tasks: T[] = [];
   let pos = tasksAt + TASKS_OPEN.length;
   for (;;) {
@@ -171,8 +177,8 @@ function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { he
     if (bytes.compare(NEXT_TASK, 0, NEXT_TASK.length, pos, pos + NEXT_TASK.length) !== 0) return null;
     pos += TASK_SEPARATOR.length;
   }
-  if (tasks.length !== header.data.task_count) return null;
-  return { header: header.data, tasks };
+  if (tasks.length !== header.task_count) return null;
+  return { header, tasks };
 }
 
 /**
@@ -200,7 +206,7 @@ export async function loadPlanTask(file: string, index: number): Promise<{ heade
   return loadPlanTaskFull(file, index);
 }
 
-/** The header and one task of a plan as JSON texts, cut out of the file without parsing it. */
+/** The header (the text before the task list) and one task of a plan, cut out of the file without parsing it. */
 interface SlicedTask {
   headerText: string;
   taskText: string;
@@ -244,7 +250,7 @@ async function sliceTask(file: string, index: number): Promise<SlicedTask | null
     if (tasksAt < 0) return null;
     const tail = (await read(size - 16, 16)).toString("utf8");
     if (!PLAN_END.test(tail)) return null;
-    const headerText = head.subarray(0, tasksAt).toString("utf8") + '\n  "tasks": []\n}';
+    const headerText = head.subarray(0, tasksAt).toString("utf8");
 
     const marker = Buffer.from(`\n    {\n      "index": ${index},\n`);
     const found = async (buf: Buffer, base: number): Promise<SlicedTask | null> => {
@@ -272,21 +278,17 @@ async function sliceTask(file: string, index: number): Promise<SlicedTask | null
 
 /** The checks of the full path on a sliced header and task; null when they cannot decide. */
 function checkSliced(file: string, index: number, sliced: SlicedTask): { header: PlanHeader; task: PlanTask } | null {
-  let rawHeader: unknown;
   let rawTask: unknown;
   try {
-    rawHeader = JSON.parse(sliced.headerText);
     rawTask = JSON.parse(sliced.taskText);
   } catch {
     return null;
   }
-  const version = (rawHeader as { schema_version?: unknown } | null)?.schema_version;
-  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
-  const header = PlanHeaderSchema.safeParse(rawHeader);
-  if (!header.success || index >= header.data.task_count) return null;
+  const header = headerFromHead(sliced.headerText);
+  if (header === null || index >= header.task_count) return null;
   const task = PlanTaskSchema.safeParse(rawTask);
   if (!task.success || task.data.index !== index) return null;
-  return { header: header.data, task: task.data };
+  return { header, task: task.data };
 }
 
 /** loadPlanTask by parsing the whole file: any layout, and every error message. */
