@@ -19,8 +19,8 @@ import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir,
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
-
 import { planRefsPath, planRefsRecord } from "./load-plan.js";
+
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
 /** Where a task stands against what is already in the output folder. */
@@ -346,10 +346,10 @@ async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: 
   const existing = await readExistingHeader(planPath);
   const stored = existing !== null && existing.plan_id === plan.plan_id ? { ...plan, created_at: existing.created_at } : plan;
   const text = Buffer.from(fillHeader(draft, stored.plan_id, stored.created_at), "utf8");
-  // Same id, same created_at and same size: the file already holds exactly this text.
   // Each plan file's refs sidecar first: a crash in between leaves refs of another plan_id, unused.
   const refs = JSON.stringify(planRefsRecord(stored, text.length)) + "\n";
   await writeFileAtomic(planRefsPath(planPath), refs);
+  // Same id, same created_at and same size: the file already holds exactly this text.
   if (existing === null || existing.plan_id !== plan.plan_id || existing.size !== text.length) {
     await writeFileAtomic(planPath, text);
   }

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
+import { closeQuietly, rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
 import { LockOwnerSchema, SCHEMA_VERSION, type LockOwner } from "../schemas/records.js";
 import { ownerProcessAlive, reapRun, sleep } from "./procs.js";
@@ -52,22 +53,6 @@ export const LEASE_REFRESH_MS = 30_000;
 export const LEASE_STALE_MS = 10 * 60_000;
 const FLOCK_BUSY = 75;
 
-function rmQuietly(file: string): void {
-  try {
-    fs.rmSync(file, { force: true });
-  } catch {
-    // best effort
-  }
-}
-
-/** Close quietly: a lock descriptor is closed on every path, errors or not. */
-function closeQuietly(fd: number): void {
-  try {
-    fs.closeSync(fd);
-  } catch {
-    // already closed
-  }
-}
 
 /** The lock mode chosen by CST_BATCH_LOCK_MODE (flock unless "lease"). */
 export function lockMode(env: NodeJS.ProcessEnv = process.env): LockMode {

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, readSync } from "node:fs";
+import { closeQuietly } from "../util/quiet-fs.js";
 
 /**
  * Process-table helpers over Linux /proc: who belongs to a run (process group, run token in the
@@ -52,14 +53,6 @@ const statBuf = Buffer.allocUnsafe(4096);
  */
 const statFds = new Map<number, number>();
 const MAX_KEPT_STAT_FDS = 128;
-
-function closeQuietly(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // already closed
-  }
-}
 
 function statText(pid: number, fd: number): string {
   const n = readSync(fd, statBuf, 0, statBuf.length, 0);

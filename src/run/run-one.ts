@@ -15,6 +15,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
+import { rmQuietly } from "../util/quiet-fs.js";
 import { readStateFileSync } from "../util/read-json.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import {
@@ -610,14 +611,6 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
   if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
   return promote(ctx, { csttoolOut, identity, result, fail, start });
-}
-
-function rmQuietly(file: string): void {
-  try {
-    fs.rmSync(file, { force: true });
-  } catch {
-    // best effort
-  }
 }
 
 async function writeLogOnly(file: string, text: string): Promise<void> {

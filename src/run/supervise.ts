@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { FailureCategory } from "../schemas/records.js";
+import { closeQuietly } from "../util/quiet-fs.js";
 import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "./procs.js";
 
 /**
@@ -151,11 +152,7 @@ class LogTee {
 
   private closeFd(): void {
     if (this.fd === null) return;
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // nothing more to do
-    }
+    closeQuietly(this.fd);
     this.fd = null;
   }
 }

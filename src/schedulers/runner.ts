@@ -1,4 +1,3 @@
-
 /** What running one scheduler command came to. Expected outcomes are values, not exceptions. */
 export type CommandOutcome =
   | { kind: "ok"; stdout: string; stderr: string }

@@ -24,7 +24,7 @@ import {
   type FailureCategory,
   type LockOwner,
 } from "../schemas/records.js";
-import { parseStateText, type ReadResult } from "../util/read-json.js";
+import { parseStateText, readTextSync, type ReadResult } from "../util/read-json.js";
 import { doneStateOf, findHtmlReport, type DoneState } from "./done.js";
 
 export type TaskStatus = "success" | "failed" | "pending" | "running";
@@ -321,7 +321,7 @@ export interface TaskIo {
 export const SYNC_IO: TaskIo = {
   mode: "sync",
   readdir: async (dir) => fs.readdirSync(dir),
-  readText: async (file) => readSmallTextFileSync(file),
+  readText: async (file) => readTextSync(file),
   exists: async (file) => fs.existsSync(file),
 };
 
@@ -368,19 +368,6 @@ export async function taskIoFor(dir: string, mode: IoMode = "auto"): Promise<Tas
 /** First read size: state and metrics files are a few KB, so one read usually gets all of it. */
 const FIRST_READ = 16 * 1024;
 
-/** One buffer for the sync reads: a file that fits is read with open + read + close (no fstat, no allocation). */
-const syncReadBuf = Buffer.allocUnsafe(FIRST_READ);
-
-function readSmallTextFileSync(file: string): string {
-  const fd = fs.openSync(file, "r");
-  try {
-    const n = fs.readSync(fd, syncReadBuf, 0, FIRST_READ, 0);
-    if (n < FIRST_READ) return syncReadBuf.toString("utf8", 0, n);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return fs.readFileSync(file, "utf8");
-}
 
 /**
  * Read a small UTF-8 file with open + read (+ more reads when larger) + close: fewer trips

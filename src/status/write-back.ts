@@ -1,11 +1,11 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, taskIdentity, type RunIdentity } from "../run/attempt.js";
 import { acquireLock } from "../run/lock.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
+import { randomHex } from "../util/random-hex.js";
 import { readStateFile } from "../util/read-json.js";
 import type { WriteBack } from "./derive.js";
 
@@ -37,7 +37,7 @@ export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan
     host: hostName(),
     job_id: null,
     since: now.toISOString(),
-    token: randomBytes(16).toString("hex"),
+    token: randomHex(16),
     child_pgid: null,
   });
   if (got.kind === "busy") return { kind: "skipped", reason: "busy" };
@@ -201,7 +201,7 @@ export async function breakStaleLock(out: string, task: PlanTask): Promise<"free
     host: hostName(),
     job_id: null,
     since: new Date().toISOString(),
-    token: randomBytes(16).toString("hex"),
+    token: randomHex(16),
     child_pgid: null,
   });
   if (got.kind !== "acquired") return got.kind;

@@ -1,5 +1,6 @@
 import fs, { constants } from "node:fs";
 import path from "node:path";
+import { closeQuietly } from "./quiet-fs.js";
 import { randomHex } from "./random-hex.js";
 import { pauseForTest } from "./test-pause.js";
 
@@ -73,12 +74,6 @@ export function fsyncDirSync(dir: string): void {
   } catch {
     // Some filesystems refuse fsync on a directory; the rename is still atomic.
   } finally {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // nothing to do
-      }
-    }
+    if (fd !== undefined) closeQuietly(fd);
   }
 }
