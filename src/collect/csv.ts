@@ -16,11 +16,6 @@ export function* csvLines(rows: Iterable<string>): Generator<string> {
   for (const row of rows) yield row + CSV_EOL;
 }
 
-/** A whole CSV file from rows already built with `csvRow`. */
-export function csvDocument(rows: readonly string[]): string {
-  return rows.length ? rows.join(CSV_EOL) + CSV_EOL : "";
-}
-
 /**
  * A number cell: the shortest text that reads back to the same double (no rounding, so
  * diffusivities stay raw mm²/s, e.g. `0.000712` or `7.1e-7`); empty for anything that is not a
