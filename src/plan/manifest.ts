@@ -1,6 +1,6 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import type { z } from "zod";
+import type * as z from "../schemas/zod.js";
 import { errnoCode } from "../errors.js";
 import { OPTION_KEYS, type CsttoolOptions } from "../schemas/options.js";
 import {
@@ -78,7 +78,7 @@ function suggest(key: string, valid: readonly string[]): string | null {
 }
 
 /** zod issues as problems: `path: message`, unknown keys named with the list of valid ones. */
-export function issuesToProblems(error: z.ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest"): Problem[] {
+export function issuesToProblems(error: z.core.$ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest"): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     const at = [...prefix, ...issue.path];

@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import * as z from "zod";
+import * as z from "../schemas/zod.js";
 import { CstError, errnoCode } from "../errors.js";
 
 /**
@@ -11,39 +11,39 @@ import { CstError, errnoCode } from "../errors.js";
  */
 const ResourceKeys = {
   /** Walltime per array task: `2h`, `90m`, `01:30:00` (no bare numbers). */
-  time: z.string().min(1).optional(),
+  time: z.optional(z.string().check(z.minLength(1))),
   /** Memory: `8G`, `500M`. */
-  mem: z.string().min(1).optional(),
-  cpus: z.number().int().positive().optional(),
+  mem: z.optional(z.string().check(z.minLength(1))),
+  cpus: z.optional(z.int().check(z.positive())),
   /** Slurm partition / PBS queue. */
-  partition: z.string().min(1).optional(),
-  account: z.string().min(1).optional(),
-  qos: z.string().min(1).optional(),
-  gres: z.string().min(1).optional(),
+  partition: z.optional(z.string().check(z.minLength(1))),
+  account: z.optional(z.string().check(z.minLength(1))),
+  qos: z.optional(z.string().check(z.minLength(1))),
+  gres: z.optional(z.string().check(z.minLength(1))),
 };
 
 export const CollectProfileSchema = z.strictObject(ResourceKeys);
 
 export const ProfileSchema = z.strictObject({
   /** Ignored by cst-batch; lets a profile point at its documentation. */
-  $comment: z.string().optional(),
-  scheduler: z.enum(["slurm", "pbs", "torque", "local", "auto"]).optional(),
+  $comment: z.optional(z.string()),
+  scheduler: z.optional(z.enum(["slurm", "pbs", "torque", "local", "auto"])),
   ...ResourceKeys,
   /** Same as `partition` (PBS wording); give one of the two. */
-  queue: z.string().min(1).optional(),
-  array_throttle: z.number().int().positive().optional(),
-  max_array_size: z.number().int().positive().optional(),
-  chunk_size: z.number().int().positive().optional(),
-  job_name: z.string().min(1).optional(),
-  setup: z.array(z.string()).optional(),
-  scheduler_args: z.array(z.string()).optional(),
-  container: z.string().min(1).optional(),
-  container_runtime: z.enum(["apptainer", "singularity"]).optional(),
-  template_dir: z.string().min(1).optional(),
+  queue: z.optional(z.string().check(z.minLength(1))),
+  array_throttle: z.optional(z.int().check(z.positive())),
+  max_array_size: z.optional(z.int().check(z.positive())),
+  chunk_size: z.optional(z.int().check(z.positive())),
+  job_name: z.optional(z.string().check(z.minLength(1))),
+  setup: z.optional(z.array(z.string())),
+  scheduler_args: z.optional(z.array(z.string())),
+  container: z.optional(z.string().check(z.minLength(1))),
+  container_runtime: z.optional(z.enum(["apptainer", "singularity"])),
+  template_dir: z.optional(z.string().check(z.minLength(1))),
   /** Resources of the collect job (default 15m, 2G, 1 cpu; partition/account/qos follow the array's). */
-  collect: CollectProfileSchema.optional(),
+  collect: z.optional(CollectProfileSchema),
   /** `resubmit`'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`); keys checked by resubmit. */
-  retry: z.record(z.string(), z.number().int().min(0)).optional(),
+  retry: z.optional(z.record(z.string(), z.int().check(z.minimum(0)))),
 });
 export type Profile = z.infer<typeof ProfileSchema>;
 
@@ -65,7 +65,7 @@ export interface LoadedProfile {
 }
 
 /** One readable line per zod issue; unknown keys list the valid ones. */
-export function formatProfileIssues(error: z.ZodError): string[] {
+export function formatProfileIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((issue) => {
     const where = issue.path.length ? issue.path.join(".") : "(top level)";
     if (issue.code === "unrecognized_keys") {

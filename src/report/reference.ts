@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "../schemas/zod.js";
 import { ManifestHeaderSchema, ManifestSubjectSchema } from "../schemas/manifest.js";
 import { OPTION_SPECS, type OptionSpec } from "../schemas/options.js";
 import { CollectProfileSchema, ProfileSchema } from "../profile/profile.js";
@@ -65,7 +65,7 @@ const COLLECT_DOC: Record<string, string> = {
 type Json = Record<string, unknown>;
 
 /** A short human type for one field's JSON schema: `string (non-empty)`, `integer 1..128`, ... */
-export function typeText(schema: z.ZodType): string {
+export function typeText(schema: z.ZodMiniType): string {
   const j = z.toJSONSchema(schema, { unrepresentable: "any", io: "input" }) as Json;
   return describeJson(j);
 }
@@ -112,7 +112,7 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
-function keyTable(shape: Record<string, z.ZodType>, docs: Record<string, string>, header = "key"): string {
+function keyTable(shape: Record<string, z.ZodMiniType>, docs: Record<string, string>, header = "key"): string {
   const lines = [`| ${header} | type | meaning |`, "|---|---|---|"];
   for (const [key, schema] of Object.entries(shape)) {
     lines.push(`| \`${key}\` | ${cell(typeText(schema))} | ${cell(docs[key] ?? "—")} |`);
@@ -170,11 +170,11 @@ FILE\` writes a commented example (the same as [examples/manifest.jsonc](../../e
 
 ## Top level
 
-${keyTable(ManifestHeaderSchema.shape as Record<string, z.ZodType>, MANIFEST_DOC)}
+${keyTable(ManifestHeaderSchema.shape as Record<string, z.ZodMiniType>, MANIFEST_DOC)}
 
 ## Each entry of \`subjects\`
 
-${keyTable(ManifestSubjectSchema.shape as Record<string, z.ZodType>, SUBJECT_DOC)}
+${keyTable(ManifestSubjectSchema.shape as Record<string, z.ZodMiniType>, SUBJECT_DOC)}
 
 Exactly one of \`nifti\` and \`dicom\`; exactly one of \`id\` and \`subject_id\`; \`series_uid\` only
 with \`dicom\`. The options are listed in [options.md](options.md).
@@ -191,11 +191,11 @@ A JSON file with a site's defaults for \`cst-batch submit\`: \`--profile FILE\`,
 ignores it. Flags override it key by key; list flags (\`--setup\`, \`--scheduler-arg\`) replace its
 lists. Every key is optional; unknown keys are errors. Examples: [examples/profiles/](../../examples/profiles/).
 
-${keyTable(ProfileSchema.shape as Record<string, z.ZodType>, PROFILE_DOC)}
+${keyTable(ProfileSchema.shape as Record<string, z.ZodMiniType>, PROFILE_DOC)}
 
 ## \`collect\`
 
-${keyTable(CollectProfileSchema.shape as Record<string, z.ZodType>, COLLECT_DOC)}
+${keyTable(CollectProfileSchema.shape as Record<string, z.ZodMiniType>, COLLECT_DOC)}
 `;
 }
 

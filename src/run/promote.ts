@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
-import * as z from "zod";
+import * as z from "../schemas/zod.js";
 import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { fsyncDirSync, writeJsonAtomicSync } from "../util/atomic-write.js";

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "./zod.js";
 import { CsttoolOptionsSchema, type CsttoolOptions } from "./options.js";
 
 /**
@@ -13,19 +13,20 @@ export const MANIFEST_SCHEMA_VERSION = 1 as const;
 export const MANIFEST_KEYS = ["schema_version", "name", "description", "options", "global_options", "subjects"] as const;
 export const MANIFEST_SUBJECT_KEYS = ["id", "subject_id", "session", "nifti", "dicom", "series_uid", "options"] as const;
 
-const nonEmpty = z.string().min(1, "must not be empty");
+const nonEmpty = z.string().check(z.minLength(1, "must not be empty"));
 
 export const ManifestSubjectSchema = z
   .strictObject({
-    id: z.string().optional(),
-    subject_id: z.string().optional(),
-    session: z.string().nullable().optional(),
-    nifti: nonEmpty.optional(),
-    dicom: nonEmpty.optional(),
-    series_uid: nonEmpty.nullable().optional(),
-    options: CsttoolOptionsSchema.optional(),
+    id: z.optional(z.string()),
+    subject_id: z.optional(z.string()),
+    session: z.optional(z.nullable(z.string())),
+    nifti: z.optional(nonEmpty),
+    dicom: z.optional(nonEmpty),
+    series_uid: z.optional(z.nullable(nonEmpty)),
+    options: z.optional(CsttoolOptionsSchema),
   })
-  .superRefine((s, ctx) => {
+  .check(
+    z.superRefine((s, ctx) => {
     if (s.id !== undefined && s.subject_id !== undefined) {
       ctx.addIssue({ code: "custom", path: ["subject_id"], message: 'use either "id" or "subject_id", not both' });
     } else if (s.id === undefined && s.subject_id === undefined) {
@@ -39,26 +40,29 @@ export const ManifestSubjectSchema = z
     if (s.series_uid != null && s.dicom === undefined) {
       ctx.addIssue({ code: "custom", path: ["series_uid"], message: '"series_uid" only applies to a "dicom" subject' });
     }
-  });
+    }),
+  );
 export type ManifestSubjectInput = z.infer<typeof ManifestSubjectSchema>;
 
 /** The top level without the subject entries (they are validated one by one). */
 export const ManifestHeaderSchema = z
   .strictObject({
-    schema_version: z.literal(MANIFEST_SCHEMA_VERSION).optional(),
-    name: z.string().nullable().optional(),
-    description: z.string().nullable().optional(),
-    options: CsttoolOptionsSchema.optional(),
-    global_options: CsttoolOptionsSchema.optional(),
-    subjects: z.array(z.unknown()).min(1, "must list at least one subject"),
+    schema_version: z.optional(z.literal(MANIFEST_SCHEMA_VERSION)),
+    name: z.optional(z.nullable(z.string())),
+    description: z.optional(z.nullable(z.string())),
+    options: z.optional(CsttoolOptionsSchema),
+    global_options: z.optional(CsttoolOptionsSchema),
+    subjects: z.array(z.unknown()).check(z.minLength(1, "must list at least one subject")),
   })
-  .superRefine((m, ctx) => {
+  .check(
+    z.superRefine((m, ctx) => {
     if (m.options !== undefined && m.global_options !== undefined) {
       ctx.addIssue({ code: "custom", path: ["global_options"], message: 'use either "options" or "global_options", not both' });
     }
-  });
+    }),
+  );
 
-export const ManifestSchema = ManifestHeaderSchema.and(z.object({ subjects: z.array(ManifestSubjectSchema) }));
+export const ManifestSchema = z.intersection(ManifestHeaderSchema, z.object({ subjects: z.array(ManifestSubjectSchema) }));
 
 /** A manifest entry with the spellings unified (ids not yet normalised, paths not yet resolved). */
 export interface ManifestSubject {

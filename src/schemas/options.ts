@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "./zod.js";
 
 /**
  * csttool's per-subject flags (see the csttool contract note). One table drives the zod schema,
@@ -51,30 +51,29 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
 
 export const OPTION_KEYS: readonly string[] = OPTION_SPECS.map((s) => s.key);
 
-function schemaFor(spec: OptionSpec): z.ZodType {
+function schemaFor(spec: OptionSpec): z.ZodMiniType {
   switch (spec.kind) {
     case "bool":
       return z.boolean();
     case "enum":
       return z.enum(spec.values as [string, ...string[]]);
     case "int":
-      return z.int().min(spec.min ?? Number.MIN_SAFE_INTEGER).max(spec.max ?? Number.MAX_SAFE_INTEGER);
+      return z.int().check(z.minimum(spec.min ?? Number.MIN_SAFE_INTEGER), z.maximum(spec.max ?? Number.MAX_SAFE_INTEGER));
     case "number":
-      return z.number().min(spec.min ?? -Infinity).max(spec.max ?? Infinity);
+      return z.number().check(z.minimum(spec.min ?? -Infinity), z.maximum(spec.max ?? Infinity));
     case "voxel": {
-      const mm = z.number().min(spec.min ?? 0).max(spec.max ?? Infinity);
+      const mm = z.number().check(z.minimum(spec.min ?? 0), z.maximum(spec.max ?? Infinity));
       return z.tuple([mm, mm, mm]);
     }
   }
 }
 
-const shape: Record<string, z.ZodType> = {};
-for (const spec of OPTION_SPECS) shape[spec.key] = schemaFor(spec).optional();
+const shape: Record<string, z.ZodMiniType> = {};
+for (const spec of OPTION_SPECS) shape[spec.key] = z.optional(schemaFor(spec));
 
 /** Options as they appear in a manifest, a profile or on the command line (all optional). */
-export const CsttoolOptionsSchema = z
-  .strictObject(shape)
-  .superRefine((o, ctx) => {
+export const CsttoolOptionsSchema = z.strictObject(shape).check(
+  z.superRefine((o, ctx) => {
     const v = o as Record<string, unknown>;
     if (typeof v.sh_order === "number" && v.sh_order % 2 !== 0) {
       ctx.addIssue({ code: "custom", path: ["sh_order"], message: `must be even, got ${v.sh_order}` });
@@ -96,7 +95,8 @@ export const CsttoolOptionsSchema = z
     if (v.verbose === true && v.quiet === true) {
       ctx.addIssue({ code: "custom", path: ["quiet"], message: "verbose and quiet cannot both be true" });
     }
-  });
+  }),
+);
 
 export type CsttoolOptions = Partial<{
   preprocessing: boolean;

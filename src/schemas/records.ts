@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "./zod.js";
 import { CsttoolOptionsSchema } from "./options.js";
 
 /**
@@ -23,8 +23,8 @@ export const FAILURE_CATEGORIES = [
 export const FailureCategorySchema = z.enum(FAILURE_CATEGORIES);
 export type FailureCategory = z.infer<typeof FailureCategorySchema>;
 
-export const SubjectIdSchema = z.string().regex(/^sub-[A-Za-z0-9]+$/);
-export const SessionIdSchema = z.string().regex(/^ses-[A-Za-z0-9]+$/);
+export const SubjectIdSchema = z.string().check(z.regex(/^sub-[A-Za-z0-9]+$/));
+export const SessionIdSchema = z.string().check(z.regex(/^ses-[A-Za-z0-9]+$/));
 
 /** Size + mtime of one input file, checked again by run-one before it starts csttool. */
 export const FileIdentitySchema = z.strictObject({
@@ -36,9 +36,9 @@ export type FileIdentity = z.infer<typeof FileIdentitySchema>;
 
 export const DicomSeriesSchema = z.strictObject({
   series_uid: z.string(),
-  series_number: z.string().nullable(),
-  series_description: z.string().nullable(),
-  file_count: z.number().int(),
+  series_number: z.nullable(z.string()),
+  series_description: z.nullable(z.string()),
+  file_count: z.int(),
 });
 export type DicomSeries = z.infer<typeof DicomSeriesSchema>;
 
@@ -47,9 +47,9 @@ export const NiftiInputSchema = z.strictObject({
   nifti: z.string(),
   bval: z.string(),
   bvec: z.string(),
-  json: z.string().nullable(),
+  json: z.nullable(z.string()),
   /** BIDS entities of the DWI file other than sub/ses (acq, dir, run), kept for naming. */
-  entities: z.record(z.string(), z.string()).default({}),
+  entities: z._default(z.record(z.string(), z.string()), {}),
   identity: z.array(FileIdentitySchema),
 });
 
@@ -57,27 +57,27 @@ export const DicomInputSchema = z.strictObject({
   kind: z.literal("dicom"),
   dicom_dir: z.string(),
   /** Set when csttool must see only one series of the folder (symlinked into _work/). */
-  series_uid: z.string().nullable(),
+  series_uid: z.nullable(z.string()),
   series: DicomSeriesSchema,
   /** file count, total size and newest mtime of the chosen series' files. */
-  identity: z.strictObject({ file_count: z.number().int(), total_size: z.number(), newest_mtime_ms: z.number() }),
+  identity: z.strictObject({ file_count: z.int(), total_size: z.number(), newest_mtime_ms: z.number() }),
 });
 
 export const TaskInputSchema = z.discriminatedUnion("kind", [NiftiInputSchema, DicomInputSchema]);
 export type TaskInput = z.infer<typeof TaskInputSchema>;
 
 export const PlanTaskSchema = z.strictObject({
-  index: z.number().int().min(0),
+  index: z.int().check(z.minimum(0)),
   /** `sub-001` or `sub-001_ses-01`: names the log files. */
   key: z.string(),
   subject: SubjectIdSchema,
-  session: SessionIdSchema.nullable(),
+  session: z.nullable(SessionIdSchema),
   input: TaskInputSchema,
   options: CsttoolOptionsSchema,
   /** The exact argv; argv[0] is the csttool executable. */
-  csttool_argv: z.array(z.string()).min(2),
+  csttool_argv: z.array(z.string()).check(z.minLength(2)),
   /** The directory handed to csttool as `--dicom` when a series subset is linked at run time. */
-  dicom_link_dir: z.string().nullable().default(null),
+  dicom_link_dir: z._default(z.nullable(z.string()), null),
   /** Relative to the plan's out_dir. */
   output_dir: z.string(),
   log_file: z.string(),
@@ -87,9 +87,9 @@ export type PlanTask = z.infer<typeof PlanTaskSchema>;
 
 export const SkippedSubjectSchema = z.strictObject({
   subject: z.string(),
-  session: z.string().nullable(),
+  session: z.nullable(z.string()),
   reason: z.string(),
-  details: z.array(z.string()).default([]),
+  details: z._default(z.array(z.string()), []),
 });
 export type SkippedSubject = z.infer<typeof SkippedSubjectSchema>;
 
@@ -98,14 +98,14 @@ export const PlanSourceSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("manifest"),
     manifest_path: z.string(),
-    name: z.string().nullable(),
-    description: z.string().nullable(),
+    name: z.nullable(z.string()),
+    description: z.nullable(z.string()),
   }),
 ]);
 
 export const RunSettingsSchema = z.strictObject({
-  timeout_minutes: z.number().positive(),
-  grace_seconds: z.number().min(0),
+  timeout_minutes: z.number().check(z.positive()),
+  grace_seconds: z.number().check(z.minimum(0)),
 });
 export type RunSettings = z.infer<typeof RunSettingsSchema>;
 
@@ -117,7 +117,7 @@ export type RunSettings = z.infer<typeof RunSettingsSchema>;
  */
 export const CsttoolCapabilitiesSchema = z.object({
   probed: z.boolean(),
-  reason: z.string().nullable(),
+  reason: z.nullable(z.string()),
   /** Long options of `csttool run`, sorted. */
   flags: z.array(z.string()),
   /** Allowed values per option that lists them. */
@@ -136,19 +136,19 @@ export const PlanHeaderSchema = z.object({
   source: PlanSourceSchema,
   csttool: z.strictObject({ executable: z.string(), version: z.string() }),
   /** Added after schema 1 shipped: optional, older plans have none. */
-  csttool_capabilities: CsttoolCapabilitiesSchema.optional(),
+  csttool_capabilities: z.optional(CsttoolCapabilitiesSchema),
   options: CsttoolOptionsSchema,
   run: RunSettingsSchema,
-  task_count: z.number().int().min(0),
+  task_count: z.int().check(z.minimum(0)),
   skipped: z.array(SkippedSubjectSchema),
 });
 
-export const PlanSchema = PlanHeaderSchema.extend({ tasks: z.array(PlanTaskSchema) });
+export const PlanSchema = z.extend(PlanHeaderSchema, { tasks: z.array(PlanTaskSchema) });
 export type Plan = z.infer<typeof PlanSchema>;
 export type PlanHeader = z.infer<typeof PlanHeaderSchema>;
 
 /** What readers of a whole output folder (status, collect) keep of each task. */
-export const PlanTaskRefSchema = PlanTaskSchema.pick({ index: true, key: true, subject: true, session: true, output_dir: true, config_hash: true });
+export const PlanTaskRefSchema = z.pick(PlanTaskSchema, { index: true, key: true, subject: true, session: true, output_dir: true, config_hash: true });
 export type PlanTaskRef = z.infer<typeof PlanTaskRefSchema>;
 
 /**
@@ -161,7 +161,7 @@ export const PlanRefsSchema = z.object({
   kind: z.literal("cst-batch-plan-refs"),
   plan_id: z.string(),
   /** Size of the plan file these refs were taken from. */
-  plan_bytes: z.number().int().min(0),
+  plan_bytes: z.int().check(z.minimum(0)),
   tasks: z.array(PlanTaskRefSchema),
 });
 export type PlanRefs = z.infer<typeof PlanRefsSchema>;
@@ -170,7 +170,7 @@ export const PromotedFileSchema = z.strictObject({ path: z.string(), size: z.num
 
 const runIdentity = {
   subject: SubjectIdSchema,
-  session: SessionIdSchema.nullable(),
+  session: z.nullable(SessionIdSchema),
   task_key: z.string(),
   config_hash: z.string(),
   plan_id: z.string(),
@@ -180,11 +180,11 @@ const runIdentity = {
   finished_at: z.string(),
   duration_seconds: z.number(),
   host: z.string(),
-  pid: z.number().int(),
-  job_id: z.string().nullable(),
+  pid: z.int(),
+  job_id: z.nullable(z.string()),
   csttool_argv: z.array(z.string()),
   /** Peak resident memory of csttool and its children, when the platform reports it. */
-  max_rss_kb: z.number().nullable().default(null),
+  max_rss_kb: z._default(z.nullable(z.number()), null),
 };
 
 export const DoneRecordSchema = z.object({
@@ -194,7 +194,7 @@ export const DoneRecordSchema = z.object({
   exit_code: z.literal(0),
   files: z.array(PromotedFileSchema),
   /** Relative to the subject folder. */
-  metrics_file: z.string().nullable(),
+  metrics_file: z.nullable(z.string()),
 });
 export type DoneRecord = z.infer<typeof DoneRecordSchema>;
 
@@ -204,13 +204,13 @@ export const AttemptRecordSchema = z.object({
   attempt_id: z.string(),
   ...runIdentity,
   category: FailureCategorySchema,
-  exit_code: z.number().int().nullable(),
-  signal: z.string().nullable(),
+  exit_code: z.nullable(z.int()),
+  signal: z.nullable(z.string()),
   message: z.string(),
   next_step: z.string(),
   log_tail: z.array(z.string()),
   /** Who recorded it: run-one itself, or status/collect from the scheduler's view. */
-  recorded_by: z.enum(["run-one", "recovery", "scheduler"]).default("run-one"),
+  recorded_by: z._default(z.enum(["run-one", "recovery", "scheduler"]), "run-one"),
 });
 export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 
@@ -219,16 +219,16 @@ export const AttemptStartSchema = z.object({
   schema_version: schemaVersion,
   kind: z.literal("cst-batch-attempt-start"),
   subject: SubjectIdSchema,
-  session: SessionIdSchema.nullable(),
+  session: z.nullable(SessionIdSchema),
   task_key: z.string(),
   config_hash: z.string(),
   plan_id: z.string(),
   started_at: z.string(),
   host: z.string(),
-  pid: z.number().int(),
-  job_id: z.string().nullable(),
+  pid: z.int(),
+  job_id: z.nullable(z.string()),
   /** Set once run-one knows why it is stopping (a signal arrived), before it waits for csttool. */
-  pending_category: FailureCategorySchema.nullable().default(null),
+  pending_category: z._default(z.nullable(FailureCategorySchema), null),
 });
 export type AttemptStart = z.infer<typeof AttemptStartSchema>;
 
@@ -236,12 +236,12 @@ export type AttemptStart = z.infer<typeof AttemptStartSchema>;
 export const LockOwnerSchema = z.object({
   schema_version: schemaVersion,
   kind: z.literal("cst-batch-lock"),
-  pid: z.number().int(),
+  pid: z.int(),
   host: z.string(),
-  job_id: z.string().nullable(),
+  job_id: z.nullable(z.string()),
   since: z.string(),
   /** csttool's process group, so a later run on the same host can reap orphans of a dead holder. */
-  child_pgid: z.number().int().nullable().default(null),
+  child_pgid: z._default(z.nullable(z.int()), null),
   token: z.string(),
 });
 export type LockOwner = z.infer<typeof LockOwnerSchema>;
@@ -250,19 +250,19 @@ export const TASK_STATUSES = ["success", "failed", "pending", "running"] as cons
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 
 export const SummaryTaskSchema = z.object({
-  index: z.number().int(),
+  index: z.int(),
   subject: z.string(),
-  session: z.string().nullable(),
+  session: z.nullable(z.string()),
   status: TaskStatusSchema,
-  category: FailureCategorySchema.nullable(),
-  attempts: z.number().int(),
-  duration_seconds: z.number().nullable(),
+  category: z.nullable(FailureCategorySchema),
+  attempts: z.int(),
+  duration_seconds: z.nullable(z.number()),
   log_path: z.string(),
-  error_log_path: z.string().nullable(),
-  error: z.string().nullable(),
-  host: z.string().nullable(),
-  job_id: z.string().nullable(),
-  max_rss_kb: z.number().nullable(),
+  error_log_path: z.nullable(z.string()),
+  error: z.nullable(z.string()),
+  host: z.nullable(z.string()),
+  job_id: z.nullable(z.string()),
+  max_rss_kb: z.nullable(z.number()),
   output_dir: z.string(),
 });
 
@@ -271,18 +271,18 @@ export const SummarySchema = z.object({
   kind: z.literal("cst-batch-summary"),
   generated_at: z.string(),
   cst_batch_version: z.string(),
-  plan: z.object({ plan_id: z.string(), path: z.string(), created_at: z.string(), task_count: z.number().int() }),
+  plan: z.object({ plan_id: z.string(), path: z.string(), created_at: z.string(), task_count: z.int() }),
   counts: z.object({
-    total: z.number().int(),
-    success: z.number().int(),
-    failed: z.number().int(),
-    pending: z.number().int(),
-    running: z.number().int(),
+    total: z.int(),
+    success: z.int(),
+    failed: z.int(),
+    pending: z.int(),
+    running: z.int(),
   }),
-  by_category: z.record(z.string(), z.number().int()),
+  by_category: z.record(z.string(), z.int()),
   tasks: z.array(SummaryTaskSchema),
   /** Damaged or missing state / metrics files found while collecting, by path. */
-  problems: z.array(z.string()).default([]),
+  problems: z._default(z.array(z.string()), []),
 });
 export type Summary = z.infer<typeof SummarySchema>;
 
@@ -297,19 +297,19 @@ export const SubmissionSchema = z.object({
   plan_path: z.string(),
   command_line: z.array(z.string()),
   /** chunks[k] = the plan indices array element k runs, one after another. */
-  chunks: z.array(z.array(z.number().int().min(0))),
+  chunks: z.array(z.array(z.int().check(z.minimum(0)))),
   shards: z.array(
     z.object({
-      shard: z.number().int(),
-      first_chunk: z.number().int(),
-      count: z.number().int(),
-      job_id: z.string().nullable(),
+      shard: z.int(),
+      first_chunk: z.int(),
+      count: z.int(),
+      job_id: z.nullable(z.string()),
       script: z.string(),
       submit_argv: z.array(z.string()),
     }),
   ),
-  collect: z.object({ job_id: z.string().nullable(), script: z.string(), submit_argv: z.array(z.string()) }).nullable(),
+  collect: z.nullable(z.object({ job_id: z.nullable(z.string()), script: z.string(), submit_argv: z.array(z.string()) })),
   resources: z.record(z.string(), z.unknown()),
-  dry_run: z.boolean().default(false),
+  dry_run: z._default(z.boolean(), false),
 });
 export type Submission = z.infer<typeof SubmissionSchema>;

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "./zod.js";
 
 /**
  * For a process that parses a handful of records and exits (run-one): zod's default compiles a

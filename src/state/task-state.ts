@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { promises as fsp } from "node:fs";
-import type { z } from "zod";
+import type * as z from "../schemas/zod.js";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import {
@@ -229,7 +229,7 @@ async function readDoneFile(io: TaskIo, file: string, configHash: string): Promi
 }
 
 /** `readStateFile` (util/read-json.ts) through a `TaskIo`. */
-async function readStateWith<T>(io: TaskIo, file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+async function readStateWith<T>(io: TaskIo, file: string, schema: z.ZodMiniType<T>): Promise<ReadResult<T>> {
   let text: string;
   try {
     text = await io.readText(file);

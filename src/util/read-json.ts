@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
-import type { z } from "zod";
+import type * as z from "../schemas/zod.js";
 import { CstError, errnoCode } from "../errors.js";
 import { SCHEMA_VERSION } from "../schemas/records.js";
 
@@ -47,7 +47,7 @@ export function parseJsonLenient(text: string): unknown {
   return JSON.parse(copied === 0 ? text : fixed + text.slice(copied));
 }
 
-export function formatZodIssues(error: z.ZodError): string[] {
+export function formatZodIssues(error: z.core.$ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
 }
 
@@ -74,7 +74,7 @@ export function readTextSync(file: string): string {
  * Read and validate a state file written by cst-batch (schema_version checked first). A blocking
  * read: state files are small and read one at a time (see writeFileAtomicSync).
  */
-export function readStateFileSync<T>(file: string, schema: z.ZodType<T>): ReadResult<T> {
+export function readStateFileSync<T>(file: string, schema: z.ZodMiniType<T>): ReadResult<T> {
   let text: string;
   try {
     text = readTextSync(file);
@@ -85,11 +85,11 @@ export function readStateFileSync<T>(file: string, schema: z.ZodType<T>): ReadRe
   return parseStateText(file, text, schema);
 }
 
-export async function readStateFile<T>(file: string, schema: z.ZodType<T>): Promise<ReadResult<T>> {
+export async function readStateFile<T>(file: string, schema: z.ZodMiniType<T>): Promise<ReadResult<T>> {
   return readStateFileSync(file, schema);
 }
 
-export function parseStateText<T>(file: string, text: string, schema: z.ZodType<T>): ReadResult<T> {
+export function parseStateText<T>(file: string, text: string, schema: z.ZodMiniType<T>): ReadResult<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
