@@ -62,6 +62,16 @@ export function color(code: string, text: string): string {
   return useColor() ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 
+/** `cst-batch status | head`: a closed pipe is the reader's choice, not an error. */
+export function exitQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(EXIT.OK);
+      throw e;
+    });
+  }
+}
+
 /** Print an error the user can act on; an unknown error is a bug and says so. */
 export function reportError(e: unknown): ExitCode {
   if (e instanceof CstError) {

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
-import { addVerbosityOptions, reportError } from "./output.js";
+import { addVerbosityOptions, exitQuietlyOnClosedPipe, reportError } from "./output.js";
 import type { SetExit } from "./commands/index.js";
 
 const PROGRAM_EXAMPLES = `
@@ -25,13 +25,7 @@ export type RegisterCommands = (program: Command, setExit: SetExit, argv: readon
  * the full CLI (main.ts) and run-one's own start-up entry (run-one-main.ts).
  */
 export async function runProgram(argv: string[], register: RegisterCommands): Promise<number> {
-  // `cst-batch status | head`: a closed pipe is the reader's choice, not an error.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") process.exit(EXIT.OK);
-      throw e;
-    });
-  }
+  exitQuietlyOnClosedPipe();
   const program = new Command();
   let exitCode: number = EXIT.OK;
   program

@@ -13,6 +13,7 @@ import {
   type PlanTaskRef,
 } from "../schemas/records.js";
 import { formatZodIssues, readStateFile, readStateFileSync, requireState } from "../util/read-json.js";
+import { closeQuietly } from "../util/quiet-fs.js";
 
 const FIX = "re-create it with `cst-batch plan` (or point to another plan file)";
 
@@ -195,7 +196,7 @@ function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { he
 export async function loadPlanTask(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
   let sliced: SlicedTask | null;
   try {
-    sliced = await sliceTask(file, index);
+    sliced = sliceTask(file, index);
   } catch {
     sliced = null;
   }
@@ -229,31 +230,32 @@ const WINDOW = 256 * 1024;
  * last bytes and a window around the task's estimated offset; the whole file only when the
  * task is not in that window.
  */
-async function sliceTask(file: string, index: number): Promise<SlicedTask | null> {
+function sliceTask(file: string, index: number): SlicedTask | null {
   if (!Number.isInteger(index) || index < 0) return null;
-  const handle = await fsp.open(file, "r");
+  // Blocking reads: a handful of small ones, and run-one then never starts the thread pool.
+  const fd = fs.openSync(file, "r");
   try {
-    const size = (await handle.stat()).size;
+    const size = fs.fstatSync(fd).size;
     if (size <= WINDOW) return null;
-    const read = async (start: number, length: number): Promise<Buffer> => {
+    const read = (start: number, length: number): Buffer => {
       const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - start)));
       let off = 0;
       while (off < buf.length) {
-        const { bytesRead } = await handle.read(buf, off, buf.length - off, start + off);
+        const bytesRead = fs.readSync(fd, buf, off, buf.length - off, start + off);
         if (bytesRead === 0) break;
         off += bytesRead;
       }
       return buf.subarray(0, off);
     };
-    const head = await read(0, WINDOW);
+    const head = read(0, WINDOW);
     const tasksAt = head.indexOf(TASKS_START);
     if (tasksAt < 0) return null;
-    const tail = (await read(size - 16, 16)).toString("utf8");
+    const tail = read(size - 16, 16).toString("utf8");
     if (!PLAN_END.test(tail)) return null;
     const headerText = head.subarray(0, tasksAt).toString("utf8");
 
     const marker = Buffer.from(`\n    {\n      "index": ${index},\n`);
-    const found = async (buf: Buffer, base: number): Promise<SlicedTask | null> => {
+    const found = (buf: Buffer, base: number): SlicedTask | null => {
       const at = buf.indexOf(marker, Math.max(0, tasksAt - base));
       if (at < 0) return null;
       const end = buf.indexOf(TASK_END, at + 1);
@@ -267,12 +269,12 @@ async function sliceTask(file: string, index: number): Promise<SlicedTask | null
     if (Number.isInteger(count) && count > 0) {
       const per = (size - tasksAt) / count;
       const start = Math.max(0, Math.floor(tasksAt + per * index - WINDOW / 2));
-      const hit = await found(await read(start, WINDOW + Math.ceil(per) * 2), start);
+      const hit = found(read(start, WINDOW + Math.ceil(per) * 2), start);
       if (hit !== null) return hit;
     }
-    return found(await read(0, size), 0);
+    return found(read(0, size), 0);
   } finally {
-    await handle.close().catch(() => {});
+    closeQuietly(fd);
   }
 }
 

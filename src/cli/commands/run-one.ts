@@ -8,7 +8,7 @@ import type { RunOneOutcome } from "../../run/run-one.js";
 import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
-interface RunOneFlags {
+export interface RunOneFlags {
   plan?: string;
   index?: string;
   submission?: string;
@@ -20,6 +20,20 @@ interface RunOneFlags {
   containerImage?: string;
   json?: boolean;
 }
+
+/** run-one's own options, for commander and for the direct reading in run-one-main.ts. */
+export const RUN_ONE_OPTIONS: readonly { flags: string; description: string }[] = [
+  { flags: "--plan <file>", description: "plan file, or an output folder for its current plan (default: $CST_BATCH_PLAN)" },
+  { flags: "--index <n>", description: "task index in the plan" },
+  { flags: "--submission <file>", description: "submission record; with --chunk, run that chunk's tasks one after another" },
+  { flags: "--chunk <k>", description: "chunk number in the submission" },
+  { flags: "--force", description: "rerun even when the subject is already done with the same configuration" },
+  { flags: "--timeout-minutes <m>", description: "time limit for csttool (default: the plan's)" },
+  { flags: "--grace-seconds <s>", description: "between SIGTERM and SIGKILL when stopping csttool (default: the plan's)" },
+  { flags: "--container-image <image>", description: "run csttool as `<runtime> exec --bind <out,inputs> <image> csttool ...`" },
+  { flags: "--container-runtime <name>", description: "apptainer (default) or singularity; with --container-image" },
+  { flags: "--json", description: "print the outcome as JSON on stdout" },
+];
 
 /** Signals that stop a run, and the category each one records. */
 const STOP_SIGNALS: readonly [NodeJS.Signals, FailureCategory][] = [
@@ -80,19 +94,9 @@ function outcomeJson(o: RunOneOutcome, exitCode: number): Record<string, unknown
 
 /** `cst-batch run-one`: run one plan task (or one submission chunk) under a lock. */
 export function registerRunOneCommand(program: Command, setExit: SetExit): void {
-  program
-    .command("run-one")
-    .description("run csttool for one plan task (what each array task of a submitted job calls)")
-    .option("--plan <file>", "plan file, or an output folder for its current plan (default: $CST_BATCH_PLAN)")
-    .option("--index <n>", "task index in the plan")
-    .option("--submission <file>", "submission record; with --chunk, run that chunk's tasks one after another")
-    .option("--chunk <k>", "chunk number in the submission")
-    .option("--force", "rerun even when the subject is already done with the same configuration")
-    .option("--timeout-minutes <m>", "time limit for csttool (default: the plan's)")
-    .option("--grace-seconds <s>", "between SIGTERM and SIGKILL when stopping csttool (default: the plan's)")
-    .option("--container-image <image>", "run csttool as `<runtime> exec --bind <out,inputs> <image> csttool ...`")
-    .option("--container-runtime <name>", "apptainer (default) or singularity; with --container-image")
-    .option("--json", "print the outcome as JSON on stdout")
+  const command = program.command("run-one").description("run csttool for one plan task (what each array task of a submitted job calls)");
+  for (const o of RUN_ONE_OPTIONS) command.option(o.flags, o.description);
+  command
     .addHelpText(
       "after",
       `
@@ -107,59 +111,62 @@ _failed_attempts/<time>_<CATEGORY>/attempt.json and logs/<key>_error.log, whose 
 the category and the next step. Exit codes: 0 done/skipped, 4 subject failed, 5 timeout/killed,
 6 system problem, 75 lock busy (another run holds the subject).`,
     )
-    .action(async (flags: RunOneFlags) => {
-      const timeoutMinutes = parsePositive("--timeout-minutes", flags.timeoutMinutes, false);
-      const container = parseContainer(flags);
-      const graceSeconds = parsePositive("--grace-seconds", flags.graceSeconds, true);
-      const jobs = await resolveTasks(flags);
-      // Loaded only now: `--help` and usage errors stay fast.
-      const { runOne, exitCodeFor, worstExitCode } = await import("../../run/run-one.js");
+    .action((flags: RunOneFlags) => runOneAction(flags, setExit));
+}
 
-      const controller = new AbortController();
-      const handlers = STOP_SIGNALS.map(([signal, category]) => {
-        const handler = (): void => {
-          if (controller.signal.aborted) return;
-          out.warn(`received ${signal}: stopping csttool (${category})`);
-          controller.abort({ category, signal });
-        };
-        process.on(signal, handler);
-        return [signal, handler] as const;
+/** What `cst-batch run-one` does with its flags (also reached without commander, see run-one-main.ts). */
+export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promise<void> {
+  const timeoutMinutes = parsePositive("--timeout-minutes", flags.timeoutMinutes, false);
+  const container = parseContainer(flags);
+  const graceSeconds = parsePositive("--grace-seconds", flags.graceSeconds, true);
+  const jobs = await resolveTasks(flags);
+  // Loaded only now: `--help` and usage errors stay fast.
+  const { runOne, exitCodeFor, worstExitCode } = await import("../../run/run-one.js");
+
+  const controller = new AbortController();
+  const handlers = STOP_SIGNALS.map(([signal, category]) => {
+    const handler = (): void => {
+      if (controller.signal.aborted) return;
+      out.warn(`received ${signal}: stopping csttool (${category})`);
+      controller.abort({ category, signal });
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+
+  const results: Record<string, unknown>[] = [];
+  const codes: number[] = [];
+  try {
+    for (const job of jobs) {
+      if (controller.signal.aborted) break;
+      const outcome = await runOne({
+        planFile: job.planFile,
+        index: job.index,
+        force: flags.force === true,
+        signal: controller.signal,
+        ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
+        ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+        container,
+        onEvent: (e) => {
+          if (e.type === "recovered") out.warn(`${e.task.key}: ${e.message}`);
+          else if (e.type === "started") out.debug(`${e.task.key}: started ${JSON.stringify(e.argv)}`);
+          else if (e.type === "stopping") out.debug(`${e.task.key}: stopping (${e.reason}, ${e.category})`);
+        },
       });
-
-      const results: Record<string, unknown>[] = [];
-      const codes: number[] = [];
-      try {
-        for (const job of jobs) {
-          if (controller.signal.aborted) break;
-          const outcome = await runOne({
-            planFile: job.planFile,
-            index: job.index,
-            force: flags.force === true,
-            signal: controller.signal,
-            ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
-            ...(graceSeconds !== undefined ? { graceSeconds } : {}),
-            container,
-            onEvent: (e) => {
-              if (e.type === "recovered") out.warn(`${e.task.key}: ${e.message}`);
-              else if (e.type === "started") out.debug(`${e.task.key}: started ${JSON.stringify(e.argv)}`);
-              else if (e.type === "stopping") out.debug(`${e.task.key}: stopping (${e.reason}, ${e.category})`);
-            },
-          });
-          const code = exitCodeFor(outcome);
-          codes.push(code);
-          results.push(outcomeJson(outcome, code));
-          if (outcome.kind === "failed") out.error(describeOutcome(outcome));
-          else out.info(describeOutcome(outcome));
-        }
-      } finally {
-        for (const [signal, handler] of handlers) process.off(signal, handler);
-      }
-      const exitCode = worstExitCode(codes);
-      if (flags.json) {
-        out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results } : results[0] ?? {});
-      }
-      setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
-    });
+      const code = exitCodeFor(outcome);
+      codes.push(code);
+      results.push(outcomeJson(outcome, code));
+      if (outcome.kind === "failed") out.error(describeOutcome(outcome));
+      else out.info(describeOutcome(outcome));
+    }
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
+  const exitCode = worstExitCode(codes);
+  if (flags.json) {
+    out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results } : results[0] ?? {});
+  }
+  setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
 }
 
 /** `--container-image` / `--container-runtime` -> the container to run csttool in, or null. */
