@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { taskPaths } from "../layout.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
-import { dropTaskLock, lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
+import { lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -24,6 +24,13 @@ export interface LocalRunOptions {
 interface Claimed {
   task: PlanTask;
   lock: TaskLock | null;
+}
+
+interface TaskHooks {
+  /** csttool of this task has been started. */
+  onStarted?: (() => void) | undefined;
+  /** csttool of this task has exited; a promise holds back its promotion (see workFrom). */
+  onCsttoolExit: () => Promise<void> | undefined;
 }
 
 export type LocalTaskResult = { index: number; key: string; outcome: RunOneOutcome; durationMs: number };
@@ -89,7 +96,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     return task ? { task, lock: null } : null;
   };
 
-  const runTask = async (claimed: Claimed, onCsttoolExit: () => void): Promise<void> => {
+  const runTask = async (claimed: Claimed, hooks: TaskHooks): Promise<void> => {
     const { task } = claimed;
     running.add(task.key);
     opts.onProgress?.(progress(null));
@@ -106,7 +113,10 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         graceSeconds: opts.graceSeconds,
         jobId: null,
         ...(claimed.lock ? { lock: claimed.lock } : {}),
-        onCsttoolExit,
+        onCsttoolExit: hooks.onCsttoolExit,
+        onEvent: (e) => {
+          if (e.type === "started") hooks.onStarted?.();
+        },
       });
     } finally {
       running.delete(task.key);
@@ -134,26 +144,46 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     opts.onProgress?.(progress(result));
   };
 
-  // A worker takes its next task's lock as soon as csttool of the current one has exited, so
-  // flock(1) runs while the current output is promoted (the lock is held milliseconds early).
-  const worker = async (): Promise<void> => {
-    let ahead: Claimed | null = null;
-    try {
-      while (!opts.signal?.aborted) {
-        const current = ahead ?? claim();
-        ahead = null;
-        if (!current) return;
-        await runTask(current, () => {
-          if (ahead || opts.signal?.aborted) return;
-          ahead = claim();
-          if (ahead) ahead.lock = lockTask(taskPaths(out, ahead.task), null);
+  /**
+   * A worker runs its tasks one after another, from `first` on. Once csttool of a task has
+   * exited, the worker takes its next task (lock, checks) and starts that csttool before it
+   * promotes the finished output, so the promotion (renames, fsyncs) overlaps the next run
+   * instead of delaying it: at most one csttool per worker runs at any time, while for a moment
+   * two of its tasks are in progress (one promoting, one running). The next task's chain then
+   * carries on; a task that ends before csttool (done, busy, inputs gone) is followed here.
+   * `handedOver` is called once `first` has started csttool or has ended.
+   */
+  const workFrom = async (first: Claimed, handedOver?: () => void): Promise<void> => {
+    let claimed: Claimed | null = first;
+    let onStarted = handedOver;
+    while (claimed) {
+      let following: Promise<void> | null = null;
+      try {
+        await runTask(claimed, {
+          onStarted,
+          onCsttoolExit: () => {
+            if (opts.signal?.aborted) return undefined;
+            const next = claim();
+            if (!next) return undefined;
+            next.lock = lockTask(taskPaths(out, next.task), null);
+            let resolve!: () => void;
+            const nextStarted = new Promise<void>((r) => (resolve = r));
+            following = workFrom(next, resolve);
+            return nextStarted;
+          },
         });
+      } finally {
+        onStarted?.();
+        onStarted = undefined;
+        if (following) await following;
       }
-    } finally {
-      // Stopped (or failed) with the next lock taken: let it go, the task was not started.
-      const left = ahead as Claimed | null;
-      if (left?.lock) await dropTaskLock(left.lock);
+      if (following) return;
+      claimed = opts.signal?.aborted ? null : claim();
     }
+  };
+  const worker = async (): Promise<void> => {
+    const first = opts.signal?.aborted ? null : claim();
+    if (first) await workFrom(first);
   };
   await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, tasks.length)) }, worker));
   results.sort((a, b) => a.index - b.index);

@@ -101,8 +101,13 @@ export interface RunOneOptions {
   env?: NodeJS.ProcessEnv;
   /** The subject's lock, already being taken with `lockTask(taskPaths(out, task), jobId)`. */
   lock?: TaskLock;
-  /** Called once csttool has exited, before its output is promoted (local mode starts taking its next lock). */
-  onCsttoolExit?: () => void;
+  /**
+   * Called once csttool has exited (before its leftover processes are swept) or could not be
+   * started, before the output is promoted or the failure recorded; a returned promise holds
+   * those back until it settles (local mode starts its next task's csttool first, so the
+   * promotion overlaps that run). Not called when the attempt ends before csttool.
+   */
+  onCsttoolExit?: () => void | Promise<void>;
   onEvent?: (e: RunOneEvent) => void;
 }
 
@@ -214,12 +219,6 @@ export function lockTask(paths: Pick<TaskPaths, "dir" | "lock">, jobId: string |
   })();
   acquired.catch(() => {});
   return { token, acquired };
-}
-
-/** Let go of a lock taken with lockTask that will not be used (a stop came first). */
-export async function dropTaskLock(pending: TaskLock): Promise<void> {
-  const r = await pending.acquired.catch(() => null);
-  if (r?.kind === "acquired") await r.lock.release();
 }
 
 export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
@@ -574,6 +573,17 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   emit({ type: "started", task: ref, argv });
   recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
   const oomBefore = readOomKillCount();
+  let handedOver = false;
+  let handOver: void | Promise<void> = undefined;
+  const csttoolGone = (): void => {
+    if (handedOver) return;
+    handedOver = true;
+    try {
+      handOver = opts.onCsttoolExit?.();
+    } catch {
+      // an observer must not break the run
+    }
+  };
   const result = await supervise({
     argv,
     env: opts.env ?? process.env,
@@ -598,10 +608,12 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
       }
       emit({ type: "stopping", task: ref, reason, category });
     },
+    onExit: csttoolGone,
   });
   maxRssKb = result.maxRssKb;
+  csttoolGone(); // csttool could not start, or was stopped before it did
   try {
-    opts.onCsttoolExit?.();
+    await handOver;
   } catch {
     // an observer must not break the run
   }

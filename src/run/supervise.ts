@@ -38,6 +38,8 @@ export interface SuperviseOptions {
   onSpawn?: (pgid: number) => void;
   /** Called synchronously when stopping starts, before any signal is sent. */
   onStop?: (reason: "timeout" | "aborted", category: FailureCategory) => void;
+  /** Called once the direct child has exited, before what is left of its group is swept. */
+  onExit?: () => void;
 }
 
 export interface SuperviseResult {
@@ -318,10 +320,17 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   const timeoutTimer = opts.timeoutMs !== null ? setTimeout(() => stop("timeout", "TIMEOUT"), opts.timeoutMs) : undefined;
   const onAbort = (): void => stop("aborted", abortCategory(opts.signal));
   opts.signal?.addEventListener("abort", onAbort, { once: true });
+  // Aborted while the child was being started (before its "spawn" event): stop it now.
+  if (opts.signal?.aborted) onAbort();
 
   const exit = await exited;
   if (timeoutTimer) clearTimeout(timeoutTimer);
   opts.signal?.removeEventListener("abort", onAbort);
+  try {
+    opts.onExit?.();
+  } catch {
+    // an observer must not break the supervision
+  }
 
   // The direct child is gone; anything left of its group (or carrying its token) must go too.
   const deadline = stopping ? (stopping as { killAt: number }).killAt : Date.now() + opts.graceMs;

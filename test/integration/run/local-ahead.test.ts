@@ -5,7 +5,7 @@ import { runLocal } from "../../../src/local/run-local.js";
 import { probeLock } from "../../../src/run/lock.js";
 import { makeStudy, type TestStudy } from "../../helpers/run-plan.js";
 
-/** Local mode takes a worker's next lock early (while the current output is promoted). */
+/** Local mode starts a worker's next task before it promotes the finished one's output. */
 
 let saved: NodeJS.ProcessEnv;
 beforeEach(() => {
@@ -34,27 +34,83 @@ test("every task runs once, in order, each lock free afterwards", async () => {
   for (const sub of ["sub-001", "sub-002", "sub-003"]) expect((await probeLock(path.join(s.out, sub, "_lock"))).kind).toBe("free");
 });
 
-test("a stop with the next task's lock already taken lets it go; that task is not started", async () => {
+test("tasks that end before csttool (done, inputs gone) do not end the worker's run", async () => {
+  const s = await makeStudy(["sub-001", "sub-002", "sub-003", "sub-004", "sub-005"].map((subject) => ({ subject })));
+  useStudyEnv(s);
+  await runLocal({ planFile: s.planFile, plan: s.plan, indices: [1], jobs: 1 });
+  await fsp.rm(path.join(s.root, "inputs", "sub-003_dwi.nii.gz"));
+  const r = await runLocal({ planFile: s.planFile, plan: s.plan, indices: [0, 1, 2, 3, 4], jobs: 1 });
+  expect(r.results.map((x) => [x.index, x.outcome.kind, x.outcome.kind === "failed" ? x.outcome.category : null])).toEqual([
+    [0, "success", null],
+    [1, "skipped", null],
+    [2, "failed", "INPUT_MISSING"],
+    [3, "success", null],
+    [4, "success", null],
+  ]);
+  expect(r.progress.left).toBe(0);
+  for (const sub of ["sub-001", "sub-002", "sub-003", "sub-004", "sub-005"]) expect((await probeLock(path.join(s.out, sub, "_lock"))).kind).toBe("free");
+});
+
+async function events(out: string): Promise<{ event: string; index: number }[]> {
+  const text = await fsp.readFile(path.join(out, ".cst-batch", "events.jsonl"), "utf8");
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { event: string; index: number });
+}
+
+test("the next csttool starts before the finished output is promoted, never while the last one runs", async () => {
   const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]);
   useStudyEnv(s);
+  await s.setBehaviours({ "sub-001": "sleep:0.3", "sub-002": "sleep:0.3", "sub-003": "sleep:0.3" });
+  const r = await runLocal({ planFile: s.planFile, plan: s.plan, indices: [0, 1, 2], jobs: 1 });
+  expect(r.results.map((x) => x.outcome.kind)).toEqual(["success", "success", "success"]);
+  // Each run lives >= 0.3 s and the next starts only after it exited.
+  const starts = (await fsp.readFile(s.argvLog, "utf8"))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { argv: string[]; time: string })
+    .filter((l) => l.argv[0] === "run")
+    .map((l) => Date.parse(l.time));
+  expect(starts).toHaveLength(3);
+  for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThanOrEqual(300);
+  // Task i is promoted after task i + 1 has started.
+  const log = await events(s.out);
+  const at = (event: string, index: number): number => log.findIndex((e) => e.event === event && e.index === index);
+  for (const i of [0, 1]) {
+    expect(at("started", i + 1)).toBeGreaterThan(-1);
+    expect(at("started", i + 1)).toBeLessThan(at("promoted", i));
+  }
+  expect(at("promoted", 2)).toBeGreaterThan(at("started", 2));
+});
+
+test("a stop cancels the task already started behind the finished one; later tasks are not started", async () => {
+  const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]);
+  useStudyEnv(s);
+  await s.setBehaviours({ "sub-001": "sleep:0.5", "sub-002": "sleep:0.5", "sub-003": "sleep:0.5" });
   const controller = new AbortController();
   const r = await runLocal({
     planFile: s.planFile,
     plan: s.plan,
     indices: [0, 1, 2],
     jobs: 1,
+    graceSeconds: 1,
     signal: controller.signal,
     onProgress: (p) => {
       if (p.last?.index === 0) controller.abort("CANCELLED");
     },
   });
   expect(r.interrupted).toBe(true);
-  expect(r.results.map((x) => [x.index, x.outcome.kind])).toEqual([[0, "success"]]);
-  expect(await s.runCount()).toBe(1);
-  // sub-002's lock was taken ahead (its owner, this process, is in the lock file) and released.
-  const owner = JSON.parse(await fsp.readFile(path.join(s.out, "sub-002", "_lock"), "utf8")) as { pid: number };
-  expect(owner.pid).toBe(process.pid);
-  expect((await probeLock(path.join(s.out, "sub-002", "_lock"))).kind).toBe("free");
+  expect(r.results.map((x) => [x.index, x.outcome.kind, x.outcome.kind === "failed" ? x.outcome.category : null])).toEqual([
+    [0, "success", null],
+    [1, "failed", "CANCELLED"],
+  ]);
+  // sub-002's csttool was started (it may have been stopped before its first line) and recorded as cancelled.
+  const attempts = await fsp.readdir(path.join(s.out, "sub-002", "_failed_attempts"));
+  expect(attempts).toHaveLength(1);
+  expect(attempts[0]).toMatch(/_CANCELLED$/);
+  for (const sub of ["sub-001", "sub-002"]) expect((await probeLock(path.join(s.out, sub, "_lock"))).kind).toBe("free");
   expect(await exists(path.join(s.out, "sub-002", "_work"))).toBe(false);
+  expect(await exists(path.join(s.out, "sub-002", "_done.json"))).toBe(false);
   expect(await exists(path.join(s.out, "sub-003"))).toBe(false);
 });
