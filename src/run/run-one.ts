@@ -574,12 +574,12 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
   const oomBefore = readOomKillCount();
   let handedOver = false;
-  let handOver: void | Promise<void> = undefined;
+  let holdBack: void | Promise<void> = undefined;
   const csttoolGone = (): void => {
     if (handedOver) return;
     handedOver = true;
     try {
-      handOver = opts.onCsttoolExit?.();
+      holdBack = opts.onCsttoolExit?.();
     } catch {
       // an observer must not break the run
     }
@@ -613,7 +613,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   maxRssKb = result.maxRssKb;
   csttoolGone(); // csttool could not start, or was stopped before it did
   try {
-    await handOver;
+    await holdBack;
   } catch {
     // an observer must not break the run
   }
