@@ -14,12 +14,13 @@ import {
 } from "../schemas/records.js";
 import { formatZodIssues, readStateFile, readStateFileSync, requireState } from "../util/read-json.js";
 import { closeQuietly } from "../util/quiet-fs.js";
+import { forManyRecords } from "../schemas/zod.js";
 
 const FIX = "re-create it with `cst-batch plan` (or point to another plan file)";
 
 /** Read and fully validate a plan file; a missing, damaged or newer plan is a CstError naming the path. */
 export async function loadPlan(file: string): Promise<Plan> {
-  const plan = requireState(await readStateFile(file, PlanSchema), file, "plan", FIX);
+  const plan = requireState(await readStateFile(file, forManyRecords(PlanSchema)), file, "plan", FIX);
   if (plan.task_count !== plan.tasks.length) {
     throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: task_count ${plan.task_count} but ${plan.tasks.length} tasks`, { hint: FIX });
   }
@@ -76,7 +77,7 @@ export function planRefsRecord(plan: Plan, planBytes: number): PlanRefs {
 function refsFromSidecar(planFile: string): (PlanHeader & { tasks: PlanTaskRef[] }) | null {
   const head = readPlanHead(planFile);
   if (head === null) return null;
-  const r = readStateFileSync(planRefsPath(planFile), PlanRefsSchema);
+  const r = readStateFileSync(planRefsPath(planFile), forManyRecords(PlanRefsSchema));
   if (r.kind !== "ok") return null;
   const refs = r.value;
   if (refs.plan_id !== head.header.plan_id || refs.plan_bytes !== head.size || refs.tasks.length !== head.header.task_count) return null;
@@ -160,6 +161,7 @@ function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { he
   const header = headerFromHead(bytes.toString("utf8", 0, tasksAt));
   if (header === null) return null;
   const tasks: T[] = [];
+  const taskSchema = forManyRecords(PlanTaskSchema);
   let pos = tasksAt + TASKS_OPEN.length;
   for (;;) {
     const close = bytes.indexOf(TASK_END, pos);
@@ -170,7 +172,7 @@ function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { he
     } catch {
       return null;
     }
-    const task = PlanTaskSchema.safeParse(raw);
+    const task = taskSchema.safeParse(raw);
     if (!task.success || task.data.index !== tasks.length) return null;
     tasks.push(pick(task.data));
     pos = close + TASK_END.length;

@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import { promises as fsp } from "node:fs";
+import { forManyRecords } from "../schemas/zod.js";
 import type * as z from "../schemas/zod.js";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
@@ -225,7 +226,7 @@ function setRun(state: TaskState, r: DoneSummary | AttemptRecord): void {
 
 /** `readDoneState` (done.ts) through a `TaskIo`: the same rules, via `doneStateOf`. */
 async function readDoneFile(io: TaskIo, file: string, configHash: string): Promise<DoneState> {
-  return doneStateOf(await readStateWith(io, file, DoneRecordSchema), configHash);
+  return doneStateOf(await readStateWith(io, file, forManyRecords(DoneRecordSchema)), configHash);
 }
 
 /** `readStateFile` (util/read-json.ts) through a `TaskIo`. */
@@ -253,7 +254,7 @@ async function readFailedAttempts(io: TaskIo, failedDir: string, problems: strin
   const records: AttemptRecord[] = [];
   for (const name of entries.sort()) {
     if (name.startsWith(".")) continue;
-    const r = await readStateWith(io, path.join(failedDir, name, ATTEMPT_FILE), AttemptRecordSchema);
+    const r = await readStateWith(io, path.join(failedDir, name, ATTEMPT_FILE), forManyRecords(AttemptRecordSchema));
     switch (r.kind) {
       case "ok":
         records.push(r.value);
