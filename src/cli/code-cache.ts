@@ -1,5 +1,4 @@
-import { readFileSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -133,7 +132,8 @@ export function loadBundleWithCodeCache(bundleFile: string, env: NodeJS.ProcessE
       const targets = cacheFile !== null ? [path.dirname(cacheFile)] : dirs;
       for (const dir of targets) {
         try {
-          await mkdir(dir, { recursive: true });
+          // Not node:fs/promises: loading it (and the readline and watcher modules it pulls in) costs every start.
+          mkdirSync(dir, { recursive: true });
           await writeFileAtomic(path.join(dir, name), data);
         } catch {
           continue;

@@ -1,4 +1,4 @@
-import { closeSync, rmSync } from "node:fs";
+import { closeSync, unlinkSync } from "node:fs";
 
 /** Close a descriptor on a path where an error would change nothing (already closed, or cleanup). */
 export function closeQuietly(fd: number): void {
@@ -9,10 +9,13 @@ export function closeQuietly(fd: number): void {
   }
 }
 
-/** Remove a file if it is there, best effort (cleanup after the real outcome is known). */
+/**
+ * Remove a file (or a link: never what it points to) if it is there, best effort (cleanup
+ * after the real outcome is known). unlink, not rmSync, which loads Node's rimraf module.
+ */
 export function rmQuietly(file: string): void {
   try {
-    rmSync(file, { force: true });
+    unlinkSync(file);
   } catch {
     // best effort
   }
