@@ -102,7 +102,7 @@ export interface RunOneOptions {
   /** The subject's lock, already being taken with `lockTask(taskPaths(out, task), jobId)`. */
   lock?: TaskLock;
   /**
-   * Called once csttool has exited (before its leftover processes are swept) or could not be
+   * Called once csttool has exited and its leftover processes are gone, or it could not be
    * started, before the output is promoted or the failure recorded; a returned promise holds
    * those back until it settles (local mode starts its next task's csttool first, so the
    * promotion overlaps that run). Not called when the attempt ends before csttool.

@@ -38,7 +38,10 @@ export interface SuperviseOptions {
   onSpawn?: (pgid: number) => void;
   /** Called synchronously when stopping starts, before any signal is sent. */
   onStop?: (reason: "timeout" | "aborted", category: FailureCategory) => void;
-  /** Called once the direct child has exited, before what is left of its group is swept. */
+  /**
+   * Called once the direct child has exited and no other process of the run is left (or the
+   * survivors were given up on), before the last output is drained from the pipes.
+   */
   onExit?: () => void;
 }
 
@@ -326,11 +329,6 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   const exit = await exited;
   if (timeoutTimer) clearTimeout(timeoutTimer);
   opts.signal?.removeEventListener("abort", onAbort);
-  try {
-    opts.onExit?.();
-  } catch {
-    // an observer must not break the supervision
-  }
 
   // The direct child is gone; anything left of its group (or carrying its token) must go too.
   const deadline = stopping ? (stopping as { killAt: number }).killAt : Date.now() + opts.graceMs;
@@ -357,6 +355,12 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   if (killTimer) clearTimeout(killTimer);
   clearTimeout(firstSample);
   clearInterval(rssTimer);
+  // Only now: what comes next (local mode's next csttool) never runs beside this run's leftovers.
+  try {
+    opts.onExit?.();
+  } catch {
+    // an observer must not break the supervision
+  }
 
   // Every writer of the pipes is gone now; wait for the last bytes (bounded, in case a process
   // outside the group inherited a pipe).

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { runLocal } from "../../../src/local/run-local.js";
 import { probeLock } from "../../../src/run/lock.js";
-import { makeStudy, type TestStudy } from "../../helpers/run-plan.js";
+import { makeStudy, rewritePlan, type TestStudy } from "../../helpers/run-plan.js";
 
 /** Local mode starts a worker's next task before it promotes the finished one's output. */
 
@@ -50,6 +50,40 @@ test("tasks that end before csttool (done, inputs gone) do not end the worker's 
   expect(r.progress.left).toBe(0);
   for (const sub of ["sub-001", "sub-002", "sub-003", "sub-004", "sub-005"]) expect((await probeLock(path.join(s.out, sub, "_lock"))).kind).toBe("free");
 });
+
+test("the next csttool starts only once the finished one's leftover processes are gone", async () => {
+  const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }], { graceSeconds: 1 });
+  // sub-001 leaves a process that ignores SIGTERM (so it lives until the SIGKILL after the
+  // grace); sub-002 notes whether that process still lives when it starts.
+  const tool = path.join(s.root, "leaves-one-behind.sh");
+  await fsp.writeFile(
+    tool,
+    `#!/bin/sh
+out=""; sub=""
+while [ $# -gt 0 ]; do case "$1" in --out) out=$2; shift ;; --subject-id) sub=$2; shift ;; esac; shift; done
+if [ -f "$STATE/leftover.pid" ]; then
+  state=$(cut -d' ' -f3 "/proc/$(cat "$STATE/leftover.pid")/stat" 2>/dev/null)
+  echo "$sub \${state:-gone}" >> "$STATE/seen"
+fi
+if [ "$sub" = "001" ]; then
+  sh -c 'trap "" TERM; echo $$ > "$STATE/leftover.pid.tmp"; mv "$STATE/leftover.pid.tmp" "$STATE/leftover.pid"; exec sleep 30' </dev/null >/dev/null 2>&1 &
+  while [ ! -f "$STATE/leftover.pid" ]; do sleep 0.05; done
+fi
+mkdir -p "$out/sub-$sub/reports"
+printf '{"metrics": {}}\n' > "$out/sub-$sub/reports/sub-\${sub}_metrics.json"
+`,
+    { mode: 0o755 },
+  );
+  await rewritePlan(s, (plan) => {
+    for (const t of plan.tasks) t.csttool_argv = [tool, ...t.csttool_argv.slice(1)];
+  });
+  process.env.STATE = s.root;
+  const r = await runLocal({ planFile: s.planFile, plan: s.plan, indices: [0, 1], jobs: 1 });
+  expect(r.results.map((x) => x.outcome.kind)).toEqual(["success", "success"]);
+  // When sub-002 started, sub-001's leftover was gone (or at most a zombie waiting to be reaped).
+  const seen = (await fsp.readFile(path.join(s.root, "seen"), "utf8")).trim();
+  expect(seen).toMatch(/^002 (gone|Z)$/);
+}, 30_000);
 
 async function events(out: string): Promise<{ event: string; index: number }[]> {
   const text = await fsp.readFile(path.join(out, ".cst-batch", "events.jsonl"), "utf8");
