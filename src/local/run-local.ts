@@ -29,7 +29,7 @@ interface Claimed {
 interface TaskHooks {
   /** csttool of this task has been started. */
   onStarted?: (() => void) | undefined;
-  /** csttool of this task has exited; a promise holds back its promotion (see workFrom). */
+  /** csttool of this task has exited and its run is gone; a promise holds back its promotion (see workFrom). */
   onCsttoolExit: () => Promise<void> | undefined;
 }
 
@@ -146,11 +146,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
 
   /**
    * A worker runs its tasks one after another, from `first` on. Once csttool of a task has
-   * exited, the worker takes its next task (lock, checks) and starts that csttool before it
-   * promotes the finished output, so the promotion (renames, fsyncs) overlaps the next run
-   * instead of delaying it: at most one csttool per worker runs at any time, while for a moment
-   * two of its tasks are in progress (one promoting, one running). The next task's chain then
-   * carries on; a task that ends before csttool (done, busy, inputs gone) is followed here.
+   * exited and nothing of its run is left, the worker takes its next task (lock, checks) and
+   * starts that csttool before it promotes the finished output, so the promotion (renames,
+   * fsyncs) overlaps the next run instead of delaying it: at most one csttool per worker runs at
+   * any time, while for a moment two of its tasks are in progress (one promoting, one running).
+   * The next task's chain then carries on; a task that ends before csttool (done, busy, inputs
+   * gone) is followed here.
    * `handedOver` is called once `first` has started csttool or has ended.
    */
   const workFrom = async (first: Claimed, handedOver?: () => void): Promise<void> => {
