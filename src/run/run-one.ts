@@ -203,8 +203,8 @@ export interface TaskLock {
 
 /**
  * Start taking the lock of the subject folder `paths.dir` (made first). runOne calls this
- * itself; local mode calls it for a worker's next task while the current one is promoted, and
- * passes the result as `RunOneOptions.lock`.
+ * itself; local mode calls it for a worker's next task once the current csttool is gone (before
+ * its output is promoted), and passes the result as `RunOneOptions.lock`.
  */
 export function lockTask(paths: Pick<TaskPaths, "dir" | "lock">, jobId: string | null): TaskLock {
   const token = randomHex(16);
@@ -573,17 +573,6 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   emit({ type: "started", task: ref, argv });
   recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
   const oomBefore = readOomKillCount();
-  let handedOver = false;
-  let holdBack: void | Promise<void> = undefined;
-  const csttoolGone = (): void => {
-    if (handedOver) return;
-    handedOver = true;
-    try {
-      holdBack = opts.onCsttoolExit?.();
-    } catch {
-      // an observer must not break the run
-    }
-  };
   const result = await supervise({
     argv,
     env: opts.env ?? process.env,
@@ -608,12 +597,12 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
       }
       emit({ type: "stopping", task: ref, reason, category });
     },
-    onExit: csttoolGone,
   });
   maxRssKb = result.maxRssKb;
-  csttoolGone(); // csttool could not start, or was stopped before it did
+  // supervise returns once every process of the run is gone, so local mode's next csttool
+  // (started from here) never runs beside this one's leftovers.
   try {
-    await holdBack;
+    await opts.onCsttoolExit?.();
   } catch {
     // an observer must not break the run
   }

@@ -38,11 +38,6 @@ export interface SuperviseOptions {
   onSpawn?: (pgid: number) => void;
   /** Called synchronously when stopping starts, before any signal is sent. */
   onStop?: (reason: "timeout" | "aborted", category: FailureCategory) => void;
-  /**
-   * Called once the direct child has exited and no other process of the run is left (or the
-   * survivors were given up on), before the last output is drained from the pipes.
-   */
-  onExit?: () => void;
 }
 
 export interface SuperviseResult {
@@ -355,12 +350,6 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   if (killTimer) clearTimeout(killTimer);
   clearTimeout(firstSample);
   clearInterval(rssTimer);
-  // Only now: what comes next (local mode's next csttool) never runs beside this run's leftovers.
-  try {
-    opts.onExit?.();
-  } catch {
-    // an observer must not break the supervision
-  }
 
   // Every writer of the pipes is gone now; wait for the last bytes (bounded, in case a process
   // outside the group inherited a pipe).
