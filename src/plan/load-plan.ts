@@ -104,7 +104,7 @@ function readPlanHead(file: string): { header: PlanHeader; size: number } | null
   } catch {
     return null;
   } finally {
-    fs.closeSync(fd);
+    closeQuietly(fd);
   }
 }
 

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
 import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
@@ -70,7 +71,7 @@ export function writeAttemptStartSync(workDir: string, start: AttemptStart): voi
     fs.renameSync(tmp, file);
   } catch (e) {
     // e.g. ENOSPC: leave no half-written temp file behind
-    fs.rmSync(tmp, { force: true });
+    rmQuietly(tmp);
     throw e;
   }
 }

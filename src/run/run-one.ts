@@ -367,8 +367,8 @@ async function readLogTail(file: string): Promise<string[]> {
 async function copyErrorLog(paths: TaskPaths): Promise<void> {
   try {
     fs.mkdirSync(path.dirname(paths.errorLog), { recursive: true });
-    // rm removes a planted symlink itself; EXCL: never write through one planted meanwhile.
-    fs.rmSync(paths.errorLog, { force: true });
+    // unlink removes a planted symlink itself; EXCL: never write through one planted meanwhile.
+    rmQuietly(paths.errorLog);
     fs.copyFileSync(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
   } catch {
     // no log (failed before it was opened) or no space: the record holds the tail
@@ -617,7 +617,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
 async function writeLogOnly(file: string, text: string): Promise<void> {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.rmSync(file, { force: true });
+    rmQuietly(file);
     const fd = fs.openSync(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666);
     try {
       fs.writeSync(fd, text);

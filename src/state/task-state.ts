@@ -369,7 +369,6 @@ export async function taskIoFor(dir: string, mode: IoMode = "auto"): Promise<Tas
 /** First read size: state and metrics files are a few KB, so one read usually gets all of it. */
 const FIRST_READ = 16 * 1024;
 
-
 /**
  * Read a small UTF-8 file with open + read (+ more reads when larger) + close: fewer trips
  * through the thread pool than fs.promises.readFile, which also fstat's and wraps a FileHandle.

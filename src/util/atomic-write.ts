@@ -1,6 +1,6 @@
 import fs, { constants } from "node:fs";
 import path from "node:path";
-import { closeQuietly } from "./quiet-fs.js";
+import { closeQuietly, rmQuietly } from "./quiet-fs.js";
 import { randomHex } from "./random-hex.js";
 import { pauseForTest } from "./test-pause.js";
 
@@ -28,14 +28,14 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
       fs.closeSync(fd);
     }
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    rmQuietly(tmp);
     throw e;
   }
   if (path.basename(file) === "_done.json") pauseForTest("done-temp-written");
   try {
     fs.renameSync(tmp, file);
   } catch (e) {
-    fs.rmSync(tmp, { force: true });
+    rmQuietly(tmp);
     throw e;
   }
   fsyncDirSync(dir);
