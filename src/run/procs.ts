@@ -172,7 +172,7 @@ export async function findRunProcesses(query: RunQuery): Promise<ProcInfo[] | nu
 /** `since` minus the margin, in /proc start-time ticks; null (read every process) when unknown. */
 async function sinceToTicks(since: number | null | undefined): Promise<number | null> {
   if (since == null || !Number.isFinite(since)) return null;
-  const boot = await readBootTimeMs();
+  const boot = readBootTimeMs();
   if (boot === null) return null;
   return Math.floor(((since - SINCE_MARGIN_MS - boot) / 1000) * CLOCK_TICKS_PER_SECOND);
 }
@@ -198,12 +198,16 @@ export function groupExists(pgid: number): boolean {
 }
 
 let bootTimeMs: number | null | undefined;
-async function readBootTimeMs(): Promise<number | null> {
+/**
+ * When the machine booted (ms since the epoch): now minus /proc/uptime. Not /proc/stat's btime:
+ * the kernel sums every interrupt counter of every CPU to produce that file, ~1 ms here and more
+ * on a many-core node, and run-one asks after every csttool run.
+ */
+export function readBootTimeMs(): number | null {
   if (bootTimeMs !== undefined) return bootTimeMs;
   try {
-    const text = readFileSync("/proc/stat", "utf8");
-    const m = /^btime (\d+)$/m.exec(text);
-    bootTimeMs = m ? Number(m[1]) * 1000 : null;
+    const uptimeS = Number.parseFloat(readFileSync("/proc/uptime", "latin1"));
+    bootTimeMs = Number.isFinite(uptimeS) ? Math.round(Date.now() - uptimeS * 1000) : null;
   } catch {
     bootTimeMs = null;
   }
@@ -212,7 +216,8 @@ async function readBootTimeMs(): Promise<number | null> {
 
 /** When a process started (ms since the epoch, ~1 s precision), or null if unknown. */
 export async function processStartMs(pid: number): Promise<number | null> {
-  const [info, boot] = await Promise.all([readProcStat(pid), readBootTimeMs()]);
+  const info = await readProcStat(pid);
+  const boot = readBootTimeMs();
   if (!info || boot === null) return null;
   return boot + (info.startTicks / CLOCK_TICKS_PER_SECOND) * 1000;
 }

@@ -180,3 +180,17 @@ describe("listProcesses between scans (kept /proc/<pid>/stat descriptors)", () =
     await gone(b);
   });
 });
+
+describe("process start times", () => {
+  test("boot time agrees with /proc/stat's btime, and this process's start with its uptime", async () => {
+    const { processStartMs, readBootTimeMs } = await import("../../../src/run/procs.js");
+    const btime = Number(/^btime (\d+)$/m.exec(await fsp.readFile("/proc/stat", "utf8"))?.[1]) * 1000;
+    const boot = readBootTimeMs();
+    expect(boot).not.toBeNull();
+    // btime is whole seconds (truncated); /proc/uptime has 10 ms steps.
+    expect(Math.abs((boot as number) - btime)).toBeLessThan(1500);
+    const started = await processStartMs(process.pid);
+    expect(started).not.toBeNull();
+    expect(Math.abs((started as number) - (Date.now() - process.uptime() * 1000))).toBeLessThan(1500);
+  });
+});
