@@ -62,9 +62,13 @@ export function color(code: string, text: string): string {
   return useColor() ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 
-/** `cst-batch status | head`: a closed pipe is the reader's choice, not an error. */
-export function exitQuietlyOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
+/**
+ * `cst-batch status | head`: a closed pipe is the reader's choice, not an error. Pass only the
+ * streams the command writes to: the first use of process.stdout builds its stream (~1 ms on a
+ * pipe), which run-one without --json never needs.
+ */
+export function exitQuietlyOnClosedPipe(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+  for (const stream of streams) {
     stream.on("error", (e: NodeJS.ErrnoException) => {
       if (e.code === "EPIPE") process.exit(EXIT.OK);
       throw e;

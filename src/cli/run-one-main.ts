@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runProgram } = await import("./program.js");
     return runProgram(argv, (program, setExit) => registerRunOneCommand(program, setExit));
   }
-  exitQuietlyOnClosedPipe();
+  exitQuietlyOnClosedPipe(direct.flags.json ? [process.stdout, process.stderr] : [process.stderr]);
   setVerbosity(direct.verbosity);
   let exitCode: number = EXIT.OK;
   try {
