@@ -63,6 +63,10 @@ export function sample(fn, { times = 5, warmup = 0, before } = {}) {
     before?.(i + warmup);
     results.push(fn(i + warmup));
   }
+  return summarize(results);
+}
+
+function summarize(results) {
   const ms = results.map((r) => r.ms);
   const rss = results.map((r) => r.rssKb).filter((v) => v !== null && v !== undefined);
   const cpu = results.map((r) => r.cpuMs).filter((v) => v !== null && v !== undefined);
@@ -74,4 +78,22 @@ export function sample(fn, { times = 5, warmup = 0, before } = {}) {
     maxRssKb: rss.length ? Math.max(...rss) : null,
     medianRssKb: rss.length ? median(rss) : null,
   };
+}
+
+/**
+ * Several cases timed round by round (one run of each per round, after `warmup` untimed rounds),
+ * so a drift in the machine's speed lands on all of them alike instead of in their difference.
+ * `cases` maps a name to a function returning a run() result; the result maps each name to the
+ * same summary `sample` gives.
+ */
+export function interleave(cases, { times = 5, warmup = 0 } = {}) {
+  const names = Object.keys(cases);
+  const results = Object.fromEntries(names.map((n) => [n, []]));
+  for (let round = 0; round < warmup + times; round++) {
+    for (const n of names) {
+      const r = cases[n](round);
+      if (round >= warmup) results[n].push(r);
+    }
+  }
+  return Object.fromEntries(names.map((n) => [n, summarize(results[n])]));
 }
