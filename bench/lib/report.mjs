@@ -16,6 +16,9 @@ export function machineHeader(dataDir) {
     `node ${process.version}, data in ${dataDir} (${fsType}), ${slurm}`,
     `load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`,
   ];
+  if (process.env.NODE_EXTRA_CA_CERTS) {
+    lines.push(`NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): Node reads and parses it at every start, so every node figure carries it; figure 2 is also shown without it`);
+  }
   return lines.join("\n");
 }
 
