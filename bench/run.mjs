@@ -112,7 +112,7 @@ try {
   if (want(6)) slurmFigure(ctx, { bids: paths.smallBids, count: small, out: path.join(dataDir, "out-slurm") });
 } finally {
   if (flags.keep) console.log(`(data kept in ${dataDir})`);
-  else rmSync(dataDir, { recursive: true, force: true });
+  else rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 console.log(`(total ${elapsed(started)})`);
 if (flags.json) writeFileSync(flags.json, JSON.stringify({ subjects, runs, figures }, null, 2) + "\n");

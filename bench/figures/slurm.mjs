@@ -102,11 +102,14 @@ export function slurmFigure(ctx, { bids, count, out }) {
     }),
   );
   ctx.record("slurm", { ...record, available: true, submitMs: real.ms, doneMs: done });
-  rmSync(out, { recursive: true, force: true });
+  // The collect job starts after the array and writes into `out`: let it finish (untimed) before removing the folder.
+  const collectIds = submittedJobIds(out, { collect: true });
+  if (collectIds.length > 0) waitFinished(collectIds, performance.now());
+  rmSync(out, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
-/** Array job ids from the submission record(s) cst-batch wrote. */
-function submittedJobIds(out) {
+/** Array job ids (or, with `collect`, the collect job ids) from the submission record(s) cst-batch wrote. */
+function submittedJobIds(out, { collect = false } = {}) {
   const dir = path.join(out, ".cst-batch", "submissions");
   let names = [];
   try {
@@ -118,7 +121,8 @@ function submittedJobIds(out) {
   for (const n of names) {
     try {
       const s = JSON.parse(readFileSync(path.join(dir, n), "utf8"));
-      for (const shard of s.shards ?? []) if (shard.job_id) ids.push(String(shard.job_id).split(";")[0]);
+      const jobs = collect ? [s.collect].filter(Boolean) : (s.shards ?? []);
+      for (const job of jobs) if (job.job_id) ids.push(String(job.job_id).split(";")[0]);
     } catch {
       // a record being written: skip
     }
