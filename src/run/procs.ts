@@ -158,7 +158,7 @@ export async function findRunProcesses(query: RunQuery): Promise<ProcInfo[] | nu
   const live = all.filter((p) => p.state !== "Z" && p.pid !== process.pid);
   const found: ProcInfo[] = [];
   const entry = query.token ? `${RUN_TOKEN_ENV}=${query.token}` : null;
-  const minTicks = entry !== null ? await sinceToTicks(query.since) : null;
+  const minTicks = entry !== null ? sinceToTicks(query.since) : null;
   for (const p of live) {
     if (query.pgid != null && p.pgid === query.pgid) {
       found.push(p);
@@ -170,7 +170,7 @@ export async function findRunProcesses(query: RunQuery): Promise<ProcInfo[] | nu
 }
 
 /** `since` minus the margin, in /proc start-time ticks; null (read every process) when unknown. */
-async function sinceToTicks(since: number | null | undefined): Promise<number | null> {
+function sinceToTicks(since: number | null | undefined): number | null {
   if (since == null || !Number.isFinite(since)) return null;
   const boot = readBootTimeMs();
   if (boot === null) return null;
