@@ -30,6 +30,7 @@ export function doneStateOf(r: ReadResult<DoneRecord>, configHash: string): Done
 /** csttool's own HTML report among a done record's files (relative to the subject folder), if any. */
 export function findHtmlReport(files: readonly { path: string }[] | undefined): string | null {
   if (!files) return null;
-  for (const f of files) if (/^reports\/[^/]*_report\.html$/.test(f.path)) return f.path;
+  // endsWith first: status and collect look through ~25 file entries of 10,000 records.
+  for (const f of files) if (f.path.endsWith("_report.html") && /^reports\/[^/]*_report\.html$/.test(f.path)) return f.path;
   return null;
 }

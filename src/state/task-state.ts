@@ -6,7 +6,6 @@ import path from "node:path";
 import { errnoCode } from "../errors.js";
 import {
   ATTEMPT_FILE,
-  DONE_FILE,
   FAILED_DIR,
   LOCK_FILE,
   WORK_DIR,
@@ -60,7 +59,10 @@ export interface TaskState {
   latestAttempt: AttemptRecord | null;
   /** Failed attempts + 1 when a `_done.json` record exists. */
   attempts: number;
-  /** `_work/attempt.json` exists: an attempt started and has not been cleaned up. */
+  /**
+   * `_work/attempt.json` exists: an attempt started and has not been cleaned up. Not looked up
+   * (false) when `done` is current, nor is the lock probed then: neither can change the status.
+   */
   started: boolean;
   lock: LockState;
   /** Set for failed tasks (the latest attempt's category). */
@@ -87,8 +89,6 @@ export type DoneSummary = Omit<DoneRecord, "files">;
 export interface TaskStateContext {
   /** Names in `<out>/logs`; when given, error-log existence is looked up here instead of a stat. */
   logNames?: ReadonlySet<string>;
-  /** Probe the lock even when `_done.json` is current (the status is success either way). */
-  probeLockWhenDone?: boolean;
   /** Probe a flock `_lock` even when there is no `_work/` (see `mayBeLocked`). */
   probeAllLocks?: boolean;
   /** How files are read; default async. */
@@ -121,14 +121,12 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   const logPath = relativeLogFile(task.key);
   const errorLogRel = relativeErrorLogFile(task.key);
 
-  // One readdir of the subject folder tells which of the managed names exist.
-  const names = await listDir(io, paths.dir, problems);
-
-  let done: DoneState = { kind: "none" };
-  if (names.has(DONE_FILE)) {
-    done = await readDoneFile(io, paths.done, task.config_hash);
-    if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
-  }
+  // A current `_done.json` settles the status whatever the lock and `_work/` say, so it is read
+  // first: a finished subject then costs a look for `_failed_attempts/` instead of listing its
+  // folder (10,000 of them in a status). Otherwise one readdir tells which managed names exist.
+  const done = await readDoneFile(io, paths.done, task.config_hash);
+  if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
+  const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems);
   let doneRecord: DoneSummary | null = null;
   let htmlReport: string | null = null;
   if (done.kind === "current" || done.kind === "outdated") {
@@ -137,13 +135,14 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     htmlReport = findHtmlReport(files);
   }
 
-  const failedAttempts = names.has(FAILED_DIR) ? await readFailedAttempts(io, paths.failed, problems) : [];
+  const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
+  const failedAttempts = hasFailed ? await readFailedAttempts(io, paths.failed, problems) : [];
   const latestAttempt = failedAttempts.at(-1) ?? null;
 
-  const started = names.has(WORK_DIR) && (await io.exists(path.join(paths.work, ATTEMPT_FILE)));
+  const started = names !== null && names.has(WORK_DIR) && (await io.exists(path.join(paths.work, ATTEMPT_FILE)));
 
   let lock: LockState = { kind: "not-probed" };
-  if (mayBeLocked(names, ctx) && (done.kind !== "current" || ctx.probeLockWhenDone)) {
+  if (names !== null && mayBeLocked(names, ctx)) {
     try {
       lock = await probeLock(paths.lock);
     } catch (e) {
@@ -235,7 +234,8 @@ async function readStateWith<T>(io: TaskIo, file: string, schema: z.ZodMiniType<
   try {
     text = await io.readText(file);
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return { kind: "missing" };
+    // ENOTDIR: a parent is a file (say, the subject folder), so the record is not there either.
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return { kind: "missing" };
     return { kind: "corrupt", path: file, reason: `cannot read: ${(e as Error).message}` };
   }
   return parseStateText(file, text, schema);

@@ -137,6 +137,23 @@ describe("readTaskState", () => {
     expect(s.status).toBe("pending");
   });
 
+  it("a current _done.json is success even with a leftover _work/ (a forced re-run under way)", async () => {
+    const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
+    writeDone(out, task!);
+    writeAttemptStart(out, task!);
+    const s = await readTaskState(out, task!);
+    expect(s).toMatchObject({ status: "success", done: "current", attempts: 1, problems: [] });
+  });
+
+  it("a file where the subject folder should be is pending, not a problem", async () => {
+    const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
+    writeFileSync(path.join(out, task!.output_dir), "not a folder");
+    for (const io of ["sync", "async"] as const) {
+      const [s] = await readAllTaskStates(out, [task!], { io });
+      expect(s).toMatchObject({ status: "pending", done: "none", attempts: 0, problems: [] });
+    }
+  });
+
   it("the error log path is given only when the file exists", async () => {
     const [a, b] = writePlan(out, [{ subject: "sub-001" }, { subject: "sub-002" }]).tasks;
     writeLogs(out, a!, true);
