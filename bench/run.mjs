@@ -17,13 +17,16 @@ import { collectFigure, statusFigure } from "./figures/collect-status.mjs";
 import { localFigure } from "./figures/local.mjs";
 import { slurmFigure } from "./figures/slurm.mjs";
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--keep] [--json FILE]
+const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--budget-s N] [--keep] [--json FILE]
   --quick        1,000 subjects, 3 runs per case, 100-task Slurm array (~2 min without figure 6, under load)
   --subjects N   study size for plan / collect / status (default 10000); the smaller
                  studies (collect growth, local --jobs 2, Slurm array) are N/10
   --runs N       timed runs per case (default 5; the slow cases use fewer)
   --only LIST    figures to run, e.g. --only 1,2,7
   --no-slurm     skip figure 6
+  --budget-s N   whole-run time budget in seconds (default 570): figure 6, the last and
+                 the only open-ended one, waits at most what is left of it, and is skipped
+                 with under a minute left
   --keep         keep the generated data (its folder is printed)
   --json FILE    also write the figures as JSON`;
 
@@ -34,6 +37,7 @@ const { values: flags } = parseArgs({
     runs: { type: "string" },
     only: { type: "string" },
     "no-slurm": { type: "boolean", default: false },
+    "budget-s": { type: "string" },
     keep: { type: "boolean", default: false },
     json: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -54,6 +58,11 @@ if (!Number.isInteger(subjects) || subjects < 100 || !Number.isInteger(runs) || 
   console.error(`--subjects must be a whole number >= 100 and --runs >= 1\n${USAGE}`);
   process.exit(2);
 }
+const budgetMs = Number(flags["budget-s"] ?? 570) * 1000;
+if (!(budgetMs > 0)) {
+  console.error(`--budget-s must be a number of seconds > 0\n${USAGE}`);
+  process.exit(2);
+}
 const only = flags.only ? new Set(flags.only.split(",").map((s) => s.trim())) : null;
 const want = (n) => (only === null || only.has(String(n))) && !(n === 6 && flags["no-slurm"]);
 const small = Math.max(10, Math.round(subjects / 10));
@@ -65,6 +74,7 @@ const ctx = {
   slowRuns: Math.max(1, Math.min(3, runs)),
   print: (line) => console.log(line),
   record: (key, value) => (figures[key] = value),
+  budgetLeftMs: () => budgetMs - (performance.now() - started),
 };
 const elapsed = (t) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
 const started = performance.now();

@@ -23,11 +23,11 @@ function activeCount(ids) {
 }
 
 /**
- * Wait until none of the jobs is active; returns ms since `t0`, or null when the wait limit
- * passed first (the jobs are then cancelled, so they do not load the following runs).
+ * Wait until none of the jobs is active; returns ms since `t0`, or null when `limitMs` passed
+ * first (the jobs are then cancelled, so they do not load the following runs).
  */
-function waitFinished(ids, t0) {
-  const deadline = Date.now() + WAIT_LIMIT_MS;
+function waitFinished(ids, t0, limitMs) {
+  const deadline = Date.now() + limitMs;
   while (activeCount(ids) > 0) {
     if (Date.now() > deadline) {
       spawnSync("scancel", ids);
@@ -43,10 +43,27 @@ function otherJobs() {
   return r.status === 0 ? r.stdout.split("\n").filter(Boolean).length : 0;
 }
 
+/** How long the bench may still wait (ms): CST_BENCH_SLURM_WAIT_S, or less when the harness's time budget is short. */
+function waitLimit(ctx, share = 1) {
+  const budgetLeft = ctx.budgetLeftMs();
+  return Math.max(0, Math.min(WAIT_LIMIT_MS, budgetLeft * share));
+}
+
+function cutNote(limitMs) {
+  return limitMs < WAIT_LIMIT_MS ? `not finished within ${(limitMs / 1000).toFixed(0)} s, the bench's time budget (cancelled; --budget-s N to allow more)` : `not finished within ${WAIT_LIMIT_MS / 1000} s (cancelled; CST_BENCH_SLURM_WAIT_S=N to wait longer)`;
+}
+
+/** Below this much of the time budget left, figure 6 is not started. */
+const MIN_BUDGET_MS = 60_000;
+
 export function slurmFigure(ctx, { bids, count, out }) {
   const name = `6. slurm ${count}-task array`;
   if (!slurmPresent()) {
     ctx.print(figureLine({ name, value: null, note: "n/a (no Slurm: sinfo fails)" }));
+    return;
+  }
+  if (ctx.budgetLeftMs() < MIN_BUDGET_MS) {
+    ctx.print(figureLine({ name, value: null, note: `skipped: ${(ctx.budgetLeftMs() / 1000).toFixed(0)} s left of the bench's time budget (--budget-s N to allow more)` }));
     return;
   }
   const busy = otherJobs();
@@ -54,13 +71,15 @@ export function slurmFigure(ctx, { bids, count, out }) {
   const t0 = performance.now();
   const sub = run(["sbatch", "--parsable", `--array=0-${count - 1}`, "--wrap", "true", "-o", "/dev/null", "-J", "cst-bench-bare"], { cwd: scratch });
   const bareId = sub.stdout.trim().split(";")[0];
-  const bareDone = waitFinished([bareId], t0);
+  // cst-batch's array takes ~1.5-1.7x the bare one here: leave it the larger share of the budget.
+  const bareLimit = waitLimit(ctx, 0.35);
+  const bareDone = waitFinished([bareId], t0, bareLimit);
   rmSync(scratch, { recursive: true, force: true });
   ctx.print(
     figureLine({
       name: `${name}: bare sbatch submit`,
       value: sub.ms,
-      note: `all ${count} finished after ${bareDone === null ? `> ${WAIT_LIMIT_MS / 1000} s (cancelled)` : `${(bareDone / 1000).toFixed(1)} s`}${busy ? `; ${busy} other job(s) were queued at start` : ""}`,
+      note: `${bareDone === null ? cutNote(bareLimit) : `all ${count} finished after ${(bareDone / 1000).toFixed(1)} s`}${busy ? `; ${busy} other job(s) were queued at start` : ""}`,
     }),
   );
   const record = { count, bareSubmitMs: sub.ms, bareDoneMs: bareDone, otherJobs: busy };
@@ -83,10 +102,12 @@ export function slurmFigure(ctx, { bids, count, out }) {
     ctx.record("slurm", { ...record, available: true, failed: true });
     return;
   }
-  const done = waitFinished(ids, t1);
+  // Keep ~20 s for the collect job and the clean-up.
+  const limit = Math.max(0, waitLimit(ctx) - 20_000);
+  const done = waitFinished(ids, t1, limit);
   ctx.print(
     figureLine({
-      name: `${name}: cst-batch render + submit`,
+      name: `${name}: cst-batch submit (plan + render + sbatch)`,
       value: real.ms,
       baseName: "bare sbatch",
       base: sub.ms,
@@ -98,13 +119,13 @@ export function slurmFigure(ctx, { bids, count, out }) {
       value: done,
       baseName: "bare sbatch",
       base: bareDone,
-      note: done === null ? `not finished within ${WAIT_LIMIT_MS / 1000} s (cancelled; CST_BENCH_SLURM_WAIT_S=N to wait longer)` : undefined,
+      note: done === null ? cutNote(limit) : undefined,
     }),
   );
   ctx.record("slurm", { ...record, available: true, submitMs: real.ms, doneMs: done });
   // The collect job starts after the array and writes into `out`: let it finish (untimed) before removing the folder.
   const collectIds = submittedJobIds(out, { collect: true });
-  if (collectIds.length > 0) waitFinished(collectIds, performance.now());
+  if (collectIds.length > 0) waitFinished(collectIds, performance.now(), done === null ? 0 : Math.max(10_000, waitLimit(ctx)));
   rmSync(out, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
