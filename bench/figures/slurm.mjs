@@ -63,7 +63,7 @@ export function slurmFigure(ctx, { bids, count, out }) {
     return;
   }
   if (ctx.budgetLeftMs() < MIN_BUDGET_MS) {
-    ctx.print(figureLine({ name, value: null, note: `skipped: ${(ctx.budgetLeftMs() / 1000).toFixed(0)} s left of the bench's time budget (--budget-s N to allow more)` }));
+    ctx.print(figureLine({ name, value: null, note: `skipped: ${Math.max(0, ctx.budgetLeftMs() / 1000).toFixed(0)} s left of the bench's time budget (--budget-s N to allow more)` }));
     return;
   }
   const busy = otherJobs();
