@@ -13,7 +13,7 @@ import { run } from "./lib/measure.mjs";
 import { machineHeader } from "./lib/report.mjs";
 import { planFigure } from "./figures/plan.mjs";
 import { runOneFigure, runOneRssFigure } from "./figures/run-one.mjs";
-import { collectFigure, statusFigure } from "./figures/collect-status.mjs";
+import { collectFigure, earlyStatusFigure, statusFigure } from "./figures/collect-status.mjs";
 import { localFigure } from "./figures/local.mjs";
 import { slurmFigure } from "./figures/slurm.mjs";
 
@@ -100,6 +100,7 @@ try {
   let nextIndex = 0;
   if (want(2)) nextIndex = runOneFigure(ctx, { planFile, firstIndex: 0 });
   if (want(7)) runOneRssFigure(ctx, { planFile, index: nextIndex });
+  if (want(4)) earlyStatusFigure(ctx, { out: paths.out, subjects });
 
   if (want(3) || want(4)) {
     t = performance.now();

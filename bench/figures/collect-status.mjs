@@ -96,3 +96,20 @@ export function statusFigure(ctx, { out, subjects }) {
   );
   ctx.record("status", { cliMs, directMs: d.medianMs, planMs, slimPlanMs, statesMs, counts: inner[0]?.counts });
 }
+
+/** Figure 4 early in a study: the same status over a plan whose subjects have (nearly) no records yet. */
+export function earlyStatusFigure(ctx, { out, subjects }) {
+  const argv = statusCommand(out);
+  if (!argv) return;
+  const c = sample(() => run(argv, { env: cliEnv(), check: false }), { times: ctx.slowRuns, warmup: 1 });
+  ctx.print(
+    figureLine({
+      name: `4. status ${subjects} tasks, before the run`,
+      value: c.medianMs,
+      target: "<= 1 s",
+      ok: c.medianMs <= 1000,
+      note: `CLI \`status\` on figure 1's plan, where only figures 2 and 7's few tasks have records; ${cpuNote(c)}`,
+    }),
+  );
+  ctx.record("statusEarly", { cliMs: c.medianMs, cpuMs: c.medianCpuMs });
+}
