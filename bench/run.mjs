@@ -24,7 +24,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--
   --runs N       timed runs per case (default 5; the slow cases use fewer)
   --only LIST    figures to run, e.g. --only 1,2,7
   --no-slurm     skip figure 6
-  --budget-s N   whole-run time budget in seconds (default 570): figure 6, the last and
+  --budget-s N   whole-run time budget in seconds (default 540): figure 6, the last and
                  the only open-ended one, waits at most what is left of it, and is skipped
                  with under a minute left
   --keep         keep the generated data (its folder is printed)
@@ -58,7 +58,7 @@ if (!Number.isInteger(subjects) || subjects < 100 || !Number.isInteger(runs) || 
   console.error(`--subjects must be a whole number >= 100 and --runs >= 1\n${USAGE}`);
   process.exit(2);
 }
-const budgetMs = Number(flags["budget-s"] ?? 570) * 1000;
+const budgetMs = Number(flags["budget-s"] ?? 540) * 1000;
 if (!(budgetMs > 0)) {
   console.error(`--budget-s must be a number of seconds > 0\n${USAGE}`);
   process.exit(2);
