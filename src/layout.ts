@@ -33,6 +33,10 @@ export function plansDir(out: string): string {
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
 }
+/** The done records status has read, by file identity (see `DoneCacheSchema`). */
+export function statusCachePath(out: string): string {
+  return path.join(out, STATE_DIR, "status-cache.json");
+}
 export function eventLogPath(out: string): string {
   return path.join(out, STATE_DIR, "events.jsonl");
 }

@@ -23,8 +23,13 @@ export function doneStateOf(r: ReadResult<DoneRecord>, configHash: string): Done
     case "newer":
       return { kind: "corrupt", path: r.path, reason: `schema_version ${r.found} is newer than this cst-batch` };
     case "ok":
-      return r.value.config_hash === configHash ? { kind: "current", record: r.value } : { kind: "outdated", record: r.value };
+      return { kind: doneKindOf(r.value, configHash), record: r.value };
   }
+}
+
+/** A done record counts for a task only with the task's config hash; otherwise a config change outdated it. */
+export function doneKindOf(record: { config_hash: string }, configHash: string): "current" | "outdated" {
+  return record.config_hash === configHash ? "current" : "outdated";
 }
 
 /** csttool's own HTML report among a done record's files (relative to the subject folder), if any. */

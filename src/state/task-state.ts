@@ -20,12 +20,13 @@ import {
   AttemptRecordSchema,
   DoneRecordSchema,
   type AttemptRecord,
-  type DoneRecord,
+  type DoneSummary,
   type FailureCategory,
   type LockOwner,
 } from "../schemas/records.js";
 import { parseStateText, readTextSync, type ReadResult } from "../util/read-json.js";
-import { doneStateOf, findHtmlReport, type DoneState } from "./done.js";
+import { fileIdentity, type DoneRecordCache } from "./done-cache.js";
+import { doneKindOf, doneStateOf, findHtmlReport, type DoneState } from "./done.js";
 
 export type TaskStatus = "success" | "failed" | "pending" | "running";
 
@@ -48,8 +49,8 @@ export interface TaskState {
   /** What `_done.json` says for the task's current config hash. */
   done: DoneState["kind"];
   /**
-   * The `_done.json` record when it parsed (current or outdated), without its file list: status
-   * and collect hold 10,000 of these, and the list (~25 entries each) is most of a record.
+   * The `_done.json` record when it parsed (current or outdated), without its file list and
+   * csttool's argv: status and collect hold 10,000 of these, and those are most of a record.
    */
   doneRecord: DoneSummary | null;
   /** csttool's HTML report among the done record's files (relative to the subject folder). */
@@ -82,9 +83,6 @@ export interface TaskState {
   problems: string[];
 }
 
-/** A `_done.json` record as a TaskState keeps it. */
-export type DoneSummary = Omit<DoneRecord, "files">;
-
 /** Shared per-batch facts, probe settings and the file reading strategy. */
 export interface TaskStateContext {
   /** Names in `<out>/logs`; when given, error-log existence is looked up here instead of a stat. */
@@ -93,6 +91,8 @@ export interface TaskStateContext {
   probeAllLocks?: boolean;
   /** How files are read; default async. */
   io?: TaskIo;
+  /** Done records of an earlier read, reused while their `_done.json` is unchanged (status). */
+  doneCache?: DoneRecordCache;
 }
 
 const LEASE_NAME = path.basename(leasePath(LOCK_FILE));
@@ -124,18 +124,9 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   // A current `_done.json` settles the status whatever the lock and `_work/` say, so it is read
   // first: a finished subject then costs a look for `_failed_attempts/` instead of listing its
   // folder (10,000 of them in a status). Otherwise one readdir tells which managed names exist.
-  // The existence check first: a failed open costs ~5x as much (Node builds an Error for it),
-  // and early in a study most subjects have no `_done.json`.
-  const done: DoneState = (await io.exists(paths.done)) ? await readDoneFile(io, paths.done, task.config_hash) : { kind: "none" };
-  if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
+  const done = await readDone(io, paths.done, task, ctx.doneCache, problems);
   const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems);
-  let doneRecord: DoneSummary | null = null;
-  let htmlReport: string | null = null;
-  if (done.kind === "current" || done.kind === "outdated") {
-    const { files, ...summary } = done.record;
-    doneRecord = summary;
-    htmlReport = findHtmlReport(files);
-  }
+  const { record: doneRecord, htmlReport } = done;
 
   const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
   const failedAttempts = hasFailed ? await readFailedAttempts(io, paths.failed, problems) : [];
@@ -223,6 +214,33 @@ function setRun(state: TaskState, r: DoneSummary | AttemptRecord): void {
   state.host = r.host;
   state.jobId = r.job_id;
   state.maxRssKb = r.max_rss_kb;
+}
+
+interface DoneRead {
+  kind: DoneState["kind"];
+  record: DoneSummary | null;
+  htmlReport: string | null;
+}
+
+const NO_DONE: DoneRead = { kind: "none", record: null, htmlReport: null };
+
+/**
+ * The task's `_done.json`, from `cache` while the file is unchanged. Its identity (a `stat`) is
+ * taken first also without a cache: a failed open costs ~5x as much (Node builds an Error for
+ * it), and early in a study most subjects have no `_done.json`.
+ */
+async function readDone(io: TaskIo, file: string, task: TaskStateRef, cache: DoneRecordCache | undefined, problems: string[]): Promise<DoneRead> {
+  const id = await io.statId(file);
+  if (id === null) return NO_DONE;
+  const cached = cache?.get(task.output_dir, id);
+  if (cached) return { kind: doneKindOf(cached.record, task.config_hash), record: cached.record, htmlReport: cached.htmlReport };
+  const done = await readDoneFile(io, file, task.config_hash);
+  if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
+  if (done.kind !== "current" && done.kind !== "outdated") return { ...NO_DONE, kind: done.kind };
+  const { files, csttool_argv: _argv, ...record } = done.record;
+  const htmlReport = findHtmlReport(files);
+  cache?.put(task.output_dir, id, { record, htmlReport });
+  return { kind: done.kind, record, htmlReport };
 }
 
 /** `readDoneState` (done.ts) through a `TaskIo`: the same rules, via `doneStateOf`. */
@@ -319,6 +337,8 @@ export interface TaskIo {
   readdir(dir: string): Promise<string[]>;
   readText(file: string): Promise<string>;
   exists(file: string): Promise<boolean>;
+  /** `fileIdentity` of the file; null when it cannot be stat'ed (missing, or not to be seen). */
+  statId(file: string): Promise<string | null>;
 }
 
 export const SYNC_IO: TaskIo = {
@@ -326,6 +346,14 @@ export const SYNC_IO: TaskIo = {
   readdir: async (dir) => fs.readdirSync(dir),
   readText: async (file) => readTextSync(file),
   exists: async (file) => fs.existsSync(file),
+  statId: async (file) => {
+    try {
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      return st ? fileIdentity(st) : null;
+    } catch {
+      return null;
+    }
+  },
 };
 
 export const ASYNC_IO: TaskIo = {
@@ -336,6 +364,11 @@ export const ASYNC_IO: TaskIo = {
     fsp.access(file).then(
       () => true,
       () => false,
+    ),
+  statId: (file) =>
+    fsp.stat(file).then(
+      (st) => fileIdentity(st),
+      () => null,
     ),
 };
 
@@ -431,12 +464,13 @@ export interface ReadAllOptions {
   /** File reading strategy; default "auto". */
   io?: IoMode;
   probeAllLocks?: boolean;
+  doneCache?: DoneRecordCache;
 }
 
 /** Read the state of every task with bounded parallelism; results in task order. */
 export async function readAllTaskStates(out: string, tasks: readonly TaskStateRef[], opts: ReadAllOptions = {}): Promise<TaskState[]> {
   const io = await taskIoFor(out, opts.io);
   const logNames = await readLogNames(out, io);
-  const ctx: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false };
+  const ctx: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false, ...(opts.doneCache ? { doneCache: opts.doneCache } : {}) };
   return mapLimit(tasks, opts.concurrency ?? 64, (task) => readTaskState(out, task, ctx), io.mode === "sync" ? 4 : 0);
 }

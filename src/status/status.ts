@@ -4,6 +4,7 @@ import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
 import { loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../run/procs.js";
 import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart, type Submission } from "../schemas/records.js";
+import { loadDoneRecordCache, saveDoneRecordCache } from "../state/done-cache.js";
 import { mapLimit, readAllTaskStates, type IoMode, type TaskState } from "../state/task-state.js";
 import { readStateFile } from "../util/read-json.js";
 import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
@@ -49,7 +50,10 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
   const plan = await loadPlanRefs(planFile, outDir);
   const problems: string[] = [];
-  const states = await readAllTaskStates(outDir, plan.tasks, { ...(opts.io ? { io: opts.io } : {}) });
+  // Done records of the previous status are reused while their `_done.json` is unchanged.
+  const doneCache = loadDoneRecordCache(outDir);
+  const states = await readAllTaskStates(outDir, plan.tasks, { doneCache, ...(opts.io ? { io: opts.io } : {}) });
+  saveDoneRecordCache(outDir, doneCache);
   for (const s of states) problems.push(...s.problems);
   const stateByIndex = new Map(states.map((s) => [s.index, s]));
   const taskByIndex = new Map(plan.tasks.map((t) => [t.index, t]));

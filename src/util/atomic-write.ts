@@ -13,8 +13,12 @@ import { pauseForTest } from "./test-pause.js";
  * after another anyway, and a trip through libuv's thread pool costs ~100 us per call on a
  * 2-core node, more than the call itself on a local disk (docs/architecture.md, "Blocking
  * file calls").
+ *
+ * `durable: false` skips both fsyncs, for a file that may be lost in a crash (a cache): readers
+ * still never see a mix.
  */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>): void {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>, opts: { durable?: boolean } = {}): void {
+  const durable = opts.durable !== false;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
@@ -23,7 +27,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
     try {
       if (typeof data === "string" || data instanceof Uint8Array) fs.writeFileSync(fd, data);
       else writePieces(fd, data);
-      fs.fsyncSync(fd);
+      if (durable) fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
     }
@@ -38,7 +42,7 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
     rmQuietly(tmp);
     throw e;
   }
-  fsyncDirSync(dir);
+  if (durable) fsyncDirSync(dir);
 }
 
 /** Pieces gathered into ~1 MB writes: a large file (a 10,000-row CSV) is never one string. */
