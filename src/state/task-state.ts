@@ -125,7 +125,9 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   // first: a finished subject then costs a look for `_failed_attempts/` instead of listing its
   // folder (10,000 of them in a status). Otherwise one readdir tells which managed names exist.
   const done = await readDone(io, paths.done, task, ctx.doneCache, problems);
-  const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems);
+  // Early in a study most subject folders do not exist yet: a stat says so for less than a
+  // failed readdir costs (Node builds an Error for that).
+  const names = done.kind === "current" ? null : (await io.missing(paths.dir)) ? new Set<string>() : await listDir(io, paths.dir, problems);
   const { record: doneRecord, htmlReport } = done;
 
   const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
@@ -339,6 +341,8 @@ export interface TaskIo {
   exists(file: string): Promise<boolean>;
   /** `fileIdentity` of the file; null when it cannot be stat'ed (missing, or not to be seen). */
   statId(file: string): Promise<string | null>;
+  /** True only when nothing is there (ENOENT, ENOTDIR); false also when it cannot be stat'ed. */
+  missing(file: string): Promise<boolean>;
 }
 
 export const SYNC_IO: TaskIo = {
@@ -352,6 +356,13 @@ export const SYNC_IO: TaskIo = {
       return st ? fileIdentity(st) : null;
     } catch {
       return null;
+    }
+  },
+  missing: async (file) => {
+    try {
+      return fs.statSync(file, { throwIfNoEntry: false }) === undefined;
+    } catch {
+      return false;
     }
   },
 };
@@ -369,6 +380,11 @@ export const ASYNC_IO: TaskIo = {
     fsp.stat(file).then(
       (st) => fileIdentity(st),
       () => null,
+    ),
+  missing: (file) =>
+    fsp.stat(file).then(
+      () => false,
+      (e: unknown) => errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR",
     ),
 };
 
