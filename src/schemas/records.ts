@@ -199,10 +199,18 @@ export const DoneRecordSchema = z.object({
 export type DoneRecord = z.infer<typeof DoneRecordSchema>;
 
 /**
- * A `_done.json` record as status and collect keep it: without its file list and csttool's
- * argv (most of a record; 10,000 of these are held at once).
+ * What status and collect keep of a `_done.json` record (10,000 of these are held at once, and
+ * status caches them): whether it is current, and the run's facts they show.
  */
-export const DoneSummarySchema = z.omit(DoneRecordSchema, { files: true, csttool_argv: true });
+export const DoneSummarySchema = z.pick(DoneRecordSchema, {
+  config_hash: true,
+  finished_at: true,
+  duration_seconds: true,
+  host: true,
+  job_id: true,
+  max_rss_kb: true,
+  metrics_file: true,
+});
 export type DoneSummary = z.infer<typeof DoneSummarySchema>;
 
 /**

@@ -48,10 +48,7 @@ export interface TaskState {
   status: TaskStatus;
   /** What `_done.json` says for the task's current config hash. */
   done: DoneState["kind"];
-  /**
-   * The `_done.json` record when it parsed (current or outdated), without its file list and
-   * csttool's argv: status and collect hold 10,000 of these, and those are most of a record.
-   */
+  /** What is kept of the `_done.json` record when it parsed (current or outdated). */
   doneRecord: DoneSummary | null;
   /** csttool's HTML report among the done record's files (relative to the subject folder). */
   htmlReport: string | null;
@@ -239,8 +236,17 @@ async function readDone(io: TaskIo, file: string, task: TaskStateRef, cache: Don
   const done = await readDoneFile(io, file, task.config_hash);
   if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
   if (done.kind !== "current" && done.kind !== "outdated") return { ...NO_DONE, kind: done.kind };
-  const { files, csttool_argv: _argv, ...record } = done.record;
-  const htmlReport = findHtmlReport(files);
+  const r = done.record;
+  const record: DoneSummary = {
+    config_hash: r.config_hash,
+    finished_at: r.finished_at,
+    duration_seconds: r.duration_seconds,
+    host: r.host,
+    job_id: r.job_id,
+    max_rss_kb: r.max_rss_kb,
+    metrics_file: r.metrics_file,
+  };
+  const htmlReport = findHtmlReport(r.files);
   cache?.put(task.output_dir, id, { record, htmlReport });
   return { kind: done.kind, record, htmlReport };
 }
