@@ -46,6 +46,24 @@ describe("the status cache of done records", () => {
     expect(s!.host).toBe("from-cache");
   });
 
+  it("the async reader (network filesystems) fills and uses the cache like the blocking one", async () => {
+    const tasks = writePlan(out, [{ subject: "sub-001" }, { subject: "sub-002" }]).tasks;
+    writeDone(out, tasks[0]!, { host: "n1" });
+    const filled = new DoneRecordCache();
+    const cold = await readAllTaskStates(out, tasks, { io: "async", doneCache: filled });
+    saveDoneRecordCache(out, filled);
+    const warm = await readAllTaskStates(out, tasks, { io: "async", doneCache: loadDoneRecordCache(out) });
+    const sync = await readAllTaskStates(out, tasks, { io: "sync" });
+    expect(warm).toEqual(cold);
+    expect(warm).toEqual(sync);
+    // Taken from the cache, not the file:
+    const cache = JSON.parse(readFileSync(statusCachePath(out), "utf8"));
+    cache.entries[0].record.host = "from-cache";
+    writeFileSync(statusCachePath(out), JSON.stringify(cache));
+    const [s] = await readAllTaskStates(out, tasks, { io: "async", doneCache: loadDoneRecordCache(out) });
+    expect(s!.host).toBe("from-cache");
+  });
+
   it("a replaced _done.json is read again (another config: the task is outdated, not done)", async () => {
     const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
     writeDone(out, task!, { host: "first" });
