@@ -122,9 +122,7 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   // first: a finished subject then costs a look for `_failed_attempts/` instead of listing its
   // folder (10,000 of them in a status). Otherwise one readdir tells which managed names exist.
   const done = await readDone(io, paths.done, task, ctx.doneCache, problems);
-  // Early in a study most subject folders do not exist yet: a stat says so for less than a
-  // failed readdir costs (Node builds an Error for that).
-  const names = done.kind === "current" ? null : (await io.missing(paths.dir)) ? new Set<string>() : await listDir(io, paths.dir, problems);
+  const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems);
   const { record: doneRecord, htmlReport } = done;
 
   const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
@@ -311,6 +309,9 @@ function timeOf(iso: string): number {
 
 /** Names in a folder; empty when it does not exist (or cannot be read: that is added to `problems`). */
 async function listDir(io: TaskIo, dir: string, problems?: string[]): Promise<Set<string>> {
+  // Early in a study most subject folders do not exist yet: a stat says so for less than a
+  // failed readdir costs (Node builds an Error for that).
+  if (await io.missing(dir)) return new Set();
   try {
     return new Set(await io.readdir(dir));
   } catch (e) {
