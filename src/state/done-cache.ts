@@ -1,5 +1,6 @@
 import { statusCachePath } from "../layout.js";
-import { DoneCacheSchema, SCHEMA_VERSION, type DoneSummary } from "../schemas/records.js";
+import { SCHEMA_VERSION } from "../schemas/records.js";
+import { DoneCacheSchema, type DoneSummary } from "../schemas/status-cache.js";
 import { forManyRecords } from "../schemas/zod.js";
 import { writeFileAtomicSync } from "../util/atomic-write.js";
 import { readStateFileSync } from "../util/read-json.js";

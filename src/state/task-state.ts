@@ -20,10 +20,10 @@ import {
   AttemptRecordSchema,
   DoneRecordSchema,
   type AttemptRecord,
-  type DoneSummary,
   type FailureCategory,
   type LockOwner,
 } from "../schemas/records.js";
+import type { DoneSummary } from "../schemas/status-cache.js";
 import { parseStateText, readTextSync, type ReadResult } from "../util/read-json.js";
 import { fileIdentity, type DoneRecordCache } from "./done-cache.js";
 import { doneKindOf, doneStateOf, findHtmlReport, type DoneState } from "./done.js";

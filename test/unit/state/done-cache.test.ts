@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DONE_FILE, statusCachePath } from "../../../src/layout.js";
-import { DoneCacheSchema } from "../../../src/schemas/records.js";
+import { DoneCacheSchema } from "../../../src/schemas/status-cache.js";
 import { DoneRecordCache, fileIdentity, loadDoneRecordCache, saveDoneRecordCache } from "../../../src/state/done-cache.js";
 import { readAllTaskStates } from "../../../src/state/task-state.js";
 import { readStatus } from "../../../src/status/status.js";

@@ -1,0 +1,42 @@
+import * as z from "./zod.js";
+import { DoneRecordSchema, SCHEMA_VERSION } from "./records.js";
+
+// Apart from records.ts: run-one builds every schema of records.ts at start-up and needs none of these.
+
+const schemaVersion = z.literal(SCHEMA_VERSION);
+
+/**
+ * What status and collect keep of a `_done.json` record (10,000 of these are held at once, and
+ * status caches them): whether it is current, and the run's facts they show.
+ */
+export const DoneSummarySchema = z.pick(DoneRecordSchema, {
+  config_hash: true,
+  finished_at: true,
+  duration_seconds: true,
+  host: true,
+  job_id: true,
+  max_rss_kb: true,
+  metrics_file: true,
+});
+export type DoneSummary = z.infer<typeof DoneSummarySchema>;
+
+/**
+ * `<out>/.cst-batch/status-cache.json`: the done records status has read, each with the identity
+ * (inode, size, mtime, ctime) of the `_done.json` it came from. A record is taken from here only
+ * while its file's identity is unchanged; anything else is read from the subject folder again.
+ */
+export const DoneCacheSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-status-cache"),
+  entries: z.array(
+    z.object({
+      /** The subject folder, relative to out. */
+      dir: z.string(),
+      /** `ino:size:mtimeMs:ctimeMs` of its `_done.json`. */
+      id: z.string(),
+      html_report: z.nullable(z.string()),
+      record: DoneSummarySchema,
+    }),
+  ),
+});
+export type DoneCache = z.infer<typeof DoneCacheSchema>;
