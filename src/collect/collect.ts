@@ -2,11 +2,8 @@ import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, currentPlanPath } from "../layout.js";
-import {
-  FAILURE_CATEGORIES,
-  type Summary,
-  type AttemptRecord,
-} from "../schemas/records.js";
+import { FAILURE_CATEGORIES, type AttemptRecord } from "../schemas/records.js";
+import type { Summary } from "../schemas/study-records.js";
 import {
   mapLimit,
   readLogNames,

@@ -1,5 +1,5 @@
 import { CstError } from "../errors.js";
-import type { Submission } from "../schemas/records.js";
+import type { Submission } from "../schemas/study-records.js";
 import type { SubmitSettings } from "../submit/settings.js";
 
 /** Resource settings of an earlier submission, as `submit` recorded them in `resources`. */

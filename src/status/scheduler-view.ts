@@ -1,7 +1,7 @@
 import { getBackend } from "../schedulers/index.js";
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
 import type { SchedulerName, TaskSchedulerState } from "../schedulers/types.js";
-import type { Submission } from "../schemas/records.js";
+import type { Submission } from "../schemas/study-records.js";
 import { arrayJobIds } from "./submissions.js";
 
 /** Where the scheduler's view came from. */

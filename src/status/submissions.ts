@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import { submissionsDir } from "../layout.js";
-import { SubmissionSchema, type Submission } from "../schemas/records.js";
+import { SubmissionSchema, type Submission } from "../schemas/study-records.js";
 import { readStateFile } from "../util/read-json.js";
 
 /** One array element of a submission: which scheduler job/index ran which plan indices. */

@@ -8,7 +8,8 @@ import { resolveMaxArraySize, type MaxArraySizeSource } from "../schedulers/max-
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
 import { shellQuote } from "../schedulers/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, SchedulerBackend, SchedulerName } from "../schedulers/types.js";
-import { SCHEMA_VERSION, type Plan, type Submission } from "../schemas/records.js";
+import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
+import type { Submission } from "../schemas/study-records.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { layoutArrays } from "./chunks.js";

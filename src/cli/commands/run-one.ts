@@ -201,7 +201,7 @@ async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; ind
     }
     if (flags.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
     const chunk = parseNonNegativeInt("--chunk", flags.chunk);
-    const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../../schemas/records.js"), import("../../util/read-json.js")]);
+    const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../../schemas/study-records.js"), import("../../util/read-json.js")]);
     const submission = requireState(
       await readStateFile(flags.submission, SubmissionSchema),
       flags.submission,

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerCollectCommand } from "../../../src/cli/commands/collect.js";
 import { reportError } from "../../../src/cli/output.js";
 import { EXIT } from "../../../src/errors.js";
-import { SummarySchema } from "../../../src/schemas/records.js";
+import { SummarySchema } from "../../../src/schemas/study-records.js";
 import { makeTempOut, writeDone, writeFailedAttempt, writeLogs, writePlan } from "../../helpers/collect-fixtures.js";
 
 let out: string;

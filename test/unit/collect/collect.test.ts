@@ -3,7 +3,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect } from "../../../src/collect/collect.js";
 import { CstError, EXIT } from "../../../src/errors.js";
-import { SummarySchema, type Plan, type PlanTask } from "../../../src/schemas/records.js";
+import { type Plan, type PlanTask } from "../../../src/schemas/records.js";
+import { SummarySchema } from "../../../src/schemas/study-records.js";
 import {
   csvRecords,
   fullMetricsSpec,

@@ -2,7 +2,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CommandOutcome } from "../../../src/schedulers/runner.js";
-import { SubmissionSchema, type Plan, type Submission } from "../../../src/schemas/records.js";
+import { type Plan } from "../../../src/schemas/records.js";
+import { SubmissionSchema, type Submission } from "../../../src/schemas/study-records.js";
 import type { CommandRunner } from "../../../src/status/scheduler-view.js";
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../fixtures/schedulers");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { elementIdOf, parseElementId } from "../../../src/status/derive.js";
 import { elementKey, elementState, jobSequence, querySchedulerView } from "../../../src/status/scheduler-view.js";
-import type { Submission } from "../../../src/schemas/records.js";
+import type { Submission } from "../../../src/schemas/study-records.js";
 import { ACCOUNTING_DISABLED, fakeRunner, fixture, ok } from "./helpers.js";
 
 function sub(id: string, scheduler: Submission["scheduler"], jobIds: string[]): Submission {

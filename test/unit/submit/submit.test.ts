@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CstError } from "../../../src/errors.js";
 import { acquireLock } from "../../../src/run/lock.js";
 import { runOne } from "../../../src/run/run-one.js";
-import { SubmissionSchema } from "../../../src/schemas/records.js";
+import { SubmissionSchema } from "../../../src/schemas/study-records.js";
 import { selectPending } from "../../../src/submit/pending.js";
 import { resolveSubmitSettings, type SubmitFlagValues } from "../../../src/submit/settings.js";
 import { submitToScheduler, type SubmitRequest } from "../../../src/submit/submit.js";

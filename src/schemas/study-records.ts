@@ -1,0 +1,76 @@
+import * as z from "./zod.js";
+import { FailureCategorySchema, SCHEMA_VERSION } from "./records.js";
+
+// The study-wide records: collect's summary and submit's submission records. Apart from
+// records.ts because run-one builds every schema of records.ts at each start and needs none of
+// these (~2.5 ms of zod construction per task); run-one reads a submission only in chunk mode.
+
+const schemaVersion = z.literal(SCHEMA_VERSION);
+
+export const TASK_STATUSES = ["success", "failed", "pending", "running"] as const;
+export const TaskStatusSchema = z.enum(TASK_STATUSES);
+
+export const SummaryTaskSchema = z.object({
+  index: z.int(),
+  subject: z.string(),
+  session: z.nullable(z.string()),
+  status: TaskStatusSchema,
+  category: z.nullable(FailureCategorySchema),
+  attempts: z.int(),
+  duration_seconds: z.nullable(z.number()),
+  log_path: z.string(),
+  error_log_path: z.nullable(z.string()),
+  error: z.nullable(z.string()),
+  host: z.nullable(z.string()),
+  job_id: z.nullable(z.string()),
+  max_rss_kb: z.nullable(z.number()),
+  output_dir: z.string(),
+});
+
+export const SummarySchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-summary"),
+  generated_at: z.string(),
+  cst_batch_version: z.string(),
+  plan: z.object({ plan_id: z.string(), path: z.string(), created_at: z.string(), task_count: z.int() }),
+  counts: z.object({
+    total: z.int(),
+    success: z.int(),
+    failed: z.int(),
+    pending: z.int(),
+    running: z.int(),
+  }),
+  by_category: z.record(z.string(), z.int()),
+  tasks: z.array(SummaryTaskSchema),
+  /** Damaged or missing state / metrics files found while collecting, by path. */
+  problems: z._default(z.array(z.string()), []),
+});
+export type Summary = z.infer<typeof SummarySchema>;
+
+/** One `submit`: which plan tasks each array element runs, and what was handed to the scheduler. */
+export const SubmissionSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-submission"),
+  submission_id: z.string(),
+  created_at: z.string(),
+  scheduler: z.enum(["slurm", "pbs", "torque", "local"]),
+  plan_id: z.string(),
+  plan_path: z.string(),
+  command_line: z.array(z.string()),
+  /** chunks[k] = the plan indices array element k runs, one after another. */
+  chunks: z.array(z.array(z.int().check(z.minimum(0)))),
+  shards: z.array(
+    z.object({
+      shard: z.int(),
+      first_chunk: z.int(),
+      count: z.int(),
+      job_id: z.nullable(z.string()),
+      script: z.string(),
+      submit_argv: z.array(z.string()),
+    }),
+  ),
+  collect: z.nullable(z.object({ job_id: z.nullable(z.string()), script: z.string(), submit_argv: z.array(z.string()) })),
+  resources: z.record(z.string(), z.unknown()),
+  dry_run: z._default(z.boolean(), false),
+});
+export type Submission = z.infer<typeof SubmissionSchema>;
