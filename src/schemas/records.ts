@@ -2,8 +2,9 @@ import * as z from "./zod.js";
 import { CsttoolOptionsSchema } from "./options.js";
 
 /**
- * Every file that crosses a process boundary. Each carries `schema_version` and a `kind`, is
- * written atomically (temp + fsync + rename) and is read with `safeParse`.
+ * The files that cross a process boundary (the batch summary and submission records are in
+ * study-records.ts, status's cache in status-cache.ts). Each carries `schema_version` and a
+ * `kind`, is written atomically (temp + fsync + rename) and is read with `safeParse`.
  */
 export const SCHEMA_VERSION = 1 as const;
 const schemaVersion = z.literal(SCHEMA_VERSION);
