@@ -5,7 +5,8 @@
 // every command. One file compiled once per machine, instead of ~150 ES modules resolved and
 // compiled on every start.
 import { build } from "esbuild";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -30,30 +31,31 @@ const common = {
   minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",
+  // Finished and written below.
+  write: false,
 };
-await Promise.all([
+const built = await Promise.all([
   build({ ...common, entryPoints: ["src/cli/run-one-main.ts"], outfile: "dist/run-one.cjs" }),
   // Every other command: the whole CLI, its commands' modules initialised only when imported.
   build({ ...common, entryPoints: ["src/cli/main.ts"], outfile: "dist/cst-batch.cjs" }),
   build({ ...common, entryPoints: ["src/cli/code-cache.ts"], outfile: "dist/code-cache.cjs" }),
 ]);
 
-for (const bundle of ["run-one.cjs", "cst-batch.cjs", "code-cache.cjs"]) {
-  const file = new URL(`../dist/${bundle}`, import.meta.url);
-  const text = readFileSync(file, "utf8").replace(NODE_BUILTIN_INTEROP, "__nodeBuiltin($1)");
+// Each bundle is finished here and written once: Node built-ins through `__nodeBuiltin`, and
+// everything a command needs inside its bundle (a dynamic import() left in one would need the
+// ES module loader, and fails under vm.Script on Node 20 releases before 20.13).
+for (const out of built.flatMap((r) => r.outputFiles)) {
+  const name = `dist/${path.basename(out.path)}`;
+  const text = out.text.replace(NODE_BUILTIN_INTEROP, "__nodeBuiltin($1)");
   if (text.includes('__toESM(require("node:')) {
-    console.error(`scripts/bundle.mjs: dist/${bundle} imports a Node built-in in a form NODE_BUILTIN_INTEROP does not match (did esbuild's output change?); update the pattern`);
+    console.error(`scripts/bundle.mjs: ${name} imports a Node built-in in a form NODE_BUILTIN_INTEROP does not match (did esbuild's output change?); update the pattern`);
     process.exit(1);
   }
-  writeFileSync(file, text);
-}
-
-// Everything a command needs must be inside its bundle: a dynamic import() left in one would
-// need the ES module loader (and fails under vm.Script on Node 20 releases before 20.13).
-for (const bundle of ["run-one.cjs", "cst-batch.cjs"]) {
-  const left = readFileSync(new URL(`../dist/${bundle}`, import.meta.url), "utf8").match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g);
+  const left = text.match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g);
   if (left) {
-    console.error(`scripts/bundle.mjs: dist/${bundle} keeps dynamic import(s) ${[...new Set(left)].join(", ")}; import them statically, or from a package esbuild can bundle`);
+    console.error(`scripts/bundle.mjs: ${name} keeps dynamic import(s) ${[...new Set(left)].join(", ")}; import them statically, or from a package esbuild can bundle`);
     process.exit(1);
   }
+  mkdirSync(path.dirname(out.path), { recursive: true });
+  writeFileSync(out.path, text);
 }
