@@ -9,7 +9,7 @@ import path from "node:path";
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
  *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
- *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _done.json
+ *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _promoted.json  _done.json
  *   <out>/batch_summary.json, batch_metrics.csv, dataset_description.json, participants.tsv
  */
 export const STATE_DIR = ".cst-batch";
@@ -17,9 +17,11 @@ export const LOCK_FILE = "_lock";
 export const WORK_DIR = "_work";
 export const FAILED_DIR = "_failed_attempts";
 export const DONE_FILE = "_done.json";
+/** The files of the subject's last promoted result: what cst-batch may replace (src/run/ownership.ts). */
+export const PROMOTED_FILE = "_promoted.json";
 export const ATTEMPT_FILE = "attempt.json";
 /** Names in a subject folder that belong to cst-batch, not to csttool's results. */
-export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, FAILED_DIR, DONE_FILE]);
+export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, FAILED_DIR, DONE_FILE, PROMOTED_FILE]);
 
 export function stateDir(out: string): string {
   return path.join(out, STATE_DIR);
@@ -60,6 +62,8 @@ export function relativeErrorLogFile(key: string): string {
 }
 
 export interface TaskPaths {
+  /** The output folder: the root below which every write of the task is confined. */
+  out: string;
   dir: string;
   lock: string;
   work: string;
@@ -74,6 +78,7 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
   const dir = path.join(out, task.output_dir);
   const logs = path.join(out, "logs");
   return {
+    out,
     dir,
     lock: `${dir}${path.sep}${LOCK_FILE}`,
     work: `${dir}${path.sep}${WORK_DIR}`,
@@ -82,6 +87,23 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
     log: `${logs}${path.sep}${task.key}.log`,
     errorLog: `${logs}${path.sep}${task.key}_error.log`,
   };
+}
+
+/**
+ * Every fixed path of the study folder (the per-subject ones are `taskPaths`): the places where
+ * a planted symbolic link is refused up front (src/util/confined-fs.ts `assertNoLinks`).
+ */
+export function studyPaths(out: string): string[] {
+  return [
+    stateDir(out),
+    plansDir(out),
+    currentPlanPath(out),
+    submissionsDir(out),
+    eventLogPath(out),
+    statusCachePath(out),
+    logsDir(out),
+    ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
+  ];
 }
 
 export const OUTPUT_FILES = {

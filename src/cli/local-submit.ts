@@ -15,6 +15,7 @@ export interface LocalSubmitParams {
   jobs?: number;
   dryRun?: boolean;
   force?: boolean;
+  adoptExisting?: boolean;
   timeoutMinutes?: number;
   graceSeconds?: number;
   json?: boolean;
@@ -67,6 +68,7 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
       indices,
       jobs,
       force: p.force,
+      adoptExisting: p.adoptExisting,
       timeoutMinutes: p.timeoutMinutes,
       graceSeconds: p.graceSeconds,
       signal: controller.signal,
@@ -95,6 +97,10 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
       if (failed.length > 50) out.info(`  ... and ${failed.length - 50} more (see batch_summary.json)`);
     }
     out.info(`reports: ${collected.files.join(", ")}`);
+  }
+  // A failure that could not even be recorded (no attempt folder) is only known here: say it.
+  for (const r of result.results) {
+    if (r.outcome.kind === "failed" && r.outcome.attemptDir === null) out.warn(`${r.key}: ${r.outcome.record.message}`);
   }
   if (result.interrupted) return EXIT.INTERRUPTED;
   if (result.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;

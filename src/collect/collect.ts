@@ -1,7 +1,8 @@
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
-import { OUTPUT_FILES, currentPlanPath } from "../layout.js";
+import { OUTPUT_FILES, currentPlanPath, studyPaths } from "../layout.js";
+import { assertNoLinks } from "../util/confined-fs.js";
 import { FAILURE_CATEGORIES, type AttemptRecord } from "../schemas/records.js";
 import type { Summary } from "../schemas/study-records.js";
 import {
@@ -93,8 +94,9 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     description: path.join(outDir, OUTPUT_FILES.datasetDescription),
     participants: path.join(outDir, OUTPUT_FILES.participants),
   };
+  assertNoLinks(outDir, studyPaths(outDir));
   // Streamed: 10,000 rows of ~90 columns are ~14 MB of text, never joined into one string.
-  await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)])));
+  await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)]), { root: outDir }));
   // Written: let the CSV text go before the report and the summary are built.
   for (const r of rows) r.csv = "";
   const reportFile = path.join(outDir, REPORT_FILE);
@@ -110,11 +112,11 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     });
     if (written.problem) problems.push(written.problem);
   });
-  await writeReport(files.description, () => writeJsonAtomic(files.description, datasetDescription(plan)));
+  await writeReport(files.description, () => writeJsonAtomic(files.description, datasetDescription(plan), { root: outDir }));
   const participants = participantsTsv(tasks.map((t) => ({ subject: t.subject, session: t.session, success: t.status === "success" })));
-  await writeReport(files.participants, () => writeFileAtomic(files.participants, participants));
+  await writeReport(files.participants, () => writeFileAtomic(files.participants, participants, { root: outDir }));
   // The summary last: its presence says the other reports of this run are in place.
-  await writeReport(files.summary, () => writeFileAtomic(files.summary, jsonPiecesByElement(summary, "tasks")));
+  await writeReport(files.summary, () => writeFileAtomic(files.summary, jsonPiecesByElement(summary, "tasks"), { root: outDir }));
 
   recordEvent(outDir, { event: "collected", plan_id: plan.plan_id, counts: summary.counts, by_category: summary.by_category, problems: problems.length });
   return { summary, files: [files.summary, files.csv, reportFile, files.description, files.participants], problems };

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import path from "node:path";
+import { openAppendConfined } from "../util/confined-fs.js";
 
 /**
  * Append one line to a shared log file with a single write(2) on an O_APPEND descriptor. POSIX
@@ -9,18 +9,16 @@ import path from "node:path";
  */
 export const MAX_LINE_BYTES = 4000;
 
-/** Append `line` (a newline is added); false (never a throw) when the file cannot be written. */
-export function appendLineSync(file: string, line: string): boolean {
+/**
+ * Append `line` (a newline is added) to `file` inside the output folder `root`; false (never a
+ * throw) when the file cannot be written, a symbolic link planted on the way included: it is
+ * never followed (src/util/confined-fs.ts; commands check the layout's links up front).
+ */
+export function appendLineSync(root: string, file: string, line: string): boolean {
   const data = Buffer.from(line.endsWith("\n") ? line : line + "\n", "utf8");
   let fd: number | undefined;
   try {
-    try {
-      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o666);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") return false;
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o666);
-    }
+    fd = openAppendConfined(root, file);
     return fs.writeSync(fd, data) === data.length;
   } catch {
     return false;

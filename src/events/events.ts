@@ -55,5 +55,5 @@ export function eventLine(e: BatchEvent, now: Date = new Date()): string {
 
 /** Append an event to `<out>/.cst-batch/events.jsonl`; false when it could not be written. */
 export function recordEvent(out: string, e: BatchEvent): boolean {
-  return appendLineSync(eventLogPath(out), eventLine(e));
+  return appendLineSync(out, eventLogPath(out), eventLine(e));
 }

@@ -6,9 +6,9 @@ import { appendLineSync } from "./append.js";
  * supervisor stream has the file open (before csttool starts or after supervise() returned),
  * since that stream writes at its own offset.
  */
-export function noteSubjectLog(file: string, lines: readonly string[], now: Date = new Date()): void {
+export function noteSubjectLog(root: string, file: string, lines: readonly string[], now: Date = new Date()): void {
   const stamp = now.toISOString();
-  appendLineSync(file, lines.map((l) => `${stamp} cst| ${l}`).join("\n"));
+  appendLineSync(root, file, lines.map((l) => `${stamp} cst| ${l}`).join("\n"));
 }
 
 /** The last lines of a failed attempt's log (and of its copy, `logs/<key>_error.log`). */

@@ -13,6 +13,8 @@ export interface LocalRunOptions {
   /** Concurrent workers; default: CPU count. */
   jobs?: number;
   force?: boolean;
+  /** Results may replace files in subject folders that cst-batch did not create. */
+  adoptExisting?: boolean;
   timeoutMinutes?: number;
   graceSeconds?: number;
   /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
@@ -108,6 +110,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         index: task.index,
         loaded: { header: opts.plan, task },
         force: opts.force,
+        adoptExisting: opts.adoptExisting,
         signal: opts.signal,
         timeoutMinutes: opts.timeoutMinutes,
         graceSeconds: opts.graceSeconds,

@@ -1,12 +1,13 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
-import { errnoCode } from "../errors.js";
-import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, taskKey, taskPaths, WORK_DIR } from "../layout.js";
+import { CstError, errnoCode } from "../errors.js";
+import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, studyPaths, taskKey, taskPaths, WORK_DIR } from "../layout.js";
 import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
 import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
+import { assertNoLinks, mkdirConfined } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
@@ -286,12 +287,14 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   const planPath = path.join(plansDir(out), `${planId}.json`);
   try {
+    assertNoLinks(out, studyPaths(out));
     plan = await writePlanFiles(out, planPath, plan, draft);
   } catch (e) {
-    return {
-      kind: "problems",
-      problems: [problem("error", "output", `cannot write the plan into ${out} (${errnoCode(e) ?? (e as Error).message})`, "check --out: permissions, free space")],
-    };
+    const [message, fix] =
+      e instanceof CstError
+        ? [e.message, e.hint ?? "check --out"]
+        : [`cannot write the plan into ${out} (${errnoCode(e) ?? (e as Error).message})`, "check --out: permissions, free space"];
+    return { kind: "problems", problems: [problem("error", "output", message, fix)] };
   }
 
   const warnings = sortProblems(problems.filter((p) => p.severity === "warning"));
@@ -342,19 +345,19 @@ function assertPlanShape(plan: Plan): void {
  * (an existing file keeps its created_at).
  */
 async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: string): Promise<Plan> {
-  await fsp.mkdir(path.dirname(planPath), { recursive: true });
+  mkdirConfined(out, path.dirname(planPath));
   const existing = await readExistingHeader(planPath);
   const stored = existing !== null && existing.plan_id === plan.plan_id ? { ...plan, created_at: existing.created_at } : plan;
   const text = Buffer.from(fillHeader(draft, stored.plan_id, stored.created_at), "utf8");
   // Each plan file's refs sidecar first: a crash in between leaves refs of another plan_id, unused.
   const refs = JSON.stringify(planRefsRecord(stored, text.length)) + "\n";
-  await writeFileAtomic(planRefsPath(planPath), refs);
+  await writeFileAtomic(planRefsPath(planPath), refs, { root: out });
   // Same id, same created_at and same size: the file already holds exactly this text.
   if (existing === null || existing.plan_id !== plan.plan_id || existing.size !== text.length) {
-    await writeFileAtomic(planPath, text);
+    await writeFileAtomic(planPath, text, { root: out });
   }
-  await writeFileAtomic(planRefsPath(currentPlanPath(out)), refs);
-  await writeFileAtomic(currentPlanPath(out), text);
+  await writeFileAtomic(planRefsPath(currentPlanPath(out)), refs, { root: out });
+  await writeFileAtomic(currentPlanPath(out), text, { root: out });
   return stored;
 }
 

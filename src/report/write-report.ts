@@ -27,6 +27,6 @@ export async function renderBatchReport(input: ReportInput): Promise<{ html: str
 export async function writeBatchReport(outDir: string, input: ReportInput): Promise<ReportResult> {
   const file = path.join(outDir, REPORT_FILE);
   const { html, problem } = await renderBatchReport(input);
-  await writeFileAtomic(file, html);
+  await writeFileAtomic(file, html, { root: outDir });
   return { file, problem };
 }

@@ -42,6 +42,8 @@ export interface ResubmitRequest {
   /** Profile `retry` (keys checked here: category names or aliases). */
   retry?: Record<string, number> | null;
   dryRun?: boolean;
+  /** run-one may replace files in subject folders that cst-batch did not create. */
+  adoptExisting?: boolean;
   commandLine: string[];
   env?: NodeJS.ProcessEnv;
   commandTimeoutMs?: number;
@@ -162,6 +164,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
       explicitTimeoutMinutes: g.explicitTimeoutMinutes,
       commandLine: req.commandLine,
       dryRun: req.dryRun ?? false,
+      adoptExisting: req.adoptExisting === true,
       ...(req.env ? { env: req.env } : {}),
       ...(req.commandTimeoutMs ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
     });

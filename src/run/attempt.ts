@@ -7,6 +7,7 @@ import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
+import { mkdirConfined } from "../util/confined-fs.js";
 
 /** Attempt records: what happened, what to do next, and where the evidence goes. */
 
@@ -125,9 +126,9 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
 }
 
 /** A fresh `_failed_attempts/<ts>_<CATEGORY>` path (suffixed if that name is taken). */
-export async function failedAttemptDir(taskDir: string, category: FailureCategory, at: Date = new Date()): Promise<{ dir: string; id: string }> {
+export async function failedAttemptDir(root: string, taskDir: string, category: FailureCategory, at: Date = new Date()): Promise<{ dir: string; id: string }> {
   const parent = path.join(taskDir, FAILED_DIR);
-  fs.mkdirSync(parent, { recursive: true });
+  mkdirConfined(root, parent);
   const base = `${fsTimestamp(at)}_${category}`;
   for (let n = 0; ; n++) {
     const id = n === 0 ? base : `${base}-${n}`;

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { errnoCode } from "../errors.js";
 import type { FailureCategory, PlanTask } from "../schemas/records.js";
 
@@ -85,9 +86,10 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
 }
 
 /** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */
-export async function linkDicomSeries(linkDir: string, files: readonly string[]): Promise<void> {
+export async function linkDicomSeries(root: string, linkDir: string, files: readonly string[]): Promise<void> {
+  assertRealDirs(root, path.dirname(linkDir));
   fs.rmSync(linkDir, { recursive: true, force: true });
-  fs.mkdirSync(linkDir, { recursive: true });
+  mkdirConfined(root, linkDir);
   const used = new Set<string>();
   for (const f of files) {
     let name = path.basename(f);

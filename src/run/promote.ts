@@ -2,10 +2,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import * as z from "../schemas/zod.js";
-import { DONE_FILE, FAILED_DIR, LOCK_FILE, WORK_DIR } from "../layout.js";
+import { DONE_FILE, FAILED_DIR, LOCK_FILE, PROMOTED_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { fsyncDirSync, writeJsonAtomicSync } from "../util/atomic-write.js";
 import { readStateFileSync } from "../util/read-json.js";
+import { assertRealDirs } from "../util/confined-fs.js";
+import { findConflicts, isSafeRelative, ownedFiles, writePromotedList } from "./ownership.js";
 import { pauseForTest } from "../util/test-pause.js";
 
 /**
@@ -36,6 +38,11 @@ export const PromoteJournalSchema = z.object({
   done: DoneRecordSchema,
   /** Top-level names in `_work/staged/`, each moved to the subject folder under the same name. */
   entries: z.array(z.string()),
+  /**
+   * The files (relative) cst-batch may replace: the previous result's, plus any the user let it
+   * adopt. Absent in journals of older versions: read from `_done.json` then.
+   */
+  replaces: z.optional(z.array(z.string())),
 });
 export type PromoteJournal = z.infer<typeof PromoteJournalSchema>;
 
@@ -49,7 +56,9 @@ export function isManagedName(name: string): boolean {
     name === FAILED_DIR ||
     name === DONE_FILE ||
     name.startsWith(`${DONE_FILE}.`) ||
-    name.startsWith(`.${DONE_FILE}.`)
+    name.startsWith(`.${DONE_FILE}.`) ||
+    name === PROMOTED_FILE ||
+    name.startsWith(`.${PROMOTED_FILE}.`)
   );
 }
 
@@ -182,47 +191,104 @@ export async function readJournal(workDir: string): Promise<JournalRead> {
 
 /**
  * Carry out (or finish) a journalled promotion. Safe to repeat after a crash at any point.
+ * Replaces only what cst-batch made (the journal's `replaces`: the previous result's files);
+ * a foreign file in the way stops it before anything is moved (`PromotionConflictError`).
  */
-export async function applyPromotion(taskDir: string, journal: PromoteJournal): Promise<void> {
+export async function applyPromotion(root: string, taskDir: string, journal: PromoteJournal): Promise<void> {
   const work = path.join(taskDir, WORK_DIR);
   const staged = path.join(work, STAGED_DIR);
   const previous = path.join(work, PREVIOUS_DIR);
+  assertRealDirs(root, staged);
+  const owned = new Set(journal.replaces ?? ownedFiles(taskDir));
+  const conflicts = findConflicts(taskDir, staged, owned);
+  if (conflicts.length > 0) throw new PromotionConflictError(taskDir, conflicts);
+
   const previousTaken = new Set<string>();
   let previousMade = false;
-  /** Move `name` of the subject folder into `_work/previous/` (made on first use). */
-  const moveAside = (name: string): void => {
+  /** Move `rel` of the subject folder into `_work/previous/` (made on first use; deleted with `_work`). */
+  const moveAside = (rel: string): void => {
     if (!previousMade) fs.mkdirSync(previous, { recursive: true });
     previousMade = true;
-    const target = freeName(previous, name, previousTaken);
+    const target = freeName(previous, path.basename(rel), previousTaken);
     previousTaken.add(target);
-    fs.renameSync(path.join(taskDir, name), path.join(previous, target));
+    fs.renameSync(path.join(taskDir, rel), path.join(previous, target));
   };
-  const names = fs.readdirSync(taskDir).sort();
 
   // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
   const done = path.join(taskDir, DONE_FILE);
-  if (names.includes(DONE_FILE)) moveAside(DONE_FILE);
+  if (exists(done)) moveAside(DONE_FILE);
   pauseForTest("promote-previous-out");
-  // 2. Previous results out. An entry that is ours already (its staged copy is gone) stays.
-  const entries = new Set(journal.entries);
-  for (const name of names) {
-    if (isManagedName(name)) continue;
-    if (entries.has(name) && !exists(path.join(staged, name))) continue;
-    moveAside(name);
+  // 2. Previous results that the new one does not replace go (only files cst-batch made).
+  const fresh = new Set(journal.done.files.map((f) => f.path));
+  for (const rel of owned) {
+    if (fresh.has(rel) || !isSafeRelative(rel) || isManagedName(rel.split("/")[0] as string)) continue;
+    const st = lstatOrNull(path.join(taskDir, rel));
+    if (st === null || st.isDirectory()) continue;
+    moveAside(rel);
+    removeEmptyParents(taskDir, rel);
   }
-  // 3. Staged entries in.
+  // 3. Staged entries in: a whole rename where nothing is in the way, else merged file by file.
   for (const [i, name] of journal.entries.entries()) {
-    const src = path.join(staged, name);
-    if (exists(src)) fs.renameSync(src, path.join(taskDir, name));
+    if (exists(path.join(staged, name))) mergeIn(staged, taskDir, name, moveAside);
     if (i === 0) pauseForTest("promote-mid");
   }
+  // 4. The list of what cst-batch made here (kept when a user moves `_done.json` away), then `_done.json` last.
+  writePromotedList(taskDir, [...fresh]);
   fsyncDirSync(taskDir);
   pauseForTest("before-done");
-  // 4. `_done.json` last.
   writeJsonAtomicSync(done, journal.done);
   pauseForTest("after-done");
   // 5. Clear the work folder: rename first so a crash mid-removal leaves a recognisable name.
   await removeWorkDir(taskDir);
+}
+
+/** A result would replace files cst-batch did not make: nothing was promoted. */
+export class PromotionConflictError extends Error {
+  constructor(
+    readonly taskDir: string,
+    readonly conflicts: string[],
+  ) {
+    const shown = conflicts.slice(0, 5).map((c) => path.join(taskDir, c));
+    super(
+      `csttool's results would replace ${conflicts.length} file(s) in ${taskDir} that cst-batch did not create: ${shown.join(", ")}${conflicts.length > shown.length ? ` and ${conflicts.length - shown.length} more` : ""}; nothing was promoted`,
+    );
+    this.name = "PromotionConflictError";
+  }
+}
+
+/** Move `staged/rel` to `taskDir/rel`; the checks of findConflicts ran first. */
+function mergeIn(staged: string, taskDir: string, rel: string, moveAside: (rel: string) => void): void {
+  const src = path.join(staged, rel);
+  const dest = path.join(taskDir, rel);
+  const target = lstatOrNull(dest);
+  const srcIsDir = fs.lstatSync(src).isDirectory();
+  if (target !== null && target.isDirectory() && !target.isSymbolicLink() && srcIsDir) {
+    for (const name of fs.readdirSync(src).sort()) mergeIn(staged, taskDir, `${rel}/${name}`, moveAside);
+    rmdirQuietly(src);
+    return;
+  }
+  // A previous result of another kind (a folder where a file goes, or the reverse) moves aside whole.
+  if (target !== null && (target.isDirectory() || srcIsDir)) moveAside(rel);
+  fs.renameSync(src, dest);
+}
+
+/** Remove the folders of `rel` that its moving away left empty (never the subject folder). */
+function removeEmptyParents(taskDir: string, rel: string): void {
+  for (let dir = path.posix.dirname(rel); dir !== "." && dir !== ""; dir = path.posix.dirname(dir)) {
+    try {
+      fs.rmdirSync(path.join(taskDir, dir));
+    } catch {
+      return;
+    }
+  }
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -2,7 +2,7 @@ import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
-import { taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
+import { eventLogPath, logsDir, taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
 import {
   AttemptStartSchema,
   SCHEMA_VERSION,
@@ -16,6 +16,8 @@ import {
 } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
 import { rmQuietly } from "../util/quiet-fs.js";
+import { assertNoLinks, assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
+import { findConflicts, ownedFiles } from "./ownership.js";
 import { readStateFileSync } from "../util/read-json.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import {
@@ -42,6 +44,7 @@ import {
   stageOutput,
   STAGED_DIR,
   writeJournal,
+  PromotionConflictError,
   type PromoteJournal,
 } from "./promote.js";
 import { describeOomEvidence, readOomKillCount } from "./oom.js";
@@ -109,6 +112,8 @@ export interface RunOneOptions {
    */
   onCsttoolExit?: () => void | Promise<void>;
   onEvent?: (e: RunOneEvent) => void;
+  /** Let the result replace files in the subject folder that cst-batch did not create. */
+  adoptExisting?: boolean;
 }
 
 /** Exit code of `run-one` for an outcome (see EXIT in src/errors.ts). */
@@ -206,12 +211,13 @@ export interface TaskLock {
  * itself; local mode calls it for a worker's next task once the current csttool is gone (before
  * its output is promoted), and passes the result as `RunOneOptions.lock`.
  */
-export function lockTask(paths: Pick<TaskPaths, "dir" | "lock">, jobId: string | null): TaskLock {
+export function lockTask(paths: Pick<TaskPaths, "out" | "dir" | "lock">, jobId: string | null): TaskLock {
   const token = randomHex(16);
   const acquired = (async (): Promise<LockResult> => {
     try {
-      fs.mkdirSync(paths.dir, { recursive: true });
+      mkdirConfined(paths.out, paths.dir);
     } catch (e) {
+      if (e instanceof CstError) throw e;
       throw new CstError("SYSTEM", `cannot create the subject folder ${paths.dir}: ${(e as Error).message}`, { cause: e });
     }
     pauseForTest("before-lock");
@@ -306,7 +312,7 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
   if (!(await removeTrash(paths.dir)).has(WORK_DIR)) return;
   const journal = await readJournal(paths.work);
   if (journal.kind === "ok") {
-    await applyPromotion(paths.dir, journal.journal);
+    await applyPromotion(paths.out, paths.dir, journal.journal);
     emit({ type: "recovered", task: ref, what: "promotion", message: `finished an interrupted promotion in ${paths.dir}` });
     return;
   }
@@ -346,9 +352,9 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
     max_rss_kb: null,
   };
   const tail = await readLogTail(paths.log);
-  const target = await failedAttemptDir(paths.dir, category, now);
+  const target = await failedAttemptDir(paths.out, paths.dir, category, now);
   const record = buildAttemptRecord(target.id, identity, { category, message, exitCode: null, signal: null, logTail: tail, recordedBy: "recovery" });
-  noteSubjectLog(paths.log, [`recovered by a later run (pid ${process.pid} on ${hostName()})`, ...failureLines(category, message, record.next_step)]);
+  noteSubjectLog(paths.out, paths.log, [`recovered by a later run (pid ${process.pid} on ${hostName()})`, ...failureLines(category, message, record.next_step)]);
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   await copyErrorLog(paths);
   recordEvent(path.resolve(header.out_dir), { event: "failed", key: task.key, index: task.index, category, message, next_step: record.next_step, attempt_dir: target.dir, duration_seconds: null });
@@ -366,7 +372,7 @@ async function readLogTail(file: string): Promise<string[]> {
 
 async function copyErrorLog(paths: TaskPaths): Promise<void> {
   try {
-    fs.mkdirSync(path.dirname(paths.errorLog), { recursive: true });
+    mkdirConfined(paths.out, path.dirname(paths.errorLog));
     // unlink removes a planted symlink itself; EXCL: never write through one planted meanwhile.
     rmQuietly(paths.errorLog);
     fs.copyFileSync(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
@@ -502,9 +508,10 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     pending_category: null,
   };
   try {
-    fs.mkdirSync(paths.work, { recursive: true });
+    mkdirConfined(out, paths.work);
     writeAttemptStartSync(paths.work, start);
   } catch (e) {
+    if (e instanceof CstError) throw e;
     throw new CstError("SYSTEM", `cannot start an attempt in ${paths.work}: ${(e as Error).message}`, {
       cause: e,
       hint: errnoCode(e) === "ENOSPC" ? "the output filesystem is full; free space, then resubmit" : "check the output folder's permissions",
@@ -518,9 +525,9 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     let attemptDir: string | null = null;
     let record: AttemptRecord;
     try {
-      const target = await failedAttemptDir(paths.dir, category, finished);
+      const target = await failedAttemptDir(paths.out, paths.dir, category, finished);
       record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail, nextStep });
-      noteSubjectLog(paths.log, failureLines(category, message, record.next_step), finished);
+      noteSubjectLog(paths.out, paths.log, failureLines(category, message, record.next_step), finished);
       attemptDir = await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
       await copyErrorLog(paths);
     } catch (e) {
@@ -544,6 +551,12 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     return { kind: "failed", task: ref, category: record.category, record, attemptDir };
   };
 
+  try {
+    assertTaskWritable(out, paths);
+  } catch (e) {
+    return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
+  }
+
   const logHeader = [
     `# cst-batch ${CST_BATCH_VERSION} run-one: task ${task.index} (${task.key}), attempt started ${startedAt.toISOString()}`,
     `# host ${hostName()}, pid ${process.pid}, job ${jobId ?? "none"}, plan ${header.plan_id}, config ${task.config_hash}`,
@@ -556,16 +569,16 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     message: `cannot check the inputs: ${(e as Error).message}`,
   }));
   if (!check.ok) {
-    await writeLogOnly(paths.log, `${logHeader}\n# not started: ${check.message}\n`);
+    await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${check.message}\n`);
     return fail(check.category, check.message, { logTail: [check.message] });
   }
   if (check.dicomFiles && task.dicom_link_dir) {
     const linkDir = path.resolve(out, task.dicom_link_dir);
     try {
-      await linkDicomSeries(linkDir, check.dicomFiles);
+      await linkDicomSeries(out, linkDir, check.dicomFiles);
     } catch (e) {
       const message = `cannot link the DICOM series into ${linkDir}: ${(e as Error).message}`;
-      await writeLogOnly(paths.log, `${logHeader}\n# not started: ${message}\n`);
+      await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${message}\n`);
       return fail("SYSTEM", message, { logTail: [message] });
     }
   }
@@ -578,6 +591,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     env: opts.env ?? process.env,
     token,
     logFile: paths.log,
+    logRoot: out,
     logHeader,
     timeoutMs: timeoutMinutes * 60_000,
     graceMs: graceSeconds * 1000,
@@ -614,9 +628,9 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   return promote(ctx, { csttoolOut, identity, result, fail, start });
 }
 
-async function writeLogOnly(file: string, text: string): Promise<void> {
+async function writeLogOnly(root: string, file: string, text: string): Promise<void> {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    mkdirConfined(root, path.dirname(file));
     rmQuietly(file);
     const fd = fs.openSync(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666);
     try {
@@ -639,7 +653,7 @@ async function promote(
     start: AttemptStart;
   },
 ): Promise<RunOneOutcome> {
-  const { task, paths, ref } = ctx;
+  const { task, paths, ref, out } = ctx;
   const staged = path.join(paths.work, STAGED_DIR);
   const prefix = task.session ? `${task.subject}_${task.session}` : task.subject;
   let files: { path: string; size: number }[];
@@ -665,9 +679,21 @@ async function promote(
     files,
     metrics_file: metricsFile,
   };
+  let replaces: string[];
+  try {
+    replaces = ownedFiles(paths.dir);
+    const conflicts = findConflicts(paths.dir, staged, new Set(replaces));
+    if (conflicts.length > 0 && !ctx.opts.adoptExisting) {
+      const e = new PromotionConflictError(paths.dir, conflicts);
+      return p.fail("SYSTEM", `${e.message} (csttool's output is kept with this attempt)`, p.result, conflictNextStep(paths.dir, conflicts));
+    }
+    replaces.push(...conflicts);
+  } catch (e) {
+    return p.fail("SYSTEM", `cannot check the subject folder before promoting: ${(e as Error).message}`, p.result);
+  }
   let journal: PromoteJournal;
   try {
-    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: fs.readdirSync(staged).sort() };
+    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: fs.readdirSync(staged).sort(), replaces };
     await writeJournal(paths.work, journal);
     pauseForTest("journal-written");
   } catch (e) {
@@ -675,7 +701,7 @@ async function promote(
     return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
   }
   try {
-    await applyPromotion(paths.dir, journal);
+    await applyPromotion(out, paths.dir, journal);
   } catch (e) {
     // The journal stays; the next run on this subject finishes the promotion before anything else.
     const message = `promotion interrupted: ${(e as Error).message}; the next run of this subject finishes it`;
@@ -689,7 +715,21 @@ async function promote(
     return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
   }
   rmQuietly(paths.errorLog);
-  noteSubjectLog(paths.log, [`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
+  noteSubjectLog(paths.out, paths.log, [`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
   return { kind: "success", task: ref, record: done };
 }
 
+/** What to do about foreign files in the way of a result. */
+function conflictNextStep(taskDir: string, conflicts: readonly string[]): string {
+  const first = path.join(taskDir, conflicts[0] ?? "");
+  return `move the file(s) cst-batch did not create out of ${taskDir} (e.g. ${first}), or let cst-batch replace them with --adopt-existing; then run the subject again`;
+}
+
+/**
+ * The places an attempt writes besides `_work`: no symbolic link planted at any of them (the
+ * writes never follow one anyway; this names the link before csttool runs).
+ */
+function assertTaskWritable(out: string, paths: TaskPaths): void {
+  assertRealDirs(out, paths.failed);
+  assertNoLinks(out, [logsDir(out), paths.log, paths.errorLog, eventLogPath(out)]);
+}

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { mkdirConfined } from "../util/confined-fs.js";
 import type { FailureCategory } from "../schemas/records.js";
 import { closeQuietly } from "../util/quiet-fs.js";
 import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "./procs.js";
@@ -21,6 +22,8 @@ export interface SuperviseOptions {
   /** Put into the child's environment as CST_BATCH_RUN_TOKEN; identifies the run's processes. */
   token: string;
   logFile: string;
+  /** The output folder holding the log: no link below it is followed. */
+  logRoot: string;
   /** Written at the top of the (truncated) log file. */
   logHeader: string;
   cwd?: string;
@@ -85,18 +88,19 @@ class LogTee {
   private partial: Record<"out" | "err", string> = { out: "", err: "" };
 
   constructor(
+    root: string,
     private readonly file: string,
     header: string,
   ) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
-    try {
-      if (fs.lstatSync(file).isSymbolicLink()) fs.unlinkSync(file);
-    } catch {
-      // no such file yet
-    }
     const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
     try {
+      mkdirConfined(root, path.dirname(file));
+      // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
+      try {
+        if (fs.lstatSync(file).isSymbolicLink()) fs.unlinkSync(file);
+      } catch {
+        // no such file yet
+      }
       this.fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
     } catch (e) {
       this.error = `cannot write the log ${file}: ${(e as Error).message}`;
@@ -212,7 +216,7 @@ async function waitGone(pgid: number, run: RunId, deadline: number): Promise<boo
 
 export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult> {
   const started = Date.now();
-  const tee = new LogTee(opts.logFile, opts.logHeader);
+  const tee = new LogTee(opts.logRoot, opts.logFile, opts.logHeader);
   const abortGraceMs = opts.abortGraceMs ?? opts.graceMs;
   const [file, ...args] = opts.argv;
   if (file === undefined) throw new Error("supervise: empty argv");

@@ -79,9 +79,10 @@ export function arrayRunView(ctx: ArrayScriptContext): Record<string, unknown> {
     chunkOffset: ctx.chunkOffset,
     timeoutMinutes: ctx.timeoutMinutes,
     /** Extra run-one arguments, each quoted by the template. */
-    runOneExtraArgs: ctx.container
-      ? ["--container-runtime", ctx.container.runtime, "--container-image", ctx.container.image]
-      : [],
+    runOneExtraArgs: [
+      ...(ctx.container ? ["--container-runtime", ctx.container.runtime, "--container-image", ctx.container.image] : []),
+      ...(ctx.adoptExisting ? ["--adopt-existing"] : []),
+    ],
   };
 }
 

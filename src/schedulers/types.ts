@@ -62,6 +62,8 @@ export interface ArrayScriptContext extends ScriptContextBase {
   /** Slurm: `--signal=B:USR1@<seconds>` asks for USR1 this long before the time limit. */
   signalWarningSeconds: number;
   container: { image: string; runtime: ContainerRuntime } | null;
+  /** run-one may replace files in subject folders that cst-batch did not create (`--adopt-existing`). */
+  adoptExisting?: boolean;
 }
 
 export type CollectScriptContext = ScriptContextBase;

@@ -188,6 +188,14 @@ const runIdentity = {
   max_rss_kb: z._default(z.nullable(z.number()), null),
 };
 
+/** `<subject>/_promoted.json`: the files (relative) of the last result cst-batch promoted there. */
+export const PromotedListSchema = z.object({
+  schema_version: schemaVersion,
+  kind: z.literal("cst-batch-promoted"),
+  files: z.array(z.string()),
+});
+export type PromotedList = z.infer<typeof PromotedListSchema>;
+
 export const DoneRecordSchema = z.object({
   schema_version: schemaVersion,
   kind: z.literal("cst-batch-done"),

@@ -73,7 +73,7 @@ export function loadDoneRecordCache(out: string): DoneRecordCache {
 export function saveDoneRecordCache(out: string, cache: DoneRecordCache): void {
   if (!cache.changed) return;
   try {
-    writeFileAtomicSync(statusCachePath(out), cachePieces(cache), { durable: false });
+    writeFileAtomicSync(statusCachePath(out), cachePieces(cache), { durable: false, root: out });
   } catch {
     // not written: see above
   }

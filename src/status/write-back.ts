@@ -1,10 +1,12 @@
-import { promises as fsp } from "node:fs";
+import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, taskIdentity, type RunIdentity } from "../run/attempt.js";
 import { acquireLock } from "../run/lock.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
+import { mkdirConfined } from "../util/confined-fs.js";
+import { rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
 import { readStateFile } from "../util/read-json.js";
 import type { WriteBack } from "./derive.js";
@@ -31,7 +33,7 @@ function timeOf(iso: string): number {
 /** Apply one write-back for a task; see the rules above. */
 export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, wb: WriteBack, now: Date = new Date()): Promise<WriteBackOutcome> {
   const paths = taskPaths(out, task);
-  await fsp.mkdir(paths.dir, { recursive: true });
+  mkdirConfined(out, paths.dir);
   const got = await acquireLock(paths.lock, {
     pid: process.pid,
     host: hostName(),
@@ -110,7 +112,7 @@ async function writeSchedulerRecord(
   if (done) records.push(done);
   if (records.some((r) => r.job_id === wb.elementId)) return { kind: "skipped", reason: "already-recorded" };
   if (records.some((r) => timeOf(r.finished_at) >= since)) return { kind: "skipped", reason: "changed" };
-  const target = await failedAttemptDir(paths.dir, wb.category, now);
+  const target = await failedAttemptDir(paths.out, paths.dir, wb.category, now);
   const record = buildAttemptRecord(target.id, identityFor(header, task, wb, now, null), {
     category: wb.category,
     message: wb.message,
@@ -119,8 +121,8 @@ async function writeSchedulerRecord(
     logTail: await readLogTail(paths.log),
     recordedBy: "scheduler",
   });
-  await fsp.mkdir(target.dir, { recursive: true });
-  await writeJsonAtomic(path.join(target.dir, ATTEMPT_FILE), record);
+  mkdirConfined(paths.out, target.dir);
+  await writeJsonAtomic(path.join(target.dir, ATTEMPT_FILE), record, { root: paths.out });
   return { kind: "written", path: target.dir, category: wb.category };
 }
 
@@ -136,7 +138,7 @@ async function archiveWithVerdict(
   if (start.kind !== "ok" || start.value.job_id !== wb.elementId) return { kind: "skipped", reason: "changed" };
   const s = start.value;
   const identity = { ...identityFor(header, task, wb, now, s.started_at), config_hash: s.config_hash, plan_id: s.plan_id, host: s.host, pid: s.pid };
-  const target = await failedAttemptDir(paths.dir, wb.category, now);
+  const target = await failedAttemptDir(paths.out, paths.dir, wb.category, now);
   const record = buildAttemptRecord(target.id, identity, {
     category: wb.category,
     message: wb.message,
@@ -146,8 +148,13 @@ async function archiveWithVerdict(
     recordedBy: "scheduler",
   });
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
-  await fsp.mkdir(path.dirname(paths.errorLog), { recursive: true }).catch(() => {});
-  await fsp.copyFile(paths.log, paths.errorLog).catch(() => {});
+  try {
+    mkdirConfined(paths.out, path.dirname(paths.errorLog));
+    rmQuietly(paths.errorLog);
+    await fsp.copyFile(paths.log, paths.errorLog, fsConstants.COPYFILE_EXCL);
+  } catch {
+    // no log, or no place for its copy: the record holds the tail
+  }
   return { kind: "written", path: target.dir, category: wb.category };
 }
 
@@ -166,7 +173,7 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
     recorded_by: "scheduler",
     max_rss_kb: r.value.max_rss_kb ?? wb.sched.maxRssKb,
   };
-  await writeJsonAtomic(file, refined);
+  await writeJsonAtomic(file, refined, { root: paths.out });
   const target = path.join(paths.failed, newId);
   await fsp.rename(dir, target).catch(() => {});
   return { kind: "written", path: target, category: wb.category };

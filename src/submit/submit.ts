@@ -11,6 +11,7 @@ import type { ArrayScriptContext, CollectScriptContext, SchedulerBackend, Schedu
 import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
+import { mkdirConfined } from "../util/confined-fs.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { layoutArrays } from "./chunks.js";
 import { selectPending, type PendingSelection } from "./pending.js";
@@ -50,6 +51,8 @@ export interface SubmitRequest {
   /** Default: this process's node and the package's bin/cst-batch.js. */
   nodeExecutable?: string;
   entryScript?: string;
+  /** run-one may replace files in subject folders that cst-batch did not create. */
+  adoptExisting?: boolean;
 }
 
 export interface RenderedScript {
@@ -152,6 +155,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       timeoutMinutes: timing.timeoutMinutes,
       signalWarningSeconds: timing.warningSeconds,
       container: settings.container,
+      adoptExisting: req.adoptExisting === true,
     };
     const scriptPath = path.join(scriptsDir, `array-${s}.sh`);
     scripts.push({ name: `array-${s}`, path: scriptPath, text: backend.renderArrayScript(ctx, renderOpts), submitArgv: backend.submitArgv(scriptPath) });
@@ -233,19 +237,22 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
 
   const backend = getBackend(req.scheduler);
   const runOpts = runOptions(req);
+  const out = req.plan.out_dir;
   // Slurm fails every task whose log folder is missing: create it before anything is submitted.
   try {
-    await fsp.mkdir(prep.logDir, { recursive: true });
-    await fsp.mkdir(prep.scriptsDir, { recursive: true });
+    mkdirConfined(out, prep.logDir);
+    mkdirConfined(out, prep.scriptsDir);
     for (const s of prep.scripts) {
-      await writeFileAtomic(s.path, s.text);
+      await writeFileAtomic(s.path, s.text, { root: out });
       await fsp.chmod(s.path, 0o755);
     }
   } catch (e) {
+    if (e instanceof CstError) throw e;
     throw new CstError("SYSTEM", `cannot write the job scripts into ${prep.scriptsDir}: ${(e as Error).message}`, { cause: e, hint: "check --out: permissions, free space" });
   }
   const submission = prep.submission;
-  await writeJsonAtomic(prep.recordPath, submission);
+  mkdirConfined(out, path.dirname(prep.recordPath));
+  await writeJsonAtomic(prep.recordPath, submission, { root: out });
 
   const submitted: string[] = [];
   const submitOne = async (argv: string[], what: string): Promise<string> => {
@@ -270,14 +277,14 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
     const jobId = await submitOne(shard.submit_argv, `array ${s + 1} of ${submission.shards.length}`);
     submitted.push(jobId);
     shard.job_id = jobId;
-    await writeJsonAtomic(prep.recordPath, submission);
+    await writeJsonAtomic(prep.recordPath, submission, { root: out });
   }
   const collectArgv = backend.submitArgv(submission.collect!.script, { dependsOn: submitted, dependsOnArrays: true });
   submission.collect!.submit_argv = collectArgv;
   const collectId = await submitOne(collectArgv, "the collect job");
   submitted.push(collectId);
   submission.collect!.job_id = collectId;
-  await writeJsonAtomic(prep.recordPath, submission);
+  await writeJsonAtomic(prep.recordPath, submission, { root: out });
 
   return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, req.plan.out_dir) };
 }

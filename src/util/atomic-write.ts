@@ -1,5 +1,6 @@
 import fs, { constants } from "node:fs";
 import path from "node:path";
+import { assertRealDirs } from "./confined-fs.js";
 import { closeQuietly, rmQuietly } from "./quiet-fs.js";
 import { randomHex } from "./random-hex.js";
 import { pauseForTest } from "./test-pause.js";
@@ -15,11 +16,19 @@ import { pauseForTest } from "./test-pause.js";
  * file calls").
  *
  * `durable: false` skips both fsyncs, for a file that may be lost in a crash (a cache): readers
- * still never see a mix.
+ * still never see a mix. `root`: the output folder the file lies in; a symbolic link on the way
+ * below it is refused (src/util/confined-fs.ts). A link at the file's own name is replaced by
+ * the rename, never followed.
  */
-export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>, opts: { durable?: boolean } = {}): void {
+export interface WriteOptions {
+  durable?: boolean;
+  root?: string;
+}
+
+export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>, opts: WriteOptions = {}): void {
   const durable = opts.durable !== false;
   const dir = path.dirname(file);
+  if (opts.root !== undefined) assertRealDirs(opts.root, dir);
   const tmp = path.join(dir, `.${path.basename(file)}.${randomHex(6)}.tmp`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
   const fd = fs.openSync(tmp, flags, 0o666);
@@ -58,16 +67,16 @@ function writePieces(fd: number, pieces: Iterable<string>): void {
   if (pending !== "") fs.writeFileSync(fd, pending);
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>): Promise<void> {
-  writeFileAtomicSync(file, data);
+export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>, opts: WriteOptions = {}): Promise<void> {
+  writeFileAtomicSync(file, data, opts);
 }
 
-export function writeJsonAtomicSync(file: string, value: unknown): void {
-  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n");
+export function writeJsonAtomicSync(file: string, value: unknown, opts: WriteOptions = {}): void {
+  writeFileAtomicSync(file, JSON.stringify(value, null, 2) + "\n", opts);
 }
 
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  writeJsonAtomicSync(file, value);
+export async function writeJsonAtomic(file: string, value: unknown, opts: WriteOptions = {}): Promise<void> {
+  writeJsonAtomicSync(file, value, opts);
 }
 
 export function fsyncDirSync(dir: string): void {

@@ -17,6 +17,7 @@ interface ResubmitFlags {
   timeFactor?: string;
   profile?: string | false;
   dryRun?: boolean;
+  adoptExisting?: boolean;
   json?: boolean;
 }
 
@@ -59,6 +60,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
+    .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
     .option("--json", "print the result as JSON on stdout")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: ResubmitFlags) => {
@@ -87,6 +89,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         timeFactor: number("--time-factor", flags.timeFactor),
         retry: loaded.profile.retry ?? null,
         dryRun: Boolean(flags.dryRun),
+        adoptExisting: flags.adoptExisting === true,
         commandLine: ["cst-batch", ...process.argv.slice(2)],
         ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
       });

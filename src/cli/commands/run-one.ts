@@ -14,6 +14,7 @@ export interface RunOneFlags {
   submission?: string;
   chunk?: string;
   force?: boolean;
+  adoptExisting?: boolean;
   timeoutMinutes?: string;
   graceSeconds?: string;
   containerRuntime?: string;
@@ -28,6 +29,7 @@ export const RUN_ONE_OPTIONS: readonly { flags: string; description: string }[] 
   { flags: "--submission <file>", description: "submission record; with --chunk, run that chunk's tasks one after another" },
   { flags: "--chunk <k>", description: "chunk number in the submission" },
   { flags: "--force", description: "rerun even when the subject is already done with the same configuration" },
+  { flags: "--adopt-existing", description: "let the result replace files in the subject folder that cst-batch did not create (default: stop and name them)" },
   { flags: "--timeout-minutes <m>", description: "time limit for csttool (default: the plan's)" },
   { flags: "--grace-seconds <s>", description: "between SIGTERM and SIGKILL when stopping csttool (default: the plan's)" },
   { flags: "--container-image <image>", description: "run csttool as `<runtime> exec --bind <out,inputs> <image> csttool ...`" },
@@ -143,6 +145,7 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
         planFile: job.planFile,
         index: job.index,
         force: flags.force === true,
+        adoptExisting: flags.adoptExisting === true,
         signal: controller.signal,
         ...(timeoutMinutes !== undefined ? { timeoutMinutes } : {}),
         ...(graceSeconds !== undefined ? { graceSeconds } : {}),

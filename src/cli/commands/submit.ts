@@ -62,6 +62,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     .option("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)")
     .option("--jobs <n>", "local mode: concurrent subjects (default: CPU count)")
     .option("--force", "local mode: rerun subjects that are already done")
+    .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
     .option("--dry-run", "show what would run, the rendered scripts and the exact submit commands; submit nothing");
   addPlanFlags(cmd);
   addSchedulerFlags(cmd);
@@ -113,6 +114,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
           jobs,
           dryRun: Boolean(opts.dryRun),
           force: Boolean(opts.force),
+          adoptExisting: Boolean(opts.adoptExisting),
           json: Boolean(opts.json),
         }),
       );
@@ -156,6 +158,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
       explicitTimeoutMinutes: explicitTimeout,
       commandLine: ["cst-batch", ...process.argv.slice(2)],
       dryRun: Boolean(opts.dryRun),
+      adoptExisting: Boolean(opts.adoptExisting),
       ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
     });
     printResult(result, Boolean(opts.json));

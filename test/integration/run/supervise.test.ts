@@ -17,7 +17,7 @@ test("an abort that comes while the child is being started (before its spawn eve
     argv: ["sleep", "30"],
     env: process.env,
     token: "t-abort-at-spawn",
-    logFile: path.join(dir, "log"),
+    logRoot: dir, logFile: path.join(dir, "log"),
     logHeader: "# test",
     timeoutMs: null,
     graceMs: 1000,

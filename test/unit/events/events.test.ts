@@ -40,7 +40,7 @@ describe("event log lines", () => {
     const out = path.join(dir, "new-out");
     expect(recordEvent(out, { event: "collected", plan_id: "p", counts: { success: 1 }, by_category: {}, problems: 0 })).toBe(true);
     expect(readEvents(out)).toHaveLength(1);
-    expect(appendLineSync(path.join(dir, "nofile", "\0bad"), "x")).toBe(false);
+    expect(appendLineSync(dir, path.join(dir, "nofile", "\0bad"), "x")).toBe(false);
   });
 
   it("concurrent writers in separate processes append whole lines", async () => {
@@ -50,7 +50,7 @@ describe("event log lines", () => {
     const script = `
       const { appendLineSync } = await import(${JSON.stringify(appender)});
       const w = process.argv[2];
-      for (let i = 0; i < 300; i++) appendLineSync(${JSON.stringify(file)}, JSON.stringify({ w, i, pad: "x".repeat(1500) }));`;
+      for (let i = 0; i < 300; i++) appendLineSync(${JSON.stringify(dir)}, ${JSON.stringify(file)}, JSON.stringify({ w, i, pad: "x".repeat(1500) }));`;
     const writers = Array.from({ length: 6 }, (_, w) =>
       new Promise<void>((resolve, reject) => {
         const child = spawn(process.execPath, ["--input-type=module", "-e", script, String(w)], { stdio: "inherit" });
