@@ -90,19 +90,23 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
 }
 
 /**
- * Every fixed path of the study folder (the per-subject ones are `taskPaths`): the places where
- * a planted symbolic link is refused up front (src/util/confined-fs.ts `assertNoLinks`).
+ * The study folder's paths where a planted symbolic link is refused up front, naming it
+ * (src/util/confined-fs.ts `assertNoLinks`): its folders and the appended event log. A link at
+ * a file that is replaced whole (a plan, a report, a log) is removed or renamed over instead,
+ * never followed.
  */
+export function studyLinkChecked(out: string): string[] {
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out)];
+}
+
+/** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */
 export function studyPaths(out: string): string[] {
   return [
-    stateDir(out),
-    plansDir(out),
+    ...studyLinkChecked(out),
     currentPlanPath(out),
-    submissionsDir(out),
-    eventLogPath(out),
     statusCachePath(out),
-    logsDir(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
+    path.join(out, "batch_report.html"),
   ];
 }
 

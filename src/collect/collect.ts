@@ -1,7 +1,7 @@
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
-import { OUTPUT_FILES, currentPlanPath, studyPaths } from "../layout.js";
+import { OUTPUT_FILES, currentPlanPath, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { FAILURE_CATEGORIES, type AttemptRecord } from "../schemas/records.js";
 import type { Summary } from "../schemas/study-records.js";
@@ -94,7 +94,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     description: path.join(outDir, OUTPUT_FILES.datasetDescription),
     participants: path.join(outDir, OUTPUT_FILES.participants),
   };
-  assertNoLinks(outDir, studyPaths(outDir));
+  assertNoLinks(outDir, studyLinkChecked(outDir));
   // Streamed: 10,000 rows of ~90 columns are ~14 MB of text, never joined into one string.
   await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)]), { root: outDir }));
   // Written: let the CSV text go before the report and the summary are built.

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, studyPaths, taskKey, taskPaths, WORK_DIR } from "../layout.js";
+import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, studyLinkChecked, taskKey, taskPaths, WORK_DIR } from "../layout.js";
 import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
 import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
@@ -287,7 +287,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   const planPath = path.join(plansDir(out), `${planId}.json`);
   try {
-    assertNoLinks(out, studyPaths(out));
+    assertNoLinks(out, studyLinkChecked(out));
     plan = await writePlanFiles(out, planPath, plan, draft);
   } catch (e) {
     const [message, fix] =

@@ -731,5 +731,5 @@ function conflictNextStep(taskDir: string, conflicts: readonly string[]): string
  */
 function assertTaskWritable(out: string, paths: TaskPaths): void {
   assertRealDirs(out, paths.failed);
-  assertNoLinks(out, [logsDir(out), paths.log, paths.errorLog, eventLogPath(out)]);
+  assertNoLinks(out, [logsDir(out), eventLogPath(out)]);
 }

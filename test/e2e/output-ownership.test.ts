@@ -114,10 +114,9 @@ describe("no write leaves --out through a planted symbolic link", () => {
       expect(r.stderr, rel).not.toMatch(/at .*\.js:\d+/);
       // A link cst-batch left in place was refused, and the refusal names it (a managed name such
       // as `_work` or `_done.json` may instead be removed or replaced: the link, never its target).
-      if (isLink(link)) {
-        const status = runCli(["status", "--out", s.out]);
-        expect(`${r.stderr}\n${status.stderr}\n${status.stdout}`, rel).toContain(link);
-      }
+      const status = runCli(["status", "--out", s.out]);
+      expect({ rel, changed: diff(before, snapshotTreeSync(elsewhere)) }).toEqual({ rel, changed: [] });
+      if (isLink(link)) expect(`${r.stderr}\n${status.stderr}\n${status.stdout}`, rel).toContain(link);
       rmSync(s.dir, { recursive: true, force: true });
     }
   });

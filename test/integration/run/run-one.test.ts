@@ -40,7 +40,7 @@ async function walk(root: string, rel = ""): Promise<string[]> {
   return out.sort();
 }
 
-const MANAGED = /^(_lock|_work|_failed_attempts|_done\.json)/;
+const MANAGED = /^(_lock|_work|_failed_attempts|_done\.json|_promoted\.json)/;
 
 describe("success and promotion", () => {
   test("promotion flattens csttool's tree and writes _done.json last, listing every file", async () => {
