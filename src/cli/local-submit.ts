@@ -98,6 +98,9 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
     }
     out.info(`reports: ${collected.files.join(", ")}`);
   }
+  // What collect left alone or found damaged (the first few; all of them in batch_summary.json).
+  for (const problem of collected.problems.slice(0, 5)) out.warn(problem);
+  if (collected.problems.length > 5) out.warn(`... and ${collected.problems.length - 5} more problem(s) (see "problems" in batch_summary.json)`);
   // A failure that could not even be recorded (no attempt folder) is only known here: say it.
   for (const r of result.results) {
     if (r.outcome.kind === "failed" && r.outcome.attemptDir === null) out.warn(`${r.key}: ${r.outcome.record.message}`);

@@ -18,6 +18,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
 import { jsonPiecesByElement } from "../util/json-pieces.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import { datasetDescription, participantsTsv } from "./bids.js";
+import { foreignOutputProblem, foreignOutputs } from "./own-outputs.js";
 import { csvLines, csvRow, numberCell } from "./csv.js";
 import { readTaskMetrics } from "./find-metrics.js";
 import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
@@ -95,6 +96,17 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     participants: path.join(outDir, OUTPUT_FILES.participants),
   };
   assertNoLinks(outDir, studyLinkChecked(outDir));
+  // A study-level file of the user's own is left alone (src/collect/own-outputs.ts).
+  const foreign = foreignOutputs(outDir);
+  const written: string[] = [];
+  const writeReport = async (file: string, write: () => Promise<void>): Promise<void> => {
+    if (foreign.has(file)) {
+      problems.push(foreignOutputProblem(file));
+      return;
+    }
+    await writeOutput(file, write);
+    written.push(file);
+  };
   // Streamed: 10,000 rows of ~90 columns are ~14 MB of text, never joined into one string.
   await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)]), { root: outDir }));
   // Written: let the CSV text go before the report and the summary are built.
@@ -119,11 +131,11 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
   await writeReport(files.summary, () => writeFileAtomic(files.summary, jsonPiecesByElement(summary, "tasks"), { root: outDir }));
 
   recordEvent(outDir, { event: "collected", plan_id: plan.plan_id, counts: summary.counts, by_category: summary.by_category, problems: problems.length });
-  return { summary, files: [files.summary, files.csv, reportFile, files.description, files.participants], problems };
+  return { summary, files: written, problems };
 }
 
 /** Run one atomic write; a filesystem error becomes a CstError naming the file. */
-async function writeReport(file: string, write: () => Promise<void>): Promise<void> {
+async function writeOutput(file: string, write: () => Promise<void>): Promise<void> {
   try {
     await write();
   } catch (e) {

@@ -85,6 +85,39 @@ describe("cst-batch deletes or overwrites only what it created", () => {
   });
 });
 
+describe("collect overwrites only the study-level files cst-batch wrote", () => {
+  it("leaves a project folder's own participants.tsv and dataset_description.json byte-identical, and says so", () => {
+    const s = setup();
+    mkdirSync(s.out, { recursive: true });
+    const own = {
+      "participants.tsv": "participant_id\tage\tsex\nsub-01\t34\tF\nsub-02\t41\tM\nsub-04\t50\tF\n",
+      "dataset_description.json": '{"Name": "my project", "BIDSVersion": "1.9.0"}\n',
+    };
+    for (const [name, text] of Object.entries(own)) writeFileSync(path.join(s.out, name), text);
+    const r = s.submit();
+    expect(r.code).toBe(EXIT.OK);
+    for (const [name, text] of Object.entries(own)) expect(readFileSync(path.join(s.out, name), "utf8")).toBe(text);
+    expect(r.stderr).toContain(`${path.join(s.out, "participants.tsv")} was not written by cst-batch`);
+    // Everything else is collected, and the summary lists what was left alone.
+    const summary = readJson(path.join(s.out, "batch_summary.json")) as { counts: object; problems: string[] };
+    expect(summary.counts).toMatchObject({ success: 4 });
+    expect(summary.problems.some((p) => p.includes("dataset_description.json was not written by cst-batch"))).toBe(true);
+    const again = runCli(["collect", "--out", s.out, "--json"]);
+    expect(again.code).toBe(EXIT.OK);
+    for (const [name, text] of Object.entries(own)) expect(readFileSync(path.join(s.out, name), "utf8")).toBe(text);
+  });
+
+  it("keeps rewriting its own files, also after a user edited none of them", () => {
+    const s = setup();
+    expect(s.submit().code).toBe(EXIT.OK);
+    writeFileSync(s.config, JSON.stringify({ "sub-03": "fail" }));
+    rmSync(path.join(s.out, "sub-03", "_done.json"));
+    expect(s.submit().code).toBe(EXIT.SUBJECT_FAILED);
+    expect(readFileSync(path.join(s.out, "participants.tsv"), "utf8")).toBe("participant_id\tn_sessions\nsub-01\t2\nsub-02\t1\n");
+    expect(readJson(path.join(s.out, "dataset_description.json")).GeneratedBy).toContainEqual(expect.objectContaining({ Name: "cst-batch" }));
+  });
+});
+
 describe("no write leaves --out through a planted symbolic link", () => {
   /** Every path the layout defines for the study and for one subject (sub-02, which fails). */
   function layoutPaths(out: string): string[] {
