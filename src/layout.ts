@@ -106,7 +106,6 @@ export function studyPaths(out: string): string[] {
     currentPlanPath(out),
     statusCachePath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
-    path.join(out, "batch_report.html"),
   ];
 }
 
@@ -115,4 +114,5 @@ export const OUTPUT_FILES = {
   metricsCsv: "batch_metrics.csv",
   datasetDescription: "dataset_description.json",
   participants: "participants.tsv",
+  report: "batch_report.html",
 } as const;

@@ -23,7 +23,7 @@ import { csvLines, csvRow, numberCell } from "./csv.js";
 import { readTaskMetrics } from "./find-metrics.js";
 import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
 import { pickReportMetrics, type ReportRowInput } from "../report/data.js";
-import { writeBatchReport, REPORT_FILE } from "../report/write-report.js";
+import { writeBatchReport } from "../report/write-report.js";
 import { recordEvent } from "../events/events.js";
 
 export interface CollectOptions {
@@ -111,7 +111,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
   await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)]), { root: outDir }));
   // Written: let the CSV text go before the report and the summary are built.
   for (const r of rows) r.csv = "";
-  const reportFile = path.join(outDir, REPORT_FILE);
+  const reportFile = path.join(outDir, OUTPUT_FILES.report);
   await writeReport(reportFile, async () => {
     const written = await writeBatchReport(outDir, {
       generatedAt: summary.generated_at,

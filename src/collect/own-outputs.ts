@@ -1,7 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
 import { OUTPUT_FILES } from "../layout.js";
-import { REPORT_FILE } from "../report/write-report.js";
 import { CSV_COLUMNS } from "./metrics-columns.js";
 
 /**
@@ -62,7 +61,7 @@ export function foreignOutputs(outDir: string): Set<string> {
   };
   check(OUTPUT_FILES.summary, (t) => /^\s*\{\s*"schema_version":\s*\d+,\s*"kind":\s*"cst-batch-summary"/.test(t));
   check(OUTPUT_FILES.metricsCsv, (t) => t.startsWith(`${CSV_COLUMNS.slice(0, 4).join(",")},`));
-  check(REPORT_FILE, (t) => t.includes("<title>cst-batch report"));
+  check(OUTPUT_FILES.report, (t) => t.includes("<title>cst-batch report"));
   check(OUTPUT_FILES.datasetDescription, (_t, f) => describedByCstBatch(f));
   check(OUTPUT_FILES.participants, (_t, f) => {
     if (foreign.has(at(OUTPUT_FILES.datasetDescription)) || head(at(OUTPUT_FILES.datasetDescription)) === null) return false;
