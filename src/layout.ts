@@ -18,6 +18,8 @@ export const WORK_DIR = "_work";
 export const FAILED_DIR = "_failed_attempts";
 export const DONE_FILE = "_done.json";
 export const ATTEMPT_FILE = "attempt.json";
+/** In `_work/`: the chosen DICOM series linked for csttool (a task with a `series_uid`). */
+export const DICOM_SERIES_DIR = "dicom-series";
 /** Names in a subject folder that belong to cst-batch, not to csttool's results. */
 export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, FAILED_DIR, DONE_FILE]);
 
@@ -82,6 +84,11 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
     log: `${logs}${path.sep}${task.key}.log`,
     errorLog: `${logs}${path.sep}${task.key}_error.log`,
   };
+}
+
+/** The folder csttool gets as `--dicom` when only one series of a DICOM folder is linked for it. */
+export function dicomLinkDir(taskDir: string): string {
+  return path.join(taskDir, WORK_DIR, DICOM_SERIES_DIR);
 }
 
 export const OUTPUT_FILES = {

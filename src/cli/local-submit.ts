@@ -3,6 +3,7 @@ import { EXIT } from "../errors.js";
 import { readDoneState } from "../state/done.js";
 import { taskPaths } from "../layout.js";
 import type { Plan } from "../schemas/records.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
 import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
 import { formatDuration, createProgressRenderer } from "./progress.js";
 import { color, getVerbosity, out } from "./output.js";
@@ -22,9 +23,9 @@ export interface LocalSubmitParams {
 }
 
 /** Plan indices that still need a run: no `_done.json` with the task's config hash (or --force). */
-export async function pendingIndices(plan: Plan, force = false): Promise<number[]> {
+export async function pendingIndices(plan: Plan, study: string, force = false): Promise<number[]> {
   if (force) return plan.tasks.map((t) => t.index);
-  const states = await Promise.all(plan.tasks.map((t) => readDoneState(taskPaths(plan.out_dir, t).done, t.config_hash)));
+  const states = await Promise.all(plan.tasks.map((t) => readDoneState(taskPaths(study, t).done, t.config_hash)));
   return plan.tasks.filter((_t, i) => states[i]!.kind !== "current").map((t) => t.index);
 }
 
@@ -34,7 +35,8 @@ export async function pendingIndices(plan: Plan, force = false): Promise<number[
  * Returns the exit code.
  */
 export async function submitLocal(p: LocalSubmitParams): Promise<number> {
-  const indices = await pendingIndices(p.plan, p.force);
+  const study = studyDirOfPlan(p.planPath, p.plan);
+  const indices = await pendingIndices(p.plan, study, p.force);
   const jobs = p.jobs ?? defaultJobs();
   if (p.dryRun) {
     if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key) });
@@ -56,7 +58,7 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const s of signals) process.on(s, onSignal);
 
-  recordEvent(p.plan.out_dir, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
+  recordEvent(study, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
   out.info(`running ${indices.length} task(s) locally with ${jobs} worker(s) (${p.plan.tasks.length - indices.length} already done)`);
   const renderer = createProgressRenderer(process.stderr, p.quiet ?? getVerbosity() === "quiet");
   let result: LocalRunResult;
@@ -77,7 +79,7 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
     for (const s of signals) process.off(s, onSignal);
   }
 
-  const collected = await collect(p.plan.out_dir);
+  const collected = await collect(study);
   const summary = collected.summary;
   if (p.json) {
     out.json({ kind: "local", interrupted: result.interrupted, results: result.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })), summary: { counts: summary.counts, by_category: summary.by_category } });

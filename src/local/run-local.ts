@@ -1,6 +1,6 @@
 import os from "node:os";
-import path from "node:path";
 import { taskPaths } from "../layout.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
 import { lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 
@@ -90,7 +90,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     };
   };
 
-  const out = path.resolve(opts.plan.out_dir);
+  const out = studyDirOfPlan(opts.planFile, opts.plan);
   const claim = (): Claimed | null => {
     const task = tasks[next++];
     return task ? { task, lock: null } : null;
@@ -107,6 +107,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         planFile: opts.planFile,
         index: task.index,
         loaded: { header: opts.plan, task },
+        studyDir: out,
         force: opts.force,
         signal: opts.signal,
         timeoutMinutes: opts.timeoutMinutes,

@@ -17,10 +17,10 @@ export interface PendingSelection {
  * config hash whose lock is not held. Failed tasks are pending (they run again); a task another
  * array is running right now is left to that run. A task queued (not yet started) by an earlier
  * submission is still selected: when both arrays reach it, run-one's lock and done check make
- * the second one skip it.
+ * the second one skip it. `out` is the study folder (see src/study/study-folder.ts).
  */
-export async function selectPending(plan: Plan): Promise<PendingSelection> {
-  const states = await readAllTaskStates(plan.out_dir, plan.tasks);
+export async function selectPending(plan: Pick<Plan, "tasks">, out: string): Promise<PendingSelection> {
+  const states = await readAllTaskStates(out, plan.tasks);
   const sel: PendingSelection = { pending: [], done: [], running: [], problems: [] };
   for (const s of states) {
     sel.problems.push(...s.problems);
