@@ -2,7 +2,7 @@ import os from "node:os";
 import { taskPaths } from "../layout.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
-import { lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
+import { lockTask, runOne, type RunOneEvent, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -18,6 +18,8 @@ export interface LocalRunOptions {
   /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
   signal?: AbortSignal;
   onProgress?: (progress: LocalProgress) => void;
+  /** What a run found and repaired before it started (a damaged `_done.json` moved aside, an interrupted attempt filed away). */
+  onRecovered?: (event: Extract<RunOneEvent, { type: "recovered" }>) => void;
 }
 
 /** A task a worker has taken from the queue, with its lock when taken ahead. */
@@ -117,6 +119,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         onCsttoolExit: hooks.onCsttoolExit,
         onEvent: (e) => {
           if (e.type === "started") hooks.onStarted?.();
+          else if (e.type === "recovered") opts.onRecovered?.(e);
         },
       });
     } finally {

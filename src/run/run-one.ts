@@ -16,6 +16,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
+import { CORRUPT_SUFFIX } from "../state/damage.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { readStateFileSync } from "../util/read-json.js";
 import { CST_BATCH_VERSION } from "../version.js";
@@ -279,7 +280,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
       return outcome;
     }
     if (state.kind === "corrupt") {
-      const aside = `${paths.done}.corrupt-${fsTimestamp()}`;
+      const aside = `${paths.done}${CORRUPT_SUFFIX}${fsTimestamp()}`;
       try {
         fs.renameSync(paths.done, aside);
       } catch {

@@ -8,7 +8,7 @@ export interface PendingSelection {
   done: number[];
   /** Lock held by a live run right now: not submitted (that run records the outcome). */
   running: number[];
-  /** Damaged state files seen while reading (by path). */
+  /** Damaged state files seen while reading: path, reason and what becomes of it (as status and collect report them). */
   problems: string[];
 }
 
@@ -29,4 +29,14 @@ export async function selectPending(plan: Pick<Plan, "tasks">, out: string): Pro
     else sel.pending.push(s.index);
   }
   return sel;
+}
+
+/**
+ * What local mode runs: every task not done with its config hash (all of them with `force`). A
+ * task whose lock is held stays in the list: its run-one then reports it as running elsewhere.
+ */
+export async function selectLocalRun(plan: Pick<Plan, "tasks">, out: string, force: boolean): Promise<{ indices: number[]; problems: string[] }> {
+  const sel = await selectPending(plan, out);
+  const indices = force ? plan.tasks.map((t) => t.index) : [...sel.pending, ...sel.running].sort((a, b) => a - b);
+  return { indices, problems: sel.problems };
 }
