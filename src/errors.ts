@@ -23,7 +23,9 @@ export type ErrorCode =
   | "NEWER_SCHEMA"
   | "SCHEDULER"
   | "SYSTEM"
-  | "LOCK_UNSUPPORTED";
+  | "LOCK_UNSUPPORTED"
+  /** A plan that belongs to another study folder than the one given (see src/study/study-folder.ts). */
+  | "WRONG_STUDY";
 
 const EXIT_FOR: Record<ErrorCode, ExitCode> = {
   USAGE: EXIT.USAGE,
@@ -34,6 +36,7 @@ const EXIT_FOR: Record<ErrorCode, ExitCode> = {
   SCHEDULER: EXIT.SYSTEM,
   SYSTEM: EXIT.SYSTEM,
   LOCK_UNSUPPORTED: EXIT.SYSTEM,
+  WRONG_STUDY: EXIT.USAGE,
 };
 
 /**

@@ -20,6 +20,8 @@ export const DONE_FILE = "_done.json";
 /** The files of the subject's last promoted result: what cst-batch may replace (src/run/ownership.ts). */
 export const PROMOTED_FILE = "_promoted.json";
 export const ATTEMPT_FILE = "attempt.json";
+/** In `_work/`: the chosen DICOM series linked for csttool (a task with a `series_uid`). */
+export const DICOM_SERIES_DIR = "dicom-series";
 /** Names in a subject folder that belong to cst-batch, not to csttool's results. */
 export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, FAILED_DIR, DONE_FILE, PROMOTED_FILE]);
 
@@ -107,6 +109,11 @@ export function studyPaths(out: string): string[] {
     statusCachePath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
+}
+
+/** The folder csttool gets as `--dicom` when only one series of a DICOM folder is linked for it. */
+export function dicomLinkDir(taskDir: string): string {
+  return path.join(taskDir, WORK_DIR, DICOM_SERIES_DIR);
 }
 
 export const OUTPUT_FILES = {

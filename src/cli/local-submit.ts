@@ -1,8 +1,8 @@
 import { collect } from "../collect/index.js";
 import { EXIT } from "../errors.js";
-import { readDoneState } from "../state/done.js";
-import { taskPaths } from "../layout.js";
 import type { Plan } from "../schemas/records.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
+import { selectLocalRun } from "../submit/pending.js";
 import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
 import { formatDuration, createProgressRenderer } from "./progress.js";
 import { color, getVerbosity, out } from "./output.js";
@@ -22,12 +22,7 @@ export interface LocalSubmitParams {
   quiet?: boolean;
 }
 
-/** Plan indices that still need a run: no `_done.json` with the task's config hash (or --force). */
-export async function pendingIndices(plan: Plan, force = false): Promise<number[]> {
-  if (force) return plan.tasks.map((t) => t.index);
-  const states = await Promise.all(plan.tasks.map((t) => readDoneState(taskPaths(plan.out_dir, t).done, t.config_hash)));
-  return plan.tasks.filter((_t, i) => states[i]!.kind !== "current").map((t) => t.index);
-}
+const MAX_PROBLEMS_LISTED = 20;
 
 /**
  * `submit --scheduler local`: run the pending tasks here with a worker pool, then collect.
@@ -35,10 +30,16 @@ export async function pendingIndices(plan: Plan, force = false): Promise<number[
  * Returns the exit code.
  */
 export async function submitLocal(p: LocalSubmitParams): Promise<number> {
-  const indices = await pendingIndices(p.plan, p.force);
+  const study = studyDirOfPlan(p.planPath, p.plan);
+  const { indices, problems } = await selectLocalRun(p.plan, study, p.force ?? false);
   const jobs = p.jobs ?? defaultJobs();
+  // Damaged state files, as status and collect list them: path, reason, what becomes of it.
+  if (!p.json) {
+    for (const problem of problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(`damaged state file: ${problem}`);
+    if (problems.length > MAX_PROBLEMS_LISTED) out.warn(`... and ${problems.length - MAX_PROBLEMS_LISTED} more damaged state file(s) (see --json)`);
+  }
   if (p.dryRun) {
-    if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key) });
+    if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key), problems });
     else {
       out.info(`dry run: would run ${indices.length} of ${p.plan.tasks.length} task(s) here with ${jobs} worker(s):`);
       for (const i of indices) out.info(`  ${p.plan.tasks[i]!.key}  ${p.plan.tasks[i]!.csttool_argv.join(" ")}`);
@@ -57,10 +58,11 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const s of signals) process.on(s, onSignal);
 
-  recordEvent(p.plan.out_dir, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
+  recordEvent(study, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
   out.info(`running ${indices.length} task(s) locally with ${jobs} worker(s) (${p.plan.tasks.length - indices.length} already done)`);
   const renderer = createProgressRenderer(process.stderr, p.quiet ?? getVerbosity() === "quiet");
   let result: LocalRunResult;
+  const recovered: { key: string; what: string; message: string }[] = [];
   try {
     result = await runLocal({
       planFile: p.planPath,
@@ -73,17 +75,26 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
       graceSeconds: p.graceSeconds,
       signal: controller.signal,
       onProgress: (pr) => renderer.update(pr),
+      onRecovered: (e) => recovered.push({ key: e.task.key, what: e.what, message: e.message }),
     });
   } finally {
     renderer.finish();
     for (const s of signals) process.off(s, onSignal);
   }
 
-  const collected = await collect(p.plan.out_dir);
+  const collected = await collect(study);
   const summary = collected.summary;
   if (p.json) {
-    out.json({ kind: "local", interrupted: result.interrupted, results: result.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })), summary: { counts: summary.counts, by_category: summary.by_category } });
+    out.json({
+      kind: "local",
+      interrupted: result.interrupted,
+      results: result.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })),
+      summary: { counts: summary.counts, by_category: summary.by_category },
+      problems,
+      recovered,
+    });
   } else {
+    for (const r of recovered) out.warn(`${r.key}: ${r.message}`);
     const c = summary.counts;
     out.info(
       `\n${color("1", "summary")}: ${c.success} done, ${c.failed} failed, ${c.running} running elsewhere, ${c.pending} pending  (elapsed ${formatDuration(result.progress.elapsedMs)})`,

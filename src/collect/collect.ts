@@ -1,5 +1,6 @@
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
+import { resolveStudyDir } from "../study/study-folder.js";
 import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, currentPlanPath, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
@@ -58,6 +59,8 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
   const outDir = path.resolve(out);
   const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
   const plan = await loadPlanRefs(planFile, outDir);
+  // Refuses a plan of another study before anything is read or written here.
+  resolveStudyDir(outDir, plan, planFile);
   const io = await taskIoFor(outDir, opts.io);
   const logNames = await readLogNames(outDir, io);
 

@@ -1,8 +1,8 @@
 import os from "node:os";
-import path from "node:path";
 import { taskPaths } from "../layout.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
-import { lockTask, runOne, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
+import { lockTask, runOne, type RunOneEvent, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -20,6 +20,8 @@ export interface LocalRunOptions {
   /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
   signal?: AbortSignal;
   onProgress?: (progress: LocalProgress) => void;
+  /** What a run found and repaired before it started (a damaged `_done.json` moved aside, an interrupted attempt filed away). */
+  onRecovered?: (event: Extract<RunOneEvent, { type: "recovered" }>) => void;
 }
 
 /** A task a worker has taken from the queue, with its lock when taken ahead. */
@@ -92,7 +94,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     };
   };
 
-  const out = path.resolve(opts.plan.out_dir);
+  const out = studyDirOfPlan(opts.planFile, opts.plan);
   const claim = (): Claimed | null => {
     const task = tasks[next++];
     return task ? { task, lock: null } : null;
@@ -109,6 +111,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         planFile: opts.planFile,
         index: task.index,
         loaded: { header: opts.plan, task },
+        studyDir: out,
         force: opts.force,
         adoptExisting: opts.adoptExisting,
         signal: opts.signal,
@@ -119,6 +122,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         onCsttoolExit: hooks.onCsttoolExit,
         onEvent: (e) => {
           if (e.type === "started") hooks.onStarted?.();
+          else if (e.type === "recovered") opts.onRecovered?.(e);
         },
       });
     } finally {

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, plansDir, relativeLogFile, relativeTaskDir, studyLinkChecked, taskKey, taskPaths, WORK_DIR } from "../layout.js";
+import { currentPlanPath, dicomLinkDir, plansDir, relativeLogFile, relativeTaskDir, studyLinkChecked, taskKey, taskPaths, WORK_DIR } from "../layout.js";
 import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
 import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
@@ -150,7 +150,7 @@ function buildTask(
   const outputDir = relativeTaskDir(entry.subject, entry.session);
   const key = taskKey(entry.subject, entry.session);
   const taskDir = path.join(out, outputDir);
-  const linkDir = entry.input.kind === "dicom" && entry.input.series_uid !== null ? path.join(taskDir, WORK_DIR, "dicom-series") : null;
+  const linkDir = entry.input.kind === "dicom" && entry.input.series_uid !== null ? dicomLinkDir(taskDir) : null;
   const argv = [executable, "run"];
   if (entry.input.kind === "nifti") argv.push("--nifti", entry.input.nifti);
   else argv.push("--dicom", linkDir ?? entry.input.dicom_dir);

@@ -2,7 +2,8 @@ import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
-import { eventLogPath, logsDir, taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
+import { dicomLinkDir, eventLogPath, logsDir, taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
 import {
   AttemptStartSchema,
   SCHEMA_VERSION,
@@ -15,6 +16,7 @@ import {
   type PlanTask,
 } from "../schemas/records.js";
 import { readDoneState } from "../state/done.js";
+import { CORRUPT_SUFFIX } from "../state/damage.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { assertNoLinks, assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { findConflicts, ownedFiles } from "./ownership.js";
@@ -89,6 +91,8 @@ export interface RunOneOptions {
   index: number;
   /** The plan's header and this task, already read (local mode reads the plan once for all tasks). */
   loaded?: { header: PlanHeader; task: PlanTask };
+  /** The study folder, already resolved (local mode); default: `studyDirOfPlan(planFile, header)`. */
+  studyDir?: string;
   force?: boolean;
   /** Abort with reason "CANCELLED" or "TIMEOUT" (or `{category, signal?}`). */
   signal?: AbortSignal;
@@ -176,9 +180,15 @@ export function taskBindDirs(out: string, task: PlanTask): string[] {
   return dirs;
 }
 
-/** csttool's argv from the plan with `--out` pointing into `_work`. */
-export function buildCsttoolArgv(planArgv: readonly string[], csttoolOut: string): string[] {
+/**
+ * csttool's argv from the plan with `--out` pointing into `_work` and, for a task whose DICOM
+ * series is linked, `--dicom` pointing at the link folder: both inside the study folder where it
+ * is now, whatever folder the plan was made in.
+ */
+export function buildCsttoolArgv(planArgv: readonly string[], csttoolOut: string, dicomLink: string | null = null): string[] {
   const argv = [...planArgv];
+  const d = argv.indexOf("--dicom");
+  if (dicomLink !== null && d >= 0 && d + 1 < argv.length) argv[d + 1] = dicomLink;
   const i = argv.indexOf("--out");
   if (i >= 0 && i + 1 < argv.length) {
     argv[i + 1] = csttoolOut;
@@ -229,7 +239,7 @@ export function lockTask(paths: Pick<TaskPaths, "out" | "dir" | "lock">, jobId: 
 
 export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   const { header, task } = opts.loaded ?? (await loadPlanTask(opts.planFile, opts.index));
-  const out = path.resolve(header.out_dir);
+  const out = opts.studyDir ?? studyDirOfPlan(opts.planFile, header);
   const paths = taskPaths(out, task);
   const ref: TaskRef = {
     index: task.index,
@@ -262,7 +272,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   const lock = acquired.lock;
   pauseForTest("after-lock");
   try {
-    await recover(paths, task, header, ref, emit).catch((e: unknown) => {
+    await recover(out, paths, task, header, ref, emit).catch((e: unknown) => {
       if (e instanceof CstError) throw e;
       throw new CstError("SYSTEM", `cannot recover what an earlier run left in ${paths.dir}: ${(e as Error).message}`, {
         cause: e,
@@ -276,7 +286,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
       return outcome;
     }
     if (state.kind === "corrupt") {
-      const aside = `${paths.done}.corrupt-${fsTimestamp()}`;
+      const aside = `${paths.done}${CORRUPT_SUFFIX}${fsTimestamp()}`;
       try {
         fs.renameSync(paths.done, aside);
       } catch {
@@ -307,7 +317,7 @@ function recordOutcomeEvents(out: string, o: RunOneOutcome): void {
 }
 
 /** Finish an interrupted promotion, or file away the work folder of a run that died. */
-async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void): Promise<void> {
+async function recover(out: string, paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void): Promise<void> {
   // No `_work`: no earlier attempt or promotion to finish.
   if (!(await removeTrash(paths.dir)).has(WORK_DIR)) return;
   const journal = await readJournal(paths.work);
@@ -357,7 +367,7 @@ async function recover(paths: TaskPaths, task: PlanTask, header: PlanHeader, ref
   noteSubjectLog(paths.out, paths.log, [`recovered by a later run (pid ${process.pid} on ${hostName()})`, ...failureLines(category, message, record.next_step)]);
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   await copyErrorLog(paths);
-  recordEvent(path.resolve(header.out_dir), { event: "failed", key: task.key, index: task.index, category, message, next_step: record.next_step, attempt_dir: target.dir, duration_seconds: null });
+  recordEvent(out, { event: "failed", key: task.key, index: task.index, category, message, next_step: record.next_step, attempt_dir: target.dir, duration_seconds: null });
   emit({ type: "recovered", task: ref, what: "attempt", message: `${message}; moved to ${path.relative(paths.dir, target.dir)}` });
 }
 
@@ -477,7 +487,8 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   const graceSeconds = opts.graceSeconds ?? header.run.grace_seconds;
   const signalGrace = Math.min(graceSeconds, opts.signalGraceSeconds ?? envSeconds("CST_BATCH_SIGNAL_GRACE_SECONDS", 10));
   const csttoolOut = path.join(paths.work, "csttool");
-  const plainArgv = buildCsttoolArgv(task.csttool_argv, csttoolOut);
+  const linkDir = task.dicom_link_dir !== null ? dicomLinkDir(paths.dir) : null;
+  const plainArgv = buildCsttoolArgv(task.csttool_argv, csttoolOut, linkDir);
   const argv = opts.container ? containerArgv(plainArgv, opts.container, taskBindDirs(out, task)) : plainArgv;
   let maxRssKb: number | null = null;
 
@@ -572,8 +583,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${check.message}\n`);
     return fail(check.category, check.message, { logTail: [check.message] });
   }
-  if (check.dicomFiles && task.dicom_link_dir) {
-    const linkDir = path.resolve(out, task.dicom_link_dir);
+  if (check.dicomFiles && linkDir !== null) {
     try {
       await linkDicomSeries(out, linkDir, check.dicomFiles);
     } catch (e) {

@@ -77,7 +77,10 @@ export const PlanTaskSchema = z.strictObject({
   options: CsttoolOptionsSchema,
   /** The exact argv; argv[0] is the csttool executable. */
   csttool_argv: z.array(z.string()).check(z.minLength(2)),
-  /** The directory handed to csttool as `--dicom` when a series subset is linked at run time. */
+  /**
+   * Set when a series subset is linked at run time: the folder handed to csttool as `--dicom`, as
+   * planned. run-one links into `dicomLinkDir` of the subject folder where the study is now.
+   */
   dicom_link_dir: z._default(z.nullable(z.string()), null),
   /** Relative to the plan's out_dir. */
   output_dir: z.string(),

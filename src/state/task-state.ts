@@ -27,6 +27,7 @@ import type { DoneSummary } from "../schemas/status-cache.js";
 import { parseStateText, readTextSync, type ReadResult } from "../util/read-json.js";
 import { fileIdentity, type DoneRecordCache } from "./done-cache.js";
 import { doneKindOf, doneStateOf, findHtmlReport, type DoneState } from "./done.js";
+import { damagedAttemptProblem, damagedDoneProblem } from "./damage.js";
 
 export type TaskStatus = "success" | "failed" | "pending" | "running";
 
@@ -232,7 +233,7 @@ async function readDone(io: TaskIo, file: string, task: TaskStateRef, cache: Don
   const cached = cache?.get(task.output_dir, id);
   if (cached) return { kind: doneKindOf(cached.record, task.config_hash), record: cached.record, htmlReport: cached.htmlReport };
   const done = await readDoneFile(io, file, task.config_hash);
-  if (done.kind === "corrupt") problems.push(`${done.path}: ${done.reason}`);
+  if (done.kind === "corrupt") problems.push(damagedDoneProblem(done.path, done.reason));
   if (done.kind !== "current" && done.kind !== "outdated") return { ...NO_DONE, kind: done.kind };
   const r = done.record;
   const record: DoneSummary = {
@@ -289,10 +290,10 @@ async function readFailedAttempts(io: TaskIo, failedDir: string, problems: strin
         // A folder without a record (e.g. moved in by hand, or a crash mid-move): nothing to count.
         break;
       case "corrupt":
-        problems.push(`${r.path}: ${r.reason}`);
+        problems.push(damagedAttemptProblem(r.path, r.reason));
         break;
       case "newer":
-        problems.push(`${r.path}: schema_version ${r.found} is newer than this cst-batch`);
+        problems.push(damagedAttemptProblem(r.path, `schema_version ${r.found} is newer than this cst-batch`));
         break;
     }
   }

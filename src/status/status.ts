@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
+import { resolveStudyDir } from "../study/study-folder.js";
 import { loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../run/procs.js";
 import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart } from "../schemas/records.js";
@@ -50,6 +51,8 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   const outDir = path.resolve(out);
   const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
   const plan = await loadPlanRefs(planFile, outDir);
+  // Refuses a plan of another study before anything is read or written here.
+  resolveStudyDir(outDir, plan, planFile);
   const problems: string[] = [];
   // Done records of the previous status are reused while their `_done.json` is unchanged.
   const doneCache = loadDoneRecordCache(outDir);

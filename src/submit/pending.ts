@@ -8,7 +8,7 @@ export interface PendingSelection {
   done: number[];
   /** Lock held by a live run right now: not submitted (that run records the outcome). */
   running: number[];
-  /** Damaged state files seen while reading (by path). */
+  /** Damaged state files seen while reading: path, reason and what becomes of it (as status and collect report them). */
   problems: string[];
 }
 
@@ -17,10 +17,10 @@ export interface PendingSelection {
  * config hash whose lock is not held. Failed tasks are pending (they run again); a task another
  * array is running right now is left to that run. A task queued (not yet started) by an earlier
  * submission is still selected: when both arrays reach it, run-one's lock and done check make
- * the second one skip it.
+ * the second one skip it. `out` is the study folder (see src/study/study-folder.ts).
  */
-export async function selectPending(plan: Plan): Promise<PendingSelection> {
-  const states = await readAllTaskStates(plan.out_dir, plan.tasks);
+export async function selectPending(plan: Pick<Plan, "tasks">, out: string): Promise<PendingSelection> {
+  const states = await readAllTaskStates(out, plan.tasks);
   const sel: PendingSelection = { pending: [], done: [], running: [], problems: [] };
   for (const s of states) {
     sel.problems.push(...s.problems);
@@ -29,4 +29,14 @@ export async function selectPending(plan: Plan): Promise<PendingSelection> {
     else sel.pending.push(s.index);
   }
   return sel;
+}
+
+/**
+ * What local mode runs: every task not done with its config hash (all of them with `force`). A
+ * task whose lock is held stays in the list: its run-one then reports it as running elsewhere.
+ */
+export async function selectLocalRun(plan: Pick<Plan, "tasks">, out: string, force: boolean): Promise<{ indices: number[]; problems: string[] }> {
+  const sel = await selectPending(plan, out);
+  const indices = force ? plan.tasks.map((t) => t.index) : [...sel.pending, ...sel.running].sort((a, b) => a - b);
+  return { indices, problems: sel.problems };
 }

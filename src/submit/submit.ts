@@ -9,6 +9,7 @@ import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from
 import { shellQuote } from "../schedulers/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, SchedulerBackend, SchedulerName } from "../schedulers/types.js";
 import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
+import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Submission } from "../schemas/study-records.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
@@ -109,7 +110,9 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
   const notes = [...timing.notes];
   const warnings = [...settings.warnings, ...timing.warnings];
 
-  const selection = await selectPending(plan);
+  // The study is where the plan file is now (see src/study/study-folder.ts), not the plan's out_dir.
+  const out = studyDirOfPlan(req.planPath, plan);
+  const selection = await selectPending(plan, out);
   if (selection.running.length > 0) {
     notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.running.slice(0, 5).map((i) => plan.tasks.find((t) => t.index === i)?.key ?? `#${i}`).join(", ")}${selection.running.length > 5 ? ", ..." : ""}`);
   }
@@ -117,7 +120,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
   for (const p of selection.problems.slice(0, 10)) warnings.push(`damaged state file: ${p}`);
   if (selection.pending.length === 0) return { kind: "nothing-to-do", selection, timing, notes, warnings };
 
-  const runOpts = runOptions(req);
+  const runOpts = runOptions(req, out);
   const maxArraySize = await resolveMaxArraySize(scheduler, settings.maxArraySize, runOpts);
   if (maxArraySize.note) warnings.push(maxArraySize.note);
   const layout = layoutArrays(selection.pending, settings.chunkSize, maxArraySize.value);
@@ -127,7 +130,6 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
 
   const now = (req.now ?? (() => new Date()))();
   const id = newSubmissionId(now);
-  const out = plan.out_dir;
   const recordPath = path.join(submissionsDir(out), `${id}.json`);
   const scriptsDir = path.join(submissionsDir(out), id);
   const logDir = path.join(logsDir(out), SCHEDULER_LOG_SUBDIR);
@@ -221,11 +223,11 @@ function resourceRecord(r: { timeSeconds: number; memMiB: number; cpus: number; 
   return { time_seconds: r.timeSeconds, mem_mib: r.memMiB, cpus: r.cpus, partition: r.partition, account: r.account, qos: r.qos, gres: r.gres };
 }
 
-function runOptions(req: SubmitRequest): RunCommandOptions {
+function runOptions(req: SubmitRequest, out: string): RunCommandOptions {
   return {
     ...(req.env !== undefined ? { env: req.env } : {}),
     ...(req.commandTimeoutMs !== undefined ? { timeoutMs: req.commandTimeoutMs } : {}),
-    cwd: req.plan.out_dir,
+    cwd: out,
   };
 }
 
@@ -236,8 +238,8 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   if (req.dryRun) return { kind: "dry-run", ...prep };
 
   const backend = getBackend(req.scheduler);
-  const runOpts = runOptions(req);
-  const out = req.plan.out_dir;
+  const runOpts = runOptions(req, prep.outDir);
+  const out = prep.outDir;
   // Slurm fails every task whose log folder is missing: create it before anything is submitted.
   try {
     mkdirConfined(out, prep.logDir);
@@ -286,7 +288,7 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   submission.collect!.job_id = collectId;
   await writeJsonAtomic(prep.recordPath, submission, { root: out });
 
-  return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, req.plan.out_dir) };
+  return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, prep.outDir) };
 }
 
 interface Failure {

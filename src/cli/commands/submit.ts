@@ -171,7 +171,7 @@ function printResult(result: SubmitResult, json: boolean): void {
   const warnings = result.warnings;
   if (json) {
     if (result.kind === "nothing-to-do") {
-      out.json({ kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings });
+      out.json({ kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings, problems: result.selection.problems });
       return;
     }
     out.json({
@@ -190,6 +190,7 @@ function printResult(result: SubmitResult, json: boolean): void {
       submission: result.submission,
       notes: result.notes,
       warnings,
+      problems: result.selection.problems,
     });
     return;
   }

@@ -89,6 +89,12 @@ test("parseProcStat copes with spaces and parentheses in comm", () => {
   expect(parseProcStat(1234, text)).toEqual({ pid: 1234, ppid: 1, pgid: 1230, state: "S", startTicks: 98765 });
 });
 
+test("buildCsttoolArgv points --dicom at the link folder of the study where it is now, only for a linked series", () => {
+  const planned = ["c", "run", "--dicom", "/old/sub-1/_work/dicom-series", "--out", "X"];
+  expect(buildCsttoolArgv(planned, "/new/sub-1/_work/csttool", "/new/sub-1/_work/dicom-series")).toEqual(["c", "run", "--dicom", "/new/sub-1/_work/dicom-series", "--out", "/new/sub-1/_work/csttool"]);
+  expect(buildCsttoolArgv(["c", "run", "--dicom", "/data/dcm", "--out", "X"], "/w")).toEqual(["c", "run", "--dicom", "/data/dcm", "--out", "/w"]);
+});
+
 test("buildCsttoolArgv points --out into _work", () => {
   expect(buildCsttoolArgv(["c", "run", "--out", "X", "--subject-id", "1"], "/w")).toEqual(["c", "run", "--out", "/w", "--subject-id", "1"]);
   expect(buildCsttoolArgv(["c", "run", "--out=X"], "/w")).toEqual(["c", "run", "--out=/w"]);

@@ -97,7 +97,7 @@ describe("pending selection", () => {
     mkdirSync(path.join(study.out, "sub-03", "_work"), { recursive: true });
     writeFileSync(path.join(study.out, "sub-03", "_work", "attempt.json"), "{}");
 
-    const sel = await selectPending(study.plan);
+    const sel = await selectPending(study.plan, study.out);
     expect(sel.done).toEqual([0]);
     expect(sel.running).toEqual([2]);
     expect(sel.pending).toEqual([1, 3]);
