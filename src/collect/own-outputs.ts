@@ -1,14 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { OUTPUT_FILES } from "../layout.js";
-import { CSV_COLUMNS } from "./metrics-columns.js";
 
 /**
- * collect overwrites its study-level files only when cst-batch wrote them: a `participants.tsv`
- * or `dataset_description.json` of the user's own (a project folder given as `--out`) stays.
- * Told apart by content, so studies of older versions keep being collected: each file cst-batch
- * writes begins with a mark of its own (the summary's `kind`, the CSV's header, the report's
- * title, `GeneratedBy` cst-batch); `participants.tsv`, which has no such mark, counts as
+ * collect overwrites its BIDS-named study files only when cst-batch wrote them: a
+ * `participants.tsv` or `dataset_description.json` of the user's own (a project folder given as
+ * `--out`) stays. (`batch_summary.json`, `batch_metrics.csv` and `batch_report.html` are
+ * cst-batch's by their names, as the README says: a damaged one is simply rewritten.) Told apart
+ * by content, so studies of older versions keep being collected: `dataset_description.json`
+ * names cst-batch in `GeneratedBy`; `participants.tsv`, which has no such mark, counts as
  * cst-batch's when it has exactly the shape collect writes and `dataset_description.json`
  * beside it is cst-batch's.
  */
@@ -51,7 +51,7 @@ function describedByCstBatch(file: string): boolean {
 const PARTICIPANTS_HEADERS = new Set(["participant_id", "participant_id\tn_sessions"]);
 const PARTICIPANT_ROW = /^sub-[A-Za-z0-9]+(\t\d+)?$/;
 
-/** The study-level files in `outDir` that exist and were not written by cst-batch (absolute paths). */
+/** The BIDS-named study files in `outDir` that exist and were not written by cst-batch (absolute paths). */
 export function foreignOutputs(outDir: string): Set<string> {
   const foreign = new Set<string>();
   const at = (name: string) => path.join(outDir, name);
@@ -59,9 +59,6 @@ export function foreignOutputs(outDir: string): Set<string> {
     const text = head(at(name));
     if (text !== null && !ours(text, at(name))) foreign.add(at(name));
   };
-  check(OUTPUT_FILES.summary, (t) => /^\s*\{\s*"schema_version":\s*\d+,\s*"kind":\s*"cst-batch-summary"/.test(t));
-  check(OUTPUT_FILES.metricsCsv, (t) => t.startsWith(`${CSV_COLUMNS.slice(0, 4).join(",")},`));
-  check(OUTPUT_FILES.report, (t) => t.includes("<title>cst-batch report"));
   check(OUTPUT_FILES.datasetDescription, (_t, f) => describedByCstBatch(f));
   check(OUTPUT_FILES.participants, (_t, f) => {
     if (foreign.has(at(OUTPUT_FILES.datasetDescription)) || head(at(OUTPUT_FILES.datasetDescription)) === null) return false;
