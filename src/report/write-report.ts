@@ -1,11 +1,12 @@
 import path from "node:path";
+import { OUTPUT_FILES } from "../layout.js";
 import { writeFileAtomic } from "../util/atomic-write.js";
 import { buildReportData, type ReportInput } from "./data.js";
 import { renderReportHtml } from "./html.js";
 import { buildChartSpecs } from "./specs.js";
 import { loadVegaBundle } from "./vega-bundle.js";
 
-export const REPORT_FILE = "batch_report.html";
+export const REPORT_FILE = OUTPUT_FILES.report;
 
 export interface ReportResult {
   file: string;
