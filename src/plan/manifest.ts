@@ -16,6 +16,7 @@ import { scanDicomDir, type DicomScan } from "./dicom.js";
 import { escapeForDisplay, normalizeSessionId, normalizeSubjectId } from "./ids.js";
 import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";
 import { parseJsonc } from "./jsonc.js";
+import { showValue } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
@@ -77,8 +78,21 @@ function suggest(key: string, valid: readonly string[]): string | null {
   return best !== null && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
 }
 
-/** zod issues as problems: `path: message`, unknown keys named with the list of valid ones. */
-export function issuesToProblems(error: z.core.$ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest"): Problem[] {
+/** The value at `segments` inside `root`, or undefined. */
+function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const s of segments) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[s];
+  }
+  return v;
+}
+
+/**
+ * zod issues as problems: `path: message`, unknown keys named with the list of valid ones; an
+ * option's message ends with the value found in `input` (the object that was validated).
+ */
+export function issuesToProblems(error: z.core.$ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest", input?: unknown): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     const at = [...prefix, ...issue.path];
@@ -99,7 +113,9 @@ export function issuesToProblems(error: z.core.$ZodError, prefix: readonly Prope
       continue;
     }
     const inOptions = at.includes("options") || at.includes("global_options");
-    out.push(problem("error", inOptions ? "options" : "manifest", `${what} ${formatPath(at)}: ${issue.message}`, inOptions ? "see `cst-batch plan --help` for the options and their ranges" : "fix the manifest entry (see `cst-batch manifest init` for an example)", where));
+    const found = inOptions && !/\bgot\b/.test(issue.message) ? valueAt(input, issue.path) : undefined;
+    const got = found !== undefined ? `, got ${showValue(found)}` : "";
+    out.push(problem("error", inOptions ? "options" : "manifest", `${what} ${formatPath(at)}: ${issue.message}${got}`, inOptions ? "see `cst-batch plan --help` for the options and their ranges" : "fix the manifest entry (see `cst-batch manifest init` for an example)", where));
   }
   return out;
 }
@@ -155,7 +171,7 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
   }
   const header = ManifestHeaderSchema.safeParse(rawObj);
   if (!header.success) {
-    result.problems.push(...issuesToProblems(header.error, [], NOWHERE));
+    result.problems.push(...issuesToProblems(header.error, [], NOWHERE, "manifest", rawObj));
   } else {
     result.name = header.data.name ?? null;
     result.description = header.data.description ?? null;
@@ -170,7 +186,7 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
     const guessWhere = guessIdentity(rawSubject);
     const r = ManifestSubjectSchema.safeParse(rawSubject);
     if (!r.success) {
-      result.problems.push(...issuesToProblems(r.error, ["subjects", index], guessWhere));
+      result.problems.push(...issuesToProblems(r.error, ["subjects", index], guessWhere, "manifest", rawSubject));
       return;
     }
     const s = unifySubject(r.data);

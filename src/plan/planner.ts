@@ -206,7 +206,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const out = path.resolve(cwd, request.out);
   const bidsDir = request.bidsDir ? path.resolve(cwd, request.bidsDir) : null;
   const filter = { include: request.include ?? [], exclude: request.exclude ?? [] };
-  const cli = validateCliOptions(request.options);
+  const cli = validateCliOptions(request.options, request.optionTexts);
   problems.push(...cli.problems);
 
   let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;

@@ -217,3 +217,39 @@ function gzipWithName(data: Buffer, name: string): Buffer {
   head[3] = (head[3] ?? 0) | 0x08;
   return Buffer.concat([head, Buffer.from(name + "\0", "latin1"), plain.subarray(10)]);
 }
+
+describe("option problems are all reported, with the values as given", () => {
+  it("a manifest subject with a wrong-type option, an out-of-range option and a broken rule gets all three reported", () => {
+    const { dir, bids } = setup();
+    const manifest = writeManifest(path.join(dir, "m.json"), [
+      { id: "sub-02", nifti: path.join(bids, "sub-02", "dwi", "sub-02_dwi.nii.gz"), options: { fa_thr: "high", seed_density: 500, sh_order: 5 } },
+    ]);
+    const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")]);
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toContain('subjects[0].options.fa_thr: must be a number from 0 to 1, got "high"');
+    expect(r.stderr).toContain("subjects[0].options.seed_density: must be a whole number from 1 to 100, got 500");
+    expect(r.stderr).toContain("subjects[0].options.sh_order: must be even, got 5");
+    expect(existsSync(path.join(dir, "out"))).toBe(false);
+  });
+
+  it("command-line values are quoted as typed (--fa-thr 1e999, not null), every bad flag at once, ranges in plain words", () => {
+    const { dir, bids } = setup();
+    const r = plan(["--bids-dir", bids, "--out", path.join(dir, "out"), "--fa-thr", "1e999", "--seed-density", "2.5", "--sh-order", "5", "--target-voxel-size", "2", "2", "50"]);
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toContain("command line --fa-thr 1e999: must be a number from 0 to 1");
+    expect(r.stderr).toContain("command line --seed-density 2.5: must be a whole number from 1 to 100");
+    expect(r.stderr).toContain("command line --sh-order 5: must be even");
+    expect(r.stderr).toContain("command line --target-voxel-size 2 2 50: must be three numbers (X Y Z mm), each from 0.1 to 10");
+    expect(r.stderr).not.toContain("null");
+  });
+
+  it("a manifest number too large for a double (1e999) is reported as written, not as null", () => {
+    const { dir, bids } = setup();
+    const manifest = path.join(dir, "m.json");
+    writeFileSync(manifest, `{"subjects":[{"id":"sub-02","nifti":${JSON.stringify(path.join(bids, "sub-02", "dwi", "sub-02_dwi.nii.gz"))},"options":{"fa_thr":1e999}}]}`);
+    const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")]);
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toMatch(/line 1, column \d+: number 1e999 is too large/);
+    expect(r.stderr).not.toContain("null");
+  });
+});
