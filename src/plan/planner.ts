@@ -16,6 +16,7 @@ import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
+import { checkContainerBinds } from "./container-binds.js";
 import { checkOutOverlap } from "./overlap.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
@@ -232,6 +233,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   problems.push(...checkUniqueness(source.entries));
   const overlap = checkOutOverlap(out, { bidsDir, manifestPath: meta?.path ?? null, entries: source.entries });
   problems.push(...overlap);
+  if (request.container) problems.push(...checkContainerBinds(out, source.entries, request.container.runtime));
   if (source.entries.length === 0 && !hasErrors(problems)) {
     problems.push(problem("error", "discovery", "no subject to plan: every subject was skipped", "see the skipped subjects above"));
   }

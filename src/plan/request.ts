@@ -22,6 +22,8 @@ export interface PlanRequest {
   csttool?: string;
   /** Skip `csttool --version` and use this version (csttool only inside a container). */
   csttoolVersion?: string | null;
+  /** csttool runs in this container runtime (`submit --container`): every bound folder must be bindable. */
+  container?: { runtime: string } | null;
   timeoutMinutes?: number;
   graceSeconds?: number;
   /** Require this much free disk instead of the estimate. */

@@ -253,3 +253,32 @@ describe("option problems are all reported, with the values as given", () => {
     expect(r.stderr).not.toContain("null");
   });
 });
+
+describe("container binds", () => {
+  const submitArgs = (bids: string, out: string) => [
+    "submit", "--scheduler", "slurm", "--time", "1h", "--max-array-size", "1000", "--dry-run",
+    "--container", "/images/csttool.sif", "--csttool-version", "0.5.0",
+    "--bids-dir", bids, "--out", out, "--skip-disk-check",
+  ];
+
+  it("--out or an input folder holding ',' or ':' is a preflight error naming the path (apptainer's --bind cannot express it), before anything runs", () => {
+    const { dir } = setup();
+    const bids = makeDemoBids(path.join(dir, "study,v2"));
+    const out = path.join(dir, "out:1");
+    const r = runCli(submitArgs(bids, out));
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toContain(`--out ${out} holds ":", which apptainer's --bind list cannot express`);
+    expect(r.stderr).toContain(`the input folder ${path.join(bids, "sub-02", "dwi")} (sub-02) holds ","`);
+    expect(r.stderr).toContain(`the input folder ${path.join(bids, "sub-03", "dwi")} (sub-03) holds ","`);
+    expect(r.stdout).not.toContain("#SBATCH");
+    expect(existsSync(out)).toBe(false);
+    // the same study at bindable paths is planned and its array script rendered
+    const clean = makeDemoBids(path.join(dir, "study"));
+    const ok = runCli(submitArgs(clean, path.join(dir, "out")));
+    expect(ok.code, ok.stderr).toBe(EXIT.OK);
+    expect(ok.stdout).toContain("#SBATCH");
+    // without --container the ',' and ':' paths are fine
+    const plain = runCli(submitArgs(bids, out).filter((a, i, all) => a !== "--container" && all[i - 1] !== "--container"));
+    expect(plain.code, plain.stderr).toBe(EXIT.OK);
+  });
+});
