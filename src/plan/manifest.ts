@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type * as z from "../schemas/zod.js";
-import { errnoCode } from "../errors.js";
+import { errnoCode, isCstError } from "../errors.js";
 import { OPTION_KEYS, type CsttoolOptions } from "../schemas/options.js";
 import {
   MANIFEST_KEYS,
@@ -17,6 +17,7 @@ import { escapeForDisplay, normalizeSessionId, normalizeSubjectId } from "./ids.
 import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";
 import { parseJsonc } from "./jsonc.js";
 import { showValue } from "./options.js";
+import { assertManifestBytesFit, assertSubjectCountFits } from "./memory-budget.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
@@ -120,31 +121,20 @@ export function issuesToProblems(error: z.core.$ZodError, prefix: readonly Prope
   return out;
 }
 
-/** Larger manifests are refused before reading: a mistaken file must not exhaust memory. */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
-
-/** Read, parse (JSONC) and check a manifest; every problem is collected, nothing is thrown. */
+/**
+ * Read, parse (JSONC) and check a manifest; every problem is collected. Throws only a CstError
+ * (PREFLIGHT) for a manifest too large for this process's memory (memory-budget.ts).
+ */
 export async function loadManifestSource(manifestPath: string, filter: SubjectFilter): Promise<ManifestSource> {
   const file = path.resolve(manifestPath);
   const result: ManifestSource = { manifestPath: file, name: null, description: null, options: {}, entries: [], skipped: [], problems: [] };
   let text: string;
   try {
     const size = (await fsp.stat(file)).size;
-    if (size > MAX_MANIFEST_BYTES) {
-      const mb = (n: number): string => (n / 1024 / 1024).toFixed(0);
-      result.problems.push(
-        problem(
-          "error",
-          "manifest",
-          `manifest ${file} is ${mb(size)} MB; cst-batch reads manifests up to ${mb(MAX_MANIFEST_BYTES)} MB (about 250,000 subjects)`,
-          "check that this is the manifest you meant; split a larger study into several manifests, each with its own --out",
-          NOWHERE,
-        ),
-      );
-      return result;
-    }
+    assertManifestBytesFit(file, size);
     text = await fsp.readFile(file, "utf8");
   } catch (e) {
+    if (isCstError(e)) throw e;
     const code = errnoCode(e);
     result.problems.push(
       code === "ENOENT"
@@ -178,6 +168,7 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
     result.options = (header.data.options ?? header.data.global_options ?? {}) as CsttoolOptions;
   }
   const subjects = Array.isArray(rawObj.subjects) ? (rawObj.subjects as unknown[]) : [];
+  assertSubjectCountFits(file, subjects.length);
   const baseDir = path.dirname(file);
   const keep = compileSubjectFilter(filter);
 

@@ -282,3 +282,43 @@ describe("container binds", () => {
     expect(plain.code, plain.stderr).toBe(EXIT.OK);
   });
 });
+
+describe("manifest size guard by subject count and memory", () => {
+  // heap_size_limit = 64 MB old space + the young generation (48 MB on Node 20 x64: 112 MB),
+  // room for (limit - 48 MB) / 12 KB subjects (5,461 at 112 MB)
+  const env = { NODE_OPTIONS: "--max-old-space-size=64" };
+  const limit = Number(spawnSync(process.execPath, ["--max-old-space-size=64", "-p", "v8.getHeapStatistics().heap_size_limit"], { encoding: "utf8" }).stdout);
+  const limitMb = Math.round(limit / 1024 / 1024);
+  const maxSubjects = Math.floor((limit - 48 * 1024 * 1024) / (12 * 1024)).toLocaleString("en-US");
+  const subjects = (n: number, dir: string) => Array.from({ length: n }, (_, i) => ({ id: `sub-${i}`, nifti: path.join(dir, `sub-${i}_dwi.nii.gz`) }));
+
+  it("a manifest with more subjects than this heap can plan is refused up front with the count and the limit (exit 3, no V8 abort)", () => {
+    const { dir } = setup();
+    const manifest = writeManifest(path.join(dir, "big.json"), subjects(10_000, path.join(dir, "data")));
+    const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")], { env });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toContain(`manifest ${manifest} lists 10,000 subjects`);
+    expect(r.stderr).toContain(`heap limit of ${limitMb} MB plan handles up to ${maxSubjects} subjects`);
+    expect(r.stderr).toContain("--max-old-space-size");
+    expect(r.stderr).not.toContain("heap out of memory");
+    // within the limit the same heap plans on (here: to the missing input files)
+    const small = writeManifest(path.join(dir, "small.json"), subjects(3_000, path.join(dir, "data")));
+    const s = plan(["--manifest", small, "--out", path.join(dir, "out")], { env });
+    expect(s.code).toBe(EXIT.PREFLIGHT);
+    expect(s.stderr).not.toContain("plan handles up to");
+    expect(s.stderr).toContain("NIfTI not found");
+  });
+
+  it("a manifest file too large to even parse with this heap is refused before it is read", () => {
+    const { dir } = setup();
+    const manifest = path.join(dir, "huge.json");
+    // just larger than (limit - 48 MB) / 3: the text and its parsed tree would not fit
+    const bytes = Math.ceil((limit - 48 * 1024 * 1024) / 3) + 2 * 1024 * 1024;
+    writeFileSync(manifest, `{"subjects":[]${" ".repeat(bytes)}}`);
+    const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")], { env });
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.stderr).toMatch(new RegExp(`huge\\.json is \\d+ MB: reading it needs about \\d+ MB of memory, more than this process has \\(heap limit ${limitMb} MB`));
+  });
+});
