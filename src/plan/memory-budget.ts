@@ -10,7 +10,7 @@ import { CstError } from "../errors.js";
  * 20,000 subjects abort with a heap limit of 188 MB and plan with 208 MB. The figure below adds
  * ~25 % for longer paths and DICOM inputs. The memory available is V8's `heap_size_limit`
  * (Node's default, about 4 GB on a machine with 16 GB or more, or `--max-old-space-size`):
- * about 345,000 subjects at 4,144 MB.
+ * about 349,000 subjects at 4,144 MB.
  */
 export const PLAN_BYTES_PER_SUBJECT = 12 * 1024;
 /** cst-batch itself, the schemas and the csttool probe before the first subject. */
