@@ -7,6 +7,7 @@
 // usage: node examples/make-demo-dataset.mjs [DIR]   (default: examples/demo-bids)
 import { mkdirSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,11 +30,12 @@ const bvecs = [
 
 function writeNifti(dir, stem) {
   mkdirSync(dir, { recursive: true });
-  // A NIfTI-1 header is 348 bytes; a placeholder with the right magic is enough for the demo.
-  const header = Buffer.alloc(352);
+  // A NIfTI-1 header (348 bytes, sizeof_hdr 348, magic "n+1"), the 4-byte extension flag and a
+  // little data, gzip-compressed: what plan's header check expects; the stand-in reads no more.
+  const header = Buffer.alloc(352 + 64);
   header.writeInt32LE(348, 0);
   header.write("n+1\0", 344, "latin1");
-  writeFileSync(path.join(dir, `${stem}_dwi.nii.gz`), header);
+  writeFileSync(path.join(dir, `${stem}_dwi.nii.gz`), gzipSync(header));
   writeFileSync(path.join(dir, `${stem}_dwi.bval`), bvals);
   writeFileSync(path.join(dir, `${stem}_dwi.bvec`), bvecs);
   writeFileSync(

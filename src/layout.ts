@@ -121,5 +121,6 @@ export const OUTPUT_FILES = {
   metricsCsv: "batch_metrics.csv",
   datasetDescription: "dataset_description.json",
   participants: "participants.tsv",
+  /** collect's report (src/report/). */
   report: "batch_report.html",
 } as const;

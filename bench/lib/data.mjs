@@ -2,6 +2,7 @@
 // `_done.json` / attempt records are built with cst-batch's own code and schemas (from dist/).
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 
 const dist = new URL("../../dist/", import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -13,13 +14,18 @@ export function subjectLabel(i) {
 
 /**
  * `<root>/sub-XXXXX/ses-01/dwi/sub-XXXXX_ses-01_dwi.{nii.gz,bval,bvec,json}` for `count` subjects,
- * plus the usual root files. The NIfTI is 64 placeholder bytes (cst-batch never parses it).
+ * plus the usual root files. The NIfTI is a minimal gzip-compressed NIfTI-1 header plus 64 bytes
+ * (plan reads its first bytes).
  */
 export function makeBidsTree(root, count) {
   mkdirSync(root, { recursive: true });
   writeFileSync(path.join(root, "dataset_description.json"), JSON.stringify({ Name: "bench", BIDSVersion: "1.9.0" }) + "\n");
   writeFileSync(path.join(root, "participants.tsv"), "participant_id\n");
-  const nifti = Buffer.alloc(64, 1);
+  const raw = Buffer.alloc(352 + 64, 1);
+  raw.fill(0, 0, 352);
+  raw.writeInt32LE(348, 0);
+  raw.write("n+1\0", 344, "latin1");
+  const nifti = gzipSync(raw);
   const sidecar = JSON.stringify({ RepetitionTime: 3.2, EchoTime: 0.089, PhaseEncodingDirection: "j-" }) + "\n";
   for (let i = 0; i < count; i++) {
     const sub = `sub-${subjectLabel(i)}`;

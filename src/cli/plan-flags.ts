@@ -119,6 +119,17 @@ export function optionLayerFromFlags(opts: Record<string, unknown>): Record<stri
   return layer;
 }
 
+/** The csttool option values as typed on the command line (key -> text), for messages. */
+export function optionTextsFromFlags(opts: Record<string, unknown>): Record<string, string> {
+  const texts: Record<string, string> = {};
+  for (const spec of OPTION_SPECS) {
+    const value = opts[attributeName(cliFlagOf(spec))];
+    if (value === undefined || spec.kind === "bool") continue;
+    texts[spec.key] = Array.isArray(value) ? value.map(String).join(" ") : String(value);
+  }
+  return texts;
+}
+
 function optionalString(v: unknown): string | null {
   return typeof v === "string" && v !== "" ? v : null;
 }
@@ -147,6 +158,7 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
     exclude: Array.isArray(opts.exclude) ? (opts.exclude as string[]) : [],
     dwiFilter: optionalString(opts.dwiFilter),
     options: optionLayerFromFlags(opts),
+    optionTexts: optionTextsFromFlags(opts),
     csttool: optionalString(opts.csttool) ?? PLAN_DEFAULTS.csttool,
     csttoolVersion: optionalString(opts.csttoolVersion),
     timeoutMinutes,

@@ -5,6 +5,7 @@ import type { FileIdentity, TaskInput } from "../schemas/records.js";
 import { parseBidsEntities, niftiStem } from "./bids-names.js";
 import { describeSeries, seriesIdentity, type DicomScan } from "./dicom.js";
 import { compileGlobs } from "./glob.js";
+import { checkNiftiHeader } from "./nifti-header.js";
 import { idLabel } from "./ids.js";
 import { problem, type Problem } from "./problems.js";
 import type { SubjectFilter } from "./source.js";
@@ -69,6 +70,8 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
   // A missing NIfTI says it all; its missing companions would only repeat it.
   if (n.kind === "problem") return { ok: false, problems: [n.problem] };
   const problems: Problem[] = [];
+  const header = n.kind === "ok" ? checkNiftiHeader(nifti, name.endsWith(".gz"), n.stats.size) : null;
+  if (header !== null && !header.ok) problems.push(problem("error", "input", `NIfTI ${nifti}: ${header.found}`, header.fix, where));
   for (const r of [bl, bc, js]) if (r.kind === "problem") problems.push(r.problem);
   if (problems.length > 0 || n.kind !== "ok" || bl.kind !== "ok" || bc.kind !== "ok") return { ok: false, problems };
   const identity = [identityOf(nifti, n.stats), identityOf(bval, bl.stats), identityOf(bvec, bc.stats)];

@@ -105,8 +105,11 @@ class Parser {
     NUMBER_RE.lastIndex = this.pos;
     const m = NUMBER_RE.exec(this.text);
     if (!m) throw new JsoncError(`invalid number`, this.pos);
+    const n = Number(m[0]);
+    // JSON.parse would turn 1e999 into Infinity, which then shows as null: quote it as written.
+    if (!Number.isFinite(n)) throw new JsoncError(`number ${m[0]} is too large (the largest is about 1.8e308)`, this.pos);
     this.pos += m[0].length;
-    return Number(m[0]);
+    return n;
   }
 
   array(): unknown[] {

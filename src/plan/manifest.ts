@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type * as z from "../schemas/zod.js";
-import { errnoCode } from "../errors.js";
+import { errnoCode, isCstError } from "../errors.js";
 import { OPTION_KEYS, type CsttoolOptions } from "../schemas/options.js";
 import {
   MANIFEST_KEYS,
@@ -16,6 +16,8 @@ import { scanDicomDir, type DicomScan } from "./dicom.js";
 import { escapeForDisplay, normalizeSessionId, normalizeSubjectId } from "./ids.js";
 import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";
 import { parseJsonc } from "./jsonc.js";
+import { showValue } from "./options.js";
+import { assertManifestBytesFit, assertSubjectCountFits } from "./memory-budget.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
@@ -77,8 +79,21 @@ function suggest(key: string, valid: readonly string[]): string | null {
   return best !== null && bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : null;
 }
 
-/** zod issues as problems: `path: message`, unknown keys named with the list of valid ones. */
-export function issuesToProblems(error: z.core.$ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest"): Problem[] {
+/** The value at `segments` inside `root`, or undefined. */
+function valueAt(root: unknown, segments: readonly PropertyKey[]): unknown {
+  let v = root;
+  for (const s of segments) {
+    if (typeof v !== "object" || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[s];
+  }
+  return v;
+}
+
+/**
+ * zod issues as problems: `path: message`, unknown keys named with the list of valid ones; an
+ * option's message ends with the value found in `input` (the object that was validated).
+ */
+export function issuesToProblems(error: z.core.$ZodError, prefix: readonly PropertyKey[], where: Where, what = "manifest", input?: unknown): Problem[] {
   const out: Problem[] = [];
   for (const issue of error.issues) {
     const at = [...prefix, ...issue.path];
@@ -99,36 +114,27 @@ export function issuesToProblems(error: z.core.$ZodError, prefix: readonly Prope
       continue;
     }
     const inOptions = at.includes("options") || at.includes("global_options");
-    out.push(problem("error", inOptions ? "options" : "manifest", `${what} ${formatPath(at)}: ${issue.message}`, inOptions ? "see `cst-batch plan --help` for the options and their ranges" : "fix the manifest entry (see `cst-batch manifest init` for an example)", where));
+    const found = inOptions && !/\bgot\b/.test(issue.message) ? valueAt(input, issue.path) : undefined;
+    const got = found !== undefined ? `, got ${showValue(found)}` : "";
+    out.push(problem("error", inOptions ? "options" : "manifest", `${what} ${formatPath(at)}: ${issue.message}${got}`, inOptions ? "see `cst-batch plan --help` for the options and their ranges" : "fix the manifest entry (see `cst-batch manifest init` for an example)", where));
   }
   return out;
 }
 
-/** Larger manifests are refused before reading: a mistaken file must not exhaust memory. */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
-
-/** Read, parse (JSONC) and check a manifest; every problem is collected, nothing is thrown. */
+/**
+ * Read, parse (JSONC) and check a manifest; every problem is collected. Throws only a CstError
+ * (PREFLIGHT) for a manifest too large for this process's memory (memory-budget.ts).
+ */
 export async function loadManifestSource(manifestPath: string, filter: SubjectFilter): Promise<ManifestSource> {
   const file = path.resolve(manifestPath);
   const result: ManifestSource = { manifestPath: file, name: null, description: null, options: {}, entries: [], skipped: [], problems: [] };
   let text: string;
   try {
     const size = (await fsp.stat(file)).size;
-    if (size > MAX_MANIFEST_BYTES) {
-      const mb = (n: number): string => (n / 1024 / 1024).toFixed(0);
-      result.problems.push(
-        problem(
-          "error",
-          "manifest",
-          `manifest ${file} is ${mb(size)} MB; cst-batch reads manifests up to ${mb(MAX_MANIFEST_BYTES)} MB (about 250,000 subjects)`,
-          "check that this is the manifest you meant; split a larger study into several manifests, each with its own --out",
-          NOWHERE,
-        ),
-      );
-      return result;
-    }
+    assertManifestBytesFit(file, size);
     text = await fsp.readFile(file, "utf8");
   } catch (e) {
+    if (isCstError(e)) throw e;
     const code = errnoCode(e);
     result.problems.push(
       code === "ENOENT"
@@ -155,13 +161,14 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
   }
   const header = ManifestHeaderSchema.safeParse(rawObj);
   if (!header.success) {
-    result.problems.push(...issuesToProblems(header.error, [], NOWHERE));
+    result.problems.push(...issuesToProblems(header.error, [], NOWHERE, "manifest", rawObj));
   } else {
     result.name = header.data.name ?? null;
     result.description = header.data.description ?? null;
     result.options = (header.data.options ?? header.data.global_options ?? {}) as CsttoolOptions;
   }
   const subjects = Array.isArray(rawObj.subjects) ? (rawObj.subjects as unknown[]) : [];
+  assertSubjectCountFits(file, subjects.length);
   const baseDir = path.dirname(file);
   const keep = compileSubjectFilter(filter);
 
@@ -170,7 +177,7 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
     const guessWhere = guessIdentity(rawSubject);
     const r = ManifestSubjectSchema.safeParse(rawSubject);
     if (!r.success) {
-      result.problems.push(...issuesToProblems(r.error, ["subjects", index], guessWhere));
+      result.problems.push(...issuesToProblems(r.error, ["subjects", index], guessWhere, "manifest", rawSubject));
       return;
     }
     const s = unifySubject(r.data);

@@ -10,8 +10,18 @@ export const DEFAULT_OPTIONS: CsttoolOptions = {};
 
 const FLAG_OF = new Map(OPTION_SPECS.map((s) => [s.key, s.cliFlag ?? s.flag]));
 
-/** Validate the command-line layer; problems name the flag (`--fa-thr`), not the key. */
-export function validateCliOptions(raw: Record<string, unknown> | undefined): { options: CsttoolOptions; problems: Problem[] } {
+/** A value for a message: as typed when known, else as JSON (a non-finite number by name, not `null`). */
+export function showValue(value: unknown, typed?: string): string {
+  if (typed !== undefined) return typed;
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * Validate the command-line layer; problems name the flag (`--fa-thr`), not the key, and quote
+ * the value as typed (`texts`).
+ */
+export function validateCliOptions(raw: Record<string, unknown> | undefined, texts: Record<string, string> = {}): { options: CsttoolOptions; problems: Problem[] } {
   const layer: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw ?? {})) if (v !== undefined) layer[k] = v;
   const r = CsttoolOptionsSchema.safeParse(layer);
@@ -23,7 +33,7 @@ export function validateCliOptions(raw: Record<string, unknown> | undefined): { 
     return problem(
       "error",
       "options",
-      `command line ${flag}${value !== undefined ? ` ${JSON.stringify(value)}` : ""}: ${issue.message}`,
+      `command line ${flag}${value !== undefined ? ` ${showValue(value, texts[key])}` : ""}: ${issue.message}`,
       `fix ${flag} (see \`cst-batch plan --help\`)`,
     );
   });

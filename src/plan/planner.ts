@@ -17,6 +17,8 @@ import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
+import { checkContainerBinds } from "./container-binds.js";
+import { checkOutOverlap } from "./overlap.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
@@ -206,7 +208,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const out = path.resolve(cwd, request.out);
   const bidsDir = request.bidsDir ? path.resolve(cwd, request.bidsDir) : null;
   const filter = { include: request.include ?? [], exclude: request.exclude ?? [] };
-  const cli = validateCliOptions(request.options);
+  const cli = validateCliOptions(request.options, request.optionTexts);
   problems.push(...cli.problems);
 
   let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;
@@ -225,11 +227,14 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const [source, csttool, output] = await Promise.all([
     sourcePromise,
     resolveCsttool({ csttool: request.csttool ?? PLAN_DEFAULTS.csttool, version: request.csttoolVersion ?? null, cwd, env }),
-    checkOutputDir(out, bidsDir),
+    checkOutputDir(out),
   ]);
   const meta = manifestMeta as { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null;
   problems.push(...source.problems, ...csttool.problems, ...output.problems);
   problems.push(...checkUniqueness(source.entries));
+  const overlap = checkOutOverlap(out, { bidsDir, manifestPath: meta?.path ?? null, entries: source.entries });
+  problems.push(...overlap);
+  if (request.container) problems.push(...checkContainerBinds(out, source.entries, request.container.runtime));
   if (source.entries.length === 0 && !hasErrors(problems)) {
     problems.push(problem("error", "discovery", "no subject to plan: every subject was skipped", "see the skipped subjects above"));
   }
@@ -252,7 +257,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");
   let disk: DiskCheck | null = null;
-  if (output.problems.length === 0) {
+  if (output.problems.length === 0 && overlap.length === 0) {
     const pendingSizes = tasks.filter((_, i) => states[i] !== "done").map(inputBytes);
     const d = await checkFreeSpace(output.existing, pendingSizes, { minFreeGb: request.minFreeGb ?? null, skip: request.skipDiskCheck ?? false });
     problems.push(...d.problems);

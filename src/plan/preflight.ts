@@ -7,8 +7,8 @@ import type { CsttoolCapabilities } from "../schemas/records.js";
 import { problem, type Problem } from "./problems.js";
 
 /**
- * Checks that do not depend on a single subject: the output folder (writable, not the BIDS
- * folder itself, enough free disk for the tasks still to run), the options against what this
+ * Checks that do not depend on a single subject: the output folder (writable, enough free disk
+ * for the tasks still to run), the options against what this
  * csttool offers, csttool's atlas data.
  */
 
@@ -27,16 +27,11 @@ export async function nearestExisting(dir: string): Promise<string> {
   }
 }
 
-export async function checkOutputDir(out: string, bidsDir: string | null): Promise<{ problems: Problem[]; existing: string }> {
+/** The output folder can be written (its overlap with the inputs is checked in overlap.ts). */
+export async function checkOutputDir(out: string): Promise<{ problems: Problem[]; existing: string }> {
   const problems: Problem[] = [];
   const abs = path.resolve(out);
   const existing = await nearestExisting(abs);
-  if (bidsDir !== null) {
-    const bids = path.resolve(bidsDir);
-    if (abs === bids || (await sameFile(abs, bids))) {
-      problems.push(problem("error", "output", `--out ${abs} is the BIDS folder itself`, "write results elsewhere, e.g. <bids>/derivatives/csttool"));
-    }
-  }
   try {
     const st = await fsp.stat(existing);
     if (!st.isDirectory()) {
@@ -56,15 +51,6 @@ export async function checkOutputDir(out: string, bidsDir: string | null): Promi
     );
   }
   return { problems, existing };
-}
-
-async function sameFile(a: string, b: string): Promise<boolean> {
-  try {
-    const [sa, sb] = await Promise.all([fsp.stat(a), fsp.stat(b)]);
-    return sa.dev === sb.dev && sa.ino === sb.ino;
-  } catch {
-    return false;
-  }
 }
 
 /** Disk estimate per pending task: 4x its input size + 300 MB (csttool's work files and results). */

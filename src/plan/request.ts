@@ -16,10 +16,14 @@ export interface PlanRequest {
   dwiFilter?: string | null;
   /** The command-line option layer, keyed like the manifest `options` (validated by createPlan). */
   options?: Record<string, unknown>;
+  /** The same options as the user typed them (key -> text), so messages quote `1e999`, not `null`. */
+  optionTexts?: Record<string, string>;
   /** csttool executable name or path; default `csttool` on PATH. */
   csttool?: string;
   /** Skip `csttool --version` and use this version (csttool only inside a container). */
   csttoolVersion?: string | null;
+  /** csttool runs in this container runtime (`submit --container`): every bound folder must be bindable. */
+  container?: { runtime: string } | null;
   timeoutMinutes?: number;
   graceSeconds?: number;
   /** Require this much free disk instead of the estimate. */

@@ -51,19 +51,50 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
 
 export const OPTION_KEYS: readonly string[] = OPTION_SPECS.map((s) => s.key);
 
-function schemaFor(spec: OptionSpec): z.ZodMiniType {
+/** What an option takes, in plain words: "a number from 0 to 1", "one of: a, b". */
+export function expectedValue(spec: OptionSpec): string {
+  const range = spec.min !== undefined && spec.max !== undefined ? ` from ${spec.min} to ${spec.max}` : spec.min !== undefined ? ` >= ${spec.min}` : spec.max !== undefined ? ` <= ${spec.max}` : "";
   switch (spec.kind) {
     case "bool":
-      return z.boolean();
+      return "true or false";
     case "enum":
-      return z.enum(spec.values as [string, ...string[]]);
+      return `one of: ${(spec.values ?? []).join(", ")}`;
     case "int":
-      return z.int().check(z.minimum(spec.min ?? Number.MIN_SAFE_INTEGER), z.maximum(spec.max ?? Number.MAX_SAFE_INTEGER));
+      return `a whole number${range}`;
     case "number":
-      return z.number().check(z.minimum(spec.min ?? -Infinity), z.maximum(spec.max ?? Infinity));
+      return `a number${range}`;
+    case "voxel":
+      return `three numbers (X Y Z mm), each${range}`;
+  }
+}
+
+/** A number within the spec's range (and whole, for `int`). */
+function inRange(spec: OptionSpec, whole: boolean): (n: number) => boolean {
+  const min = spec.min ?? -Infinity;
+  const max = spec.max ?? Infinity;
+  return (n) => n >= min && n <= max && (!whole || Number.isSafeInteger(n));
+}
+
+/**
+ * One schema per option, every failure saying what the option takes in plain words (a type
+ * error and a range error read the same: "must be a number from 0 to 1"). Whole numbers and
+ * ranges are one plain refinement, not z.int()/z.minimum(): z.int() aborts the object's parse,
+ * which would hide the cross-field rules below (a wrong type must not hide another problem).
+ */
+function schemaFor(spec: OptionSpec): z.ZodMiniType {
+  const error = `must be ${expectedValue(spec)}`;
+  switch (spec.kind) {
+    case "bool":
+      return z.boolean({ error });
+    case "enum":
+      return z.enum(spec.values as [string, ...string[]], { error });
+    case "int":
+      return z.number({ error }).check(z.refine(inRange(spec, true), { error }));
+    case "number":
+      return z.number({ error }).check(z.refine(inRange(spec, false), { error }));
     case "voxel": {
-      const mm = z.number().check(z.minimum(spec.min ?? 0), z.maximum(spec.max ?? Infinity));
-      return z.tuple([mm, mm, mm]);
+      const mm = z.number({ error }).check(z.refine(inRange(spec, false), { error }));
+      return z.tuple([mm, mm, mm], { error });
     }
   }
 }
@@ -95,6 +126,9 @@ export const CsttoolOptionsSchema = z.strictObject(shape).check(
     if (v.verbose === true && v.quiet === true) {
       ctx.addIssue({ code: "custom", path: ["quiet"], message: "verbose and quiet cannot both be true" });
     }
+  }, {
+    // Also when another option has the wrong type: every problem of a layer is reported at once.
+    when: (payload) => typeof payload.value === "object" && payload.value !== null && !Array.isArray(payload.value),
   }),
 );
 

@@ -1,11 +1,12 @@
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { minimalNiftiFor } from "./nifti-bytes.js";
 import { writeDicomSeries, type DicomSeriesSpec } from "./plan-dicom-writer.js";
 
 /**
- * Synthetic BIDS trees for tests: sub-X/[ses-Y/]dwi/ with NIfTI sets (fake bytes; cst-batch
- * never parses NIfTI) or DICOM series, plus the usual root files.
+ * Synthetic BIDS trees for tests: sub-X/[ses-Y/]dwi/ with NIfTI sets (a minimal valid header:
+ * plan checks the first bytes) or DICOM series, plus the usual root files.
  */
 export interface NiftiSetSpec {
   /** Entities between sub/ses and the `dwi` suffix, e.g. { acq: "hb", run: "1" }. */
@@ -14,7 +15,7 @@ export interface NiftiSetSpec {
   bval?: boolean;
   bvec?: boolean;
   json?: boolean;
-  /** Bytes in the NIfTI file (default 64). */
+  /** Data bytes after the NIfTI header (default 16). */
   bytes?: number;
 }
 
@@ -55,7 +56,7 @@ export async function writeNiftiSet(
     .join("");
   const stem = path.join(dwiDir, `${stemPrefix}${ents}_dwi`);
   const nifti = `${stem}${spec.ext ?? ".nii.gz"}`;
-  await fsp.writeFile(nifti, Buffer.alloc(spec.bytes ?? 64, 1));
+  await fsp.writeFile(nifti, minimalNiftiFor(nifti, spec.bytes));
   const bval = spec.bval === false ? null : `${stem}.bval`;
   const bvec = spec.bvec === false ? null : `${stem}.bvec`;
   const json = spec.json === false ? null : `${stem}.json`;

@@ -8,6 +8,7 @@ import { diffTrees, hasStackTrace, snapshotTree } from "../helpers/reliability-f
 import { HOSTILE_CASES, writeManifest, type CorpusContext } from "../helpers/reliability-hostile.js";
 import { FULL, reportFamily, Tally } from "../helpers/reliability-results.js";
 import { slurmAvailable } from "../helpers/slurm-env.js";
+import { minimalNifti } from "../helpers/nifti-bytes.js";
 
 /**
  * Hostile and malformed input through the built CLI. Every case: the documented exit code, a
@@ -101,9 +102,10 @@ describe("reliability: hostile and malformed input", () => {
         const data = path.join(root, "data50k");
         mkdirSync(data);
         const subjects = [];
+        const niftiBytes = minimalNifti();
         for (let i = 0; i < present; i++) {
           const stem = path.join(data, `sub-${i}_dwi`);
-          writeFileSync(`${stem}.nii.gz`, "x");
+          writeFileSync(`${stem}.nii.gz`, niftiBytes);
           writeFileSync(`${stem}.bval`, "0\n");
           writeFileSync(`${stem}.bvec`, "0\n0\n0\n");
           subjects.push({ id: `sub-${i}`, nifti: `${stem}.nii.gz` });

@@ -133,7 +133,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
     // Fail fast on a walltime that is too short, before the (possibly long) planning.
     const { resolveTiming } = await import("../../submit/timing.js");
-    const request = planRequestFromFlags(opts);
+    const request = { ...planRequestFromFlags(opts), container: settings.container };
     resolveTiming({
       walltimeSeconds: settings.array.timeSeconds,
       explicitTimeoutMinutes: explicitTimeout,
