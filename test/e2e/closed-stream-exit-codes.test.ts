@@ -185,4 +185,11 @@ describe("exit codes are never masked by a closed stdout or stderr", () => {
     expect(await runClosed(["manifest", "init", file], "both")).toEqual({ code: EXIT.USAGE, signal: null });
     expect(await runClosed(["manifest", "init"], "stdout")).toEqual({ code: EXIT.OK, signal: null });
   });
+
+  it("an invalid manifest exits 2 with closed streams", async () => {
+    const s = study({});
+    const bad = path.join(s.dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ subjects: [{ id: "sub-01", nifty: "x.nii.gz" }] }));
+    expect(await runClosed(["submit", "--scheduler", "local", "--manifest", bad, "--out", s.out, "--csttool", STANDIN], "both")).toEqual({ code: EXIT.USAGE, signal: null });
+  });
 });
