@@ -73,7 +73,7 @@ export function color(code: string, text: string): string {
  * writes to: the first use of process.stdout builds its stream (~1 ms on a pipe), which run-one
  * without --json never needs.
  */
-export function exitQuietlyOnClosedPipe(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+export function dropOutputOnClosedStream(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
   for (const stream of streams) {
     if (guarded.has(stream)) continue;
     guarded.add(stream);

@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
 import { exitCodesHelp } from "./exit-codes-help.js";
-import { addVerbosityOptions, exitQuietlyOnClosedPipe, reportError } from "./output.js";
+import { addVerbosityOptions, dropOutputOnClosedStream, reportError } from "./output.js";
 import type { SetExit } from "./commands/index.js";
 
 const PROGRAM_EXAMPLES = `
@@ -28,7 +28,7 @@ export type RegisterCommands = (program: Command, setExit: SetExit, argv: readon
  * the full CLI (main.ts) and run-one's own start-up entry (run-one-main.ts).
  */
 export async function runProgram(argv: string[], register: RegisterCommands): Promise<number> {
-  exitQuietlyOnClosedPipe();
+  dropOutputOnClosedStream();
   const program = new Command();
   let exitCode: number = EXIT.OK;
   program
