@@ -1,6 +1,7 @@
 /**
- * Exit codes of every command (documented in the README). "Ran fine, found problems" has codes
- * of its own, distinct from a crash (1).
+ * Exit codes of every command. "Ran fine, found problems" has codes of its own, distinct from a
+ * crash (1). What each one means is EXIT_CODES below: the README's table and every `--help` say
+ * the same (test/unit/cli/exit-code-docs.test.ts holds them to it).
  */
 export const EXIT = {
   OK: 0,
@@ -10,10 +11,33 @@ export const EXIT = {
   SUBJECT_FAILED: 4,
   TIMEOUT_OR_KILLED: 5,
   SYSTEM: 6,
-  INTERRUPTED: 130,
   LOCK_BUSY: 75,
+  INTERRUPTED: 130,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** Every exit code with its meaning, in the order the README's "Exit codes" table lists them. */
+export const EXIT_CODES: readonly { readonly code: ExitCode; readonly meaning: string }[] = [
+  { code: EXIT.OK, meaning: "success (or already done / nothing to do); `status` and `collect` also when they report failed subjects" },
+  { code: EXIT.INTERNAL, meaning: "internal error: a bug in cst-batch (rerun with `CST_BATCH_DEBUG=1` for a stack trace)" },
+  { code: EXIT.USAGE, meaning: "bad command line or input file (unknown flag, invalid manifest, damaged plan file, ...)" },
+  { code: EXIT.PREFLIGHT, meaning: "preflight found problems; nothing was planned or run" },
+  { code: EXIT.SUBJECT_FAILED, meaning: "a subject failed (PIPELINE_FAILED, INPUT_MISSING, VALIDATION); `submit --scheduler local`: some subjects failed" },
+  { code: EXIT.TIMEOUT_OR_KILLED, meaning: "a subject was stopped: TIMEOUT, CANCELLED, KILLED, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED" },
+  { code: EXIT.SYSTEM, meaning: "system problem: disk full, lock filesystem without flock, scheduler command failed" },
+  { code: EXIT.LOCK_BUSY, meaning: "`run-one`: the subject is locked by another run (nothing touched)" },
+  {
+    code: EXIT.INTERRUPTED,
+    meaning: "interrupted (Ctrl-C, SIGTERM) before an outcome; `submit --scheduler local`: running subjects recorded as CANCELLED, summary written",
+  },
+];
+
+/** The meaning of an exit code (EXIT_CODES), for help texts and messages. */
+export function exitCodeMeaning(code: ExitCode): string {
+  const found = EXIT_CODES.find((e) => e.code === code);
+  if (!found) throw new Error(`exit code ${code} has no meaning in EXIT_CODES`);
+  return found.meaning;
+}
 
 export type ErrorCode =
   | "USAGE"

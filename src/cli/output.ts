@@ -63,18 +63,32 @@ export function color(code: string, text: string): string {
 }
 
 /**
- * `cst-batch status | head`: a closed pipe is the reader's choice, not an error. Pass only the
- * streams the command writes to: the first use of process.stdout builds its stream (~1 ms on a
- * pipe), which run-one without --json never needs.
+ * `cst-batch status | head`, `cmd 2>&1 | true`, a `tee` killed by Ctrl-C: a closed pipe is the
+ * reader's choice, not an outcome. The stream is marked closed and later writes are dropped; the
+ * command carries on and exits with the code its outcome calls for (a failed subject is still 4,
+ * an interrupted local submit still records CANCELLED, writes the summary and exits 130). Any
+ * other write error (EIO from a vanished terminal, ENOSPC on a redirected file) is treated the
+ * same way, with one line on the other stream when it is still open: output that cannot be
+ * written never decides the exit code, nor crashes the run. Pass only the streams the command
+ * writes to: the first use of process.stdout builds its stream (~1 ms on a pipe), which run-one
+ * without --json never needs.
  */
-export function exitQuietlyOnClosedPipe(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
+export function dropOutputOnClosedStream(streams: readonly NodeJS.WriteStream[] = [process.stdout, process.stderr]): void {
   for (const stream of streams) {
+    if (guarded.has(stream)) continue;
+    guarded.add(stream);
     stream.on("error", (e: NodeJS.ErrnoException) => {
-      if (e.code === "EPIPE") process.exit(EXIT.OK);
-      throw e;
+      const first = !closed.has(stream);
+      closed.add(stream);
+      if (!first || e.code === "EPIPE" || e.code === "ERR_STREAM_DESTROYED") return;
+      const other = stream === process.stderr ? process.stdout : process.stderr;
+      if (guarded.has(other) && !closed.has(other)) other.write(`warning: cannot write to ${stream === process.stderr ? "stderr" : "stdout"}: ${e.code ?? e.message}; its output is dropped\n`);
     });
   }
 }
+/** Streams with the handler above, and those of them that failed (their output is dropped). */
+const guarded = new WeakSet<NodeJS.WriteStream>();
+const closed = new WeakSet<NodeJS.WriteStream>();
 
 /** Print an error the user can act on; an unknown error is a bug and says so. */
 export function reportError(e: unknown): ExitCode {

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
-import { addVerbosityOptions, exitQuietlyOnClosedPipe, reportError } from "./output.js";
+import { exitCodesHelp } from "./exit-codes-help.js";
+import { addVerbosityOptions, dropOutputOnClosedStream, reportError } from "./output.js";
 import type { SetExit } from "./commands/index.js";
 
 const PROGRAM_EXAMPLES = `
@@ -15,7 +16,9 @@ Examples:
 
 Each command has --help with examples. Human output goes to stderr (no colour when it is not a
 terminal or NO_COLOR is set); --json puts machine-readable output on stdout. Every state change
-is also logged as JSON lines in <out>/.cst-batch/events.jsonl.`;
+is also logged as JSON lines in <out>/.cst-batch/events.jsonl.
+
+${exitCodesHelp()}`;
 
 /** Adds the commands this entry point offers to the program. */
 export type RegisterCommands = (program: Command, setExit: SetExit, argv: readonly string[]) => Promise<void> | void;
@@ -25,7 +28,7 @@ export type RegisterCommands = (program: Command, setExit: SetExit, argv: readon
  * the full CLI (main.ts) and run-one's own start-up entry (run-one-main.ts).
  */
 export async function runProgram(argv: string[], register: RegisterCommands): Promise<number> {
-  exitQuietlyOnClosedPipe();
+  dropOutputOnClosedStream();
   const program = new Command();
   let exitCode: number = EXIT.OK;
   program

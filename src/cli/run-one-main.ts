@@ -1,7 +1,7 @@
 import { EXIT } from "../errors.js";
 import { useOneShotParsing } from "../schemas/zod-setup.js";
 import { RUN_ONE_OPTIONS, registerRunOneCommand, runOneAction, type RunOneFlags } from "./commands/run-one.js";
-import { exitQuietlyOnClosedPipe, reportError, setVerbosity, type Verbosity } from "./output.js";
+import { dropOutputOnClosedStream, reportError, setVerbosity, type Verbosity } from "./output.js";
 
 /**
  * `cst-batch run-one` alone: the entry point bundled into dist/run-one.cjs, which
@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runProgram } = await import("./program.js");
     return runProgram(argv, (program, setExit) => registerRunOneCommand(program, setExit));
   }
-  exitQuietlyOnClosedPipe(direct.flags.json ? [process.stdout, process.stderr] : [process.stderr]);
+  dropOutputOnClosedStream(direct.flags.json ? [process.stdout, process.stderr] : [process.stderr]);
   setVerbosity(direct.verbosity);
   let exitCode: number = EXIT.OK;
   try {

@@ -1,3 +1,5 @@
+import { EXIT, type ExitCode } from "../errors.js";
+
 /**
  * Findings of discovery and preflight: data, not exceptions. Preflight collects every problem;
  * any `error` means no plan is written, `warning`s (skipped subjects) do not stop the plan.
@@ -39,6 +41,18 @@ export function problem(
 
 export function hasErrors(problems: readonly Problem[]): boolean {
   return problems.some((p) => p.severity === "error");
+}
+
+/**
+ * Categories whose errors are bad input, not preflight findings: a manifest that cannot be read as
+ * one (missing, not JSON, wrong structure, unknown keys) and a request that is not valid. They
+ * exit 2 like a bad flag, wherever they are found; every other error is preflight's 3.
+ */
+const BAD_INPUT_CATEGORIES: ReadonlySet<ProblemCategory> = new Set(["manifest", "request"]);
+
+/** The exit code of a plan that preflight refused (README "Exit codes": 2 invalid manifest, 3 preflight). */
+export function exitCodeForProblems(problems: readonly Problem[]): ExitCode {
+  return problems.some((p) => p.severity === "error" && BAD_INPUT_CATEGORIES.has(p.category)) ? EXIT.USAGE : EXIT.PREFLIGHT;
 }
 
 /** Errors first, then by subject/session, keeping the original order otherwise. */

@@ -134,7 +134,7 @@ describe("local mode through the built CLI", () => {
     const manifest = path.join(s.dir, "bad.json");
     writeFileSync(manifest, JSON.stringify({ subjects: [{ id: "sub-01", nifty: "x.nii.gz" }] }));
     const r = runCli(["submit", "--scheduler", "local", "--manifest", manifest, "--out", s.out, "--csttool", STANDIN]);
-    expect([EXIT.USAGE, EXIT.PREFLIGHT]).toContain(r.code);
+    expect(r.code).toBe(EXIT.USAGE); // README "Exit codes": invalid manifest
     expect(r.stderr).toContain("nifty");
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(path.join(s.out, "batch_summary.json"))).toBe(false);

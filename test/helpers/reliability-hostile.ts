@@ -41,6 +41,8 @@ const withSession = (session: unknown) => (dir: string, c: CorpusContext) => via
 
 const USAGE = 2;
 const PREFLIGHT = 3;
+/** README "Exit codes": an invalid manifest (missing, not JSON, wrong structure, unknown keys) is bad input, like a bad flag. */
+const INVALID_MANIFEST = USAGE;
 /** The manifest's path is named. */
 const MANIFEST = /manifest\.json/;
 /** A fix is given ("fix:" line for problems, "what to do:" for errors). */
@@ -48,22 +50,22 @@ const FIX = /fix:|what to do:/;
 
 export const HOSTILE_CASES: HostileCase[] = [
   // --- manifest syntax and shape
-  { name: "manifest: invalid JSON", setup: (d, c) => viaManifest(d, c, '{ "subjects": [ {"id": "sub-01",, } '), code: PREFLIGHT, stderr: [MANIFEST, /not valid JSON at line 1/, FIX] },
-  { name: "manifest: empty file", setup: (d, c) => viaManifest(d, c, ""), code: PREFLIGHT, stderr: [MANIFEST, FIX] },
-  { name: "manifest: binary garbage", setup: (d, c) => viaManifest(d, c, "\u0000\u00ff\u00fe\u0001PK\u0003\u0004"), code: PREFLIGHT, stderr: [MANIFEST, FIX] },
-  { name: "manifest: top level is an array", setup: (d, c) => viaManifest(d, c, [subject(c)]), code: PREFLIGHT, stderr: [MANIFEST, /JSON object/, FIX] },
-  { name: "manifest: subjects is a number", setup: (d, c) => viaManifest(d, c, { subjects: 5 }), code: PREFLIGHT, stderr: [/subjects/, FIX] },
-  { name: "manifest: empty subjects", setup: (d, c) => viaManifest(d, c, { subjects: [] }), code: PREFLIGHT, stderr: [/at least one subject/, FIX] },
-  { name: "manifest: unknown top-level key", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c)], subjcts: [] }), code: PREFLIGHT, stderr: [/subjcts/, FIX] },
-  { name: "manifest: unknown subject key", setup: (d, c) => viaManifest(d, c, { subjects: [{ id: "sub-01", nifty: c.nifti }] }), code: PREFLIGHT, stderr: [/nifty/, FIX] },
-  { name: "manifest: both nifti and dicom", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { dicom: c.dicom })] }), code: PREFLIGHT, stderr: [/exactly one/, FIX] },
-  { name: "manifest: neither nifti nor dicom", setup: (d, c) => viaManifest(d, c, { subjects: [{ id: "sub-01" }] }), code: PREFLIGHT, stderr: [/exactly one/, FIX] },
-  { name: "manifest: id is a number", setup: withId(5), code: PREFLIGHT, stderr: [/id/, FIX] },
-  { name: "manifest: id and subject_id both", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { subject_id: "01" })] }), code: PREFLIGHT, stderr: [/subject_id/, FIX] },
-  { name: "manifest: newer schema_version", setup: (d, c) => viaManifest(d, c, { schema_version: 9, subjects: [subject(c)] }), code: PREFLIGHT, stderr: [/schema_version/, FIX] },
-  { name: "manifest: duplicate key in JSON", setup: (d, c) => viaManifest(d, c, `{"subjects": [{"id": "sub-01", "id": "sub-02", "nifti": ${JSON.stringify(c.nifti)}}]}`), code: PREFLIGHT, stderr: [/duplicate key/, FIX] },
-  { name: "manifest: file missing", setup: (d, c) => plan(c, "--manifest", path.join(d, "nope.json")), code: PREFLIGHT, stderr: [/nope\.json/, /not found/, FIX] },
-  { name: "manifest: is a folder", setup: (d, c) => plan(c, "--manifest", d), code: PREFLIGHT, stderr: [/folder/, FIX] },
+  { name: "manifest: invalid JSON", setup: (d, c) => viaManifest(d, c, '{ "subjects": [ {"id": "sub-01",, } '), code: INVALID_MANIFEST, stderr: [MANIFEST, /not valid JSON at line 1/, FIX] },
+  { name: "manifest: empty file", setup: (d, c) => viaManifest(d, c, ""), code: INVALID_MANIFEST, stderr: [MANIFEST, FIX] },
+  { name: "manifest: binary garbage", setup: (d, c) => viaManifest(d, c, "\u0000\u00ff\u00fe\u0001PK\u0003\u0004"), code: INVALID_MANIFEST, stderr: [MANIFEST, FIX] },
+  { name: "manifest: top level is an array", setup: (d, c) => viaManifest(d, c, [subject(c)]), code: INVALID_MANIFEST, stderr: [MANIFEST, /JSON object/, FIX] },
+  { name: "manifest: subjects is a number", setup: (d, c) => viaManifest(d, c, { subjects: 5 }), code: INVALID_MANIFEST, stderr: [/subjects/, FIX] },
+  { name: "manifest: empty subjects", setup: (d, c) => viaManifest(d, c, { subjects: [] }), code: INVALID_MANIFEST, stderr: [/at least one subject/, FIX] },
+  { name: "manifest: unknown top-level key", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c)], subjcts: [] }), code: INVALID_MANIFEST, stderr: [/subjcts/, FIX] },
+  { name: "manifest: unknown subject key", setup: (d, c) => viaManifest(d, c, { subjects: [{ id: "sub-01", nifty: c.nifti }] }), code: INVALID_MANIFEST, stderr: [/nifty/, FIX] },
+  { name: "manifest: both nifti and dicom", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { dicom: c.dicom })] }), code: INVALID_MANIFEST, stderr: [/exactly one/, FIX] },
+  { name: "manifest: neither nifti nor dicom", setup: (d, c) => viaManifest(d, c, { subjects: [{ id: "sub-01" }] }), code: INVALID_MANIFEST, stderr: [/exactly one/, FIX] },
+  { name: "manifest: id is a number", setup: withId(5), code: INVALID_MANIFEST, stderr: [/id/, FIX] },
+  { name: "manifest: id and subject_id both", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { subject_id: "01" })] }), code: INVALID_MANIFEST, stderr: [/subject_id/, FIX] },
+  { name: "manifest: newer schema_version", setup: (d, c) => viaManifest(d, c, { schema_version: 9, subjects: [subject(c)] }), code: INVALID_MANIFEST, stderr: [/schema_version/, FIX] },
+  { name: "manifest: duplicate key in JSON", setup: (d, c) => viaManifest(d, c, `{"subjects": [{"id": "sub-01", "id": "sub-02", "nifti": ${JSON.stringify(c.nifti)}}]}`), code: INVALID_MANIFEST, stderr: [/duplicate key/, FIX] },
+  { name: "manifest: file missing", setup: (d, c) => plan(c, "--manifest", path.join(d, "nope.json")), code: INVALID_MANIFEST, stderr: [/nope\.json/, /not found/, FIX] },
+  { name: "manifest: is a folder", setup: (d, c) => plan(c, "--manifest", d), code: INVALID_MANIFEST, stderr: [/folder/, FIX] },
   // --- options
   { name: "options: fa_thr of the wrong type", setup: (d, c) => viaManifest(d, c, { options: { fa_thr: "high" }, subjects: [subject(c)] }), code: PREFLIGHT, stderr: [/fa_thr/, FIX] },
   { name: "options: fa_thr out of range", setup: (d, c) => viaManifest(d, c, { options: { fa_thr: 7 }, subjects: [subject(c)] }), code: PREFLIGHT, stderr: [/fa_thr/, FIX] },
@@ -92,7 +94,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   { name: "nifti missing", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { nifti: path.join(d, "gone.nii.gz") })] }), code: PREFLIGHT, stderr: [/gone\.nii\.gz/, FIX] },
   { name: "nifti is a folder", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { nifti: d })] }), code: PREFLIGHT, stderr: [FIX] },
   { name: "dicom is a file", setup: (d, c) => viaManifest(d, c, { subjects: [{ id: "sub-01", dicom: c.nifti }] }), code: PREFLIGHT, stderr: [/not a folder/, FIX] },
-  { name: "series_uid without dicom", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { series_uid: "1.2.3" })] }), code: PREFLIGHT, stderr: [/series_uid/, FIX] },
+  { name: "series_uid without dicom", setup: (d, c) => viaManifest(d, c, { subjects: [subject(c, { series_uid: "1.2.3" })] }), code: INVALID_MANIFEST, stderr: [/series_uid/, FIX] },
   {
     name: "nifti is a symlink loop",
     setup: (d, c) => {
@@ -163,7 +165,7 @@ export const HOSTILE_CASES: HostileCase[] = [
   { name: "flag: --out is a file", setup: (d, c) => { writeFileSync(path.join(d, "out-file"), "x"); return ["plan", "--bids-dir", c.bids, "--out", path.join(d, "out-file"), "--csttool", c.standin, "--skip-disk-check"]; }, code: PREFLIGHT, stderr: [/out-file/, /not a folder/] },
   { name: "submit: --scheduler unknown", setup: (d, c) => ["submit", "--scheduler", "lsf", "--bids-dir", c.bids, "--out", "{out}", "--csttool", c.standin], code: USAGE, stderr: [/--scheduler/, /lsf/] },
   { name: "submit local --dry-run: --jobs 0", setup: (d, c) => ["submit", "--scheduler", "local", "--dry-run", "--jobs", "0", "--bids-dir", c.bids, "--out", "{out}", "--csttool", c.standin], code: USAGE, stderr: [/--jobs/] },
-  { name: "submit local --dry-run: bad manifest", setup: (d, c) => ["submit", "--scheduler", "local", "--dry-run", "--manifest", writeManifest(d, { subjects: [{ id: "sub-01" }] }), "--out", "{out}", "--csttool", c.standin], code: PREFLIGHT, stderr: [/exactly one/] },
+  { name: "submit local --dry-run: bad manifest", setup: (d, c) => ["submit", "--scheduler", "local", "--dry-run", "--manifest", writeManifest(d, { subjects: [{ id: "sub-01" }] }), "--out", "{out}", "--csttool", c.standin], code: INVALID_MANIFEST, stderr: [/exactly one/] },
   { name: "manifest init: file exists", setup: (d) => { writeFileSync(path.join(d, "exists.jsonc"), "{}"); return ["manifest", "init", path.join(d, "exists.jsonc")]; }, code: USAGE, stderr: [/exists\.jsonc/, /--force/] },
   { name: "manifest init: folder missing", setup: (d) => ["manifest", "init", path.join(d, "no", "such", "dir", "m.jsonc")], code: USAGE, stderr: [/m\.jsonc/, FIX] },
   { name: "csttool: not executable", setup: (d, c) => { writeFileSync(path.join(d, "csttool"), "#!/bin/sh\n"); return ["plan", "--bids-dir", c.bids, "--out", "{out}", "--csttool", path.join(d, "csttool"), "--skip-disk-check"]; }, code: PREFLIGHT, stderr: [/csttool/, FIX] },

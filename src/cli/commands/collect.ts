@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CollectResult } from "../../collect/collect.js";
 import { EXIT } from "../../errors.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { getVerbosity, out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -54,7 +55,9 @@ Examples:
   $ xdg-open results/batch_report.html      # the batch report: totals, charts, subjects, outliers
 
 batch_report.html is one self-contained page (no network needed; links are relative, so the
-folder can be moved). Safe to run at any time, also while tasks are still running.`,
+folder can be moved). Safe to run at any time, also while tasks are still running.
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SYSTEM])}`,
     )
     .action(async (flags: CollectFlags) => {
       const { collect } = await import("../../collect/collect.js");

@@ -1,6 +1,7 @@
 import { Argument, type Command } from "commander";
 import { EXIT } from "../../errors.js";
 import { completionScript, SHELLS, type Shell } from "../completion.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -16,7 +17,9 @@ export function registerCompletionCommand(program: Command, setExit: SetExit): v
 Examples:
   $ source <(cst-batch completion bash)                     # this shell only
   $ cst-batch completion bash > ~/.local/share/bash-completion/completions/cst-batch
-  $ cst-batch completion zsh > "\${fpath[1]}/_cst-batch"      # zsh, then restart it`,
+  $ cst-batch completion zsh > "\${fpath[1]}/_cst-batch"      # zsh, then restart it
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE])}`,
     )
     .action((shell: Shell) => {
       out.data(completionScript(program, shell));

@@ -2,6 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { CstError, EXIT, errnoCode } from "../../errors.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -10,7 +11,17 @@ export function registerManifestCommand(program: Command, setExit: SetExit): voi
   const manifest = program
     .command("manifest")
     .description("work with study manifests")
-    .addHelpText("after", "\nExamples:\n  $ cst-batch manifest init study.jsonc\n  $ cst-batch plan --manifest study.jsonc --out results\n\nReference: docs/reference/manifest.md");
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ cst-batch manifest init study.jsonc
+  $ cst-batch plan --manifest study.jsonc --out results
+
+Reference: docs/reference/manifest.md
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE])}`,
+    );
   manifest
     .command("init")
     .description("write a commented example manifest (JSONC) to FILE, or to stdout")
@@ -22,7 +33,9 @@ export function registerManifestCommand(program: Command, setExit: SetExit): voi
 Examples:
   $ cst-batch manifest init study.jsonc
   $ cst-batch manifest init > study.jsonc
-  $ cst-batch plan --manifest study.jsonc --out results/`,
+  $ cst-batch plan --manifest study.jsonc --out results/
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE])}`,
     )
     .action(async (file: string | undefined, opts: { force?: boolean }) => {
       const { EXAMPLE_MANIFEST } = await import("../../plan/example-manifest.js");

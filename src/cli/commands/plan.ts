@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { EXIT } from "../../errors.js";
+import { EXIT, type ExitCode } from "../../errors.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import type { PlanOutcome, PlanPreview } from "../../plan/planner.js";
 import type { Problem } from "../../plan/problems.js";
 import type { PlanRequest } from "../../plan/request.js";
@@ -26,7 +27,8 @@ requirement yourself, --skip-disk-check to skip). Re-planning into the same --ou
 subjects done (same config hash); changed ones rerun.
 
 The plan goes to <out>/.cst-batch/plans/<plan_id>.json (immutable) and <out>/.cst-batch/plan.json.
-Exit codes: 0 planned, 2 bad flags, 3 preflight problems.`;
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.PREFLIGHT, EXIT.SYSTEM])}`;
 
 /** One problem per line block: severity, who, what, and how to fix it. */
 export function formatProblem(p: Problem): string {
@@ -100,25 +102,30 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
   cmd.addHelpText("after", HELP_AFTER);
   cmd.action(async (opts: Record<string, unknown>) => {
     const planned = await planAndReport(planRequestFromFlags(opts), opts.json === true);
-    if (planned && opts.json === true) out.json(outcomeJson(planned));
-    setExit(planned ? EXIT.OK : EXIT.PREFLIGHT);
+    if (typeof planned === "number") {
+      setExit(planned);
+      return;
+    }
+    if (opts.json === true) out.json(outcomeJson(planned));
+    setExit(EXIT.OK);
   });
 }
 
 /**
  * Plan and print what `plan` prints (problems, warnings, the preview; with `json` the problems
- * outcome on stdout). Returns the planned outcome, or null when preflight found errors.
+ * outcome on stdout). Returns the planned outcome, or the exit code when preflight found errors
+ * (2 for an invalid manifest, 3 otherwise: `exitCodeForProblems`).
  * `plan` and `submit` both start here.
  */
-export async function planAndReport(request: PlanRequest, json: boolean): Promise<Extract<PlanOutcome, { kind: "planned" }> | null> {
-  const { createPlan } = await import("../../plan/planner.js");
+export async function planAndReport(request: PlanRequest, json: boolean): Promise<Extract<PlanOutcome, { kind: "planned" }> | ExitCode> {
+  const [{ createPlan }, { exitCodeForProblems }] = await Promise.all([import("../../plan/planner.js"), import("../../plan/problems.js")]);
   const outcome = await createPlan(request);
   if (outcome.kind === "problems") {
     if (json) out.json(outcomeJson(outcome));
     printProblems(outcome.problems);
     const errors = outcome.problems.filter((p) => p.severity === "error").length;
     out.error(`preflight found ${errors} error(s); no plan written`);
-    return null;
+    return exitCodeForProblems(outcome.problems);
   }
   printProblems(outcome.preview.warnings);
   if (!json) out.info(formatPlanPreview(outcome.preview));

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import type { ResubmitResult } from "../../resubmit/resubmit.js";
 import { shellQuote } from "../../schedulers/shell-quote.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -41,7 +42,9 @@ and listed.
 Examples:
   $ cst-batch resubmit --out /scratch/study-cst --failed
   $ cst-batch resubmit --out results --category OUT_OF_MEMORY,TIMEOUT --mem-factor 1.5 --time-factor 2
-  $ cst-batch resubmit --out results --subjects sub-07,sub-12 --mem 16G --dry-run`;
+  $ cst-batch resubmit --out results --subjects sub-07,sub-12 --mem 16G --dry-run
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SYSTEM])}`;
 
 /** `cst-batch resubmit`: rerun failed / never-run tasks as a compact new array. */
 export function registerResubmitCommand(program: Command, setExit: SetExit): void {

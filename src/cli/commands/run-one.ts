@@ -5,6 +5,7 @@ import { CstError, EXIT } from "../../errors.js";
 import { currentPlanPath } from "../../layout.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -110,8 +111,10 @@ Examples:
 
 Output: logs/<key>.log (csttool's lines with timestamps, cst-batch's own as "cst|"); on failure
 _failed_attempts/<time>_<CATEGORY>/attempt.json and logs/<key>_error.log, whose last lines name
-the category and the next step. Exit codes: 0 done/skipped, 4 subject failed, 5 timeout/killed,
-6 system problem, 75 lock busy (another run holds the subject).`,
+the category and the next step. A chunk (--submission/--chunk) exits with the worst of its tasks'
+codes.
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED, EXIT.TIMEOUT_OR_KILLED, EXIT.SYSTEM, EXIT.LOCK_BUSY, EXIT.INTERRUPTED])}`,
     )
     .action((flags: RunOneFlags) => runOneAction(flags, setExit));
 }

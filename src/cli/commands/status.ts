@@ -3,6 +3,7 @@ import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { StatusReport } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./index.js";
 
@@ -38,7 +39,9 @@ Examples:
   $ cst-batch status --out /scratch/study-cst
   $ cst-batch status --out results --failed --category TIMEOUT,OUT_OF_MEMORY
   $ cst-batch status --out results --watch --interval 30
-  $ cst-batch status --out results --json | jq '.totals'`;
+  $ cst-batch status --out results --json | jq '.totals'
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE])}`;
 
 /** `cst-batch status`: one row per task, totals, the scheduler's view folded in. */
 export function registerStatusCommand(program: Command, setExit: SetExit): void {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
 import { shellQuote } from "../../schedulers/shell-quote.js";
 import type { SchedulerName } from "../../schedulers/types.js";
 import type { SubmitResult } from "../../submit/submit.js";
@@ -48,8 +49,7 @@ Scheduler failures (submit command missing, failing, printing no job id, not ans
 the jobs this submit already created are cancelled and no submission is recorded, so rerunning
 is safe.
 
-Exit codes: 0 submitted (or all done), 2 bad flags or input, 3 preflight problems,
-6 the scheduler refused or failed; local mode: 4 some subjects failed, 130 interrupted.`;
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.PREFLIGHT, EXIT.SUBJECT_FAILED, EXIT.SYSTEM, EXIT.INTERRUPTED])}`;
 
 const SCHEDULER_CHOICES = ["slurm", "pbs", "torque", "local", "auto"] as const;
 type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];
@@ -103,8 +103,8 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
       const given = BATCH_ONLY_FLAGS.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
       if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
       const outcome = await planAndReport(planRequestFromFlags(opts), Boolean(opts.json));
-      if (!outcome) {
-        setExit(EXIT.PREFLIGHT);
+      if (typeof outcome === "number") {
+        setExit(outcome);
         return;
       }
       setExit(
@@ -143,8 +143,8 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     });
 
     const outcome = await planAndReport(request, Boolean(opts.json));
-    if (!outcome) {
-      setExit(EXIT.PREFLIGHT);
+    if (typeof outcome === "number") {
+      setExit(outcome);
       return;
     }
 
