@@ -71,6 +71,7 @@ export interface TaskPaths {
   work: string;
   failed: string;
   done: string;
+  promoted: string;
   log: string;
   errorLog: string;
 }
@@ -86,6 +87,7 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
     work: `${dir}${path.sep}${WORK_DIR}`,
     failed: `${dir}${path.sep}${FAILED_DIR}`,
     done: `${dir}${path.sep}${DONE_FILE}`,
+    promoted: `${dir}${path.sep}${PROMOTED_FILE}`,
     log: `${logs}${path.sep}${task.key}.log`,
     errorLog: `${logs}${path.sep}${task.key}_error.log`,
   };

@@ -112,9 +112,10 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
   // What collect left alone or found damaged (the first few; all of them in batch_summary.json).
   for (const problem of collected.problems.slice(0, 5)) out.warn(problem);
   if (collected.problems.length > 5) out.warn(`... and ${collected.problems.length - 5} more problem(s) (see "problems" in batch_summary.json)`);
-  // A failure that could not even be recorded (no attempt folder) is only known here: say it.
+  // A SYSTEM failure (the study's folder or environment, not the subject's data) and one that
+  // could not even be recorded are said in full: the cause is not in csttool's log.
   for (const r of result.results) {
-    if (r.outcome.kind === "failed" && r.outcome.attemptDir === null) out.warn(`${r.key}: ${r.outcome.record.message}`);
+    if (r.outcome.kind === "failed" && (r.outcome.attemptDir === null || r.outcome.category === "SYSTEM")) out.warn(`${r.key}: ${r.outcome.record.message}`);
   }
   if (result.interrupted) return EXIT.INTERRUPTED;
   if (result.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;

@@ -19,12 +19,23 @@ import { readStateFileSync } from "../util/read-json.js";
  */
 export function ownedFiles(taskDir: string): string[] {
   const owned = new Set<string>();
-  const done = readStateFileSync(path.join(taskDir, DONE_FILE), DoneRecordSchema);
-  if (done.kind === "ok") for (const f of done.value.files) owned.add(f.path);
-  else if (done.kind === "corrupt") for (const p of pathsInDamagedRecord(path.join(taskDir, DONE_FILE))) owned.add(p);
-  const listed = readStateFileSync(path.join(taskDir, PROMOTED_FILE), PromotedListSchema);
-  if (listed.kind === "ok") for (const p of listed.value.files) if (isSafeRelative(p)) owned.add(p);
-  return [...owned];
+  const doneFile = path.join(taskDir, DONE_FILE);
+  const listFile = path.join(taskDir, PROMOTED_FILE);
+  // A record that is a symbolic link was not written by cst-batch (it renames real files into place): never trusted.
+  if (!isLink(doneFile)) {
+    const done = readStateFileSync(doneFile, DoneRecordSchema);
+    if (done.kind === "ok") for (const f of done.value.files) owned.add(f.path);
+    else if (done.kind === "corrupt") for (const p of pathsInDamagedRecord(doneFile)) owned.add(p);
+  }
+  if (!isLink(listFile)) {
+    const listed = readStateFileSync(listFile, PromotedListSchema);
+    if (listed.kind === "ok") for (const p of listed.value.files) owned.add(p);
+  }
+  return [...owned].filter(isSafeRelative);
+}
+
+function isLink(p: string): boolean {
+  return lstatOrNull(p)?.isSymbolicLink() === true;
 }
 
 /** Write `_promoted.json`: the files of the result just promoted. */

@@ -741,5 +741,6 @@ function conflictNextStep(taskDir: string, conflicts: readonly string[]): string
  */
 function assertTaskWritable(out: string, paths: TaskPaths): void {
   assertRealDirs(out, paths.failed);
-  assertNoLinks(out, [logsDir(out), eventLogPath(out)]);
+  // `_promoted.json` decides what a rerun may replace: a link there is never trusted.
+  assertNoLinks(out, [logsDir(out), eventLogPath(out), paths.promoted]);
 }

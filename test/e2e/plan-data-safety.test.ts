@@ -248,7 +248,7 @@ describe("option problems are all reported, with the values as given", () => {
     const manifest = path.join(dir, "m.json");
     writeFileSync(manifest, `{"subjects":[{"id":"sub-02","nifti":${JSON.stringify(path.join(bids, "sub-02", "dwi", "sub-02_dwi.nii.gz"))},"options":{"fa_thr":1e999}}]}`);
     const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")]);
-    expect(r.code).toBe(EXIT.PREFLIGHT);
+    expect(r.code).toBe(EXIT.USAGE); // the manifest itself is invalid (as every unparseable manifest: exit 2)
     expect(r.stderr).toMatch(/line 1, column \d+: number 1e999 is too large/);
     expect(r.stderr).not.toContain("null");
   });

@@ -40,7 +40,7 @@ function parameterNames(fn: (...args: never[]) => unknown): string[] {
 const CONSTANT_FOLDER: Record<string, string> = { [layout.ATTEMPT_FILE]: layout.WORK_DIR };
 
 export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
-  const args: Record<string, unknown> = { out, task, key: task.key, subject: task.subject, session: task.session };
+  const args: Record<string, unknown> = { out, task, key: task.key, subject: task.subject, session: task.session, taskDir: path.join(out, task.output_dir) };
   const found: LayoutPath[] = [];
   const names: { from: string; name: string }[] = [];
   const add = (from: string, p: string): void => {
@@ -56,7 +56,8 @@ export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
       const result = (value as (...a: unknown[]) => unknown)(...params.map((p) => args[p]));
       if (typeof result === "string") add(name, result);
       else if (result && typeof result === "object") {
-        for (const [k, v] of Object.entries(result)) if (typeof v === "string") add(`${name}.${k}`, v);
+        // `taskPaths(...).out` is the output folder itself (the root of the confinement), not a path in it.
+        for (const [k, v] of Object.entries(result)) if (typeof v === "string" && v !== out) add(`${name}.${k}`, v);
       } else throw new Error(`layout.${name} returns ${typeof result}`);
     } else if (typeof value === "string") names.push({ from: name, name: value });
     else if (value instanceof Set) for (const v of value) names.push({ from: name, name: String(v) });
