@@ -6,6 +6,7 @@
 // compiled on every start.
 import { build } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,8 +18,18 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 // prototype is the module reads the same values, with nothing copied.
 const NODE_BUILTIN_HELPER = "const __nodeBuiltin = (m) => Object.create(m, { default: { value: m, enumerable: true } });";
 const NODE_BUILTIN_INTEROP = /__toESM\((require\("node:[a-z_/]+"\)),1\)/g;
+// jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow (they go through
+// the factory's own `require` parameter); its "module" build is plain ES modules, so bundle that.
+const JSONC_PARSER_ESM = path.join(path.dirname(createRequire(import.meta.url).resolve("jsonc-parser/package.json")), "lib", "esm", "main.js");
+const umdToEsm = {
+  name: "umd-to-esm",
+  setup(b) {
+    b.onResolve({ filter: /^jsonc-parser$/ }, () => ({ path: JSONC_PARSER_ESM }));
+  },
+};
 const common = {
   absWorkingDir: root,
+  plugins: [umdToEsm],
   bundle: true,
   platform: "node",
   format: "cjs",

@@ -1,34 +1,28 @@
 import { promises as fsp, type Dirent } from "node:fs";
 import path from "node:path";
+import { constants as zlibConstants, inflateRawSync } from "node:zlib";
+import dicomParser from "dicom-parser";
 import type { DicomSeries } from "../schemas/records.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 
 /**
  * DICOM series detection without reading pixel data: the first 8 KiB of each file (64 KiB when
- * the header is longer), the file meta group in explicit VR little endian, then the dataset in
- * explicit or implicit VR little endian per the TransferSyntaxUID, stopping at the first tag
- * after SeriesNumber (0020,0011) or at PixelData (7FE0,0010).
+ * the header is longer) go to dicom-parser (cornerstone's), which reads the file meta group and
+ * the dataset in implicit or explicit VR little endian, explicit VR big endian or deflated explicit
+ * VR little endian (inflated here, from that prefix only), and stops at SeriesNumber (0020,0011).
  */
 export const DICOM_HEADER_FIRST_READ = 8 * 1024;
 export const DICOM_HEADER_MAX_READ = 64 * 1024;
+/** Most bytes a deflated dataset's prefix is inflated to: a header is a few KiB, pixel data is not wanted. */
+const DICOM_INFLATED_MAX = 1024 * 1024;
 
-const TAG_TRANSFER_SYNTAX = 0x00020010;
-const TAG_SERIES_DESCRIPTION = 0x0008103e;
-const TAG_SERIES_UID = 0x0020000e;
-const TAG_SERIES_NUMBER = 0x00200011;
-const TAG_PIXEL_DATA = 0x7fe00010;
-const TAG_ITEM = 0xfffee000;
-const TAG_ITEM_END = 0xfffee00d;
-const TAG_SEQUENCE_END = 0xfffee0dd;
-const UNDEFINED_LENGTH = 0xffffffff;
+const TAG_TRANSFER_SYNTAX = "x00020010";
+const TAG_SERIES_DESCRIPTION = "x0008103e";
+const TAG_SERIES_UID = "x0020000e";
+const TAG_SERIES_NUMBER = "x00200011";
 
 export const IMPLICIT_VR_LE = "1.2.840.10008.1.2";
 export const EXPLICIT_VR_LE = "1.2.840.10008.1.2.1";
-const UNSUPPORTED_SYNTAXES: Record<string, string> = {
-  "1.2.840.10008.1.2.2": "explicit VR big endian",
-  "1.2.840.10008.1.2.1.99": "deflated explicit VR little endian",
-};
-const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"]);
 
 export interface DicomHeader {
   transfer_syntax: string | null;
@@ -43,143 +37,76 @@ export type DicomParseResult =
   | { kind: "not-dicom" }
   | { kind: "invalid"; reason: string };
 
-class Truncated extends Error {}
-class Invalid extends Error {}
-
 /** Parse the header of a DICOM file from its first bytes; `complete` says the buffer is the whole file. */
 export function parseDicomHeader(buf: Buffer, opts: { complete: boolean; allowNoPreamble?: boolean }): DicomParseResult {
   const header: DicomHeader = { transfer_syntax: null, series_uid: null, series_number: null, series_description: null };
-  let start: number;
-  if (buf.length >= 132 && buf.toString("latin1", 128, 132) === "DICM") {
-    start = 132;
-  } else if (opts.allowNoPreamble && buf.length >= 8) {
-    start = 0;
-  } else {
-    return { kind: "not-dicom" };
-  }
-  const r = new Reader(buf, opts.complete);
+  const part10 = buf.length >= 132 && buf.toString("latin1", 128, 132) === "DICM";
+  if (!part10 && !(opts.allowNoPreamble && buf.length >= 8)) return { kind: "not-dicom" };
+  const options: dicomParser.ParseDicomOptions = { untilTag: TAG_SERIES_NUMBER, inflater: inflatePrefix as dicomParser.ParseDicomOptions["inflater"] };
+  // No preamble and no meta group: an old-style raw dataset, its VR form guessed from the first element.
+  if (!part10) options.TransferSyntaxUID = /^[A-Z]{2}$/.test(buf.toString("latin1", 4, 6)) ? EXPLICIT_VR_LE : IMPLICIT_VR_LE;
+  let dataSet: dicomParser.DataSet | undefined;
+  let failure: unknown = null;
   try {
-    r.pos = start;
-    let explicit = true;
-    // File meta group (0002): always explicit VR little endian.
-    if (r.has(2) && buf.readUInt16LE(start) === 0x0002) {
-      while (r.has(2) && buf.readUInt16LE(r.pos) === 0x0002) {
-        const el = r.element(true);
-        if (el.tag === TAG_TRANSFER_SYNTAX) header.transfer_syntax = r.text(el.offset, el.length);
-        r.pos = el.offset + el.length;
-      }
-      const ts = header.transfer_syntax;
-      if (ts !== null && UNSUPPORTED_SYNTAXES[ts]) return { kind: "invalid", reason: `unsupported transfer syntax ${ts} (${UNSUPPORTED_SYNTAXES[ts]})` };
-      explicit = ts !== IMPLICIT_VR_LE;
-    } else if (start === 0) {
-      // No preamble and no meta group: old-style raw dataset, guess the VR form from the first element.
-      explicit = r.has(6) && /^[A-Z]{2}$/.test(buf.toString("latin1", 4, 6));
-    } else {
-      explicit = true;
-    }
-    while (r.has(1)) {
-      const el = r.element(explicit);
-      if (el.tag > TAG_SERIES_NUMBER || el.tag === TAG_PIXEL_DATA) break;
-      if (el.length === UNDEFINED_LENGTH) {
-        r.pos = r.skipSequence(el.offset, explicit && el.vr !== "UN");
-        continue;
-      }
-      if (el.tag === TAG_SERIES_UID) header.series_uid = r.text(el.offset, el.length);
-      else if (el.tag === TAG_SERIES_NUMBER) header.series_number = r.text(el.offset, el.length);
-      else if (el.tag === TAG_SERIES_DESCRIPTION) header.series_description = r.text(el.offset, el.length);
-      r.skipTo(el.offset + el.length);
-    }
+    dataSet = dicomParser.parseDicom(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), options);
   } catch (e) {
-    if (e instanceof Truncated) return { kind: "truncated", header };
-    if (e instanceof Invalid) return { kind: "invalid", reason: e.message };
-    throw e;
+    // dicom-parser throws { exception, dataSet } once the dataset has started, a string or an Error before.
+    const partial = e as { exception?: unknown; dataSet?: dicomParser.DataSet };
+    dataSet = typeof e === "object" && e !== null && "dataSet" in partial ? partial.dataSet : undefined;
+    failure = dataSet ? partial.exception : e;
   }
+  if (!dataSet) return opts.complete ? { kind: "invalid", reason: describeFailure(failure) } : { kind: "truncated", header };
+  const elements = dataSet.elements;
+  // Past SeriesNumber's place: every field cst-batch reads has been seen (or is absent).
+  const passed = Object.keys(elements).some((tag) => tag >= TAG_SERIES_NUMBER);
+  const fields: [keyof DicomHeader, string][] = [
+    ["transfer_syntax", TAG_TRANSFER_SYNTAX],
+    ["series_uid", TAG_SERIES_UID],
+    ["series_number", TAG_SERIES_NUMBER],
+    ["series_description", TAG_SERIES_DESCRIPTION],
+  ];
+  for (const [field, tag] of fields) {
+    const el = elements[tag];
+    if (!el) continue;
+    // The meta group's elements lie in `buf`, the dataset's in dataSet.byteArray (the inflated bytes
+    // when deflated); a raw file's transfer syntax comes as a Value.
+    const bytes = tag.startsWith("x0002") ? buf : dataSet.byteArray;
+    if (el.dataOffset === undefined || el.dataOffset + el.length > bytes.length) {
+      if ((el as { Value?: string }).Value !== undefined) header[field] = String((el as { Value?: string }).Value);
+      else if (!opts.complete) return { kind: "truncated", header };
+      else return { kind: "invalid", reason: `the file ends inside element (${tag.slice(1, 5)},${tag.slice(5)})` };
+      continue;
+    }
+    header[field] = dicomParser.readFixedString(bytes, el.dataOffset, el.length).trim() || null;
+  }
+  if (!passed && !opts.complete) return { kind: "truncated", header };
+  if (!passed && failure !== null) return { kind: "invalid", reason: describeFailure(failure) };
   return { kind: "ok", header };
 }
 
-class Reader {
-  pos = 0;
-  constructor(
-    readonly buf: Buffer,
-    readonly complete: boolean,
-  ) {}
-
-  has(n: number): boolean {
-    return this.pos + n <= this.buf.length;
-  }
-
-  need(end: number): void {
-    if (end > this.buf.length) {
-      if (this.complete) throw new Invalid(`the file ends inside an element at byte ${this.buf.length}`);
-      throw new Truncated();
+/**
+ * The deflated dataset at `position`, inflated from the bytes at hand (a prefix of the file:
+ * Z_SYNC_FLUSH takes a cut stream), at most DICOM_INFLATED_MAX bytes: past that, fewer input bytes
+ * are inflated (the header comes first). The dataset alone: dicom-parser 1.8.21 parses what its
+ * inflater returns from offset 0, so the header bytes in front would be read as elements.
+ */
+function inflatePrefix(bytes: Uint8Array, position: number): Uint8Array {
+  let deflated = bytes.subarray(position);
+  for (;;) {
+    try {
+      const inflated = inflateRawSync(deflated, { finishFlush: zlibConstants.Z_SYNC_FLUSH, maxOutputLength: DICOM_INFLATED_MAX });
+      return inflated;
+    } catch (e) {
+      if (!(e instanceof RangeError) || deflated.length < 2) throw e;
+      deflated = deflated.subarray(0, deflated.length >> 1);
     }
   }
+}
 
-  skipTo(end: number): void {
-    // Skipping past the buffer is fine only if we never need to read there; the caller's loop ends.
-    if (end > this.buf.length && !this.complete) throw new Truncated();
-    this.pos = end;
-  }
-
-  element(explicit: boolean): { tag: number; vr: string | null; offset: number; length: number } {
-    const b = this.buf;
-    this.need(this.pos + 8);
-    const group = b.readUInt16LE(this.pos);
-    const elem = b.readUInt16LE(this.pos + 2);
-    const tag = ((group << 16) | elem) >>> 0;
-    if (group === 0xfffe) {
-      return { tag, vr: null, offset: this.pos + 8, length: b.readUInt32LE(this.pos + 4) };
-    }
-    if (!explicit) {
-      return { tag, vr: null, offset: this.pos + 8, length: b.readUInt32LE(this.pos + 4) };
-    }
-    const vr = b.toString("latin1", this.pos + 4, this.pos + 6);
-    if (!/^[A-Z]{2}$/.test(vr)) throw new Invalid(`bad value representation at byte ${this.pos + 4}`);
-    if (LONG_VRS.has(vr)) {
-      this.need(this.pos + 12);
-      return { tag, vr, offset: this.pos + 12, length: b.readUInt32LE(this.pos + 8) };
-    }
-    return { tag, vr, offset: this.pos + 8, length: b.readUInt16LE(this.pos + 6) };
-  }
-
-  text(offset: number, length: number): string {
-    this.need(offset + length);
-    return this.buf
-      .toString("latin1", offset, offset + length)
-      .replace(/[\0 ]+$/, "")
-      .replace(/^ +/, "");
-  }
-
-  /** Skip an undefined-length sequence starting at `offset` (its first item); returns the end. */
-  skipSequence(offset: number, explicit: boolean): number {
-    this.pos = offset;
-    for (;;) {
-      const el = this.element(explicit);
-      if (el.tag === TAG_SEQUENCE_END) return el.offset;
-      if (el.tag !== TAG_ITEM) throw new Invalid(`expected a sequence item at byte ${this.pos}`);
-      if (el.length === UNDEFINED_LENGTH) {
-        this.pos = this.skipItem(el.offset, explicit);
-      } else {
-        this.need(el.offset + el.length);
-        this.pos = el.offset + el.length;
-      }
-    }
-  }
-
-  /** Skip the elements of an undefined-length item; returns the end of its delimiter. */
-  skipItem(offset: number, explicit: boolean): number {
-    this.pos = offset;
-    for (;;) {
-      const el = this.element(explicit);
-      if (el.tag === TAG_ITEM_END) return el.offset;
-      if (el.length === UNDEFINED_LENGTH) {
-        this.pos = this.skipSequence(el.offset, explicit && el.vr !== "UN");
-      } else {
-        this.need(el.offset + el.length);
-        this.pos = el.offset + el.length;
-      }
-    }
-  }
+/** dicom-parser's failure (a string, an Error, or what a callback threw) as one line. */
+function describeFailure(failure: unknown): string {
+  const text = failure instanceof Error ? failure.message : String(failure);
+  return text.replace(/^dicomParser[.:]\S*:?\s*/, "");
 }
 
 /** One DICOM file with the header fields cst-batch uses. */

@@ -57,6 +57,8 @@ type Where = { subject: string | null; session: string | null };
 interface Ctx {
   opts: BidsDiscoveryOptions;
   sessionMatch: RegExp;
+  /** `--dwi-filter`, compiled once per discovery (picomatch compiles in ~12 us). */
+  dwiMatch: ((name: string) => boolean) | null;
   fs: DiscoveryFs;
   problems: Problem[];
   skipped: SkippedSubject[];
@@ -64,7 +66,7 @@ interface Ctx {
 }
 
 export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs = nodeDiscoveryFs): Promise<SourceResult> {
-  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), fs, problems: [], skipped: [], entries: [] };
+  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), dwiMatch: opts.dwiFilter ? compileGlobs([opts.dwiFilter]) : null, fs, problems: [], skipped: [], entries: [] };
   const root = opts.bidsDir;
   const none: Where = { subject: null, session: null };
   let rootStat: Stats;
@@ -289,9 +291,8 @@ async function dirListing(ctx: Ctx, d: Dirent, full: string, where: Where, chain
 async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], niftis: string[], where: Where): Promise<void> {
   let chosen = niftis;
   const filter = ctx.opts.dwiFilter;
-  if (filter) {
-    const match = compileGlobs([filter]);
-    chosen = niftis.filter(match);
+  if (filter && ctx.dwiMatch) {
+    chosen = niftis.filter(ctx.dwiMatch);
     if (chosen.length === 0) {
       skip(ctx, where, `no DWI file in ${dwiDir} matches --dwi-filter ${JSON.stringify(filter)}`, niftis, "adjust --dwi-filter, or leave the subject out with --exclude");
       return;

@@ -1,47 +1,16 @@
-/**
- * A small glob matcher for names (subject ids, folder names, file names): `*`, `?`, `[abc]`,
- * `[!abc]` / `[^abc]`, `{a,b}` and `\` escapes. No `/` handling: it matches one path segment.
- */
-export function globToRegExp(glob: string): RegExp {
-  let re = "";
-  let braceDepth = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === "\\" && i + 1 < glob.length) {
-      re += escapeRegExp(glob[++i] as string);
-    } else if (c === "*") {
-      re += "[^/]*";
-    } else if (c === "?") {
-      re += "[^/]";
-    } else if (c === "[") {
-      const close = glob.indexOf("]", i + 2);
-      if (close === -1) {
-        re += "\\[";
-        continue;
-      }
-      let body = glob.slice(i + 1, close);
-      const negate = body.startsWith("!") || body.startsWith("^");
-      if (negate) body = body.slice(1);
-      re += `[${negate ? "^" : ""}${body.replace(/[\\\]^]/g, "\\$&")}]`;
-      i = close;
-    } else if (c === "{") {
-      braceDepth++;
-      re += "(?:";
-    } else if (c === "}" && braceDepth > 0) {
-      braceDepth--;
-      re += ")";
-    } else if (c === "," && braceDepth > 0) {
-      re += "|";
-    } else {
-      re += escapeRegExp(c);
-    }
-  }
-  while (braceDepth-- > 0) re += ")";
-  return new RegExp(`^${re}$`);
-}
+import picomatch from "picomatch";
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+/**
+ * Globs on names (subject ids, folder names, file names), matched with picomatch within one path
+ * segment: `*`, `?`, `[abc]`, `[!abc]` / `[^abc]`, `{a,b}` and `\` escapes. `posix` makes
+ * picomatch read `[!` as a negated class; `dot` lets `*` match a leading `.`; `nonegate` keeps a
+ * leading `!` literal (a subject filter is never a negation).
+ */
+const OPTIONS: picomatch.PicomatchOptions = { dot: true, nonegate: true, posix: true };
+
+/** One glob as an anchored regular expression. */
+export function globToRegExp(glob: string): RegExp {
+  return picomatch.makeRe(glob, OPTIONS);
 }
 
 /** A compiled list of globs: `matches(name)` is true when any glob matches. */

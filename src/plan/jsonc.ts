@@ -1,39 +1,100 @@
+import { parseTree, printParseErrorCode, type Node, type ParseError } from "jsonc-parser";
+
 /**
- * JSON with comments (`//`, `/* *\/`) and trailing commas, as written by `manifest init`.
- * A small recursive-descent parser so that errors carry a line and column, and duplicate keys
- * are reported instead of silently overwritten.
+ * JSON with comments (`//`, `/* *\/`) and trailing commas, as written by `manifest init`, read with
+ * Microsoft's jsonc-parser (VS Code's). Errors carry a line and column, and duplicate keys are
+ * reported instead of silently overwritten.
  */
 export type JsoncResult =
   | { ok: true; value: unknown }
   | { ok: false; message: string; line: number; column: number };
 
-class JsoncError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(message);
-  }
+/** What each of jsonc-parser's error codes means, in the words of our problem messages. */
+const MESSAGES: Record<string, string> = {
+  InvalidSymbol: "unexpected",
+  InvalidNumberFormat: "invalid number",
+  PropertyNameExpected: "expected a quoted key, found",
+  ValueExpected: "expected a value, found",
+  ColonExpected: 'expected ":" after a key, found',
+  CommaExpected: 'expected "," between values, found',
+  CloseBraceExpected: 'expected "," or "}" in an object, found',
+  CloseBracketExpected: 'expected "," or "]" in an array, found',
+  EndOfFileExpected: "expected the end of the document, found",
+  InvalidCommentToken: "invalid comment",
+  UnexpectedEndOfComment: "unterminated /* comment",
+  UnexpectedEndOfString: "unterminated string",
+  UnexpectedEndOfNumber: "invalid number",
+  InvalidUnicode: "invalid \\u escape in a string",
+  InvalidEscapeCharacter: "invalid escape in a string",
+  InvalidCharacter: "control character in a string",
+};
+
+/** Parse JSONC; the first syntax error or duplicate key is returned with its line and column. */
+export function parseJsonc(source: string): JsoncResult {
+  const text = source.charCodeAt(0) === 0xfeff ? source.slice(1) : source;
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first) return failure(text, first.offset, describeError(text, first));
+  if (!root) return failure(text, 0, "expected a value, found end of input");
+  const duplicate = findDuplicateKey(root);
+  if (duplicate) return failure(text, duplicate.offset, `duplicate key ${JSON.stringify(duplicate.value)}`);
+  // A number beyond a double (1e999) would become Infinity and then show as null: quote it as written.
+  const huge = findHugeNumber(root);
+  if (huge) return failure(text, huge.offset, `number ${text.slice(huge.offset, huge.offset + huge.length)} is too large (the largest is about 1.8e308)`);
+  return { ok: true, value: nodeValue(root) };
 }
 
-const NUMBER_RE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-const STRING_RE = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
-
-export function parseJsonc(text: string): JsoncResult {
-  const p = new Parser(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  try {
-    p.skip();
-    const value = p.value();
-    p.skip();
-    if (p.pos < p.text.length) throw new JsoncError(`unexpected ${p.describe()} after the end of the document`, p.pos);
-    return { ok: true, value };
-  } catch (e) {
-    if (!(e instanceof JsoncError)) throw e;
-    const { line, column } = lineColumn(p.text, e.offset);
-    return { ok: false, message: e.message, line, column };
+/** The first number, in document order, that is not finite. */
+function findHugeNumber(node: Node): Node | null {
+  if (node.type === "number") return Number.isFinite(node.value) ? null : node;
+  for (const child of node.children ?? []) {
+    const found = findHugeNumber(child);
+    if (found) return found;
   }
+  return null;
 }
 
+function failure(text: string, offset: number, message: string): JsoncResult {
+  return { ok: false, message, ...lineColumn(text, offset) };
+}
+
+function describeError(text: string, e: ParseError): string {
+  const name = printParseErrorCode(e.error);
+  const message = MESSAGES[name] ?? name;
+  if (!message.endsWith("found") && message !== "unexpected") return message;
+  return `${message} ${e.offset >= text.length ? "end of input" : `character ${JSON.stringify(text[e.offset])}`}`;
+}
+
+/** The first key, in document order, that repeats an earlier key of its object. */
+function findDuplicateKey(node: Node): Node | null {
+  const seen = node.type === "object" ? new Set<string>() : null;
+  for (const child of node.children ?? []) {
+    const key = seen ? child.children?.[0] : undefined;
+    if (seen && key) {
+      if (seen.has(key.value as string)) return key;
+      seen.add(key.value as string);
+    }
+    const found = findDuplicateKey(seen ? (child.children?.[1] ?? child) : child);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** The value of a parse tree; a "__proto__" key stays a plain data property (defineProperty). */
+function nodeValue(node: Node): unknown {
+  if (node.type === "array") return (node.children ?? []).map(nodeValue);
+  if (node.type !== "object") return node.value;
+  const out: Record<string, unknown> = {};
+  for (const property of node.children ?? []) {
+    const [key, value] = property.children ?? [];
+    if (!key || !value) continue;
+    Object.defineProperty(out, key.value as string, { value: nodeValue(value), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** 1-based line and column of a character offset. */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
   let line = 1;
   let lineStart = 0;
@@ -44,118 +105,4 @@ export function lineColumn(text: string, offset: number): { line: number; column
     }
   }
   return { line, column: offset - lineStart + 1 };
-}
-
-class Parser {
-  pos = 0;
-  constructor(readonly text: string) {}
-
-  describe(): string {
-    if (this.pos >= this.text.length) return "end of input";
-    return `character ${JSON.stringify(this.text[this.pos])}`;
-  }
-
-  skip(): void {
-    const t = this.text;
-    for (;;) {
-      const c = t[this.pos];
-      if (c === " " || c === "\t" || c === "\n" || c === "\r") {
-        this.pos++;
-      } else if (c === "/" && t[this.pos + 1] === "/") {
-        const nl = t.indexOf("\n", this.pos);
-        this.pos = nl === -1 ? t.length : nl + 1;
-      } else if (c === "/" && t[this.pos + 1] === "*") {
-        const end = t.indexOf("*/", this.pos + 2);
-        if (end === -1) throw new JsoncError("unterminated /* comment", this.pos);
-        this.pos = end + 2;
-      } else {
-        return;
-      }
-    }
-  }
-
-  value(): unknown {
-    const c = this.text[this.pos];
-    if (c === "{") return this.object();
-    if (c === "[") return this.array();
-    if (c === '"') return this.string();
-    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return this.number();
-    for (const [word, v] of [
-      ["true", true],
-      ["false", false],
-      ["null", null],
-    ] as const) {
-      if (this.text.startsWith(word, this.pos)) {
-        this.pos += word.length;
-        return v;
-      }
-    }
-    throw new JsoncError(`expected a value, found ${this.describe()}`, this.pos);
-  }
-
-  string(): string {
-    STRING_RE.lastIndex = this.pos;
-    const m = STRING_RE.exec(this.text);
-    if (!m) throw new JsoncError("invalid or unterminated string", this.pos);
-    this.pos += m[0].length;
-    return JSON.parse(m[0]) as string;
-  }
-
-  number(): number {
-    NUMBER_RE.lastIndex = this.pos;
-    const m = NUMBER_RE.exec(this.text);
-    if (!m) throw new JsoncError(`invalid number`, this.pos);
-    const n = Number(m[0]);
-    // JSON.parse would turn 1e999 into Infinity, which then shows as null: quote it as written.
-    if (!Number.isFinite(n)) throw new JsoncError(`number ${m[0]} is too large (the largest is about 1.8e308)`, this.pos);
-    this.pos += m[0].length;
-    return n;
-  }
-
-  array(): unknown[] {
-    const out: unknown[] = [];
-    this.pos++;
-    this.skip();
-    while (this.text[this.pos] !== "]") {
-      out.push(this.value());
-      this.skip();
-      if (this.text[this.pos] === ",") {
-        this.pos++;
-        this.skip();
-      } else if (this.text[this.pos] !== "]") {
-        throw new JsoncError(`expected "," or "]" in an array, found ${this.describe()}`, this.pos);
-      }
-    }
-    this.pos++;
-    return out;
-  }
-
-  object(): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    const seen = new Set<string>();
-    this.pos++;
-    this.skip();
-    while (this.text[this.pos] !== "}") {
-      if (this.text[this.pos] !== '"') throw new JsoncError(`expected a quoted key, found ${this.describe()}`, this.pos);
-      const keyAt = this.pos;
-      const key = this.string();
-      if (seen.has(key)) throw new JsoncError(`duplicate key ${JSON.stringify(key)}`, keyAt);
-      seen.add(key);
-      this.skip();
-      if (this.text[this.pos] !== ":") throw new JsoncError(`expected ":" after key ${JSON.stringify(key)}, found ${this.describe()}`, this.pos);
-      this.pos++;
-      this.skip();
-      // defineProperty: a "__proto__" key stays a plain data property.
-      Object.defineProperty(out, key, { value: this.value(), enumerable: true, writable: true, configurable: true });
-      this.skip();
-      if (this.text[this.pos] === ",") {
-        this.pos++;
-        this.skip();
-      } else if (this.text[this.pos] !== "}") {
-        throw new JsoncError(`expected "," or "}" in an object, found ${this.describe()}`, this.pos);
-      }
-    }
-    this.pos++;
-    return out;
-  }
 }

@@ -1,10 +1,12 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
+import { deflateRawSync } from "node:zlib";
 
 /**
  * Small but valid DICOM files for tests: a 128-byte preamble, "DICM", the file meta group
- * (explicit VR little endian) and an MR dataset in explicit or implicit VR little endian, with
- * the series fields cst-batch reads and a tiny PixelData element.
+ * (explicit VR little endian) and an MR dataset in explicit or implicit VR little endian, explicit
+ * VR big endian or deflated explicit VR little endian, with the series fields cst-batch reads and
+ * a tiny PixelData element.
  */
 export interface DicomFileSpec {
   seriesUid: string;
@@ -14,7 +16,7 @@ export interface DicomFileSpec {
   instanceNumber?: number;
   studyUid?: string;
   /** Transfer syntax of the dataset (the file meta is always explicit VR LE). Default explicit. */
-  transferSyntax?: "explicit" | "implicit";
+  transferSyntax?: TransferSyntaxName;
   /** Put an undefined-length sequence (with an undefined-length item) before the series tags. */
   withSequence?: boolean;
   /** Bytes of a private OB element before the series tags: pushes them past the first read. */
@@ -25,8 +27,13 @@ export interface DicomFileSpec {
   noPreamble?: boolean;
 }
 
-const EXPLICIT = "1.2.840.10008.1.2.1";
-const IMPLICIT = "1.2.840.10008.1.2";
+export type TransferSyntaxName = "explicit" | "implicit" | "explicit-big-endian" | "deflated";
+const TRANSFER_SYNTAX_UIDS: Record<TransferSyntaxName, string> = {
+  explicit: "1.2.840.10008.1.2.1",
+  implicit: "1.2.840.10008.1.2",
+  "explicit-big-endian": "1.2.840.10008.1.2.2",
+  deflated: "1.2.840.10008.1.2.1.99",
+};
 const MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4";
 const LONG_VRS = new Set(["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"]);
 
@@ -35,76 +42,74 @@ function pad(value: Buffer, vr: string): Buffer {
   return Buffer.concat([value, Buffer.from([vr === "UI" || vr === "OB" || vr === "UN" ? 0 : 0x20])]);
 }
 
-function tagBytes(group: number, element: number): Buffer {
+function tagBytes(group: number, element: number, bigEndian: boolean): Buffer {
   const b = Buffer.alloc(4);
-  b.writeUInt16LE(group, 0);
-  b.writeUInt16LE(element, 2);
+  if (bigEndian) {
+    b.writeUInt16BE(group, 0);
+    b.writeUInt16BE(element, 2);
+  } else {
+    b.writeUInt16LE(group, 0);
+    b.writeUInt16LE(element, 2);
+  }
   return b;
 }
 
-/** One data element in explicit or implicit VR little endian. */
-export function encodeElement(group: number, element: number, vr: string, value: Buffer | string, explicit: boolean): Buffer {
+function uint(n: number, bytes: 2 | 4, bigEndian: boolean): Buffer {
+  const b = Buffer.alloc(bytes);
+  if (bytes === 2) bigEndian ? b.writeUInt16BE(n, 0) : b.writeUInt16LE(n, 0);
+  else bigEndian ? b.writeUInt32BE(n, 0) : b.writeUInt32LE(n, 0);
+  return b;
+}
+
+/** One data element in explicit or implicit VR, little endian unless `bigEndian`. */
+export function encodeElement(group: number, element: number, vr: string, value: Buffer | string, explicit: boolean, bigEndian = false): Buffer {
   const raw = pad(typeof value === "string" ? Buffer.from(value, "latin1") : value, vr);
-  if (!explicit) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(raw.length, 0);
-    return Buffer.concat([tagBytes(group, element), len, raw]);
-  }
-  if (LONG_VRS.has(vr)) {
-    const h = Buffer.alloc(8);
-    h.write(vr, 0, "latin1");
-    h.writeUInt32LE(raw.length, 4);
-    return Buffer.concat([tagBytes(group, element), h, raw]);
-  }
-  const h = Buffer.alloc(4);
-  h.write(vr, 0, "latin1");
-  h.writeUInt16LE(raw.length, 2);
-  return Buffer.concat([tagBytes(group, element), h, raw]);
+  const tag = tagBytes(group, element, bigEndian);
+  if (!explicit) return Buffer.concat([tag, uint(raw.length, 4, bigEndian), raw]);
+  if (LONG_VRS.has(vr)) return Buffer.concat([tag, Buffer.from(`${vr}\0\0`, "latin1"), uint(raw.length, 4, bigEndian), raw]);
+  return Buffer.concat([tag, Buffer.from(vr, "latin1"), uint(raw.length, 2, bigEndian), raw]);
 }
 
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n, 0);
-  return b;
-}
-
-function delimiter(element: number): Buffer {
-  return Buffer.concat([tagBytes(0xfffe, element), Buffer.alloc(4)]);
+function delimiter(element: number, bigEndian: boolean): Buffer {
+  return Buffer.concat([tagBytes(0xfffe, element, bigEndian), Buffer.alloc(4)]);
 }
 
 /** An undefined-length sequence with one undefined-length item (Referenced Image Sequence). */
-function encodeSequence(explicit: boolean): Buffer {
+function encodeSequence(explicit: boolean, bigEndian: boolean): Buffer {
+  const undefinedLength = Buffer.from([0xff, 0xff, 0xff, 0xff]);
   const head = explicit
-    ? Buffer.concat([tagBytes(0x0008, 0x1140), Buffer.from("SQ\0\0", "latin1"), Buffer.from([0xff, 0xff, 0xff, 0xff])])
-    : Buffer.concat([tagBytes(0x0008, 0x1140), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
-  const item = Buffer.concat([tagBytes(0xfffe, 0xe000), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
+    ? Buffer.concat([tagBytes(0x0008, 0x1140, bigEndian), Buffer.from("SQ\0\0", "latin1"), undefinedLength])
+    : Buffer.concat([tagBytes(0x0008, 0x1140, bigEndian), undefinedLength]);
+  const item = Buffer.concat([tagBytes(0xfffe, 0xe000, bigEndian), undefinedLength]);
   const body = Buffer.concat([
-    encodeElement(0x0008, 0x1150, "UI", MR_STORAGE, explicit),
+    encodeElement(0x0008, 0x1150, "UI", MR_STORAGE, explicit, bigEndian),
     // A decoy: a SeriesInstanceUID inside the sequence must not be taken for the file's own.
-    encodeElement(0x0020, 0x000e, "UI", "9.9.9.9", explicit),
+    encodeElement(0x0020, 0x000e, "UI", "9.9.9.9", explicit, bigEndian),
   ]);
-  return Buffer.concat([head, item, body, delimiter(0xe00d), delimiter(0xe0dd)]);
+  return Buffer.concat([head, item, body, delimiter(0xe00d, bigEndian), delimiter(0xe0dd, bigEndian)]);
 }
 
 /** The bytes of one DICOM file. */
 export function encodeDicom(spec: DicomFileSpec): Buffer {
-  const explicit = spec.transferSyntax !== "implicit";
+  const syntax = spec.transferSyntax ?? "explicit";
+  const explicit = syntax !== "implicit";
+  const bigEndian = syntax === "explicit-big-endian";
   const sop = spec.sopInstanceUid ?? `${spec.seriesUid}.${spec.instanceNumber ?? 1}`;
   const metaBody = Buffer.concat([
     encodeElement(0x0002, 0x0001, "OB", Buffer.from([0, 1]), true),
     encodeElement(0x0002, 0x0002, "UI", MR_STORAGE, true),
     encodeElement(0x0002, 0x0003, "UI", sop, true),
-    encodeElement(0x0002, 0x0010, "UI", explicit ? EXPLICIT : IMPLICIT, true),
+    encodeElement(0x0002, 0x0010, "UI", TRANSFER_SYNTAX_UIDS[syntax], true),
     encodeElement(0x0002, 0x0012, "UI", "1.2.826.0.1.3680043.9.7777", true),
   ]);
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(metaBody.length, 0);
   const meta = Buffer.concat([encodeElement(0x0002, 0x0000, "UL", groupLength, true), metaBody]);
 
-  const e = (g: number, el: number, vr: string, v: Buffer | string): Buffer => encodeElement(g, el, vr, v, explicit);
+  const e = (g: number, el: number, vr: string, v: Buffer | string): Buffer => encodeElement(g, el, vr, v, explicit, bigEndian);
   const parts: Buffer[] = [e(0x0008, 0x0016, "UI", MR_STORAGE), e(0x0008, 0x0018, "UI", sop), e(0x0008, 0x0060, "CS", "MR")];
   if (spec.seriesDescription != null) parts.push(e(0x0008, 0x103e, "LO", spec.seriesDescription));
-  if (spec.withSequence) parts.push(encodeSequence(explicit));
+  if (spec.withSequence) parts.push(encodeSequence(explicit, bigEndian));
   parts.push(e(0x0010, 0x0010, "PN", "Test^Subject"));
   if (spec.paddingBytes) {
     parts.push(e(0x0019, 0x0010, "LO", "CSTBATCH"));
@@ -114,9 +119,10 @@ export function encodeDicom(spec: DicomFileSpec): Buffer {
   parts.push(e(0x0020, 0x000e, "UI", spec.seriesUid));
   if (spec.seriesNumber != null) parts.push(e(0x0020, 0x0011, "IS", String(spec.seriesNumber)));
   parts.push(e(0x0020, 0x0013, "IS", String(spec.instanceNumber ?? 1)));
-  parts.push(e(0x0028, 0x0010, "US", u16(2)), e(0x0028, 0x0011, "US", u16(2)));
+  parts.push(e(0x0028, 0x0010, "US", uint(2, 2, bigEndian)), e(0x0028, 0x0011, "US", uint(2, 2, bigEndian)));
   parts.push(e(0x7fe0, 0x0010, "OW", Buffer.alloc(spec.pixelBytes ?? 8, 0x7f)));
-  const dataset = Buffer.concat(parts);
+  // Deflated: the dataset (explicit VR little endian) as one raw deflate stream after the meta group.
+  const dataset = syntax === "deflated" ? deflateRawSync(Buffer.concat(parts)) : Buffer.concat(parts);
   if (spec.noPreamble) return dataset;
   return Buffer.concat([Buffer.alloc(128), Buffer.from("DICM", "latin1"), meta, dataset]);
 }

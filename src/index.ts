@@ -1,0 +1,17 @@
+/**
+ * cst-batch as a library (`import { plan, collect } from "cst-batch"`): the functions behind each
+ * command, with their inputs and results. They return values or throw `CstError`; none prints or
+ * exits (that is the CLI's part, src/cli/).
+ */
+export { createPlan as plan, type PlanOutcome, type PlanPreview, type ResumeState } from "./plan/planner.js";
+export { PLAN_DEFAULTS, type PlanRequest } from "./plan/request.js";
+export { loadPlan } from "./plan/load-plan.js";
+export type { Problem, ProblemCategory } from "./plan/problems.js";
+export { submitToScheduler as submit, type SubmitRequest, type SubmitResult } from "./submit/submit.js";
+export { runLocal, type LocalRunOptions, type LocalRunResult, type LocalTaskResult, type LocalProgress } from "./local/run-local.js";
+export { runOne, type RunOneOptions, type RunOneOutcome, type RunOneEvent, type TaskRef } from "./run/run-one.js";
+export { collect, type CollectOptions, type CollectResult } from "./collect/collect.js";
+export { readStatus as status, type StatusOptions, type StatusReport } from "./status/status.js";
+export { resubmit, type ResubmitRequest, type ResubmitResult, type ResubmitGroup } from "./resubmit/resubmit.js";
+export { CstError, EXIT, type ErrorCode, type ExitCode } from "./errors.js";
+export type { Plan, PlanTask, DoneRecord, AttemptRecord, FailureCategory } from "./schemas/records.js";
