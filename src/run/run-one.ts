@@ -164,7 +164,14 @@ export function worstExitCode(codes: readonly number[]): number {
  * default); a folder whose path holds `,` or `:` (the bind list separators) is left out.
  */
 export function containerArgv(argv: readonly string[], container: { runtime: string; image: string }, bindDirs: readonly string[]): string[] {
-  const binds = [...new Set(bindDirs.map((d) => path.resolve(d)))].filter((d) => !/[,:]/.test(d)).sort();
+  const binds = [...new Set(bindDirs.map((d) => path.resolve(d)))].sort();
+  // A bind list is `src[:dst],...`: a folder whose path holds ',' or ':' cannot be in it (plan refuses such paths first).
+  const unbindable = binds.find((d) => /[,:]/.test(d));
+  if (unbindable !== undefined) {
+    throw new CstError("SYSTEM", `${container.runtime} cannot bind the folder ${unbindable}: its path holds "${/,/.test(unbindable) ? "," : ":"}", which a --bind list cannot express`, {
+      hint: "rename or move that folder (or run without --container-image), then run the subject again",
+    });
+  }
   return [container.runtime, "exec", ...(binds.length > 0 ? ["--bind", binds.join(",")] : []), container.image, ...argv];
 }
 
@@ -489,7 +496,14 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   const csttoolOut = path.join(paths.work, "csttool");
   const linkDir = task.dicom_link_dir !== null ? dicomLinkDir(paths.dir) : null;
   const plainArgv = buildCsttoolArgv(task.csttool_argv, csttoolOut, linkDir);
-  const argv = opts.container ? containerArgv(plainArgv, opts.container, taskBindDirs(out, task)) : plainArgv;
+  let argv = plainArgv;
+  let bindError: CstError | null = null;
+  try {
+    if (opts.container) argv = containerArgv(plainArgv, opts.container, taskBindDirs(out, task));
+  } catch (e) {
+    if (!(e instanceof CstError)) throw e;
+    bindError = e; // recorded as this attempt's failure once the attempt has started
+  }
   let maxRssKb: number | null = null;
 
   const identity = (finished: Date): RunIdentity => ({
@@ -564,6 +578,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
 
   try {
     assertTaskWritable(out, paths);
+    if (bindError) throw bindError;
   } catch (e) {
     return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
   }

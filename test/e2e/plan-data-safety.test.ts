@@ -281,6 +281,24 @@ describe("container binds", () => {
     const plain = runCli(submitArgs(bids, out).filter((a, i, all) => a !== "--container" && all[i - 1] !== "--container"));
     expect(plain.code, plain.stderr).toBe(EXIT.OK);
   });
+
+  it("run-one --container-image on such a plan fails the subject (SYSTEM) naming the folder, without starting the container", () => {
+    const { dir } = setup();
+    const bids = makeDemoBids(path.join(dir, "study,v2"));
+    const out = path.join(dir, "out");
+    expect(runCli(["plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN]).code).toBe(EXIT.OK);
+    // A runtime that would leave a mark if it ran.
+    const bin = path.join(dir, "bin");
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, "apptainer"), `#!/bin/sh\ntouch ${JSON.stringify(path.join(dir, "apptainer-ran"))}\n`, { mode: 0o755 });
+    const r = runCli(["run-one", "--plan", path.join(out, ".cst-batch", "plan.json"), "--index", "2", "--container-image", "/images/csttool.sif"], {
+      env: { PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
+    expect(r.code).toBe(EXIT.SYSTEM);
+    expect(r.stderr).toContain(`cannot bind the folder ${path.join(bids, "sub-02", "dwi")}`);
+    expect(existsSync(path.join(dir, "apptainer-ran"))).toBe(false);
+    expect(readdirSync(path.join(out, "sub-02", "_failed_attempts"))[0]).toMatch(/_SYSTEM$/);
+  });
 });
 
 describe("manifest size guard by subject count and memory", () => {

@@ -5,8 +5,8 @@ import { submitToScheduler } from "../../../src/submit/submit.js";
 import { makeStudy } from "../../helpers/run-plan.js";
 
 describe("--container", () => {
-  it("run-one prefixes csttool's argv with `<runtime> exec --bind <dirs> <image>`; bind-list separators are left out", () => {
-    expect(containerArgv(["csttool", "run", "--out", "/o/x"], { runtime: "apptainer", image: "/img/c.sif" }, ["/o", "/in/a", "/in/a", "/we,ird"])).toEqual([
+  it("run-one prefixes csttool's argv with `<runtime> exec --bind <dirs> <image>`", () => {
+    expect(containerArgv(["csttool", "run", "--out", "/o/x"], { runtime: "apptainer", image: "/img/c.sif" }, ["/o", "/in/a", "/in/a"])).toEqual([
       "apptainer",
       "exec",
       "--bind",
@@ -18,6 +18,12 @@ describe("--container", () => {
       "/o/x",
     ]);
     expect(containerArgv(["csttool"], { runtime: "singularity", image: "docker://x/y" }, [])).toEqual(["singularity", "exec", "docker://x/y", "csttool"]);
+  });
+
+  it("a folder a --bind list cannot express (',' or ':' in its path) is an error naming it, never a bind left out", () => {
+    for (const odd of ["/we,ird", "/in/a:b"]) {
+      expect(() => containerArgv(["csttool"], { runtime: "apptainer", image: "/img/c.sif" }, ["/o", odd])).toThrow(odd);
+    }
   });
 
   it("the array script hands the runtime and image to run-one", async () => {
