@@ -3,7 +3,7 @@ import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
 import { exitCodesHelp } from "./exit-codes-help.js";
 import { addVerbosityOptions, dropOutputOnClosedStream, reportError } from "./output.js";
-import type { SetExit } from "./commands/index.js";
+import type { SetExit } from "./commands/set-exit.js";
 
 const PROGRAM_EXAMPLES = `
 Examples:

@@ -22,7 +22,7 @@ import { datasetDescription, participantsTsv } from "./bids.js";
 import { foreignOutputProblem, foreignOutputs } from "./own-outputs.js";
 import { csvLines, csvRow, numberCell } from "./csv.js";
 import { readTaskMetrics } from "./find-metrics.js";
-import { CSV_COLUMNS, METRIC_COLUMNS } from "./metrics-columns.js";
+import { CSV_COLUMNS, METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { pickReportMetrics, type ReportRowInput } from "../report/data.js";
 import { writeBatchReport } from "../report/write-report.js";
 import { recordEvent } from "../events/events.js";

@@ -2,7 +2,7 @@ import path from "node:path";
 import { errnoCode } from "../errors.js";
 import { parseJsonLenient } from "../util/read-json.js";
 import { ASYNC_IO, type TaskIo } from "../state/task-state.js";
-import { extractMetricValues } from "./metrics-columns.js";
+import { extractMetricValues } from "../metrics/metrics-columns.js";
 
 /** The metric values of one finished task, or why there are none. */
 export interface TaskMetrics {

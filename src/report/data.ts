@@ -1,5 +1,5 @@
 import path from "node:path";
-import { METRIC_COLUMNS } from "../collect/metrics-columns.js";
+import { METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { findOutliers, metricStats } from "./outliers.js";
 
 /**

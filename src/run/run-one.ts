@@ -34,7 +34,7 @@ import {
   type RunIdentity,
 } from "./attempt.js";
 import { checkInputs, linkDicomSeries } from "./inputs.js";
-import { acquireLock, describeOwner, type HeldLock, type LockResult } from "./lock.js";
+import { acquireLock, describeOwner, type HeldLock, type LockResult } from "../lock/lock.js";
 // load-plan.ts, not planner.ts (which re-exports it): keeps discovery/DICOM code off run-one's start-up path.
 import { loadPlanTask } from "../plan/load-plan.js";
 import {

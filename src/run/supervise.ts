@@ -7,7 +7,7 @@ import path from "node:path";
 import { mkdirConfined } from "../util/confined-fs.js";
 import type { FailureCategory } from "../schemas/records.js";
 import { closeQuietly } from "../util/quiet-fs.js";
-import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "./procs.js";
+import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "../processes/procs.js";
 
 /**
  * Run one csttool invocation under supervision: its own process group, output teed line by line

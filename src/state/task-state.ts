@@ -15,7 +15,7 @@ import {
   taskPaths,
 } from "../layout.js";
 import type { PlanTaskRef } from "../plan/load-plan.js";
-import { leasePath, probeLock } from "../run/lock.js";
+import { leasePath, probeLock } from "../lock/lock.js";
 import {
   AttemptRecordSchema,
   DoneRecordSchema,

@@ -3,7 +3,7 @@ import path from "node:path";
 import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
 import { resolveStudyDir } from "../study/study-folder.js";
 import { loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
-import { ownerProcessAlive } from "../run/procs.js";
+import { ownerProcessAlive } from "../processes/procs.js";
 import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
 import { loadDoneRecordCache, saveDoneRecordCache } from "../state/done-cache.js";

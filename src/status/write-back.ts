@@ -2,7 +2,7 @@ import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, taskIdentity, type RunIdentity } from "../run/attempt.js";
-import { acquireLock } from "../run/lock.js";
+import { acquireLock } from "../lock/lock.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";

@@ -3,7 +3,7 @@ import type { CollectResult } from "../../collect/collect.js";
 import { EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { getVerbosity, out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 interface CollectFlags {
   out: string;

@@ -3,7 +3,7 @@ import { EXIT } from "../../errors.js";
 import { completionScript, SHELLS, type Shell } from "../completion.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 /** `cst-batch completion bash|zsh`: print a completion script built from the command tree. */
 export function registerCompletionCommand(program: Command, setExit: SetExit): void {

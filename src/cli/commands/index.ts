@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import type { SetExit } from "./set-exit.js";
 
-export type SetExit = (code: number) => void;
 type Register = (program: Command, setExit: SetExit) => void;
 
 /** Each command lives in its own file; its module is imported only when needed. */

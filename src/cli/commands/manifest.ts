@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { CstError, EXIT, errnoCode } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 /** `cst-batch manifest init [FILE]`: write a commented example manifest. */
 export function registerManifestCommand(program: Command, setExit: SetExit): void {

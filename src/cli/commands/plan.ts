@@ -6,7 +6,7 @@ import type { Problem } from "../../plan/problems.js";
 import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 const HELP_AFTER = `
 Examples:

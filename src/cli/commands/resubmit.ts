@@ -4,7 +4,7 @@ import type { ResubmitResult } from "../../resubmit/resubmit.js";
 import { shellQuote } from "../../schedulers/shell-quote.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 interface ResubmitFlags {
   out: string;

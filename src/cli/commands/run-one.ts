@@ -7,7 +7,7 @@ import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 export interface RunOneFlags {
   plan?: string;

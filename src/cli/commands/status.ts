@@ -5,7 +5,7 @@ import type { StatusReport } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 interface StatusFlags {
   out: string;

@@ -9,7 +9,7 @@ import { submitLocal } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
 import { planAndReport } from "./plan.js";
-import type { SetExit } from "./index.js";
+import type { SetExit } from "./set-exit.js";
 
 const HELP_AFTER = `
 Examples:

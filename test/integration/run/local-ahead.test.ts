@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { runLocal } from "../../../src/local/run-local.js";
-import { probeLock } from "../../../src/run/lock.js";
+import { probeLock } from "../../../src/lock/lock.js";
 import { makeStudy, rewritePlan, type TestStudy } from "../../helpers/run-plan.js";
 
 /** Local mode starts a worker's next task before it promotes the finished one's output. */

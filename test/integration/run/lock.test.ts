@@ -3,11 +3,11 @@ import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, test } from "vitest";
-import { acquireLock, leasePath, probeLock, type LockOwnerInput } from "../../../src/run/lock.js";
+import { acquireLock, leasePath, probeLock, type LockOwnerInput } from "../../../src/lock/lock.js";
 import { REPO_ROOT } from "../../helpers/run-plan.js";
 import { pidsWithEnv } from "../../helpers/run-procs.js";
 
-const DIST_LOCK = path.join(REPO_ROOT, "dist/run/lock.js");
+const DIST_LOCK = path.join(REPO_ROOT, "dist/lock/lock.js");
 
 function owner(token: string): LockOwnerInput {
   return { pid: process.pid, host: os.hostname(), job_id: "test", since: new Date().toISOString(), token, child_pgid: null };

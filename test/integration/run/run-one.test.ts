@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { probeLock } from "../../../src/run/lock.js";
+import { probeLock } from "../../../src/lock/lock.js";
 import { CLI, makeStudy, rewritePlan, type TestStudy } from "../../helpers/run-plan.js";
 import { pidsWithEnv, runCli, sleep, startCli, waitFor } from "../../helpers/run-procs.js";
 

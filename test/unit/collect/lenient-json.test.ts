@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseJsonLenient } from "../../../src/util/read-json.js";
-import { extractMetricValues, METRIC_COLUMNS } from "../../../src/collect/metrics-columns.js";
+import { extractMetricValues, METRIC_COLUMNS } from "../../../src/metrics/metrics-columns.js";
 import { fullMetricsSpec, metricsJsonText } from "../../helpers/collect-fixtures.js";
 
 describe("parseJsonLenient (Python json.dump tokens)", () => {

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { findMetricsFile, isManagedName, listFiles, removeTrash, removeWorkDir, stageOutput } from "../../../src/run/promote.js";
-import { parseProcStat } from "../../../src/run/procs.js";
+import { parseProcStat } from "../../../src/processes/procs.js";
 import { buildCsttoolArgv, exitCodeFor, exitCodeForCategory, worstExitCode } from "../../../src/run/run-one.js";
 import { abortCategory } from "../../../src/run/supervise.js";
 import { detectJobId, fsTimestamp } from "../../../src/run/attempt.js";
@@ -165,7 +165,7 @@ describe("removing the work folder", () => {
 describe("listProcesses between scans (kept /proc/<pid>/stat descriptors)", () => {
   test("a process that ended drops out, a new one appears, each with its own start and group", async () => {
     const { spawn } = await import("node:child_process");
-    const { listProcesses } = await import("../../../src/run/procs.js");
+    const { listProcesses } = await import("../../../src/processes/procs.js");
     const start = (): import("node:child_process").ChildProcess => spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
     const gone = (c: import("node:child_process").ChildProcess): Promise<void> => new Promise((r) => c.once("exit", () => r()));
     const a = start();
@@ -189,7 +189,7 @@ describe("listProcesses between scans (kept /proc/<pid>/stat descriptors)", () =
 
 describe("process start times", () => {
   test("boot time agrees with /proc/stat's btime, and this process's start with its uptime", async () => {
-    const { processStartMs, readBootTimeMs } = await import("../../../src/run/procs.js");
+    const { processStartMs, readBootTimeMs } = await import("../../../src/processes/procs.js");
     const btime = Number(/^btime (\d+)$/m.exec(await fsp.readFile("/proc/stat", "utf8"))?.[1]) * 1000;
     const boot = readBootTimeMs();
     expect(boot).not.toBeNull();

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CstError } from "../../../src/errors.js";
-import { acquireLock } from "../../../src/run/lock.js";
+import { acquireLock } from "../../../src/lock/lock.js";
 import { runOne } from "../../../src/run/run-one.js";
 import { SubmissionSchema } from "../../../src/schemas/study-records.js";
 import { selectPending } from "../../../src/submit/pending.js";

@@ -7,7 +7,7 @@ import { CstError, errnoCode } from "../errors.js";
 import { closeQuietly, rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
 import { LockOwnerSchema, SCHEMA_VERSION, type LockOwner } from "../schemas/records.js";
-import { ownerProcessAlive, reapRun, sleep } from "./procs.js";
+import { ownerProcessAlive, reapRun, sleep } from "../processes/procs.js";
 
 /**
  * The per-subject lock.
