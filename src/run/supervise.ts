@@ -2,12 +2,12 @@
 // this module is on its start-up path; the built-in keeps it light and gives us the raw pieces
 // (detached group, extra stdio fd for the lock, line-level teeing) without another layer.
 import { spawn, type ChildProcess } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { mkdirConfined } from "../util/confined-fs.js";
 import type { FailureCategory } from "../schemas/records.js";
-import { closeQuietly } from "../util/quiet-fs.js";
-import { findRunProcesses, groupExists, listProcesses, RUN_TOKEN_ENV, signalQuietly, sleep } from "../processes/procs.js";
+import { findRunProcesses, groupExists, RUN_TOKEN_ENV, signalQuietly, sleep } from "../processes/procs.js";
+import { sampleRssKb } from "../processes/rss.js";
+import { LogTee } from "./log-tee.js";
+
+export { LOG_TAIL_LINES } from "./log-tee.js";
 
 /**
  * Run one csttool invocation under supervision: its own process group, output teed line by line
@@ -62,7 +62,6 @@ export interface SuperviseResult {
   survivors: number[];
 }
 
-export const LOG_TAIL_LINES = 30;
 const RSS_SAMPLE_MS = 2_000;
 
 /** Category carried by an AbortSignal's reason. */
@@ -81,109 +80,6 @@ export function abortCategory(signal: AbortSignal | undefined): FailureCategory 
  * (one write(2) per chunk of csttool output, on a local or cluster filesystem): cheaper than a
  * thread-pool round trip, and the log is complete the moment csttool's exit is seen.
  */
-class LogTee {
-  private fd: number | null;
-  private error: string | null = null;
-  readonly tail: string[] = [];
-  private partial: Record<"out" | "err", string> = { out: "", err: "" };
-
-  constructor(
-    root: string,
-    private readonly file: string,
-    header: string,
-  ) {
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
-    try {
-      mkdirConfined(root, path.dirname(file));
-      // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
-      try {
-        if (fs.lstatSync(file).isSymbolicLink()) fs.unlinkSync(file);
-      } catch {
-        // no such file yet
-      }
-      this.fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
-    } catch (e) {
-      this.error = `cannot write the log ${file}: ${(e as Error).message}`;
-      this.fd = null;
-    }
-    this.raw(header.endsWith("\n") ? header : header + "\n");
-  }
-
-  get logError(): string | undefined {
-    return this.error ?? undefined;
-  }
-
-  private raw(text: string): void {
-    if (this.fd === null || text === "") return;
-    try {
-      fs.writeSync(this.fd, text);
-    } catch (e) {
-      this.error = `cannot write the log ${this.file}: ${(e as Error).message}`;
-      this.closeFd();
-    }
-  }
-
-  /** Remember `text` in the tail and return its log line. */
-  private line(tag: "out" | "err" | "cst", text: string): string {
-    this.tail.push(text);
-    if (this.tail.length > LOG_TAIL_LINES) this.tail.shift();
-    return `${new Date().toISOString()} ${tag}| ${text}\n`;
-  }
-
-  chunk(tag: "out" | "err", data: Buffer): void {
-    const text = this.partial[tag] + data.toString("utf8");
-    const lines = text.split("\n");
-    this.partial[tag] = lines.pop() ?? "";
-    let out = "";
-    for (const l of lines) out += this.line(tag, l.replace(/\r$/, ""));
-    this.raw(out);
-  }
-
-  /** A line from cst-batch itself (what it did to the run). */
-  note(text: string): void {
-    this.raw(this.line("cst", text));
-  }
-
-  async close(): Promise<void> {
-    let out = "";
-    for (const tag of ["out", "err"] as const) {
-      if (this.partial[tag] !== "") out += this.line(tag, this.partial[tag]);
-      this.partial[tag] = "";
-    }
-    this.raw(out);
-    this.closeFd();
-  }
-
-  private closeFd(): void {
-    if (this.fd === null) return;
-    closeQuietly(this.fd);
-    this.fd = null;
-  }
-}
-
-/** Peak RSS of the group, sampled from /proc/<pid>/status (VmHWM per process, VmRSS summed). */
-async function sampleRssKb(pgid: number): Promise<number | null> {
-  const all = await listProcesses();
-  if (!all) return null;
-  let sum = 0;
-  let peak = 0;
-  let seen = false;
-  for (const p of all) {
-    if (p.pgid !== pgid || p.state === "Z") continue;
-    try {
-      const status = fs.readFileSync(`/proc/${p.pid}/status`, "utf8");
-      const hwm = /^VmHWM:\s+(\d+)/m.exec(status);
-      const rss = /^VmRSS:\s+(\d+)/m.exec(status);
-      if (hwm) peak = Math.max(peak, Number(hwm[1]));
-      if (rss) sum += Number(rss[1]);
-      seen = true;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return seen ? Math.max(sum, peak) : null;
-}
-
 /** The run's token and when it started (its processes started later; see RunQuery.since). */
 interface RunId {
   token: string;
@@ -228,6 +124,12 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
     return result;
   };
 
+  const spawnFailed = (err: NodeJS.ErrnoException): Promise<SuperviseResult> => {
+    tee.note(`cannot start ${file}: ${err.message}`);
+    const spawnError = { code: err.code ?? "UNKNOWN", message: err.message };
+    return finish({ exitCode: null, signal: null, reason: "spawn-failed", maxRssKb: null, pgid: null, spawnError, survivors: [] });
+  };
+
   if (opts.signal?.aborted) {
     const category = abortCategory(opts.signal);
     opts.onStop?.("aborted", category);
@@ -244,17 +146,7 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
       stdio: ["ignore", "pipe", "pipe", ...(opts.extraFds ?? [])],
     });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    tee.note(`cannot start ${file}: ${err.message}`);
-    return finish({
-      exitCode: null,
-      signal: null,
-      reason: "spawn-failed",
-      maxRssKb: null,
-      pgid: null,
-      spawnError: { code: err.code ?? "UNKNOWN", message: err.message },
-      survivors: [],
-    });
+    return spawnFailed(e as NodeJS.ErrnoException);
   }
 
   const spawned = await new Promise<{ ok: true } | { ok: false; error: NodeJS.ErrnoException }>((resolve) => {
@@ -262,17 +154,7 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
     child.once("error", (error: NodeJS.ErrnoException) => resolve({ ok: false, error }));
   });
   if (!spawned.ok || child.pid === undefined) {
-    const err = spawned.ok ? Object.assign(new Error("no pid"), { code: "UNKNOWN" }) : spawned.error;
-    tee.note(`cannot start ${file}: ${err.message}`);
-    return finish({
-      exitCode: null,
-      signal: null,
-      reason: "spawn-failed",
-      maxRssKb: null,
-      pgid: null,
-      spawnError: { code: err.code ?? "UNKNOWN", message: err.message },
-      survivors: [],
-    });
+    return spawnFailed(spawned.ok ? Object.assign(new Error("no pid"), { code: "UNKNOWN" }) : spawned.error);
   }
   const pgid = child.pid;
   const runId: RunId = { token: opts.token, since: started };
