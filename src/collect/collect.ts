@@ -6,8 +6,8 @@ import { OUTPUT_FILES, currentPlanPath, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { FAILURE_CATEGORIES, type AttemptRecord } from "../schemas/records.js";
 import type { Summary } from "../schemas/study-records.js";
+import { mapLimit } from "../util/map-limit.js";
 import {
-  mapLimit,
   readLogNames,
   readTaskState,
   taskIoFor,

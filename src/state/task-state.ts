@@ -16,6 +16,8 @@ import {
 } from "../layout.js";
 import type { PlanTaskRef } from "../plan/load-plan.js";
 import { leasePath, probeLock } from "../lock/lock.js";
+import { mapLimit } from "../util/map-limit.js";
+import { timeOf } from "../util/time.js";
 import {
   AttemptRecordSchema,
   DoneRecordSchema,
@@ -302,12 +304,6 @@ async function readFailedAttempts(io: TaskIo, failedDir: string, problems: strin
   );
 }
 
-/** Milliseconds of an ISO timestamp; unparsable sorts first. */
-function timeOf(iso: string): number {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? -Infinity : t;
-}
-
 /** Names in a folder; empty when it does not exist (or cannot be read: that is added to `problems`). */
 async function listDir(io: TaskIo, dir: string, problems?: string[]): Promise<Set<string>> {
   // Early in a study most subject folders do not exist yet: a stat says so for less than a
@@ -457,30 +453,6 @@ function readSmallTextFile(file: string): Promise<string> {
 }
 
 // ------------------------------------------------------------------ many tasks
-
-/**
- * Map with at most `limit` calls in flight; results keep the input order. With `yieldEvery`,
- * each worker lets the event loop run every that many items (sync I/O would otherwise hold it).
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-  yieldEvery = 0,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    let done = 0;
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T, i);
-      if (yieldEvery > 0 && ++done % yieldEvery === 0) await new Promise<void>((r) => setImmediate(r));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
-}
 
 export interface ReadAllOptions {
   /** Reads in flight at once (async I/O); default 64. */

@@ -2,6 +2,7 @@ import { failureCategoryForState, type SchedulerJobState, type TaskSchedulerStat
 import type { AttemptRecord, AttemptStart, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
+import { timeOf } from "../util/time.js";
 
 /**
  * The status of one task, derived from its folder and the scheduler's view (pure; see
@@ -110,11 +111,6 @@ export function describeSched(sched: TaskSchedulerState): string {
 
 function describeOwner(owner: { pid: number; host: string; job_id: string | null }): string {
   return `pid ${owner.pid} on ${owner.host}${owner.job_id ? `, job ${owner.job_id}` : ""}`;
-}
-
-function timeOf(iso: string): number {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? -Infinity : t;
 }
 
 /** Has the task a record (done or attempt) from this element, or from anything that ran after the submission was made? */

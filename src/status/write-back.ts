@@ -10,6 +10,7 @@ import { rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
 import { readStateFile } from "../util/read-json.js";
 import type { WriteBack } from "./derive.js";
+import { timeOf } from "../util/time.js";
 
 /**
  * Writing the scheduler's verdict into a subject folder, so that collect's summary and CSV carry
@@ -24,11 +25,6 @@ import type { WriteBack } from "./derive.js";
 export type WriteBackOutcome =
   | { kind: "written"; path: string; category: string }
   | { kind: "skipped"; reason: "busy" | "already-recorded" | "done" | "promotion-pending" | "changed" | "unsupported" };
-
-function timeOf(iso: string): number {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? -Infinity : t;
-}
 
 /** Apply one write-back for a task; see the rules above. */
 export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, wb: WriteBack, now: Date = new Date()): Promise<WriteBackOutcome> {

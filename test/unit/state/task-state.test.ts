@@ -1,7 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import path from "node:path";
-import { ASYNC_IO, mapLimit, readAllTaskStates, readTaskState, taskIoFor } from "../../../src/state/task-state.js";
+import { ASYNC_IO, readAllTaskStates, readTaskState, taskIoFor } from "../../../src/state/task-state.js";
+import { mapLimit } from "../../../src/util/map-limit.js";
 import {
   lockFile,
   makeTempOut,
