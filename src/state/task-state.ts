@@ -1,5 +1,3 @@
-import * as fs from "node:fs";
-import { promises as fsp } from "node:fs";
 import { forManyRecords } from "../schemas/zod.js";
 import type * as z from "../schemas/zod.js";
 import path from "node:path";
@@ -26,8 +24,11 @@ import {
   type LockOwner,
 } from "../schemas/records.js";
 import type { DoneSummary } from "../schemas/status-cache.js";
-import { parseStateText, readTextSync, type ReadResult } from "../util/read-json.js";
-import { fileIdentity, type DoneRecordCache } from "./done-cache.js";
+import { parseStateText, type ReadResult } from "../util/read-json.js";
+import type { DoneRecordCache } from "./done-cache.js";
+import { ASYNC_IO, taskIoFor, type IoMode, type TaskIo } from "./task-io.js";
+
+export { ASYNC_IO, SYNC_IO, taskIoFor, type IoMode, type TaskIo } from "./task-io.js";
 import { doneKindOf, doneStateOf, findHtmlReport, type DoneState } from "./done.js";
 import { damagedAttemptProblem, damagedDoneProblem } from "./damage.js";
 
@@ -321,135 +322,6 @@ async function listDir(io: TaskIo, dir: string, problems?: string[]): Promise<Se
 /** Names in `<out>/logs`, for `TaskStateContext.logNames`; empty when the folder does not exist. */
 export async function readLogNames(out: string, io: TaskIo = ASYNC_IO): Promise<Set<string>> {
   return listDir(io, logsDir(out));
-}
-
-// ------------------------------------------------------------------ file reading strategy
-
-/**
- * How the subject folders are read. Both give the same results; they differ in speed:
- *   sync   blocking calls, a task at a time; on a local disk (or a warm page cache) several
- *          times faster than thread-pool round trips (measured: 10,000 done subjects ~1 s vs
- *          ~3 s on 2 cores);
- *   async  libuv's thread pool with many reads in flight; on NFS / Lustre / GPFS, where each
- *          open is a network round trip, overlapping them wins (set UV_THREADPOOL_SIZE to
- *          widen the pool, default 4).
- * "auto" picks async on a network filesystem (statfs type) and sync otherwise.
- */
-export type IoMode = "auto" | "sync" | "async";
-
-export interface TaskIo {
-  readonly mode: "sync" | "async";
-  /** Rejects with Node's errno error (ENOENT, ...). */
-  readdir(dir: string): Promise<string[]>;
-  readText(file: string): Promise<string>;
-  exists(file: string): Promise<boolean>;
-  /** `fileIdentity` of the file; null when it cannot be stat'ed (missing, or not to be seen). */
-  statId(file: string): Promise<string | null>;
-  /** True only when nothing is there (ENOENT, ENOTDIR); false also when it cannot be stat'ed. */
-  missing(file: string): Promise<boolean>;
-}
-
-export const SYNC_IO: TaskIo = {
-  mode: "sync",
-  readdir: async (dir) => fs.readdirSync(dir),
-  readText: async (file) => readTextSync(file),
-  exists: async (file) => fs.existsSync(file),
-  statId: async (file) => {
-    try {
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      return st ? fileIdentity(st) : null;
-    } catch {
-      return null;
-    }
-  },
-  missing: async (file) => {
-    try {
-      return fs.statSync(file, { throwIfNoEntry: false }) === undefined;
-    } catch {
-      return false;
-    }
-  },
-};
-
-export const ASYNC_IO: TaskIo = {
-  mode: "async",
-  readdir: (dir) => fsp.readdir(dir),
-  readText: readSmallTextFile,
-  exists: (file) =>
-    fsp.access(file).then(
-      () => true,
-      () => false,
-    ),
-  statId: (file) =>
-    fsp.stat(file).then(
-      (st) => fileIdentity(st),
-      () => null,
-    ),
-  missing: (file) =>
-    fsp.stat(file).then(
-      () => false,
-      (e: unknown) => errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR",
-    ),
-};
-
-/** statfs magic numbers of network / cluster filesystems (linux/magic.h and vendors). */
-const NETWORK_FS_TYPES: ReadonlySet<number> = new Set([
-  0x6969, // NFS
-  0x0bd00bd0, // Lustre
-  0x47504653, // GPFS / Spectrum Scale
-  0x19830326, // BeeGFS
-  0x00c36400, // CephFS
-  0x517b, // SMB
-  0xff534d42, // CIFS
-  0xfe534d42, // SMB2
-  0x5346414f, // AFS
-  0x01021997, // 9p
-  0xaad7aaea, // PanFS
-  0x20030528, // OrangeFS / PVFS2
-  0x65735546, // FUSE (sshfs, s3fs, many cluster clients)
-]);
-
-/** The TaskIo for a mode; "auto" looks at the filesystem of `dir`. */
-export async function taskIoFor(dir: string, mode: IoMode = "auto"): Promise<TaskIo> {
-  if (mode === "sync") return SYNC_IO;
-  if (mode === "async") return ASYNC_IO;
-  try {
-    const st = await fsp.statfs(dir);
-    return NETWORK_FS_TYPES.has(Number(st.type) >>> 0) ? ASYNC_IO : SYNC_IO;
-  } catch {
-    return ASYNC_IO;
-  }
-}
-
-/** First read size: state and metrics files are a few KB, so one read usually gets all of it. */
-const FIRST_READ = 16 * 1024;
-
-/**
- * Read a small UTF-8 file with open + read (+ more reads when larger) + close: fewer trips
- * through the thread pool than fs.promises.readFile, which also fstat's and wraps a FileHandle.
- */
-function readSmallTextFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    fs.open(file, "r", (openErr, fd) => {
-      if (openErr) return reject(openErr);
-      const chunks: Buffer[] = [];
-      let size = FIRST_READ;
-      const finish = (e: Error | null, text?: string): void => {
-        fs.close(fd, () => (e ? reject(e) : resolve(text as string)));
-      };
-      const next = (): void => {
-        const buf = Buffer.allocUnsafe(size);
-        fs.read(fd, buf, 0, size, null, (e, n) => {
-          if (e) return finish(e);
-          if (n === 0) return finish(null, Buffer.concat(chunks).toString("utf8"));
-          chunks.push(n === size ? buf : buf.subarray(0, n));
-          size = Math.min(size * 2, 8 * 1024 * 1024);
-          next();
-        });
-      };
-      next();
-    });
-  });
 }
 
 // ------------------------------------------------------------------ many tasks
