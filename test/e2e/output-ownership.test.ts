@@ -152,7 +152,7 @@ describe("no write leaves --out through a planted symbolic link", () => {
       if (isLink(link)) expect(`${r.stderr}\n${status.stderr}\n${status.stdout}`, rel).toContain(link);
       rmSync(s.dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });
 
 function isLink(p: string): boolean {
