@@ -52,10 +52,9 @@ function flockExecutable(): string {
 type FlockAnswer = { kind: "ok" } | { kind: "busy" } | { kind: "error"; detail: string };
 
 /**
- * Run `flock -n -E 75 3` on our descriptor. Its stderr is not piped (a pipe costs ~2 ms per
- * lock, mostly in the first spawn of a process); only when it fails in an unexpected way is it
- * run again with stderr captured, for the message. LC_ALL=C: flock(1) calls setlocale(), which
- * would otherwise open a dozen locale files per lock.
+ * Run `flock -n -E 75 3` on our descriptor, stderr not piped and LC_ALL=C (both for start-up:
+ * docs/architecture.md, "Start-up budget"); only when it fails in an unexpected way is it run
+ * again with stderr captured, for the message.
  */
 async function runFlock(fd: number): Promise<FlockAnswer> {
   const first = await runFlockOnce(fd, false);

@@ -6,9 +6,8 @@ import { closeQuietly } from "../util/quiet-fs.js";
  * environment), whether a recorded owner is still alive, and killing what is left. Every
  * function degrades to `null` ("cannot tell") where /proc is absent.
  *
- * /proc is read with blocking calls: its files are generated in memory, so a read takes
- * microseconds, while a thread-pool round trip per open/stat/read/close made one scan of a
- * node's ~150 processes cost tens of milliseconds (run-one scans after every csttool run).
+ * /proc is read with blocking calls: its files are generated in memory (docs/architecture.md,
+ * "Blocking file calls").
  */
 
 export interface ProcInfo {
@@ -199,9 +198,8 @@ export function groupExists(pgid: number): boolean {
 
 let bootTimeMs: number | null | undefined;
 /**
- * When the machine booted (ms since the epoch): now minus /proc/uptime. Not /proc/stat's btime:
- * the kernel sums every interrupt counter of every CPU to produce that file, ~1 ms here and more
- * on a many-core node, and run-one asks after every csttool run.
+ * When the machine booted (ms since the epoch): now minus /proc/uptime (not /proc/stat's btime,
+ * which the kernel computes from every CPU's interrupt counters: "Start-up budget").
  */
 export function readBootTimeMs(): number | null {
   if (bootTimeMs !== undefined) return bootTimeMs;

@@ -20,7 +20,7 @@ export const TEMPLATE_HELPERS = ["q", "num", "raw"] as const;
 
 /**
  * Handlebars is loaded on the first render: status and collect import the scheduler backends
- * for their status parsers and must not pay for the template engine (~40 ms).
+ * for their status parsers and never render a template.
  */
 function loadHandlebars(): typeof Handlebars {
   return createRequire(import.meta.url)("handlebars") as typeof Handlebars;

@@ -1,9 +1,8 @@
 import * as z from "./zod.js";
 import { FailureCategorySchema, SCHEMA_VERSION } from "./records.js";
 
-// The study-wide records: collect's summary and submit's submission records. Apart from
-// records.ts because run-one builds every schema of records.ts at each start and needs none of
-// these (~2.5 ms of zod construction per task); run-one reads a submission only in chunk mode.
+// The study-wide records: collect's summary and submit's submission records (the study's
+// domain; records.ts holds a subject's: plan task, done, attempt, lock owner).
 
 const schemaVersion = z.literal(SCHEMA_VERSION);
 

@@ -10,10 +10,8 @@ import { pauseForTest } from "./test-pause.js";
  * a temp file with an unpredictable name in the same folder (O_EXCL|O_NOFOLLOW), fsync, rename,
  * fsync of the folder.
  *
- * Blocking calls on purpose, like every state-file read and write of run-one: the steps run one
- * after another anyway, and a trip through libuv's thread pool costs ~100 us per call on a
- * 2-core node, more than the call itself on a local disk (docs/architecture.md, "Blocking
- * file calls").
+ * Blocking calls on purpose, like every state-file read and write of run-one
+ * (docs/architecture.md, "Blocking file calls").
  *
  * `durable: false` skips both fsyncs, for a file that may be lost in a crash (a cache): readers
  * still never see a mix. `root`: the output folder the file lies in; a symbolic link on the way

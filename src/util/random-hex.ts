@@ -1,9 +1,8 @@
 import { closeSync, openSync, readSync } from "node:fs";
 
 /**
- * `bytes` random bytes as hex, read from the kernel's /dev/urandom. Used for run tokens and
- * temporary names on run-one's start-up path, where loading node:crypto (~8 ms) would cost more
- * than everything else it does.
+ * `bytes` random bytes as hex, read from the kernel's /dev/urandom: run tokens and temporary
+ * names, without loading node:crypto on run-one's path (docs/architecture.md, "Start-up budget").
  */
 export function randomHex(bytes: number): string {
   const buf = Buffer.alloc(bytes);
