@@ -69,7 +69,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .action(async (flags: ResubmitFlags) => {
       const [{ resubmit }, { parseCategoryList }, { loadProfile }] = await Promise.all([
         import("../../resubmit/resubmit.js"),
-        import("../../status/categories.js"),
+        import("../../failures/categories.js"),
         import("../../profile/profile.js"),
       ]);
       const loaded = await loadProfile({ explicit: typeof flags.profile === "string" ? flags.profile : null, disabled: flags.profile === false });

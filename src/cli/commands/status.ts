@@ -58,7 +58,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--no-write-back", "do not record the scheduler's verdicts into subject folders")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: StatusFlags) => {
-      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../status/categories.js")]);
+      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../failures/categories.js")]);
       const categories = flags.category !== undefined ? parseCategoryList(flags.category) : null;
       const interval = parseInterval(flags.interval);
       const read = (): Promise<StatusReport> =>

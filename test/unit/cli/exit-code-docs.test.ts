@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT, EXIT_CODES } from "../../../src/errors.js";
 import { exitCodeForProblems, problem, PROBLEM_CATEGORIES } from "../../../src/plan/problems.js";
-import { exitCodeForCategory } from "../../../src/run/run-one.js";
+import { failureEntry } from "../../../src/failures/catalogue.js";
 import { FAILURE_CATEGORIES } from "../../../src/schemas/records.js";
 import { makeDemoBids, REPO, runCli, STANDIN, tempDir } from "../../helpers/cli.js";
 
@@ -57,7 +57,7 @@ describe("exit codes: the README's table, the library's table and every --help a
 
   it("the meaning of each failure category's exit code names that category", () => {
     for (const category of FAILURE_CATEGORIES) {
-      const code = exitCodeForCategory(category);
+      const code = failureEntry(category).exitCode;
       const meaning = EXIT_CODES.find((e) => e.code === code)!.meaning;
       expect(meaning, `${category} -> exit ${code}`).toMatch(category === "SYSTEM" ? /system problem/ : new RegExp(`\\b${category}\\b`));
     }
