@@ -18,11 +18,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 /** Every exit code with its meaning, in the order the README's "Exit codes" table lists them. */
 export const EXIT_CODES: readonly { readonly code: ExitCode; readonly meaning: string }[] = [
-  { code: EXIT.OK, meaning: "success (or already done / nothing to do); `status` and `collect` also when they report failed subjects" },
+  { code: EXIT.OK, meaning: "success (or already done / nothing to do); `status` and `collect` also when they report failed subjects, unless given `--exit-code`" },
   { code: EXIT.INTERNAL, meaning: "internal error: a bug in cst-batch (rerun with `CST_BATCH_DEBUG=1` for a stack trace)" },
   { code: EXIT.USAGE, meaning: "bad command line or input file (unknown flag, invalid manifest, damaged plan file, a plan that belongs to another study folder, ...)" },
   { code: EXIT.PREFLIGHT, meaning: "preflight found problems; nothing was planned or run" },
-  { code: EXIT.SUBJECT_FAILED, meaning: "a subject failed (PIPELINE_FAILED, INPUT_MISSING, VALIDATION); `submit --scheduler local`: some subjects failed" },
+  { code: EXIT.SUBJECT_FAILED, meaning: "a subject failed (PIPELINE_FAILED, INPUT_MISSING, VALIDATION); `submit --scheduler local`: some subjects failed; `status --exit-code` / `collect --exit-code`: ran fine and found failed subjects" },
   { code: EXIT.TIMEOUT_OR_KILLED, meaning: "a subject was stopped: TIMEOUT, CANCELLED, KILLED, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED" },
   { code: EXIT.SYSTEM, meaning: "system problem: disk full, lock filesystem without flock, scheduler command failed" },
   { code: EXIT.LOCK_BUSY, meaning: "`run-one`: the subject is locked by another run (nothing touched)" },

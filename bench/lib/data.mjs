@@ -163,6 +163,8 @@ export async function writeDoneTree(out) {
         exitCode: 1,
         signal: null,
         logTail: logLines.slice(-30),
+        // As a scheduler job would write it (the failure catalogue's next step names resubmit for this subject).
+        study: { out, local: false, subjects: [task.key] },
       });
       records.AttemptRecordSchema.parse(record);
       writeFileSync(path.join(dir, "attempt.json"), JSON.stringify(record, null, 2) + "\n");

@@ -7,6 +7,7 @@ import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.j
 import { formatDuration, createProgressRenderer } from "./progress.js";
 import { color, getVerbosity, out } from "./output.js";
 import { recordEvent } from "../events/events.js";
+import { CANCEL_SIGNALS } from "../failures/signals.js";
 
 export interface LocalSubmitParams {
   plan: Plan;
@@ -55,7 +56,7 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
     out.info(`\n${sig}: stopping; running subjects are recorded as CANCELLED (press again to wait anyway)`);
     controller.abort("CANCELLED");
   };
-  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const signals = CANCEL_SIGNALS;
   for (const s of signals) process.on(s, onSignal);
 
   recordEvent(study, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });

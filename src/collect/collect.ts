@@ -4,7 +4,7 @@ import { resolveStudyDir } from "../study/study-folder.js";
 import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, currentPlanPath, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
-import { FAILURE_CATEGORIES, type AttemptRecord } from "../schemas/records.js";
+import { FAILURE_CATEGORIES, type AttemptRecord, type PlanHeader } from "../schemas/records.js";
 import type { Summary } from "../schemas/study-records.js";
 import { mapLimit } from "../util/map-limit.js";
 import {
@@ -42,6 +42,8 @@ export interface CollectResult {
   files: string[];
   /** Damaged or missing state and metrics files, by path (also in the summary). */
   problems: string[];
+  /** How the plan was made (source, per-subject timeout), for the failure catalogue's next steps. */
+  plan: Pick<PlanHeader, "source" | "run">;
 }
 
 type SummaryTask = Summary["tasks"][number];
@@ -134,7 +136,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
   await writeReport(files.summary, () => writeFileAtomic(files.summary, jsonPiecesByElement(summary, "tasks"), { root: outDir }));
 
   recordEvent(outDir, { event: "collected", plan_id: plan.plan_id, counts: summary.counts, by_category: summary.by_category, problems: problems.length });
-  return { summary, files: written, problems };
+  return { summary, files: written, problems, plan: { source: plan.source, run: plan.run } };
 }
 
 /** Run one atomic write; a filesystem error becomes a CstError naming the file. */

@@ -11,7 +11,7 @@ import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
 // Single quotes: the suggested flag must be safe to paste into a shell ("$(...)" in a folder name).
-import { shellQuote } from "../schedulers/shell-quote.js";
+import { shellQuote } from "../shell/shell-quote.js";
 
 /**
  * BIDS discovery, one pass: the root is listed once, each subject folder, session folder and

@@ -8,7 +8,8 @@ import { parseMemory } from "../schedulers/memory.js";
 import type { SchedulerName } from "../schedulers/types.js";
 import { type FailureCategory, type Plan } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
-import { parseCategoryList } from "../status/categories.js";
+import { parseCategoryList } from "../failures/categories.js";
+import { failureEntry } from "../failures/catalogue.js";
 import { readStatus, type StatusReport } from "../status/status.js";
 import { readSubmissions } from "../status/submissions.js";
 import { breakStaleLock } from "../status/write-back.js";
@@ -124,17 +125,18 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   const byLabel = new Map<string, ResubmitGroup>();
   for (const idx of selection.rerun) {
     const cat = selection.categoryOf.get(idx) ?? null;
-    let label = "base";
-    if (cat === "OUT_OF_MEMORY" && memFactor !== null) label = `OUT_OF_MEMORY: memory x${memFactor}`;
-    if (cat === "TIMEOUT" && timeFactor !== null) label = `TIMEOUT: time x${timeFactor}`;
+    // The catalogue says which factor (if any) escalates a category's reruns.
+    const flag = cat !== null ? (failureEntry(cat).escalation?.flag ?? null) : null;
+    const factor = flag === "--mem-factor" ? memFactor : flag === "--time-factor" ? timeFactor : null;
+    const label = factor === null ? "base" : `${cat}: ${flag === "--mem-factor" ? "memory" : "time"} x${factor}`;
     let g = byLabel.get(label);
     if (!g) {
       const settings = structuredClone(baseline);
       let explicit = timeout;
-      if (label.startsWith("OUT_OF_MEMORY")) settings.array.memMiB = scaleMem(baseline.array.memMiB, memFactor!);
-      if (label.startsWith("TIMEOUT")) {
-        settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds!, timeFactor!);
-        if (explicit !== null) explicit = Math.round(explicit * timeFactor! * 100) / 100;
+      if (factor !== null && flag === "--mem-factor") settings.array.memMiB = scaleMem(baseline.array.memMiB, factor);
+      if (factor !== null && flag === "--time-factor") {
+        settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds!, factor);
+        if (explicit !== null) explicit = Math.round(explicit * factor * 100) / 100;
       }
       g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null };
       byLabel.set(label, g);

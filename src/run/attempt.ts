@@ -8,6 +8,7 @@ import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCate
 import { CST_BATCH_VERSION } from "../version.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
+import { nextStepFor, type StudyRef } from "../failures/catalogue.js";
 
 /** Attempt records: what happened, what to do next, and where the evidence goes. */
 
@@ -26,31 +27,6 @@ export function hostName(): string {
 /** `2026-11-21T06-19-21-187Z`: UTC, milliseconds, no colons (safe on every filesystem). */
 export function fsTimestamp(date: Date = new Date()): string {
   return date.toISOString().replace(/[:.]/g, "-");
-}
-
-/** What the user should do about a failure of this category. */
-export function nextStepFor(category: FailureCategory): string {
-  switch (category) {
-    case "INPUT_MISSING":
-      return "restore the input files (or re-run `cst-batch plan` if they moved), then resubmit";
-    case "VALIDATION":
-      return "the inputs changed since the plan was made: re-run `cst-batch plan`, then resubmit";
-    case "PIPELINE_FAILED":
-      return "read the subject's error log (last lines in this record); fix the data or options, then resubmit";
-    case "TIMEOUT":
-      return "raise the time limit (--timeout-minutes / the scheduler's walltime), then resubmit";
-    case "CANCELLED":
-      return "the run was cancelled; resubmit when ready";
-    case "KILLED":
-      return "the run was killed from outside (node failure, scheduler, or a crash of cst-batch); resubmit";
-    case "OUT_OF_MEMORY":
-      return "request more memory for the job, then resubmit";
-    case "NODE_FAIL":
-    case "PREEMPTED":
-      return "resubmit; the failure was not caused by this subject";
-    case "SYSTEM":
-      return "fix the system problem named in the message (disk space, permissions, csttool installation), then resubmit";
-  }
 }
 
 /**
@@ -86,6 +62,8 @@ export interface FailedAttemptInput {
   recordedBy?: AttemptRecord["recorded_by"];
   /** A next step more precise than the category's (e.g. `csttool doctor`). */
   nextStep?: string | null;
+  /** The study the record is in: the category's next step names a command that works there. */
+  study: StudyRef;
 }
 
 export type RunIdentity = Omit<
@@ -119,7 +97,7 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
     exit_code: f.exitCode,
     signal: f.signal,
     message: f.message,
-    next_step: f.nextStep ?? nextStepFor(f.category),
+    next_step: f.nextStep ?? nextStepFor(f.category, f.study),
     log_tail: f.logTail,
     recorded_by: f.recordedBy ?? "run-one",
   };

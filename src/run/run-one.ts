@@ -56,6 +56,8 @@ import { ARGPARSE_NEXT_STEP, argparseRejection, csttoolLines, explainNoMetrics }
 import { recordEvent } from "../events/events.js";
 import { failureLines, noteSubjectLog } from "../events/subject-log.js";
 import { pauseForTest } from "../util/test-pause.js";
+import { failureEntry, type StudyRef } from "../failures/catalogue.js";
+import { STOP_SIGNALS } from "../failures/signals.js";
 
 /**
  * Run one plan task: lock the subject folder, recover what an earlier run left, skip when done,
@@ -129,25 +131,7 @@ export function exitCodeFor(outcome: RunOneOutcome): ExitCode {
     case "busy":
       return EXIT.LOCK_BUSY;
     case "failed":
-      return exitCodeForCategory(outcome.category);
-  }
-}
-
-export function exitCodeForCategory(category: FailureCategory): ExitCode {
-  switch (category) {
-    case "PIPELINE_FAILED":
-    case "INPUT_MISSING":
-    case "VALIDATION":
-      return EXIT.SUBJECT_FAILED;
-    case "TIMEOUT":
-    case "CANCELLED":
-    case "KILLED":
-    case "OUT_OF_MEMORY":
-    case "NODE_FAIL":
-    case "PREEMPTED":
-      return EXIT.TIMEOUT_OR_KILLED;
-    case "SYSTEM":
-      return EXIT.SYSTEM;
+      return failureEntry(outcome.category).exitCode;
   }
 }
 
@@ -264,6 +248,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     }
   };
   const jobId = opts.jobId !== undefined ? opts.jobId : detectJobId();
+  const study = studyOfTask(out, opts.planFile, header, task, jobId);
   const pending = opts.lock ?? lockTask(paths, jobId);
   const token = pending.token;
   const acquired = await pending.acquired;
@@ -279,7 +264,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
   const lock = acquired.lock;
   pauseForTest("after-lock");
   try {
-    await recover(out, paths, task, header, ref, emit).catch((e: unknown) => {
+    await recover(out, paths, task, header, ref, emit, study).catch((e: unknown) => {
       if (e instanceof CstError) throw e;
       throw new CstError("SYSTEM", `cannot recover what an earlier run left in ${paths.dir}: ${(e as Error).message}`, {
         cause: e,
@@ -301,7 +286,7 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
       }
       emit({ type: "recovered", task: ref, what: "corrupt-done", message: `${paths.done} was damaged (${state.reason}); kept as ${path.basename(aside)}` });
     }
-    const outcome = await attempt({ opts, header, task, out, paths, ref, lock, jobId, token, emit });
+    const outcome = await attempt({ opts, header, task, out, paths, ref, lock, jobId, token, emit, study });
     recordOutcomeEvents(out, outcome);
     emit({ type: "finished", task: ref, outcome: outcome.kind, ...(outcome.kind === "failed" ? { category: outcome.category } : {}) });
     return outcome;
@@ -309,6 +294,22 @@ export async function runOne(opts: RunOneOptions): Promise<RunOneOutcome> {
     // supervise() returns only once every process of the run is gone.
     await lock.release();
   }
+}
+
+/**
+ * The study a failure's next step is written for: inside a scheduler job, rerun with `resubmit`
+ * (this subject); outside one (local mode, by hand), with run-one on the same plan and index.
+ */
+function studyOfTask(out: string, planFile: string, header: PlanHeader, task: PlanTask, jobId: string | null): StudyRef {
+  const src = header.source;
+  return {
+    out,
+    local: jobId === null,
+    subjects: [task.key],
+    task: { planFile: path.resolve(planFile), index: task.index },
+    source: src.type === "bids" ? { flag: "--bids-dir", path: src.bids_dir } : { flag: "--manifest", path: src.manifest_path },
+    timeoutMinutes: header.run.timeout_minutes,
+  };
 }
 
 /** The event-log lines of an attempt's outcome: promoted + finished, or failed with its category. */
@@ -324,7 +325,7 @@ function recordOutcomeEvents(out: string, o: RunOneOutcome): void {
 }
 
 /** Finish an interrupted promotion, or file away the work folder of a run that died. */
-async function recover(out: string, paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void): Promise<void> {
+async function recover(out: string, paths: TaskPaths, task: PlanTask, header: PlanHeader, ref: TaskRef, emit: (e: RunOneEvent) => void, study: StudyRef): Promise<void> {
   // No `_work`: no earlier attempt or promotion to finish.
   if (!(await removeTrash(paths.dir)).has(WORK_DIR)) return;
   const journal = await readJournal(paths.work);
@@ -370,7 +371,7 @@ async function recover(out: string, paths: TaskPaths, task: PlanTask, header: Pl
   };
   const tail = await readLogTail(paths.log);
   const target = await failedAttemptDir(paths.out, paths.dir, category, now);
-  const record = buildAttemptRecord(target.id, identity, { category, message, exitCode: null, signal: null, logTail: tail, recordedBy: "recovery" });
+  const record = buildAttemptRecord(target.id, identity, { category, message, exitCode: null, signal: null, logTail: tail, recordedBy: "recovery", study });
   noteSubjectLog(paths.out, paths.log, [`recovered by a later run (pid ${process.pid} on ${hostName()})`, ...failureLines(category, message, record.next_step)]);
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   await copyErrorLog(paths);
@@ -409,6 +410,8 @@ interface AttemptContext {
   jobId: string | null;
   token: string;
   emit: (e: RunOneEvent) => void;
+  /** The study, for the next step of a failure. */
+  study: StudyRef;
 }
 
 /** Category and message for a csttool run that did not succeed (null: it exited 0). */
@@ -451,8 +454,8 @@ export function classify(
   return null;
 }
 
-/** Signals a scheduler sends to every process of a job when it cancels it or its time is up. */
-const JOB_STOP_SIGNALS: ReadonlySet<string> = new Set(["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGXCPU"]);
+/** Signals a scheduler sends to every process of a job when it cancels it or its time is up (the catalogue's stop signals). */
+const JOB_STOP_SIGNALS: ReadonlySet<string> = new Set(STOP_SIGNALS.map(([signal]) => signal));
 /** How long to wait for our own copy of such a signal after csttool died of one. */
 const SIBLING_SIGNAL_WAIT_MS = 300;
 
@@ -488,7 +491,7 @@ function signalNameOf(signal: AbortSignal | undefined): string | null {
 }
 
 async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
-  const { opts, header, task, out, paths, ref, lock, jobId, token, emit } = ctx;
+  const { opts, header, task, out, paths, ref, lock, jobId, token, emit, study } = ctx;
   const startedAt = new Date();
   const timeoutMinutes = opts.timeoutMinutes ?? header.run.timeout_minutes;
   const graceSeconds = opts.graceSeconds ?? header.run.grace_seconds;
@@ -551,7 +554,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     let record: AttemptRecord;
     try {
       const target = await failedAttemptDir(paths.out, paths.dir, category, finished);
-      record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail, nextStep });
+      record = buildAttemptRecord(target.id, identity(finished), { category, message, exitCode: r.exitCode ?? null, signal: r.signal ?? null, logTail, nextStep, study });
       noteSubjectLog(paths.out, paths.log, failureLines(category, message, record.next_step), finished);
       attemptDir = await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
       await copyErrorLog(paths);
@@ -566,6 +569,7 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
         signal: r.signal ?? null,
         logTail,
         nextStep,
+        study,
       });
       try {
         writeAttemptStartSync(paths.work, { ...start, pending_category: record.category });
@@ -736,6 +740,7 @@ async function promote(
       exitCode: 0,
       signal: null,
       logTail: p.result.logTail,
+      study: ctx.study,
     });
     return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
   }

@@ -1,6 +1,6 @@
 import { CstError } from "../errors.js";
 import { assertAbsolutePath } from "./render.js";
-import { assertDirectiveValue, assertNoNul, assertSingleLine } from "./shell-quote.js";
+import { assertDirectiveValue, assertNoNul, assertSingleLine } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, ScriptContextBase } from "./types.js";
 
 /**

@@ -4,7 +4,7 @@ import { torqueBackend } from "./torque.js";
 import type { SchedulerBackend, SchedulerName } from "./types.js";
 
 export * from "./types.js";
-export { shellQuote, assertDirectiveValue, assertBareDirectiveValue, assertSingleLine } from "./shell-quote.js";
+export { shellQuote, assertDirectiveValue, assertBareDirectiveValue, assertSingleLine } from "../shell/shell-quote.js";
 export { parseDuration, formatSlurmDuration, formatPbsDuration } from "./duration.js";
 export { parseMemory, formatSlurmMemory, formatPbsMemory } from "./memory.js";
 export { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "./runner.js";

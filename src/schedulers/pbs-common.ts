@@ -3,7 +3,7 @@ import { arrayRunView, baseView } from "./context.js";
 import { formatPbsDuration } from "./duration.js";
 import { formatPbsMemory } from "./memory.js";
 import { lines, parseClockSeconds, parseSizeKb } from "./parse-util.js";
-import { assertBareDirectiveValue } from "./shell-quote.js";
+import { assertBareDirectiveValue } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, SchedulerJobState, TaskSchedulerState } from "./types.js";
 
 /**

@@ -1,4 +1,5 @@
 import { CstError } from "../errors.js";
+import { pbsLimitCodes } from "../failures/scheduler-states.js";
 import { validateArrayContext, validateBaseContext } from "./context.js";
 import {
   assertPbsDirectiveValues,
@@ -9,7 +10,7 @@ import {
   pbsSubmitArgv,
 } from "./pbs-common.js";
 import { renderTemplate } from "./render.js";
-import { assertBareDirectiveValue } from "./shell-quote.js";
+import { assertBareDirectiveValue } from "../shell/shell-quote.js";
 import type {
   ArrayScriptContext,
   CollectScriptContext,
@@ -102,7 +103,7 @@ export function mapPbsProState(code: string): SchedulerJobState {
 }
 
 /** PBS Pro exit statuses for jobs killed at a limit (JOB_EXEC_KILL_WALLTIME / _MEM / _VMEM). */
-const PBS_PRO_LIMIT_CODES = { walltime: [-29], memory: [-27, -26] };
+const PBS_PRO_LIMIT_CODES = pbsLimitCodes("pbsPro");
 
 /** `qstat -f -x -t IDS`: full text, finished jobs included (-x), array subjobs expanded (-t). */
 export function pbsProStatusArgv(jobIds: string[]): string[] {

@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import type Handlebars from "handlebars";
 import { CstError } from "../errors.js";
 import { PACKAGE_ROOT } from "../version.js";
-import { assertNoNul, assertSingleLine, shellQuote } from "./shell-quote.js";
+import { assertNoNul, assertSingleLine, shellQuote } from "../shell/shell-quote.js";
 
 /** The packaged `templates/` folder (under the package root, from src/, dist/ and the bundles). */
 export const PACKAGED_TEMPLATE_DIR = path.join(PACKAGE_ROOT, "templates") + path.sep;

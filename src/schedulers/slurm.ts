@@ -1,5 +1,6 @@
 import path from "node:path";
 import { CstError } from "../errors.js";
+import { SLURM_FAILURE_STATES } from "../failures/scheduler-states.js";
 import { arrayRunView, baseView, validateArrayContext, validateBaseContext } from "./context.js";
 import { formatSlurmDuration } from "./duration.js";
 import { formatSlurmMemory } from "./memory.js";
@@ -123,24 +124,9 @@ export function mapSlurmState(raw: string): SchedulerJobState {
     case "SPECIAL_EXIT":
     case "F":
       return "failed";
-    case "CANCELLED":
-    case "REVOKED":
-    case "CA":
-      return "cancelled";
-    case "TIMEOUT":
-    case "TO":
-      return "timeout";
-    case "OUT_OF_MEMORY":
-    case "OOM":
-      return "out_of_memory";
-    case "NODE_FAIL":
-    case "NF":
-      return "node_fail";
-    case "PREEMPTED":
-    case "PR":
-      return "preempted";
     default:
-      return "unknown";
+      // The ends the failure catalogue names (TIMEOUT, OUT_OF_MEMORY, CANCELLED, NODE_FAIL, ...).
+      return SLURM_FAILURE_STATES.get(word) ?? "unknown";
   }
 }
 

@@ -1,4 +1,5 @@
 import { CstError } from "../errors.js";
+import { pbsLimitCodes } from "../failures/scheduler-states.js";
 import { validateArrayContext, validateBaseContext } from "./context.js";
 import {
   assertPbsDirectiveValues,
@@ -9,7 +10,7 @@ import {
   pbsSubmitArgv,
 } from "./pbs-common.js";
 import { renderTemplate } from "./render.js";
-import { assertBareDirectiveValue } from "./shell-quote.js";
+import { assertBareDirectiveValue } from "../shell/shell-quote.js";
 import type {
   ArrayScriptContext,
   CollectScriptContext,
@@ -84,7 +85,7 @@ export function mapTorqueState(code: string): SchedulerJobState {
 }
 
 /** Torque exit statuses for limit kills (JOB_EXEC_OVERLIMIT_WT / _MEM). */
-const TORQUE_LIMIT_CODES = { walltime: [-11], memory: [-10] };
+const TORQUE_LIMIT_CODES = pbsLimitCodes("torque");
 
 /**
  * Torque: an array dependency needs `afteranyarray` (plain `afterany` on `48[].server` is

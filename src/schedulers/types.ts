@@ -1,5 +1,3 @@
-import type { FailureCategory } from "../schemas/records.js";
-
 /** The batch schedulers cst-batch renders scripts for (`local` is not a scheduler backend). */
 export const SCHEDULER_NAMES = ["slurm", "pbs", "torque"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
@@ -138,28 +136,4 @@ export interface SchedulerBackend {
 export interface RenderOptions {
   /** A folder holding user copies of the templates (same relative names); missing files fall back. */
   templateDir?: string;
-}
-
-/**
- * How a scheduler-side end maps onto cst-batch's failure categories (null: not a failure, or
- * unknown). A plain FAILED says only that the job script exited non-zero: what that means
- * depends on the evidence (see schedulerCategory in status/derive.ts), so it is null here too.
- */
-export function failureCategoryForState(state: SchedulerJobState): FailureCategory | null {
-  switch (state) {
-    case "timeout":
-      return "TIMEOUT";
-    case "out_of_memory":
-      return "OUT_OF_MEMORY";
-    case "cancelled":
-      return "CANCELLED";
-    case "killed":
-      return "KILLED";
-    case "node_fail":
-      return "NODE_FAIL";
-    case "preempted":
-      return "PREEMPTED";
-    default:
-      return null;
-  }
 }

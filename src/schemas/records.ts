@@ -1,5 +1,6 @@
 import * as z from "./zod.js";
 import { CsttoolOptionsSchema } from "./options.js";
+import { FAILURE_CATEGORIES } from "../failures/catalogue.js";
 
 /**
  * The files that cross a process boundary (the batch summary and submission records are in
@@ -9,18 +10,8 @@ import { CsttoolOptionsSchema } from "./options.js";
 export const SCHEMA_VERSION = 1 as const;
 const schemaVersion = z.literal(SCHEMA_VERSION);
 
-export const FAILURE_CATEGORIES = [
-  "INPUT_MISSING",
-  "VALIDATION",
-  "PIPELINE_FAILED",
-  "TIMEOUT",
-  "CANCELLED",
-  "KILLED",
-  "OUT_OF_MEMORY",
-  "NODE_FAIL",
-  "PREEMPTED",
-  "SYSTEM",
-] as const;
+/** The categories are the failure catalogue's (src/failures/catalogue.ts), re-exported for the schema's readers. */
+export { FAILURE_CATEGORIES };
 export const FailureCategorySchema = z.enum(FAILURE_CATEGORIES);
 export type FailureCategory = z.infer<typeof FailureCategorySchema>;
 

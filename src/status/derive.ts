@@ -1,4 +1,6 @@
-import { failureCategoryForState, type SchedulerJobState, type TaskSchedulerState } from "../schedulers/types.js";
+import { EXIT } from "../errors.js";
+import { failureCategoryForState } from "../failures/scheduler-states.js";
+import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
 import type { AttemptRecord, AttemptStart, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
@@ -67,9 +69,6 @@ export interface DeriveInput {
 }
 
 const ENDED_ABNORMALLY: ReadonlySet<SchedulerJobState> = new Set(["failed", "cancelled", "killed", "timeout", "out_of_memory", "node_fail", "preempted"]);
-
-/** run-one's exit status when the subject was locked by another run: not a failure of the subject. */
-const LOCK_BUSY_EXIT = 75;
 
 /** `12` + 3 -> `12_3`; `48[].server` + 3 -> `48[3].server`; a one-element PBS Pro job keeps its plain id. */
 export function elementIdOf(jobId: string, arrayIndex: number, elementCount: number): string {
@@ -288,9 +287,9 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
         row.reason = `element ${elementId} ended ${describeSched(sched)} before reaching this task`;
         return row;
       }
-      if (sched.state === "failed" && sched.exitCode === LOCK_BUSY_EXIT) {
+      if (sched.state === "failed" && sched.exitCode === EXIT.LOCK_BUSY) {
         row.state = "not-run";
-        row.reason = `element ${elementId} found the subject locked by another run (exit 75)`;
+        row.reason = `element ${elementId} found the subject locked by another run (exit ${EXIT.LOCK_BUSY})`;
         return row;
       }
       row.state = "failed";

@@ -3,4 +3,4 @@ export { deriveTaskStatus, elementIdOf, parseElementId, schedulerCategory, STATU
 export { querySchedulerView, elementKey, jobSequence, type SchedulerView, type CommandRunner } from "./scheduler-view.js";
 export { readSubmissions, latestPlacements, type Placement } from "./submissions.js";
 export { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
-export { parseCategoryList } from "./categories.js";
+export { parseCategoryList } from "../failures/categories.js";

@@ -13,6 +13,8 @@ import { readStateFile } from "../util/read-json.js";
 import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
 import { elementKey, elementState, jobSequence, querySchedulerView, type CommandRunner, type SchedulerView } from "./scheduler-view.js";
 import { latestPlacements, readSubmissions, type Placement } from "./submissions.js";
+import { isLocalStudy, studyOfPlan } from "../failures/study.js";
+import type { StudyRef } from "../failures/catalogue.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 
 export interface StatusOptions {
@@ -33,6 +35,8 @@ export interface StatusReport {
   generatedAt: string;
   out: string;
   plan: { planId: string; path: string; taskCount: number };
+  /** The study, for the failure catalogue's next steps (local when no scheduler submission is recorded). */
+  study: StudyRef;
   rows: StatusRow[];
   totals: Record<StatusState, number> & { total: number };
   /** Failed (and stale with a known cause) tasks per category. */
@@ -190,6 +194,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     generatedAt: new Date().toISOString(),
     out: outDir,
     plan: { planId: plan.plan_id, path: planFile, taskCount: plan.tasks.length },
+    study: studyOfPlan(outDir, plan, isLocalStudy(submissions)),
     rows,
     totals: countStates(rows),
     byCategory: countCategories(rows),

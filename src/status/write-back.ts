@@ -1,7 +1,8 @@
 import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
-import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, nextStepFor, taskIdentity, type RunIdentity } from "../run/attempt.js";
+import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, taskIdentity, type RunIdentity } from "../run/attempt.js";
+import { nextStepFor, type StudyRef } from "../failures/catalogue.js";
 import { acquireLock } from "../lock/lock.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
@@ -116,6 +117,7 @@ async function writeSchedulerRecord(
     signal: wb.sched.signal !== null ? String(wb.sched.signal) : null,
     logTail: await readLogTail(paths.log),
     recordedBy: "scheduler",
+    study: schedulerStudy(paths.out, task.key),
   });
   mkdirConfined(paths.out, target.dir);
   await writeJsonAtomic(path.join(target.dir, ATTEMPT_FILE), record, { root: paths.out });
@@ -142,6 +144,7 @@ async function archiveWithVerdict(
     signal: wb.sched.signal !== null ? String(wb.sched.signal) : null,
     logTail: await readLogTail(paths.log),
     recordedBy: "scheduler",
+    study: schedulerStudy(paths.out, task.key),
   });
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   try {
@@ -165,7 +168,7 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
     attempt_id: newId,
     category: wb.category,
     message: wb.message,
-    next_step: nextStepFor(wb.category),
+    next_step: nextStepFor(wb.category, schedulerStudy(paths.out, r.value.task_key)),
     recorded_by: "scheduler",
     max_rss_kb: r.value.max_rss_kb ?? wb.sched.maxRssKb,
   };
@@ -173,6 +176,11 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
   const target = path.join(paths.failed, newId);
   await fsp.rename(dir, target).catch(() => {});
   return { kind: "written", path: target, category: wb.category };
+}
+
+/** The study of a verdict the scheduler gave: rerun with `resubmit`, this subject only. */
+function schedulerStudy(out: string, key: string): StudyRef {
+  return { out, local: false, subjects: [key] };
 }
 
 async function freeName(parent: string, base: string): Promise<string> {

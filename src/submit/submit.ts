@@ -6,7 +6,7 @@ import { logsDir, submissionsDir } from "../layout.js";
 import { getBackend } from "../schedulers/index.js";
 import { resolveMaxArraySize, type MaxArraySizeSource } from "../schedulers/max-array-size.js";
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
-import { shellQuote } from "../schedulers/shell-quote.js";
+import { shellQuote } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, SchedulerBackend, SchedulerName } from "../schedulers/types.js";
 import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
 import { studyDirOfPlan } from "../study/study-folder.js";

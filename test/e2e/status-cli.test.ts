@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -45,6 +45,31 @@ describe("cst-batch status (built CLI)", () => {
     const bad = runCli(["status", "--out", out, "--category", "SLOW"], { env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown failure category "SLOW"/);
+  });
+
+  it("--exit-code exits 4 (a subject failed) where the default is 0; each category found is listed with a next step that works for this local study", () => {
+    expect(runCli(["status", "--out", out], { env }).code).toBe(0);
+    const r = runCli(["status", "--out", out, "--exit-code"], { env });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stdout).toMatch(/next step for PIPELINE_FAILED \(1\): .*`cst-batch submit --scheduler local --out \S+ --bids-dir \S+`/);
+    const j = JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout);
+    expect(j.next_steps).toHaveLength(1);
+    expect(j.next_steps[0]).toMatchObject({ category: "PIPELINE_FAILED", count: 1 });
+    expect(j.next_steps[0].next_step).not.toMatch(/resubmit/); // resubmit needs a scheduler submission
+  });
+
+  it("the failure record's next step names a run-one command that reruns that subject here", () => {
+    const failed = JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout).tasks.find((t: { key: string }) => t.key === "sub-01_ses-01");
+    const attempts = readdirSync(path.join(out, "sub-01", "ses-01", "_failed_attempts"));
+    const record = JSON.parse(readFileSync(path.join(out, "sub-01", "ses-01", "_failed_attempts", attempts[0]!, "attempt.json"), "utf8"));
+    const command = /`cst-batch (run-one [^`]*)`/.exec(record.next_step);
+    expect(command, record.next_step).not.toBeNull();
+    // Temp paths hold no spaces or quotes: the command splits on blanks.
+    const args = command![1]!.split(" ");
+    expect(args).toContain(String(failed.index));
+    const rerun = runCli(args, { env });
+    expect(rerun.code, rerun.stderr).toBe(4); // it ran the subject again (the stand-in still fails it)
+    expect(readdirSync(path.join(out, "sub-01", "ses-01", "_failed_attempts"))).toHaveLength(attempts.length + 1);
   });
 
   it("--watch repeats plain blocks when not on a terminal and stops on Ctrl-C", async () => {

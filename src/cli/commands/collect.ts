@@ -1,6 +1,9 @@
 import type { Command } from "commander";
 import type { CollectResult } from "../../collect/collect.js";
+import path from "node:path";
 import { EXIT } from "../../errors.js";
+import type { StudyRef } from "../../failures/catalogue.js";
+import { nextStepsFor } from "../../failures/study.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { getVerbosity, out } from "../output.js";
 import type { SetExit } from "./set-exit.js";
@@ -9,6 +12,7 @@ interface CollectFlags {
   out: string;
   json?: boolean;
   scheduler?: boolean;
+  exitCode?: boolean;
 }
 
 /**
@@ -17,9 +21,8 @@ interface CollectFlags {
  * and CSV carry it. Best effort: a scheduler that cannot be asked leaves the records as they are.
  */
 async function recordSchedulerVerdicts(dir: string): Promise<void> {
-  const { readSubmissions } = await import("../../status/submissions.js");
   // Local mode and plain plans: no scheduler knows anything the records do not.
-  if (!(await readSubmissions(dir)).some((s) => s.scheduler !== "local")) return;
+  if (await isLocal(dir)) return;
   const { readStatus } = await import("../../status/status.js");
   try {
     const report = await readStatus(dir, { writeBack: true });
@@ -29,6 +32,12 @@ async function recordSchedulerVerdicts(dir: string): Promise<void> {
   } catch (e) {
     out.warn(`could not combine the scheduler's view: ${(e as Error).message}`);
   }
+}
+
+/** No scheduler submission is recorded in the study (local mode, or only planned). */
+async function isLocal(dir: string): Promise<boolean> {
+  const [{ readSubmissions }, { isLocalStudy }] = await Promise.all([import("../../status/submissions.js"), import("../../failures/study.js")]);
+  return isLocalStudy(await readSubmissions(dir));
 }
 
 /** Failed subjects (and problems) listed one by one before the rest are summed up as "... and N more". */
@@ -46,6 +55,7 @@ export function registerCollectCommand(program: Command, setExit: SetExit): void
     .requiredOption("--out <dir>", "the output folder of `cst-batch plan`")
     .option("--json", "print the summary as JSON on stdout")
     .option("--no-scheduler", "do not ask the scheduler first (by default its verdicts for tasks that died without a record are recorded, as `status` does)")
+    .option("--exit-code", "exit with the \"a subject failed\" code when a subject failed (default: success whatever the subjects' outcome)")
     .addHelpText(
       "after",
       `
@@ -55,22 +65,26 @@ Examples:
   $ xdg-open results/batch_report.html      # the batch report: totals, charts, subjects, outliers
 
 batch_report.html is one self-contained page (no network needed; links are relative, so the
-folder can be moved). Safe to run at any time, also while tasks are still running.
+folder can be moved). Safe to run at any time, also while tasks are still running. Each failure
+category found is listed with its next step for this study (the failure catalogue).
 
-${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SYSTEM])}`,
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED, EXIT.SYSTEM])}`,
     )
     .action(async (flags: CollectFlags) => {
       const { collect } = await import("../../collect/collect.js");
       if (flags.scheduler !== false) await recordSchedulerVerdicts(flags.out);
       const result = await collect(flags.out);
       if (flags.json) out.json(result.summary);
-      else printHuman(result);
-      setExit(EXIT.OK);
+      else {
+        const { studyOfPlan } = await import("../../failures/study.js");
+        printHuman(result, studyOfPlan(path.resolve(flags.out), result.plan, await isLocal(flags.out)));
+      }
+      setExit(flags.exitCode && result.summary.counts.failed > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
     });
 }
 
 /** The short human report on stderr: counts, categories, failed subjects with their error log. */
-function printHuman(result: CollectResult): void {
+function printHuman(result: CollectResult, study: StudyRef): void {
   const { summary, problems, files } = result;
   const c = summary.counts;
   out.info(
@@ -78,6 +92,7 @@ function printHuman(result: CollectResult): void {
   );
   const categories = Object.entries(summary.by_category);
   if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  for (const n of nextStepsFor(summary.by_category, study)) out.info(`next step for ${n.category} (${n.count}): ${n.nextStep}`);
 
   const failed = summary.tasks.filter((t) => t.status === "failed");
   if (failed.length) {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import type { ResubmitResult } from "../../resubmit/resubmit.js";
-import { shellQuote } from "../../schedulers/shell-quote.js";
+import { shellQuote } from "../../shell/shell-quote.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./set-exit.js";
@@ -69,7 +69,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .action(async (flags: ResubmitFlags) => {
       const [{ resubmit }, { parseCategoryList }, { loadProfile }] = await Promise.all([
         import("../../resubmit/resubmit.js"),
-        import("../../status/categories.js"),
+        import("../../failures/categories.js"),
         import("../../profile/profile.js"),
       ]);
       const loaded = await loadProfile({ explicit: typeof flags.profile === "string" ? flags.profile : null, disabled: flags.profile === false });

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import { currentPlanPath } from "../../layout.js";
-import type { FailureCategory } from "../../schemas/records.js";
+import { STOP_SIGNALS } from "../../failures/signals.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
@@ -36,16 +36,6 @@ export const RUN_ONE_OPTIONS: readonly { flags: string; description: string }[] 
   { flags: "--container-image <image>", description: "run csttool as `<runtime> exec --bind <out,inputs> <image> csttool ...`" },
   { flags: "--container-runtime <name>", description: "apptainer (default) or singularity; with --container-image" },
   { flags: "--json", description: "print the outcome as JSON on stdout" },
-];
-
-/** Signals that stop a run, and the category each one records. */
-const STOP_SIGNALS: readonly [NodeJS.Signals, FailureCategory][] = [
-  ["SIGTERM", "CANCELLED"],
-  ["SIGINT", "CANCELLED"],
-  ["SIGHUP", "CANCELLED"],
-  // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
-  ["SIGUSR1", "TIMEOUT"],
-  ["SIGXCPU", "TIMEOUT"],
 ];
 
 function parseNonNegativeInt(flag: string, value: string): number {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
+import { nextStepsFor } from "../../failures/study.js";
 import type { StatusReport } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
@@ -16,6 +17,7 @@ interface StatusFlags {
   category?: string;
   scheduler?: boolean;
   writeBack?: boolean;
+  exitCode?: boolean;
 }
 
 const HELP_AFTER = `
@@ -40,8 +42,12 @@ Examples:
   $ cst-batch status --out results --failed --category TIMEOUT,OUT_OF_MEMORY
   $ cst-batch status --out results --watch --interval 30
   $ cst-batch status --out results --json | jq '.totals'
+  $ cst-batch status --out results --exit-code || echo "some subjects failed"
 
-${exitCodesHelp([EXIT.OK, EXIT.USAGE])}`;
+Below the totals, each failure category found is listed with its next step for this study (the
+failure catalogue; \`--json\`: "next_steps").
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED])}`;
 
 /** `cst-batch status`: one row per task, totals, the scheduler's view folded in. */
 export function registerStatusCommand(program: Command, setExit: SetExit): void {
@@ -56,11 +62,13 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)")
     .option("--no-scheduler", "do not ask the scheduler; the output folder's records only")
     .option("--no-write-back", "do not record the scheduler's verdicts into subject folders")
+    .option("--exit-code", "exit with the \"a subject failed\" code when a task is failed or stale (default: success whatever the subjects' outcome)")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: StatusFlags) => {
-      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../status/categories.js")]);
+      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../failures/categories.js")]);
       const categories = flags.category !== undefined ? parseCategoryList(flags.category) : null;
       const interval = parseInterval(flags.interval);
+      if (flags.exitCode && flags.watch) throw new CstError("USAGE", "--exit-code cannot be combined with --watch", { hint: "run status once with --exit-code" });
       const read = (): Promise<StatusReport> =>
         readStatus(flags.out, { queryScheduler: flags.scheduler !== false, writeBack: flags.writeBack !== false, ...schedulerTimeout() });
       const show = (report: StatusReport): string => {
@@ -71,7 +79,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
         const report = await read();
         process.stdout.write(show(report));
         for (const p of report.problems.slice(0, 20)) out.warn(p);
-        setExit(EXIT.OK);
+        setExit(flags.exitCode && report.totals.failed + report.totals.stale > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
         return;
       }
       // --watch --json: one compact JSON document per line and refresh (a stream a script can read).
@@ -146,6 +154,7 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     plan: { plan_id: report.plan.planId, path: report.plan.path, task_count: report.plan.taskCount },
     totals: report.totals,
     by_category: report.byCategory,
+    next_steps: nextStepsFor(report.byCategory, report.study).map((n) => ({ category: n.category, count: n.count, next_step: n.nextStep })),
     scheduler: report.scheduler,
     submissions: report.submissions,
     write_backs: report.writeBacks,
@@ -215,6 +224,7 @@ export function formatReport(report: StatusReport, rows: StatusRow[]): string {
   lines.push(`${t.total} task(s): ${parts.join(", ") || "none"}`);
   const cats = Object.entries(report.byCategory);
   if (cats.length > 0) lines.push(`failures by category: ${cats.map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  for (const n of nextStepsFor(report.byCategory, report.study)) lines.push(`next step for ${n.category} (${n.count}): ${n.nextStep}`);
   for (const s of report.scheduler.sources) {
     lines.push(`scheduler ${s.scheduler}: ${s.source === "none" ? "not asked successfully" : `via ${s.source}`}${s.note ? ` (${s.note})` : ""}`);
   }

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
-import { shellQuote } from "../../schedulers/shell-quote.js";
+import { shellQuote } from "../../shell/shell-quote.js";
 import type { SchedulerName } from "../../schedulers/types.js";
 import type { SubmitResult } from "../../submit/submit.js";
 import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-flags.js";

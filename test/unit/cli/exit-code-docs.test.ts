@@ -3,7 +3,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT, EXIT_CODES } from "../../../src/errors.js";
 import { exitCodeForProblems, problem, PROBLEM_CATEGORIES } from "../../../src/plan/problems.js";
-import { exitCodeForCategory } from "../../../src/run/run-one.js";
+import { FAILURE_ENTRIES, failureEntry } from "../../../src/failures/catalogue.js";
+import { FAILURE_TABLE_HEADER, failureTableRows } from "../../../src/failures/table.js";
 import { FAILURE_CATEGORIES } from "../../../src/schemas/records.js";
 import { makeDemoBids, REPO, runCli, STANDIN, tempDir } from "../../helpers/cli.js";
 
@@ -20,6 +21,16 @@ function readmeExitCodes(): { code: number; meaning: string }[] {
     if (!m) throw new Error(`README exit-code row not understood: ${row}`);
     return { code: Number(m[1]), meaning: m[2]! };
   });
+}
+
+/** The README's "Failure categories" table as rows of cells (header first), markdown kept as written. */
+function readmeFailureTable(): string[][] {
+  const readme = readFileSync(path.join(REPO, "README.md"), "utf8");
+  const section = /^## Failure categories\n([\s\S]*?)(?=^## )/m.exec(readme);
+  if (!section) throw new Error('README.md has no "## Failure categories" section');
+  const rows = section[1]!.split("\n").filter((l) => l.startsWith("|"));
+  expect(rows[1]).toMatch(/^\|[-| ]+\|$/);
+  return [rows[0]!, ...rows.slice(2)].map((row) => row.slice(2, -2).split(" | "));
 }
 
 /**
@@ -57,7 +68,7 @@ describe("exit codes: the README's table, the library's table and every --help a
 
   it("the meaning of each failure category's exit code names that category", () => {
     for (const category of FAILURE_CATEGORIES) {
-      const code = exitCodeForCategory(category);
+      const code = failureEntry(category).exitCode;
       const meaning = EXIT_CODES.find((e) => e.code === code)!.meaning;
       expect(meaning, `${category} -> exit ${code}`).toMatch(category === "SYSTEM" ? /system problem/ : new RegExp(`\\b${category}\\b`));
     }
@@ -84,6 +95,26 @@ describe("exit codes: the README's table, the library's table and every --help a
   it("the top-level --help lists every exit code", () => {
     const { entries } = helpExitCodes(runCli(["--help"]).stdout);
     expect(entries.map((e) => e.code)).toEqual(EXIT_CODES.map((e) => e.code));
+  });
+});
+
+describe("failure categories: the README's table is the catalogue's (src/failures/catalogue.ts)", () => {
+  // To update the README after changing the catalogue: npm run build, then
+  // node -e 'import("./dist/failures/table.js").then((m) => console.log(m.failureTableMarkdown()))'
+  it("lists every category, in order, with the catalogue's exit code, meaning, aliases, factor, evidence and next step", () => {
+    const [header, ...rows] = readmeFailureTable();
+    expect(header).toEqual([...FAILURE_TABLE_HEADER]);
+    expect(rows).toEqual(failureTableRows());
+    expect(rows.map((r) => r[0])).toEqual(FAILURE_ENTRIES.map((e) => e.category));
+  });
+
+  it("each category's exit code is a row of the README's exit-code table whose meaning names the category", () => {
+    const exitTable = readmeExitCodes();
+    for (const [category, code] of readmeFailureTable().slice(1)) {
+      const row = exitTable.find((r) => r.code === Number(code));
+      expect(row, `${category}: exit ${code} is in the README's exit-code table`).toBeDefined();
+      expect(row!.meaning, `${category} -> exit ${code}`).toMatch(category === "SYSTEM" ? /system problem/ : new RegExp(`\\b${category}\\b`));
+    }
   });
 });
 

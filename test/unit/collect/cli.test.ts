@@ -55,6 +55,21 @@ describe("cst-batch collect", () => {
     expect(existsSync(path.join(out, "batch_metrics.csv"))).toBe(true);
   });
 
+  it("--exit-code: 4 (a subject failed) when a subject failed, 0 when none did; each category found gets its next step for this study", async () => {
+    study();
+    expect(await run(["--out", out, "--exit-code"])).toBe(EXIT.SUBJECT_FAILED);
+    // No scheduler submission is recorded: a local study, so the next step names no `resubmit`.
+    expect(stderr).toMatch(/next step for OUT_OF_MEMORY \(1\): .*`cst-batch submit --scheduler local --out /);
+    expect(stderr).not.toMatch(/cst-batch resubmit/);
+  });
+
+  it("--exit-code exits 0 when every subject succeeded", async () => {
+    const plan = writePlan(out, [{ subject: "sub-001" }]);
+    writeDone(out, plan.tasks[0]!);
+    expect(await run(["--out", out, "--exit-code"])).toBe(EXIT.OK);
+    expect(stderr).not.toMatch(/next step/);
+  });
+
   it("--json prints the summary on stdout", async () => {
     study();
     expect(await run(["--out", out, "--json"])).toBe(EXIT.OK);

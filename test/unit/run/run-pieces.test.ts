@@ -4,7 +4,8 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { findMetricsFile, isManagedName, listFiles, removeTrash, removeWorkDir, stageOutput } from "../../../src/run/promote.js";
 import { parseProcStat } from "../../../src/processes/procs.js";
-import { buildCsttoolArgv, exitCodeFor, exitCodeForCategory, worstExitCode } from "../../../src/run/run-one.js";
+import { buildCsttoolArgv, exitCodeFor, worstExitCode, type RunOneOutcome } from "../../../src/run/run-one.js";
+import type { AttemptRecord, FailureCategory } from "../../../src/schemas/records.js";
 import { abortCategory } from "../../../src/run/supervise.js";
 import { detectJobId, fsTimestamp } from "../../../src/run/attempt.js";
 
@@ -102,12 +103,14 @@ test("buildCsttoolArgv points --out into _work", () => {
 });
 
 test("exit codes: success 0, subject failure 4, killed 5, system 6, busy 75; a chunk reports the worst", () => {
-  expect(exitCodeForCategory("PIPELINE_FAILED")).toBe(4);
-  expect(exitCodeForCategory("VALIDATION")).toBe(4);
-  expect(exitCodeForCategory("TIMEOUT")).toBe(5);
-  expect(exitCodeForCategory("OUT_OF_MEMORY")).toBe(5);
-  expect(exitCodeForCategory("SYSTEM")).toBe(6);
-  expect(exitCodeFor({ kind: "busy", owner: null, task: { index: 0, key: "k", subject: "sub-1", session: null, dir: "", logFile: "" } })).toBe(75);
+  const task = { index: 0, key: "k", subject: "sub-1", session: null, dir: "", logFile: "" };
+  const failed = (category: FailureCategory): RunOneOutcome => ({ kind: "failed", task, category, record: { category } as AttemptRecord, attemptDir: null });
+  expect(exitCodeFor(failed("PIPELINE_FAILED"))).toBe(4);
+  expect(exitCodeFor(failed("VALIDATION"))).toBe(4);
+  expect(exitCodeFor(failed("TIMEOUT"))).toBe(5);
+  expect(exitCodeFor(failed("OUT_OF_MEMORY"))).toBe(5);
+  expect(exitCodeFor(failed("SYSTEM"))).toBe(6);
+  expect(exitCodeFor({ kind: "busy", owner: null, task })).toBe(75);
   expect(worstExitCode([0, 75, 4])).toBe(4);
   expect(worstExitCode([0, 6, 5])).toBe(6);
   expect(worstExitCode([])).toBe(0);

@@ -7,7 +7,7 @@ import { getBackend } from "../../../src/schedulers/index.js";
 import { parseMaxArraySize, PBS_DEFAULT_MAX_ARRAY_SIZE, resolveMaxArraySize, shardChunks } from "../../../src/schedulers/max-array-size.js";
 import { expandIndexList, parseClockSeconds, parseSizeKb } from "../../../src/schedulers/parse-util.js";
 import { runSchedulerCommand } from "../../../src/schedulers/runner.js";
-import { failureCategoryForState } from "../../../src/schedulers/types.js";
+import { failureCategoryForState } from "../../../src/failures/scheduler-states.js";
 import { fixture } from "./fixtures.js";
 
 const bin = mkdtempSync(path.join(os.tmpdir(), "cst-fake-bin-"));

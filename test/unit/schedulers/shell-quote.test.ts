@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { CstError } from "../../../src/errors.js";
-import { assertBareDirectiveValue, assertDirectiveValue, shellQuote } from "../../../src/schedulers/shell-quote.js";
+import { assertBareDirectiveValue, assertDirectiveValue, shellQuote } from "../../../src/shell/shell-quote.js";
 
 /** What bash makes of `printf '%s' <quoted>`: the value must come back unchanged. */
 function roundTrip(value: string): string {

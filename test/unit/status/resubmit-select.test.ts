@@ -4,7 +4,7 @@ import { parseRetryPolicy } from "../../../src/resubmit/resubmit.js";
 import { selectRerun } from "../../../src/resubmit/select.js";
 import type { PlanTask } from "../../../src/schemas/records.js";
 import type { Submission } from "../../../src/schemas/study-records.js";
-import { parseCategoryList } from "../../../src/status/categories.js";
+import { parseCategoryList } from "../../../src/failures/categories.js";
 import { parseProfile } from "../../../src/profile/profile.js";
 import type { StatusRow, StatusState } from "../../../src/status/derive.js";
 
