@@ -5,7 +5,7 @@ import { shellQuote } from "../../schedulers/shell-quote.js";
 import type { SchedulerName } from "../../schedulers/types.js";
 import type { SubmitResult } from "../../submit/submit.js";
 import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-flags.js";
-import { submitLocal } from "../local-submit.js";
+import { localConsole, printLocalResult } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
 import { planAndReport } from "./plan.js";
@@ -107,17 +107,24 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
         setExit(outcome);
         return;
       }
-      setExit(
-        await submitLocal({
+      const { runLocalStudy } = await import("../../local/run-study.js");
+      const local = localConsole(Boolean(opts.json));
+      let result: Awaited<ReturnType<typeof runLocalStudy>>;
+      try {
+        result = await runLocalStudy({
           plan: outcome.plan,
           planPath: outcome.planPath,
           jobs,
           dryRun: Boolean(opts.dryRun),
           force: Boolean(opts.force),
           adoptExisting: Boolean(opts.adoptExisting),
-          json: Boolean(opts.json),
-        }),
-      );
+          signal: local.signal,
+          onEvent: local.onEvent,
+        });
+      } finally {
+        local.close();
+      }
+      setExit(printLocalResult(result, Boolean(opts.json)));
       return;
     }
 
