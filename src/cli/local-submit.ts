@@ -1,104 +1,94 @@
-import { collect } from "../collect/index.js";
-import { EXIT } from "../errors.js";
-import type { Plan } from "../schemas/records.js";
-import { studyDirOfPlan } from "../study/study-folder.js";
-import { selectLocalRun } from "../submit/pending.js";
-import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
+import { EXIT, type ExitCode } from "../errors.js";
+import type { LocalStudyEvent, LocalStudyResult } from "../local/run-study.js";
 import { formatDuration, createProgressRenderer } from "./progress.js";
 import { color, getVerbosity, out } from "./output.js";
-import { recordEvent } from "../events/events.js";
 import { CANCEL_SIGNALS } from "../failures/signals.js";
 
-export interface LocalSubmitParams {
-  plan: Plan;
-  /** The immutable plan file (`plans/<plan_id>.json`). */
-  planPath: string;
-  jobs?: number;
-  dryRun?: boolean;
-  force?: boolean;
-  adoptExisting?: boolean;
-  timeoutMinutes?: number;
-  graceSeconds?: number;
-  json?: boolean;
-  quiet?: boolean;
-}
+/**
+ * `submit --scheduler local` on the terminal: what `runLocalStudy` (src/local/run-study.ts) does,
+ * said as it happens, Ctrl-C / SIGTERM / SIGHUP turned into an abort while the pool runs, and
+ * the result printed and mapped to an exit code.
+ */
 
 const MAX_PROBLEMS_LISTED = 20;
+const STOP_SIGNALS = CANCEL_SIGNALS;
 
-/**
- * `submit --scheduler local`: run the pending tasks here with a worker pool, then collect.
- * Ctrl-C / SIGTERM cancel the running subjects (recorded as CANCELLED), then collect still runs.
- * Returns the exit code.
- */
-export async function submitLocal(p: LocalSubmitParams): Promise<number> {
-  const study = studyDirOfPlan(p.planPath, p.plan);
-  const { indices, problems } = await selectLocalRun(p.plan, study, p.force ?? false);
-  const jobs = p.jobs ?? defaultJobs();
-  // Damaged state files, as status and collect list them: path, reason, what becomes of it.
-  if (!p.json) {
-    for (const problem of problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(`damaged state file: ${problem}`);
-    if (problems.length > MAX_PROBLEMS_LISTED) out.warn(`... and ${problems.length - MAX_PROBLEMS_LISTED} more damaged state file(s) (see --json)`);
-  }
-  if (p.dryRun) {
-    if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key), problems });
-    else {
-      out.info(`dry run: would run ${indices.length} of ${p.plan.tasks.length} task(s) here with ${jobs} worker(s):`);
-      for (const i of indices) out.info(`  ${p.plan.tasks[i]!.key}  ${p.plan.tasks[i]!.csttool_argv.join(" ")}`);
-    }
-    return EXIT.OK;
-  }
+export interface LocalConsole {
+  /** Pass to the library: aborted by the first stop signal while the pool runs. */
+  signal: AbortSignal;
+  onEvent: (event: LocalStudyEvent) => void;
+  /** Stop listening for signals and end the progress line (also after a thrown error). */
+  close: () => void;
+}
 
+/** The event printer and the stop-signal handling of a local run. */
+export function localConsole(json: boolean, quiet?: boolean): LocalConsole {
   const controller = new AbortController();
   let signalled: NodeJS.Signals | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
+  const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = sig;
     out.info(`\n${sig}: stopping; running subjects are recorded as CANCELLED (press again to wait anyway)`);
     controller.abort("CANCELLED");
   };
-  const signals = CANCEL_SIGNALS;
-  for (const s of signals) process.on(s, onSignal);
+  let renderer: ReturnType<typeof createProgressRenderer> | null = null;
+  let listening = false;
+  const close = (): void => {
+    renderer?.finish();
+    renderer = null;
+    if (listening) for (const s of STOP_SIGNALS) process.off(s, onSignal);
+    listening = false;
+  };
+  const onEvent = (e: LocalStudyEvent): void => {
+    switch (e.type) {
+      case "selected":
+        // Damaged state files, as status and collect list them: path, reason, what becomes of it.
+        if (json) return;
+        for (const problem of e.problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(`damaged state file: ${problem}`);
+        if (e.problems.length > MAX_PROBLEMS_LISTED) out.warn(`... and ${e.problems.length - MAX_PROBLEMS_LISTED} more damaged state file(s) (see --json)`);
+        return;
+      case "pool-started":
+        for (const s of STOP_SIGNALS) process.on(s, onSignal);
+        listening = true;
+        out.info(`running ${e.indices.length} task(s) locally with ${e.jobs} worker(s) (${e.total - e.indices.length} already done)`);
+        renderer = createProgressRenderer(process.stderr, quiet ?? getVerbosity() === "quiet");
+        return;
+      case "progress":
+        renderer?.update(e.progress);
+        return;
+      case "pool-finished":
+        close();
+    }
+  };
+  return { signal: controller.signal, onEvent, close };
+}
 
-  recordEvent(study, { event: "submitted", scheduler: "local", plan_id: p.plan.plan_id, tasks: indices.length, job_ids: [], jobs });
-  out.info(`running ${indices.length} task(s) locally with ${jobs} worker(s) (${p.plan.tasks.length - indices.length} already done)`);
-  const renderer = createProgressRenderer(process.stderr, p.quiet ?? getVerbosity() === "quiet");
-  let result: LocalRunResult;
-  const recovered: { key: string; what: string; message: string }[] = [];
-  try {
-    result = await runLocal({
-      planFile: p.planPath,
-      plan: p.plan,
-      indices,
-      jobs,
-      force: p.force,
-      adoptExisting: p.adoptExisting,
-      timeoutMinutes: p.timeoutMinutes,
-      graceSeconds: p.graceSeconds,
-      signal: controller.signal,
-      onProgress: (pr) => renderer.update(pr),
-      onRecovered: (e) => recovered.push({ key: e.task.key, what: e.what, message: e.message }),
-    });
-  } finally {
-    renderer.finish();
-    for (const s of signals) process.off(s, onSignal);
+/** The outcome of a local run (or dry run) on the terminal or as JSON; returns the exit code. */
+export function printLocalResult(result: LocalStudyResult, json: boolean): ExitCode {
+  if (result.kind === "dry-run") {
+    if (json) out.json({ kind: "dry-run", scheduler: "local", jobs: result.jobs, plan_path: result.planPath, to_run: result.tasks.map((t) => t.key), problems: result.problems });
+    else {
+      out.info(`dry run: would run ${result.tasks.length} of ${result.total} task(s) here with ${result.jobs} worker(s):`);
+      for (const t of result.tasks) out.info(`  ${t.key}  ${t.csttool_argv.join(" ")}`);
+    }
+    return EXIT.OK;
   }
-
-  const collected = await collect(study);
+  const { run, collected, recovered } = result;
   const summary = collected.summary;
-  if (p.json) {
+  if (json) {
     out.json({
       kind: "local",
-      interrupted: result.interrupted,
-      results: result.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })),
+      interrupted: run.interrupted,
+      results: run.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })),
       summary: { counts: summary.counts, by_category: summary.by_category },
-      problems,
+      problems: result.problems,
       recovered,
     });
   } else {
     for (const r of recovered) out.warn(`${r.key}: ${r.message}`);
     const c = summary.counts;
     out.info(
-      `\n${color("1", "summary")}: ${c.success} done, ${c.failed} failed, ${c.running} running elsewhere, ${c.pending} pending  (elapsed ${formatDuration(result.progress.elapsedMs)})`,
+      `\n${color("1", "summary")}: ${c.success} done, ${c.failed} failed, ${c.running} running elsewhere, ${c.pending} pending  (elapsed ${formatDuration(run.progress.elapsedMs)})`,
     );
     const failed = summary.tasks.filter((t) => t.status === "failed");
     if (failed.length > 0) {
@@ -115,10 +105,10 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
   if (collected.problems.length > 5) out.warn(`... and ${collected.problems.length - 5} more problem(s) (see "problems" in batch_summary.json)`);
   // A SYSTEM failure (the study's folder or environment, not the subject's data) and one that
   // could not even be recorded are said in full: the cause is not in csttool's log.
-  for (const r of result.results) {
+  for (const r of run.results) {
     if (r.outcome.kind === "failed" && (r.outcome.attemptDir === null || r.outcome.category === "SYSTEM")) out.warn(`${r.key}: ${r.outcome.record.message}`);
   }
-  if (result.interrupted) return EXIT.INTERRUPTED;
-  if (result.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;
+  if (run.interrupted) return EXIT.INTERRUPTED;
+  if (run.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;
   return EXIT.OK;
 }

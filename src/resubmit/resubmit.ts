@@ -3,6 +3,7 @@ import path from "node:path";
 import { CstError } from "../errors.js";
 import { plansDir } from "../layout.js";
 import { loadPlan } from "../plan/load-plan.js";
+import { loadProfile } from "../profile/profile.js";
 import { parseDuration } from "../schedulers/duration.js";
 import { parseMemory } from "../schedulers/memory.js";
 import type { SchedulerName } from "../schedulers/types.js";
@@ -40,8 +41,10 @@ export interface ResubmitRequest {
   timeoutMinutes?: number | null;
   memFactor?: number | null;
   timeFactor?: number | null;
-  /** Profile `retry` (keys checked here: category names or aliases). */
+  /** Profile `retry` (keys checked here: category names or aliases); when not given, read from `profile`. */
   retry?: Record<string, number> | null;
+  /** Cluster profile for `retry`: a file, `disabled` for none, else the default location when it exists. */
+  profile?: { path?: string | null; disabled?: boolean };
   dryRun?: boolean;
   /** run-one may replace files in subject folders that cst-batch did not create. */
   adoptExisting?: boolean;
@@ -87,7 +90,7 @@ export function parseRetryPolicy(retry: Record<string, number> | null | undefine
 export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   const memFactor = validFactor(req.memFactor, "--mem-factor");
   const timeFactor = validFactor(req.timeFactor, "--time-factor");
-  const retry = parseRetryPolicy(req.retry);
+  const retry = parseRetryPolicy(req.retry !== undefined ? req.retry : (await loadProfile({ explicit: req.profile?.path ?? null, disabled: req.profile?.disabled === true })).profile.retry);
   const out = path.resolve(req.out);
 
   const submissions = (await readSubmissions(out)).filter((s) => s.scheduler !== "local");

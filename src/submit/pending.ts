@@ -31,12 +31,3 @@ export async function selectPending(plan: Pick<Plan, "tasks">, out: string): Pro
   return sel;
 }
 
-/**
- * What local mode runs: every task not done with its config hash (all of them with `force`). A
- * task whose lock is held stays in the list: its run-one then reports it as running elsewhere.
- */
-export async function selectLocalRun(plan: Pick<Plan, "tasks">, out: string, force: boolean): Promise<{ indices: number[]; problems: string[] }> {
-  const sel = await selectPending(plan, out);
-  const indices = force ? plan.tasks.map((t) => t.index) : [...sel.pending, ...sel.running].sort((a, b) => a - b);
-  return { indices, problems: sel.problems };
-}

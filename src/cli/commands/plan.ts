@@ -113,21 +113,28 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
 
 /**
  * Plan and print what `plan` prints (problems, warnings, the preview; with `json` the problems
- * outcome on stdout). Returns the planned outcome, or the exit code when preflight found errors
- * (2 for an invalid manifest, 3 otherwise: `exitCodeForProblems`).
- * `plan` and `submit` both start here.
+ * outcome on stdout). Returns the planned outcome, or the exit code when preflight found errors.
  */
 export async function planAndReport(request: PlanRequest, json: boolean): Promise<Extract<PlanOutcome, { kind: "planned" }> | ExitCode> {
-  const [{ createPlan }, { exitCodeForProblems }] = await Promise.all([import("../../plan/planner.js"), import("../../plan/problems.js")]);
+  const { createPlan } = await import("../../plan/planner.js");
   const outcome = await createPlan(request);
-  if (outcome.kind === "problems") {
-    if (json) out.json(outcomeJson(outcome));
-    printProblems(outcome.problems);
-    const errors = outcome.problems.filter((p) => p.severity === "error").length;
-    out.error(`preflight found ${errors} error(s); no plan written`);
-    return exitCodeForProblems(outcome.problems);
-  }
+  if (outcome.kind === "problems") return reportPlanProblems(outcome, json);
+  reportPlanned(outcome, json);
+  return outcome;
+}
+
+/** A written plan: its warnings, and (without `json`) the preview. `plan` and `submit` both print this. */
+export function reportPlanned(outcome: Extract<PlanOutcome, { kind: "planned" }>, json: boolean): void {
   printProblems(outcome.preview.warnings);
   if (!json) out.info(formatPlanPreview(outcome.preview));
-  return outcome;
+}
+
+/** Preflight errors (nothing written): printed, and the exit code (2 for an invalid manifest, 3 otherwise: `exitCodeForProblems`). */
+export async function reportPlanProblems(outcome: Extract<PlanOutcome, { kind: "problems" }>, json: boolean): Promise<ExitCode> {
+  const { exitCodeForProblems } = await import("../../plan/problems.js");
+  if (json) out.json(outcomeJson(outcome));
+  printProblems(outcome.problems);
+  const errors = outcome.problems.filter((p) => p.severity === "error").length;
+  out.error(`preflight found ${errors} error(s); no plan written`);
+  return exitCodeForProblems(outcome.problems);
 }

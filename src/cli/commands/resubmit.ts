@@ -67,12 +67,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--json", "print the result as JSON on stdout")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: ResubmitFlags) => {
-      const [{ resubmit }, { parseCategoryList }, { loadProfile }] = await Promise.all([
-        import("../../resubmit/resubmit.js"),
-        import("../../failures/categories.js"),
-        import("../../profile/profile.js"),
-      ]);
-      const loaded = await loadProfile({ explicit: typeof flags.profile === "string" ? flags.profile : null, disabled: flags.profile === false });
+      const [{ resubmit }, { parseCategoryList }] = await Promise.all([import("../../resubmit/resubmit.js"), import("../../failures/categories.js")]);
       const number = (flag: string, v: string | undefined): number | null => {
         if (v === undefined) return null;
         const n = Number(v);
@@ -90,7 +85,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         timeoutMinutes: number("--timeout-minutes", flags.timeoutMinutes),
         memFactor: number("--mem-factor", flags.memFactor),
         timeFactor: number("--time-factor", flags.timeFactor),
-        retry: loaded.profile.retry ?? null,
+        profile: { path: typeof flags.profile === "string" ? flags.profile : null, disabled: flags.profile === false },
         dryRun: Boolean(flags.dryRun),
         adoptExisting: flags.adoptExisting === true,
         commandLine: ["cst-batch", ...process.argv.slice(2)],

@@ -1,8 +1,5 @@
-import { statSync } from "node:fs";
-import path from "node:path";
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
-import { currentPlanPath } from "../../layout.js";
 import { STOP_SIGNALS } from "../../failures/signals.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
@@ -38,10 +35,6 @@ export const RUN_ONE_OPTIONS: readonly { flags: string; description: string }[] 
   { flags: "--json", description: "print the outcome as JSON on stdout" },
 ];
 
-function parseNonNegativeInt(flag: string, value: string): number {
-  if (!/^\d+$/.test(value.trim())) throw new CstError("USAGE", `${flag} must be a whole number >= 0, got "${value}"`);
-  return Number(value);
-}
 
 function parsePositive(flag: string, value: string | undefined, allowZero: boolean): number | undefined {
   if (value === undefined) return undefined;
@@ -114,9 +107,7 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
   const timeoutMinutes = parsePositive("--timeout-minutes", flags.timeoutMinutes, false);
   const container = parseContainer(flags);
   const graceSeconds = parsePositive("--grace-seconds", flags.graceSeconds, true);
-  const jobs = await resolveTasks(flags);
-  // Loaded only now: `--help` and usage errors stay fast.
-  const { runOne, exitCodeFor, worstExitCode } = await import("../../run/run-one.js");
+  const { runTargets } = await import("../../run/run-targets.js");
 
   const controller = new AbortController();
   const handlers = STOP_SIGNALS.map(([signal, category]) => {
@@ -129,14 +120,14 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
     return [signal, handler] as const;
   });
 
-  const results: Record<string, unknown>[] = [];
-  const codes: number[] = [];
+  let outcomes: RunOneOutcome[];
   try {
-    for (const job of jobs) {
-      if (controller.signal.aborted) break;
-      const outcome = await runOne({
-        planFile: job.planFile,
-        index: job.index,
+    outcomes = await runTargets({
+      plan: flags.plan,
+      index: flags.index,
+      submission: flags.submission,
+      chunk: flags.chunk,
+      run: {
         force: flags.force === true,
         adoptExisting: flags.adoptExisting === true,
         signal: controller.signal,
@@ -148,18 +139,21 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
           else if (e.type === "started") out.debug(`${e.task.key}: started ${JSON.stringify(e.argv)}`);
           else if (e.type === "stopping") out.debug(`${e.task.key}: stopping (${e.reason}, ${e.category})`);
         },
-      });
-      const code = exitCodeFor(outcome);
-      codes.push(code);
-      results.push(outcomeJson(outcome, code));
-      if (outcome.kind === "failed") out.error(describeOutcome(outcome));
-      else out.info(describeOutcome(outcome));
-    }
+      },
+      onOutcome: (outcome) => {
+        if (outcome.kind === "failed") out.error(describeOutcome(outcome));
+        else out.info(describeOutcome(outcome));
+      },
+    });
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
   }
+  // Already loaded by runTargets.
+  const { exitCodeFor, worstExitCode } = await import("../../run/run-one.js");
+  const codes = outcomes.map(exitCodeFor);
   const exitCode = worstExitCode(codes);
   if (flags.json) {
+    const results = outcomes.map((o, i) => outcomeJson(o, codes[i]!));
     out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results } : results[0] ?? {});
   }
   setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
@@ -178,42 +172,3 @@ function parseContainer(flags: RunOneFlags): { runtime: "apptainer" | "singulari
   }
   return { runtime, image: flags.containerImage };
 }
-
-/** `--plan` may name the output folder itself: its current plan is meant. */
-function planFileOf(given: string): string {
-  try {
-    if (statSync(given).isDirectory()) return currentPlanPath(given);
-  } catch {
-    // missing: loading the plan reports it with its path
-  }
-  return given;
-}
-
-/** The (plan, index) pairs to run: one from --plan/--index, or a submission chunk's. */
-async function resolveTasks(flags: RunOneFlags): Promise<{ planFile: string; index: number }[]> {
-  if (flags.submission !== undefined || flags.chunk !== undefined) {
-    if (flags.submission === undefined || flags.chunk === undefined) {
-      throw new CstError("USAGE", "--submission and --chunk go together");
-    }
-    if (flags.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
-    const chunk = parseNonNegativeInt("--chunk", flags.chunk);
-    const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../../schemas/study-records.js"), import("../../util/read-json.js")]);
-    const submission = requireState(
-      await readStateFile(flags.submission, SubmissionSchema),
-      flags.submission,
-      "submission record",
-      "pass the submission file written by `cst-batch submit`",
-    );
-    const indices = submission.chunks[chunk];
-    if (indices === undefined) {
-      throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${submission.submission_id} has ${submission.chunks.length} chunk(s)`);
-    }
-    const planFile = flags.plan ?? path.resolve(submission.plan_path);
-    return indices.map((index) => ({ planFile, index }));
-  }
-  const given = flags.plan ?? process.env.CST_BATCH_PLAN;
-  if (!given) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
-  if (flags.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
-  return [{ planFile: planFileOf(given), index: parseNonNegativeInt("--index", flags.index) }];
-}
-

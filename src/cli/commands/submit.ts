@@ -1,14 +1,15 @@
 import type { Command } from "commander";
-import { CstError, EXIT } from "../../errors.js";
+import { EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { shellQuote } from "../../shell/shell-quote.js";
-import type { SchedulerName } from "../../schedulers/types.js";
+import type { LocalStudyEvent } from "../../local/run-study.js";
+import type { StudySubmitEvent } from "../../submit/submit-study.js";
 import type { SubmitResult } from "../../submit/submit.js";
 import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-flags.js";
-import { submitLocal } from "../local-submit.js";
+import { localConsole, printLocalResult } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
-import { planAndReport } from "./plan.js";
+import { reportPlanProblems, reportPlanned } from "./plan.js";
 import type { SetExit } from "./set-exit.js";
 
 const HELP_AFTER = `
@@ -51,9 +52,6 @@ is safe.
 
 ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.PREFLIGHT, EXIT.SUBJECT_FAILED, EXIT.SYSTEM, EXIT.INTERRUPTED])}`;
 
-const SCHEDULER_CHOICES = ["slurm", "pbs", "torque", "local", "auto"] as const;
-type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];
-
 /** `cst-batch submit`: plan, then run the pending tasks (local) or submit them as array jobs. */
 export function registerSubmitCommand(program: Command, setExit: SetExit): void {
   const cmd = program
@@ -68,102 +66,65 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   addSchedulerFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
   cmd.action(async (opts: Record<string, unknown>) => {
-    const [{ loadProfile }, { detectScheduler }] = await Promise.all([import("../../profile/profile.js"), import("../../schedulers/detect.js")]);
-    const loaded = await loadProfile({
-      explicit: typeof opts.profile === "string" ? opts.profile : null,
-      disabled: opts.profile === false,
-    });
-    if (loaded.path && !opts.json) out.info(`profile: ${loaded.path}`);
-    const requested = String(opts.scheduler ?? loaded.profile.scheduler ?? "auto");
-    if (!(SCHEDULER_CHOICES as readonly string[]).includes(requested)) {
-      throw new CstError("USAGE", `--scheduler must be one of ${SCHEDULER_CHOICES.join(", ")}, found ${JSON.stringify(requested)}`);
-    }
-    let scheduler = requested as SchedulerChoice;
-    if (scheduler === "auto") {
-      const found = await detectScheduler();
-      if (found.kind === "found") {
-        scheduler = found.scheduler;
-        out.info(`--scheduler auto: using ${scheduler} (${found.evidence})`);
-      } else if (found.kind === "local") {
-        scheduler = "local";
-        out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${found.evidence})`);
-      } else {
-        throw new CstError("USAGE", `--scheduler auto: qsub is on PATH but PBS Pro and Torque cannot be told apart (${found.evidence})`, {
-          hint: "pass --scheduler pbs (PBS Pro / OpenPBS) or --scheduler torque",
-        });
-      }
-    }
-
+    const json = opts.json === true;
     const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
-    if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) {
-      throw new CstError("USAGE", `--jobs must be a whole number >= 1, found ${String(opts.jobs)}`);
-    }
-
-    if (scheduler === "local") {
-      const given = BATCH_ONLY_FLAGS.filter(([key]) => opts[key] !== undefined).map(([, flag]) => flag);
-      if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
-      const outcome = await planAndReport(planRequestFromFlags(opts), Boolean(opts.json));
-      if (typeof outcome === "number") {
-        setExit(outcome);
-        return;
-      }
-      setExit(
-        await submitLocal({
-          plan: outcome.plan,
-          planPath: outcome.planPath,
-          jobs,
-          dryRun: Boolean(opts.dryRun),
-          force: Boolean(opts.force),
-          adoptExisting: Boolean(opts.adoptExisting),
-          json: Boolean(opts.json),
-        }),
-      );
-      return;
-    }
-
-    // Batch scheduler: every flag is validated before planning, and everything before submitting.
-    if (opts.force) {
-      throw new CstError("USAGE", "--force is for local mode only", {
-        hint: "to rerun done subjects on a scheduler, change their configuration or move their _done.json away",
-      });
-    }
-    if (jobs !== undefined) out.warn(`--jobs is for local mode; the array's concurrency is --array-throttle`);
-    const { resolveSubmitSettings } = await import("../../submit/settings.js");
-    const settings = resolveSubmitSettings(schedulerFlagValues(opts), loaded.profile);
     const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
-    // Fail fast on a walltime that is too short, before the (possibly long) planning.
-    const { resolveTiming } = await import("../../submit/timing.js");
-    const request = { ...planRequestFromFlags(opts), container: settings.container };
-    resolveTiming({
-      walltimeSeconds: settings.array.timeSeconds,
-      explicitTimeoutMinutes: explicitTimeout,
-      planTimeoutMinutes: request.timeoutMinutes ?? 120,
-      graceSeconds: request.graceSeconds ?? 30,
-      chunkSize: settings.chunkSize,
-    });
+    const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
+    const { submitStudy } = await import("../../submit/submit-study.js");
+    const local = localConsole(json);
+    let result: Awaited<ReturnType<typeof submitStudy>>;
+    try {
+      result = await submitStudy({
+        plan: planRequestFromFlags(opts),
+        profile: { path: typeof opts.profile === "string" ? opts.profile : null, disabled: opts.profile === false },
+        ...(opts.scheduler !== undefined ? { scheduler: String(opts.scheduler) } : {}),
+        schedulerFlags: schedulerFlagValues(opts),
+        explicitTimeoutMinutes: explicitTimeout,
+        ...(jobs !== undefined ? { jobs } : {}),
+        force: Boolean(opts.force),
+        adoptExisting: Boolean(opts.adoptExisting),
+        dryRun: Boolean(opts.dryRun),
+        commandLine: ["cst-batch", ...process.argv.slice(2)],
+        ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
+        signal: local.signal,
+        onEvent: (e) => printEvent(e, json, local.onEvent),
+      });
+    } finally {
+      local.close();
+    }
+    if (result.kind === "problems") setExit(await reportPlanProblems(result, json));
+    else if (result.kind === "local") setExit(printLocalResult(result.local, json));
+    else {
+      printResult(result.submit, json);
+      setExit(EXIT.OK);
+    }
+  });
+}
 
-    const outcome = await planAndReport(request, Boolean(opts.json));
-    if (typeof outcome === "number") {
-      setExit(outcome);
+/** What submit says as it goes: profile, detected scheduler, ignored flags, the plan, local progress. */
+function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void): void {
+  switch (e.type) {
+    case "profile":
+      if (!json) out.info(`profile: ${e.path}`);
+      return;
+    case "scheduler-detected":
+      if (e.detected.kind === "found") out.info(`--scheduler auto: using ${e.detected.scheduler} (${e.detected.evidence})`);
+      else out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${e.detected.evidence})`);
+      return;
+    case "ignored-in-local-mode": {
+      const given = BATCH_ONLY_FLAGS.filter(([key]) => e.keys.includes(key)).map(([, flag]) => flag);
+      out.warn(`ignored in local mode: ${given.join(", ")}`);
       return;
     }
-
-    const { submitToScheduler } = await import("../../submit/submit.js");
-    const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
-    const result = await submitToScheduler({
-      plan: outcome.plan,
-      planPath: outcome.planPath,
-      scheduler: scheduler as SchedulerName,
-      settings,
-      explicitTimeoutMinutes: explicitTimeout,
-      commandLine: ["cst-batch", ...process.argv.slice(2)],
-      dryRun: Boolean(opts.dryRun),
-      adoptExisting: Boolean(opts.adoptExisting),
-      ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
-    });
-    printResult(result, Boolean(opts.json));
-    setExit(EXIT.OK);
-  });
+    case "warning":
+      out.warn(e.message);
+      return;
+    case "planned":
+      reportPlanned(e.outcome, json);
+      return;
+    default:
+      localEvent(e);
+  }
 }
 
 /** Human output on stderr (scripts of a dry run on stdout), or one JSON document on stdout. */

@@ -1,0 +1,95 @@
+import { statSync } from "node:fs";
+import path from "node:path";
+import { CstError } from "../errors.js";
+import { currentPlanPath } from "../layout.js";
+import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
+
+/** What run-one is asked to run: one plan task, or one chunk of a submission. */
+export interface RunTargetRequest {
+  /** A plan file, or a study folder (its current plan is meant). With a submission: overrides its plan. */
+  plan?: string;
+  /** Plan index (a number, or the text given on the command line). */
+  index?: number | string;
+  /** A submission record written by submit; goes with `chunk`. */
+  submission?: string;
+  chunk?: number | string;
+  /** Where `CST_BATCH_PLAN` is read when `plan` is not given (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** One task to run: the plan file and the task's index in it. */
+export interface RunTarget {
+  planFile: string;
+  index: number;
+}
+
+/** A whole number >= 0, given as a number or as the text typed after `flag`. */
+function nonNegativeInt(flag: string, value: number | string): number {
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+  } else if (/^\d+$/.test(value.trim())) {
+    return Number(value);
+  }
+  throw new CstError("USAGE", `${flag} must be a whole number >= 0, got "${String(value)}"`);
+}
+
+/** A plan path that names a folder means that study's current plan. */
+export function planFileOf(given: string): string {
+  try {
+    if (statSync(given).isDirectory()) return currentPlanPath(given);
+  } catch {
+    // missing: loading the plan reports it with its path
+  }
+  return given;
+}
+
+/** The (plan, index) pairs run-one runs, in order: one from plan + index, or a submission chunk's. */
+export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarget[]> {
+  if (req.submission !== undefined || req.chunk !== undefined) {
+    if (req.submission === undefined || req.chunk === undefined) {
+      throw new CstError("USAGE", "--submission and --chunk go together");
+    }
+    if (req.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
+    const chunk = nonNegativeInt("--chunk", req.chunk);
+    // Loaded only for a chunk: a plain run-one needs neither.
+    const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../schemas/study-records.js"), import("../util/read-json.js")]);
+    const submission = requireState(
+      await readStateFile(req.submission, SubmissionSchema),
+      req.submission,
+      "submission record",
+      "pass the submission file written by `cst-batch submit`",
+    );
+    const indices = submission.chunks[chunk];
+    if (indices === undefined) {
+      throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${submission.submission_id} has ${submission.chunks.length} chunk(s)`);
+    }
+    const planFile = req.plan ?? path.resolve(submission.plan_path);
+    return indices.map((index) => ({ planFile, index }));
+  }
+  const given = req.plan ?? (req.env ?? process.env).CST_BATCH_PLAN;
+  if (!given) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
+  if (req.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
+  return [{ planFile: planFileOf(given), index: nonNegativeInt("--index", req.index) }];
+}
+
+/** How each target is run: `runOne`'s options apart from the task itself. */
+export type RunTargetOptions = Omit<RunOneOptions, "planFile" | "index" | "loaded" | "studyDir" | "lock" | "onCsttoolExit">;
+
+/**
+ * run-one's whole job: resolve the targets, then run them one after another (a chunk's subjects
+ * in order), each with its own lock, timeout and record. An aborted `signal` stops before the
+ * next target. `onOutcome` hears each outcome as it ends (a chunk can run for hours).
+ */
+export async function runTargets(req: RunTargetRequest & { run: RunTargetOptions; onOutcome?: (outcome: RunOneOutcome) => void }): Promise<RunOneOutcome[]> {
+  const targets = await resolveRunTargets(req);
+  // Loaded only now: usage errors stay fast.
+  const { runOne } = await import("./run-one.js");
+  const outcomes: RunOneOutcome[] = [];
+  for (const target of targets) {
+    if (req.run.signal?.aborted) break;
+    const outcome = await runOne({ ...req.run, planFile: target.planFile, index: target.index });
+    outcomes.push(outcome);
+    req.onOutcome?.(outcome);
+  }
+  return outcomes;
+}
