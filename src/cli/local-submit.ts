@@ -2,6 +2,8 @@ import { collect } from "../collect/index.js";
 import { EXIT } from "../errors.js";
 import type { Plan } from "../schemas/records.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
+import { taskPaths } from "../layout.js";
+import { csttoolArgv } from "../run/csttool-argv.js";
 import { selectLocalRun } from "../submit/pending.js";
 import { defaultJobs, runLocal, type LocalRunResult } from "../local/run-local.js";
 import { formatDuration, createProgressRenderer } from "./progress.js";
@@ -10,7 +12,7 @@ import { recordEvent } from "../events/events.js";
 
 export interface LocalSubmitParams {
   plan: Plan;
-  /** The immutable plan file (`plans/<plan_id>.json`). */
+  /** The immutable plan file (`plans/<plan_id>.jsonl`). */
   planPath: string;
   jobs?: number;
   dryRun?: boolean;
@@ -42,7 +44,7 @@ export async function submitLocal(p: LocalSubmitParams): Promise<number> {
     if (p.json) out.json({ kind: "dry-run", scheduler: "local", jobs, plan_path: p.planPath, to_run: indices.map((i) => p.plan.tasks[i]!.key), problems });
     else {
       out.info(`dry run: would run ${indices.length} of ${p.plan.tasks.length} task(s) here with ${jobs} worker(s):`);
-      for (const i of indices) out.info(`  ${p.plan.tasks[i]!.key}  ${p.plan.tasks[i]!.csttool_argv.join(" ")}`);
+      for (const i of indices) out.info(`  ${p.plan.tasks[i]!.key}  ${csttoolArgv(p.plan.csttool.executable, p.plan.tasks[i]!, taskPaths(study, p.plan.tasks[i]!).dir).join(" ")}`);
     }
     return EXIT.OK;
   }

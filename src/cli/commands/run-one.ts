@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
-import { currentPlanPath } from "../../layout.js";
+import { currentPlanFile } from "../../plan/load-plan.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
@@ -105,9 +105,9 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
       `
 Examples:
   $ cst-batch run-one --plan results/.cst-batch/plans/<plan_id>.json --index 12
-  $ CST_BATCH_PLAN=results/.cst-batch/plan.json cst-batch run-one --index 12
+  $ CST_BATCH_PLAN=results/.cst-batch/plan.jsonl cst-batch run-one --index 12
   $ cst-batch run-one --submission results/.cst-batch/submissions/<id>.json --chunk 3
-  $ cst-batch run-one --plan results/.cst-batch/plan.json --index 0 --force --timeout-minutes 30
+  $ cst-batch run-one --plan results/.cst-batch/plan.jsonl --index 0 --force --timeout-minutes 30
 
 Output: logs/<key>.log (csttool's lines with timestamps, cst-batch's own as "cst|"); on failure
 _failed_attempts/<time>_<CATEGORY>/attempt.json and logs/<key>_error.log, whose last lines name
@@ -192,7 +192,7 @@ function parseContainer(flags: RunOneFlags): { runtime: "apptainer" | "singulari
 /** `--plan` may name the output folder itself: its current plan is meant. */
 function planFileOf(given: string): string {
   try {
-    if (statSync(given).isDirectory()) return currentPlanPath(given);
+    if (statSync(given).isDirectory()) return currentPlanFile(given);
   } catch {
     // missing: loading the plan reports it with its path
   }
