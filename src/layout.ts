@@ -3,8 +3,8 @@ import path from "node:path";
 /**
  * The output folder's layout, in one place:
  *
- *   <out>/.cst-batch/plan.jsonl, plan.idx    the current plan and its offsets (hard links to, or
- *                                           copies of, the newest plans/<plan_id>.*)
+ *   <out>/.cst-batch/plan.jsonl, plan.idx    the current plan and its offsets (copies of the
+ *                                           newest plans/<plan_id>.*)
  *   <out>/.cst-batch/plans/<plan_id>.jsonl  every plan ever written (immutable; arrays point here),
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2

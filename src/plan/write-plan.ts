@@ -3,9 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { currentPlanPath, legacyCurrentPlanPath, planFilePath, planIndexPath } from "../layout.js";
 import { PLAN_SCHEMA_VERSION, type PlanHeader, type PlanTaskLine } from "../schemas/plan.js";
-import { fsyncDirSync, writeFileAtomicSync } from "../util/atomic-write.js";
-import { assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
-import { randomHex } from "../util/random-hex.js";
+import { writeFileAtomicSync } from "../util/atomic-write.js";
+import { mkdirConfined } from "../util/confined-fs.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { encodeTaskLine } from "./plan-format.js";
 import { encodePlanIndex } from "./plan-index.js";
@@ -70,9 +69,10 @@ function* pieces(head: string, lines: readonly string[]): Iterable<string> {
 
 /**
  * Write `plans/<plan_id>.jsonl` (only when not already there: it is immutable, and an existing
- * one keeps its created_at) with its offsets, then make `plan.jsonl` / `plan.idx` the current
- * plan: hard links to those files (a copy where the filesystem has none). A study's schema-1
- * `plan.json` and its `plan.refs.json` are removed. Returns the plan file and its created_at.
+ * one keeps its created_at) with its offsets, then the current plan `plan.jsonl` / `plan.idx`:
+ * copies, not hard links, so that a file copied over the current plan (`cp`) can never change
+ * the immutable one an array points at. A study's schema-1 `plan.json` and `plan.refs.json` are
+ * removed. Returns the plan file and its created_at.
  */
 export function writePlanFiles(out: string, plan: SerializedPlan, now: Date): { planPath: string; createdAt: string } {
   const planPath = planFilePath(out, plan.header.plan_id);
@@ -83,25 +83,8 @@ export function writePlanFiles(out: string, plan: SerializedPlan, now: Date): { 
   // Same id, same created_at and same size: the file already holds exactly these bytes.
   const intact = previous !== null && existing?.kind === "v2" && existing.size === layoutOf(plan, createdAt).size && fs.existsSync(planIndexPath(planPath));
   if (!intact) writePlanFileSync(planPath, plan, createdAt, out);
-  linkOrCopySync(planIndexPath(planPath), planIndexPath(currentPlanPath(out)), out);
-  linkOrCopySync(planPath, currentPlanPath(out), out);
+  writePlanFileSync(currentPlanPath(out), plan, createdAt, out);
   rmQuietly(legacyCurrentPlanPath(out));
   rmQuietly(path.join(path.dirname(currentPlanPath(out)), "plan.refs.json"));
   return { planPath, createdAt };
-}
-
-/** Make `dest` name the same file as `src` (a hard link renamed into place), or an atomic copy of it. */
-function linkOrCopySync(src: string, dest: string, root: string): void {
-  const dir = path.dirname(dest);
-  assertRealDirs(root, dir);
-  const tmp = path.join(dir, `.${path.basename(dest)}.${randomHex(6)}.tmp`);
-  try {
-    fs.linkSync(src, tmp);
-    fs.renameSync(tmp, dest);
-    fsyncDirSync(dir);
-    return;
-  } catch {
-    rmQuietly(tmp);
-  }
-  writeFileAtomicSync(dest, fs.readFileSync(src), { root });
 }
