@@ -44,7 +44,7 @@ describe("reliability: faults", () => {
       await fsp.writeFile(study.planFile, planText);
       const first = await runOne(study);
       expect(first.code).toBe(EXIT.OK);
-      await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.json"));
+      await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.jsonl"));
       const good = await resultSnapshot(taskDir);
 
       const expectCleanSystem = async (label: string, r: { code: number | null; stderr: string }): Promise<void> => {
@@ -147,8 +147,8 @@ describe("reliability: faults", () => {
           if (!/what to do:/.test(r.stderr)) throw new Error(`no fix given: ${r.stderr}`);
           if (hasStackTrace(r.stderr)) throw new Error("stack trace");
           if (label.includes("newer") && !/newer/.test(r.stderr)) throw new Error(`does not say the plan is newer: ${r.stderr}`);
-          // collect on the same damaged plan (as the current plan.json)
-          const current = path.join(study.out, ".cst-batch", "plan.json");
+          // collect on the same damaged plan (as the current plan.jsonl)
+          const current = path.join(study.out, ".cst-batch", "plan.jsonl");
           await fsp.copyFile(study.planFile, current);
           const c = runCli(["collect", "--out", study.out]);
           if (c.code !== EXIT.USAGE || !c.stderr.includes(current) || hasStackTrace(c.stderr)) throw new Error(`collect: exit ${c.code}: ${c.stderr}`);
@@ -215,7 +215,7 @@ describe("reliability: faults", () => {
         try {
           const dir = path.join(study.out, "sub-01");
           await fsp.mkdir(dir, { recursive: true });
-          await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.json"));
+          await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.jsonl"));
           const named = await damage(dir);
           const c = runCli(["collect", "--out", study.out, "--json"]);
           if (c.code !== EXIT.OK || hasStackTrace(c.stderr)) throw new Error(`collect exited ${c.code}: ${c.stderr}`);

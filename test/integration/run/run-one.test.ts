@@ -86,9 +86,9 @@ describe("success and promotion", () => {
     expect(done.metrics_file).toBe("metrics/sub-001_bilateral_metrics.json");
   });
 
-  test("--plan may name the output folder: its current plan (.cst-batch/plan.json) is used", async () => {
+  test("--plan may name the output folder: its current plan (.cst-batch/plan.jsonl) is used", async () => {
     const s = await makeStudy([{ subject: "sub-001" }]);
-    await fsp.copyFile(s.planFile, path.join(s.out, ".cst-batch", "plan.json"));
+    await fsp.copyFile(s.planFile, path.join(s.out, ".cst-batch", "plan.jsonl"));
     const r = await runCli(["run-one", "--plan", s.out, "--index", "0"], s.env);
     expect(r.code, r.stderr).toBe(0);
     expect(await exists(path.join(s.out, "sub-001", "_done.json"))).toBe(true);
