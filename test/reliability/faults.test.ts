@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { readPlanFile } from "../helpers/plan-file.js";
 import { execFileSync } from "node:child_process";
 import { existsSync, promises as fsp, readdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
 import { makeStudy, rewritePlan, type TestStudy } from "../helpers/run-plan.js";
 import { runCli as runCliEnv } from "../helpers/run-procs.js";
-import { makeDemoBids, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
+import { makeDemoBids, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
 import { checkDone, diffTrees, hasStackTrace, snapshotTree } from "../helpers/reliability-fs.js";
 import { reportFamily, Tally } from "../helpers/reliability-results.js";
 
@@ -133,7 +134,7 @@ describe("reliability: faults", () => {
     const planCases: Record<string, (t: string) => string> = {
       "truncated plan": (t) => t.slice(0, Math.floor(t.length / 2)),
       "garbage plan": () => "\u0000not json at all",
-      "plan of a newer schema": (t) => t.replace('"schema_version": 1', '"schema_version": 7'),
+      "plan of a newer schema": (t) => t.replace('"schema_version":2', '"schema_version":7'),
       "plan of the wrong shape": () => JSON.stringify({ schema_version: 1, kind: "cst-batch-plan", tasks: 3 }),
     };
     for (const [label, edit] of Object.entries(planCases)) {
@@ -305,8 +306,8 @@ describe("reliability: faults", () => {
           const p = runCli(["plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--json"], { env });
           expect(p.code).toBe(EXIT.OK);
           const planPath = (JSON.parse(p.stdout) as { planPath: string }).planPath;
-          const plan = readJson<{ tasks: { index: number; subject: string; input: { kind: string; dicom_dir: string } }[] }>(planPath);
-          const t = plan.tasks.find((x) => x.input.kind === "dicom")!;
+          const plan = readPlanFile(planPath);
+          const t = plan.tasks.find((x) => x.input.kind === "dicom")! as { index: number; input: { kind: string; dicom_dir: string } };
           const files = readdirSync(t.input.dicom_dir).sort();
           if (change.includes("deleted")) await fsp.rm(path.join(t.input.dicom_dir, files[0]!));
           else await fsp.copyFile(path.join(t.input.dicom_dir, files[0]!), path.join(t.input.dicom_dir, `zz-extra-${files[0]!}`));
