@@ -131,6 +131,6 @@ if (flags.json) writeFileSync(flags.json, JSON.stringify({ subjects, runs, figur
 /** Plan without timing it (for the figures that only need a plan). */
 function planQuietly(bids, out) {
   run(cli("plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check"), { env: cliEnv() });
-  return path.join(out, ".cst-batch", "plan.json");
+  return path.join(out, ".cst-batch", "plan.jsonl");
 }
 

@@ -3,8 +3,11 @@ import path from "node:path";
 /**
  * The output folder's layout, in one place:
  *
- *   <out>/.cst-batch/plan.json              the current plan (copy of plans/<plan_id>.json)
- *   <out>/.cst-batch/plans/<plan_id>.json   every plan ever written (immutable; arrays point here)
+ *   <out>/.cst-batch/plan.jsonl, plan.idx    the current plan and its offsets (copies of the
+ *                                           newest plans/<plan_id>.*)
+ *   <out>/.cst-batch/plans/<plan_id>.jsonl  every plan ever written (immutable; arrays point here),
+ *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
+ *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
  *   <out>/.cst-batch/submissions/           one record per submit
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
@@ -28,11 +31,24 @@ export const MANAGED_NAMES: ReadonlySet<string> = new Set([LOCK_FILE, WORK_DIR, 
 export function stateDir(out: string): string {
   return path.join(out, STATE_DIR);
 }
+/** The current plan (schema 2). */
 export function currentPlanPath(out: string): string {
+  return path.join(out, STATE_DIR, "plan.jsonl");
+}
+/** The current plan of a study planned before schema 2 (read while no plan.jsonl exists). */
+export function legacyCurrentPlanPath(out: string): string {
   return path.join(out, STATE_DIR, "plan.json");
 }
 export function plansDir(out: string): string {
   return path.join(out, STATE_DIR, "plans");
+}
+/** The immutable plan file of a plan id. */
+export function planFilePath(out: string, planId: string): string {
+  return path.join(plansDir(out), `${planId}.jsonl`);
+}
+/** The task offsets written next to a plan file: `x.jsonl` -> `x.idx` (any other name: `+ .idx`). */
+export function planIndexPath(planFile: string): string {
+  return `${planFile.replace(/\.jsonl?$/, "")}.idx`;
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
@@ -108,9 +124,16 @@ export function studyPaths(out: string): string[] {
   return [
     ...studyLinkChecked(out),
     currentPlanPath(out),
+    planIndexPath(currentPlanPath(out)),
+    legacyCurrentPlanPath(out),
     statusCachePath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
+}
+
+/** The folder csttool gets as `--out`: its work folder inside `_work/`, promoted from there. */
+export function csttoolOutDir(taskDir: string): string {
+  return path.join(taskDir, WORK_DIR, "csttool");
 }
 
 /** The folder csttool gets as `--dicom` when only one series of a DICOM folder is linked for it. */

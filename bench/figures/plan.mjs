@@ -30,5 +30,5 @@ export function planFigure(ctx, { bids, out, subjects }) {
     }),
   );
   ctx.record("plan", { subjects, medianMs: plan.medianMs, cpuMs: plan.medianCpuMs, samples: plan.ms, findMs: find.medianMs, findCpuMs: find.medianCpuMs, ratio });
-  return path.join(out, ".cst-batch", "plan.json");
+  return path.join(out, ".cst-batch", "plan.jsonl");
 }

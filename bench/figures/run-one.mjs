@@ -7,10 +7,15 @@ import { interleave, median, run, sample, canMeasureRss } from "../lib/measure.m
 import { figureLine, fmtMb, fmtMs } from "../lib/report.mjs";
 import { NODE, cli, cliEnv } from "../lib/context.mjs";
 
-/** The task's csttool argv with --out pointing to a scratch folder (for the bare stand-in run). */
-function bareArgv(task, scratch) {
-  const argv = [...task.csttool_argv];
-  argv[argv.indexOf("--out") + 1] = scratch;
+/**
+ * The stand-in's argv for a task of a schema-2 plan (header line, one line per task; input paths
+ * relative to input_root), --out into a scratch folder (for the bare stand-in run): what run-one
+ * hands csttool (src/run/csttool-argv.ts), without options (the bench plans none).
+ */
+function bareArgv(header, task, scratch) {
+  const nifti = path.isAbsolute(task.input.nifti) ? task.input.nifti : path.join(header.input_root, task.input.nifti);
+  const argv = [header.csttool.executable, "run", "--nifti", nifti, "--out", scratch, "--subject-id", task.subject.replace(/^sub-/, "")];
+  if (task.session) argv.push("--session-id", task.session.replace(/^ses-/, ""));
   return argv;
 }
 
@@ -29,14 +34,15 @@ function withoutVar(env, name) {
 }
 
 export function runOneFigure(ctx, { planFile, firstIndex }) {
-  const plan = JSON.parse(readFileSync(planFile, "utf8"));
+  const [headerLine, ...taskLines] = readFileSync(planFile, "utf8").trimEnd().split("\n");
+  const plan = { header: JSON.parse(headerLine), tasks: taskLines.map((l) => JSON.parse(l)) };
   const taskCount = plan.tasks.length;
   const scratch = mkdtempSync(path.join(os.tmpdir(), "cst-bench-bare-"));
   // A fresh task each time, so csttool really runs (a done task would be skipped).
   let next = firstIndex;
   const runOneArgv = () => cli("run-one", "--plan", planFile, "--index", String(next++));
   const cases = {
-    bare: (i) => run(bareArgv(plan.tasks[(firstIndex + i) % taskCount], scratch)),
+    bare: (i) => run(bareArgv(plan.header, plan.tasks[(firstIndex + i) % taskCount], scratch)),
     floor: () => run([NODE, "-e", "0"]),
     runOne: () => run(runOneArgv(), { env: cliEnv() }),
   };

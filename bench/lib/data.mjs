@@ -112,8 +112,9 @@ function resultFiles(prefix) {
  * config (outdated: pending again), 2% never run. Every record is checked against its schema.
  */
 export async function writeDoneTree(out) {
-  const [{ loadPlan }, layout, records, attempt, { CST_BATCH_VERSION }] = await Promise.all([
+  const [{ loadPlan }, { csttoolArgv }, layout, records, attempt, { CST_BATCH_VERSION }] = await Promise.all([
     load("plan/load-plan.js"),
+    load("run/csttool-argv.js"),
     load("layout.js"),
     load("schemas/records.js"),
     load("run/attempt.js"),
@@ -148,11 +149,11 @@ export async function writeDoneTree(out) {
       host: `node${String(i % 40).padStart(3, "0")}`,
       pid: 4000 + (i % 30000),
       job_id: `77_${i}`,
-      csttool_argv: task.csttool_argv,
+      csttool_argv: csttoolArgv(plan.csttool.executable, task, path.join(out, task.output_dir)),
       max_rss_kb: 3_500_000 + (i % 1000) * 1000,
     };
     const logLines = Array.from({ length: 40 }, (_, k) => `${finished.toISOString()} out| step ${k}: ok`);
-    writeFileSync(path.join(out, task.log_file), logLines.join("\n") + "\n");
+    writeFileSync(path.join(out, layout.relativeLogFile(task.key)), logLines.join("\n") + "\n");
     if (kind === "failed") {
       const id = `${attempt.fsTimestamp(finished)}_PIPELINE_FAILED`;
       const dir = path.join(paths.failed, id);

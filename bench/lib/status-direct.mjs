@@ -1,6 +1,6 @@
 // Child process for figure 4: read the plan, then every task's state from its records
 // (readAllTaskStates), as `status --no-scheduler` does; also times loadPlanRefs, the plan
-// reader status uses (the plan's .refs.json sidecar when it matches). Prints timings as JSON.
+// reader status uses (the task lines streamed into refs). Prints timings as JSON.
 import { performance } from "node:perf_hooks";
 
 const [out] = process.argv.slice(2);

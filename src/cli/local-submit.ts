@@ -69,7 +69,7 @@ export function printLocalResult(result: LocalStudyResult, json: boolean): ExitC
     if (json) out.json({ kind: "dry-run", scheduler: "local", jobs: result.jobs, plan_path: result.planPath, to_run: result.tasks.map((t) => t.key), problems: result.problems });
     else {
       out.info(`dry run: would run ${result.tasks.length} of ${result.total} task(s) here with ${result.jobs} worker(s):`);
-      for (const t of result.tasks) out.info(`  ${t.key}  ${t.csttool_argv.join(" ")}`);
+      for (const t of result.tasks) out.info(`  ${t.key}  ${t.argv.join(" ")}`);
     }
     return EXIT.OK;
   }

@@ -1,8 +1,8 @@
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { resolveStudyDir } from "../study/study-folder.js";
-import { loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
-import { OUTPUT_FILES, currentPlanPath, studyLinkChecked } from "../layout.js";
+import { currentPlanFile, loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
+import { OUTPUT_FILES, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { FAILURE_CATEGORIES, type AttemptRecord, type PlanHeader } from "../schemas/records.js";
 import type { Summary } from "../schemas/study-records.js";
@@ -28,7 +28,7 @@ import { writeBatchReport } from "../report/write-report.js";
 import { recordEvent } from "../events/events.js";
 
 export interface CollectOptions {
-  /** Plan to collect; default `<out>/.cst-batch/plan.json`. */
+  /** Plan to collect; default the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
   planFile?: string;
   /** Subject folders read at once with async I/O; default 64. */
   concurrency?: number;
@@ -59,7 +59,7 @@ const ERROR_TAIL_LINES = 5;
  */
 export async function collect(out: string, opts: CollectOptions = {}): Promise<CollectResult> {
   const outDir = path.resolve(out);
-  const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
+  const planFile = path.resolve(opts.planFile ?? currentPlanFile(outDir));
   const plan = await loadPlanRefs(planFile, outDir);
   // Refuses a plan of another study before anything is read or written here.
   resolveStudyDir(outDir, plan, planFile);

@@ -1,6 +1,8 @@
 import { collect, type CollectResult } from "../collect/index.js";
 import { recordEvent } from "../events/events.js";
-import type { Plan, PlanTask } from "../schemas/records.js";
+import { taskPaths } from "../layout.js";
+import { csttoolArgv } from "../run/csttool-argv.js";
+import type { Plan } from "../schemas/records.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import { defaultJobs, runLocal, type LocalProgress, type LocalRunResult } from "./run-local.js";
 import { selectLocalRun } from "./select.js";
@@ -41,8 +43,14 @@ export interface RecoveredTask {
   message: string;
 }
 
+/** A task a dry run would start, with the csttool command it would run. */
+export interface DryRunTask {
+  key: string;
+  argv: string[];
+}
+
 export type LocalStudyResult =
-  | { kind: "dry-run"; jobs: number; indices: number[]; problems: string[]; planPath: string; tasks: PlanTask[]; total: number }
+  | { kind: "dry-run"; jobs: number; indices: number[]; problems: string[]; planPath: string; tasks: DryRunTask[]; total: number }
   | { kind: "ran"; jobs: number; indices: number[]; problems: string[]; run: LocalRunResult; recovered: RecoveredTask[]; collected: CollectResult };
 
 /**
@@ -55,7 +63,10 @@ export async function runLocalStudy(req: LocalStudyRequest): Promise<LocalStudyR
   const jobs = req.jobs ?? defaultJobs();
   req.onEvent?.({ type: "selected", indices, problems, jobs, total: req.plan.tasks.length });
   if (req.dryRun) {
-    const tasks = indices.map((i) => req.plan.tasks[i]!);
+    const tasks = indices.map((i): DryRunTask => {
+      const task = req.plan.tasks[i]!;
+      return { key: task.key, argv: csttoolArgv(req.plan.csttool.executable, task, taskPaths(study, task).dir) };
+    });
     return { kind: "dry-run", jobs, indices, problems, planPath: req.planPath, tasks, total: req.plan.tasks.length };
   }
 

@@ -1,5 +1,5 @@
 /** The plan side of cst-batch: discovery, manifests, DICOM series, preflight, the frozen plan. */
-export { createPlan, computePlanId, compareTaskOrder, loadPlan, loadPlanTask, type PlanOutcome, type PlanPreview, type ResumeState } from "./planner.js";
+export { createPlan, compareTaskOrder, loadPlan, loadPlanTask, type PlanOutcome, type PlanPreview, type ResumeState } from "./planner.js";
 export type { PlanRequest } from "./request.js";
 export { PLAN_DEFAULTS } from "./request.js";
 export type { Problem, ProblemCategory } from "./problems.js";

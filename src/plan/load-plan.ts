@@ -1,338 +1,183 @@
-import fs, { promises as fsp } from "node:fs";
+import fs from "node:fs";
 import { CstError, errnoCode } from "../errors.js";
-import {
-  PlanHeaderSchema,
-  PlanRefsSchema,
-  PlanSchema,
-  PlanTaskSchema,
-  SCHEMA_VERSION,
-  type Plan,
-  type PlanHeader,
-  type PlanRefs,
-  type PlanTask,
-  type PlanTaskRef,
-} from "../schemas/records.js";
-import { formatZodIssues, readStateFile, readStateFileSync, requireState } from "../util/read-json.js";
-import { closeQuietly } from "../util/quiet-fs.js";
+import { currentPlanPath, legacyCurrentPlanPath, planIndexPath } from "../layout.js";
+import { PlanTaskSchema, type Plan, type PlanHeader, type PlanTask, type PlanTaskLine, type PlanTaskRef } from "../schemas/plan.js";
 import { forManyRecords } from "../schemas/zod.js";
-
-const FIX = "re-create it with `cst-batch plan` (or point to another plan file)";
-
-/** Read and fully validate a plan file; a missing, damaged or newer plan is a CstError naming the path. */
-export async function loadPlan(file: string): Promise<Plan> {
-  const plan = requireState(await readStateFile(file, forManyRecords(PlanSchema)), file, "plan", FIX);
-  if (plan.task_count !== plan.tasks.length) {
-    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: task_count ${plan.task_count} but ${plan.tasks.length} tasks`, { hint: FIX });
-  }
-  plan.tasks.forEach((t, i) => {
-    if (t.index !== i) throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: task ${i} has index ${t.index}`, { hint: FIX });
-  });
-  return plan;
-}
+import { formatZodIssues } from "../util/read-json.js";
+import { closeQuietly } from "../util/quiet-fs.js";
+import { decodeTask } from "./plan-format.js";
+import { readFirstLine, type PlanHead } from "./plan-head.js";
+import { readTaskSpan } from "./plan-index.js";
+import { checkIndex, loadPlanTaskV1, loadPlanV1, newerPlan, PLAN_FIX } from "./plan-v1.js";
 
 /**
- * Every task of a plan, validated exactly as `loadPlan` validates them, each handed to `pick`
- * as soon as it is checked; only what `pick` returns is kept. For collect and status over
- * 10,000 tasks: the whole plan (~20 MB of JSON, ~140 MB parsed and validated) is never held at
- * once. A plan in cst-batch's own layout (see `sliceTask`) is parsed task by task, and its
- * pieces (header, tasks, the separators between them) make up the whole file, so a syntax error
- * anywhere is still found; any other layout, and any error, goes through `loadPlan`, which
- * gives the same errors it always gave.
+ * Reading a plan file (docs/architecture.md, "The plan file"). A schema-2 plan is JSON Lines:
+ * run-one reads the header line and its own task's line, found through the offsets file; status
+ * and collect stream the task lines, keeping what `pick` returns. A schema-1 plan (one JSON
+ * object) goes to src/plan/plan-v1.ts. Errors name the file: missing (INVALID_INPUT), damaged
+ * (CORRUPT_STATE), newer (NEWER_SCHEMA).
  */
-export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T): Promise<{ header: PlanHeader; tasks: T[] }> {
-  let bytes: Buffer | null = null;
-  try {
-    bytes = await fsp.readFile(file);
-  } catch {
-    // loadPlan reports it
-  }
-  const fast = bytes === null ? null : pickTasksFromBytes(bytes, pick);
-  if (fast !== null) return fast;
-  const plan = await loadPlan(file);
-  const { tasks, ...header } = plan;
-  return { header, tasks: tasks.map(pick) };
-}
 
 export type { PlanTaskRef };
+
+/** The current plan of a study folder: `plan.jsonl`, or a schema-1 study's `plan.json` while it has no other. */
+export function currentPlanFile(out: string): string {
+  const current = currentPlanPath(out);
+  if (fs.existsSync(current)) return current;
+  const legacy = legacyCurrentPlanPath(out);
+  return fs.existsSync(legacy) ? legacy : current;
+}
 
 export function planTaskRef(t: PlanTask): PlanTaskRef {
   return { index: t.index, key: t.key, subject: t.subject, session: t.session, output_dir: t.output_dir, config_hash: t.config_hash };
 }
 
-/** `plans/<id>.json` -> `plans/<id>.refs.json`, `plan.json` -> `plan.refs.json`. */
-export function planRefsPath(planFile: string): string {
-  return `${planFile.replace(/\.json$/, "")}.refs.json`;
+function damaged(file: string, reason: string): CstError {
+  return new CstError("CORRUPT_STATE", `plan ${file} is damaged: ${reason}`, { hint: PLAN_FIX });
 }
 
-/** The refs sidecar of a plan whose file is `planBytes` long (see PlanRefsSchema). */
-export function planRefsRecord(plan: Plan, planBytes: number): PlanRefs {
-  return { schema_version: SCHEMA_VERSION, kind: "cst-batch-plan-refs", plan_id: plan.plan_id, plan_bytes: planBytes, tasks: plan.tasks.map(planTaskRef) };
+/** The first line of a plan: a schema-2 header, or "v1"; every other outcome is thrown. */
+function headOf(file: string): Extract<PlanHead, { kind: "v2" | "v1" }> {
+  const head = readFirstLine(file);
+  if (head === null) {
+    try {
+      fs.accessSync(file);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") throw new CstError("INVALID_INPUT", `plan not found: ${file}`, { hint: PLAN_FIX });
+      throw new CstError("CORRUPT_STATE", `plan ${file} cannot be read: ${(e as Error).message}`, { hint: "check the file's permissions", cause: e });
+    }
+    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be opened`, { hint: "check the file's permissions" });
+  }
+  if (head.kind === "newer") throw newerPlan(file, head.version);
+  if (head.kind === "damaged") throw damaged(file, head.reason);
+  return head;
+}
+
+/** A task line's text checked against the schema and its position; the reason when it fails. */
+function checkTaskLine(text: string, index: number, schema: typeof PlanTaskSchema): PlanTaskLine | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return `line ${index + 2} (task ${index}) is not valid JSON (${(e as Error).message})`;
+  }
+  const task = schema.safeParse(raw);
+  if (!task.success) return `task ${index}: ${formatZodIssues(task.error).slice(0, 5).join("; ")}`;
+  if (task.data.index !== index) return `line ${index + 2} holds task ${task.data.index}, not task ${index}`;
+  return task.data;
+}
+
+/** Every line after the header, read in 1 MB pieces: `done` false for a last line without its newline. */
+function* taskLines(fd: number, from: number, size: number): Generator<{ text: string; done: boolean }> {
+  let pos = from;
+  let carry: Buffer | null = null;
+  while (pos < size) {
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - pos));
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) break;
+    pos += n;
+    const data: Buffer = carry === null ? buf.subarray(0, n) : Buffer.concat([carry, buf.subarray(0, n)]);
+    let off = 0;
+    for (let nl = data.indexOf(0x0a, off); nl >= 0; nl = data.indexOf(0x0a, off)) {
+      yield { text: data.toString("utf8", off, nl), done: true };
+      off = nl + 1;
+    }
+    carry = off < data.length ? data.subarray(off) : null;
+  }
+  if (carry !== null) yield { text: carry.toString("utf8"), done: false };
 }
 
 /**
- * The plan's header (from its first bytes) with the tasks from its refs sidecar, when the
- * sidecar belongs to this very file: same plan_id, same size, one ref per task in index order.
- * null sends the caller to the plan itself.
+ * Every task of a plan, validated, each handed to `pick` as soon as it is read; only what `pick`
+ * returns is kept, so a schema-2 plan is read in bounded memory whatever its size.
  */
-function refsFromSidecar(planFile: string): (PlanHeader & { tasks: PlanTaskRef[] }) | null {
-  const head = readPlanHead(planFile);
-  if (head === null) return null;
-  const r = readStateFileSync(planRefsPath(planFile), forManyRecords(PlanRefsSchema));
-  if (r.kind !== "ok") return null;
-  const refs = r.value;
-  if (refs.plan_id !== head.header.plan_id || refs.plan_bytes !== head.size || refs.tasks.length !== head.header.task_count) return null;
-  if (!refs.tasks.every((t, i) => t.index === i)) return null;
-  return { ...head.header, tasks: refs.tasks };
-}
-
-/** A plan's validated header and its file size, read from the head of a plan in cst-batch's layout; null otherwise. */
-function readPlanHead(file: string): { header: PlanHeader; size: number } | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, "r");
-  } catch {
-    return null;
+export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T): Promise<{ header: PlanHeader; tasks: T[] }> {
+  const head = headOf(file);
+  if (head.kind === "v1") {
+    const { tasks, ...header } = await loadPlanV1(file);
+    return { header, tasks: tasks.map(pick) };
   }
+  const { header } = head;
+  const schema = forManyRecords(PlanTaskSchema);
+  const tasks: T[] = [];
+  const fd = fs.openSync(file, "r");
   try {
-    const size = fs.fstatSync(fd).size;
-    const head = Buffer.allocUnsafe(Math.min(size, WINDOW));
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    const tasksAt = head.subarray(0, n).indexOf(TASKS_START);
-    if (tasksAt < 0) return null;
-    const header = headerFromHead(head.toString("utf8", 0, tasksAt));
-    return header === null ? null : { header, size };
-  } catch {
-    return null;
+    for (const line of taskLines(fd, head.headerEnd, fs.fstatSync(fd).size)) {
+      const index = tasks.length;
+      if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
+      if (index >= header.task_count) throw damaged(file, `more task lines than task_count ${header.task_count}`);
+      const task = checkTaskLine(line.text, index, schema);
+      if (typeof task === "string") throw damaged(file, task);
+      tasks.push(pick(decodeTask(task, header.input_root)));
+    }
   } finally {
     closeQuietly(fd);
   }
+  if (tasks.length !== header.task_count) throw damaged(file, `task_count ${header.task_count} but ${tasks.length} task lines`);
+  return { header, tasks };
+}
+
+/** Read and fully validate a plan file (any schema); a missing, damaged or newer plan is a CstError naming the path. */
+export async function loadPlan(file: string): Promise<Plan> {
+  const { header, tasks } = await loadPlanTasks(file, (t) => t);
+  return { ...header, tasks };
 }
 
 /**
  * The plan of an output folder for status and collect: the header, and a `PlanTaskRef` of each
- * task (not the argv, options and inputs of 10,000 tasks). From the refs sidecar when it belongs
- * to this plan file (a few MB of JSON instead of ~20 MB); otherwise every task is validated as
- * `loadPlan` does. No plan at all is a usage error saying what to run.
+ * task. No plan at all is a usage error saying what to run.
  */
 export async function loadPlanRefs(planFile: string, outDir: string): Promise<PlanHeader & { tasks: PlanTaskRef[] }> {
-  try {
-    await fsp.access(planFile);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") {
-      throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
-    }
+  if (!fs.existsSync(planFile)) {
+    throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
   }
-  const fromSidecar = refsFromSidecar(planFile);
-  if (fromSidecar !== null) return fromSidecar;
   const { header, tasks } = await loadPlanTasks(planFile, planTaskRef);
   return { ...header, tasks };
 }
 
 /**
- * The header of a plan in cst-batch's layout from the text before its task list: validated, and
- * null when it does not parse or validate, or is of a newer schema (the full path says why).
- */
-function headerFromHead(head: string): PlanHeader | null {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(head + '\n  "tasks": []\n}');
-  } catch {
-    return null;
-  }
-  const version = (raw as { schema_version?: unknown } | null)?.schema_version;
-  if (typeof version === "number" && version > SCHEMA_VERSION) return null;
-  const header = PlanHeaderSchema.safeParse(raw);
-  return header.success ? header.data : null;
-}
-
-const TASKS_OPEN = '\n  "tasks": [\n    ';
-const TASK_SEPARATOR = ",\n    ";
-const NEXT_TASK = Buffer.from(TASK_SEPARATOR + "{");
-
-/**
- * The layout-based walk of `loadPlanTasks` over the file's bytes (no 20 MB string of it is
- * made; each task is decoded on its own); null when it is not in that layout or has any error.
- */
-function pickTasksFromBytes<T>(bytes: Buffer, pick: (task: PlanTask) => T): { header: PlanHeader; tasks: T[] } | null {
-  const tasksAt = bytes.indexOf(TASKS_START);
-  const end = PLAN_END.exec(bytes.toString("utf8", Math.max(0, bytes.length - 16)));
-  if (tasksAt < 0 || end === null) return null;
-  const closeAt = bytes.length - end[0].length;
-  const header = headerFromHead(bytes.toString("utf8", 0, tasksAt));
-  if (header === null) return null;
-  const tasks: T[] = [];
-  const taskSchema = forManyRecords(PlanTaskSchema);
-  let pos = tasksAt + TASKS_OPEN.length;
-  for (;;) {
-    const close = bytes.indexOf(TASK_END, pos);
-    if (close < 0 || close > closeAt) return null;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(bytes.toString("utf8", pos, close + TASK_END.length));
-    } catch {
-      return null;
-    }
-    const task = taskSchema.safeParse(raw);
-    if (!task.success || task.data.index !== tasks.length) return null;
-    tasks.push(pick(task.data));
-    pos = close + TASK_END.length;
-    if (pos === closeAt) break;
-    if (bytes.compare(NEXT_TASK, 0, NEXT_TASK.length, pos, pos + NEXT_TASK.length) !== 0) return null;
-    pos += TASK_SEPARATOR.length;
-  }
-  if (tasks.length !== header.task_count) return null;
-  return { header, tasks };
-}
-
-/**
- * One task of a plan, validating only the header and that task (run-one calls this for every
- * array element). A plan in the layout cst-batch writes (JSON.stringify with 2-space indent, the
- * task list last, each task's "index" first) is not parsed whole: the header and the one task
- * are cut out of the file (see `sliceTask`), so a 10,000-task plan (~20 MB) costs a few small
- * reads instead of reading and parsing all of it. Any other layout, and any doubt, takes the
- * full path, which gives the same results and the same errors. One difference: damage in
- * another task's text (a hand edit; plans are written atomically and never changed) is not
- * seen by this call, which then runs its own intact task; `loadPlan` (collect, status,
- * submit) still reports it.
+ * One task of a plan, validating only the header and that task (run-one, once per array
+ * element). Schema 2: the header line, then the task's line at the offsets the `.idx` file gives;
+ * when those bytes are not exactly one whole line holding task `index` (no offsets file, or one
+ * of another plan), the lines are read in order up to it. The cost does not grow with the plan.
  */
 export async function loadPlanTask(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
-  let sliced: SlicedTask | null;
-  try {
-    sliced = sliceTask(file, index);
-  } catch {
-    sliced = null;
-  }
-  if (sliced !== null) {
-    const fast = checkSliced(file, index, sliced);
-    if (fast !== null) return fast;
-  }
-  return loadPlanTaskFull(file, index);
-}
-
-/** The header (the text before the task list) and one task of a plan, cut out of the file without parsing it. */
-interface SlicedTask {
-  headerText: string;
-  taskText: string;
-}
-
-/** Where the task list starts in a plan written by cst-batch (top level, indent 2, non-empty). */
-const TASKS_START = Buffer.from('\n  "tasks": [\n    {');
-/** How such a plan ends: the task list closes, then the plan object. */
-const PLAN_END = /\n {2}\]\n\}\n?$/;
-/** A task's closing brace at indent 4: nested values are indented deeper, strings hold no raw newline. */
-const TASK_END = Buffer.from("\n    }");
-/** Read size for the head of the file and for the window around a task's estimated offset. */
-const WINDOW = 256 * 1024;
-
-/**
- * Cut the header and task `index` out of a plan in cst-batch's own layout; null when the file
- * is not in that layout (or is small enough that cutting saves nothing). A raw newline only
- * occurs between JSON tokens, so `\n  "tasks": [` can only be the top-level key, and
- * `\n    {\n      "index": N,\n` only the start of the task with index N. Reads the head, the
- * last bytes and a window around the task's estimated offset; the whole file only when the
- * task is not in that window.
- */
-function sliceTask(file: string, index: number): SlicedTask | null {
-  if (!Number.isInteger(index) || index < 0) return null;
-  // Blocking reads: a handful of small ones, and run-one then never starts the thread pool.
+  const head = headOf(file);
+  if (head.kind === "v1") return loadPlanTaskV1(file, index);
+  const { header } = head;
+  checkIndex(file, index, header.task_count);
   const fd = fs.openSync(file, "r");
   try {
-    const size = fs.fstatSync(fd).size;
-    if (size <= WINDOW) return null;
-    const read = (start: number, length: number): Buffer => {
-      const buf = Buffer.allocUnsafe(Math.max(0, Math.min(length, size - start)));
-      let off = 0;
-      while (off < buf.length) {
-        const bytesRead = fs.readSync(fd, buf, off, buf.length - off, start + off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
-      }
-      return buf.subarray(0, off);
-    };
-    const head = read(0, WINDOW);
-    const tasksAt = head.indexOf(TASKS_START);
-    if (tasksAt < 0) return null;
-    const tail = read(size - 16, 16).toString("utf8");
-    if (!PLAN_END.test(tail)) return null;
-    const headerText = head.subarray(0, tasksAt).toString("utf8");
-
-    const marker = Buffer.from(`\n    {\n      "index": ${index},\n`);
-    const found = (buf: Buffer, base: number): SlicedTask | null => {
-      const at = buf.indexOf(marker, Math.max(0, tasksAt - base));
-      if (at < 0) return null;
-      const end = buf.indexOf(TASK_END, at + 1);
-      if (end < 0) return null;
-      const after = buf[end + TASK_END.length];
-      if (after !== 0x2c /* , */ && after !== 0x0a /* \n */) return null;
-      return { headerText, taskText: buf.subarray(at + 5, end + TASK_END.length).toString("utf8") };
-    };
-    // Tasks are of similar size: look around where task `index` would be first.
-    const count = Number(/"task_count": (\d+),/.exec(headerText)?.[1] ?? NaN);
-    if (Number.isInteger(count) && count > 0) {
-      const per = (size - tasksAt) / count;
-      const start = Math.max(0, Math.floor(tasksAt + per * index - WINDOW / 2));
-      const hit = found(read(start, WINDOW + Math.ceil(per) * 2), start);
-      if (hit !== null) return hit;
-    }
-    return found(read(0, size), 0);
+    const line = taskAtOffsets(file, fd, head, index) ?? taskByScan(file, fd, head, index);
+    return { header, task: decodeTask(line, header.input_root) };
   } finally {
     closeQuietly(fd);
   }
 }
 
-/** The checks of the full path on a sliced header and task; null when they cannot decide. */
-function checkSliced(file: string, index: number, sliced: SlicedTask): { header: PlanHeader; task: PlanTask } | null {
-  let rawTask: unknown;
-  try {
-    rawTask = JSON.parse(sliced.taskText);
-  } catch {
-    return null;
-  }
-  const header = headerFromHead(sliced.headerText);
-  if (header === null || index >= header.task_count) return null;
-  const task = PlanTaskSchema.safeParse(rawTask);
-  if (!task.success || task.data.index !== index) return null;
-  return { header, task: task.data };
+/** Task `index` from where the offsets file says its line is; null unless those bytes are that whole line. */
+function taskAtOffsets(file: string, fd: number, head: Extract<PlanHead, { kind: "v2" }>, index: number): PlanTaskLine | null {
+  const span = readTaskSpan(planIndexPath(file), index);
+  if (span === null || span.headerEnd !== head.headerEnd || span.end > head.size) return null;
+  // One byte before the line: it must follow a newline and end with one.
+  const buf = Buffer.allocUnsafe(span.end - span.start + 1);
+  if (fs.readSync(fd, buf, 0, buf.length, span.start - 1) !== buf.length) return null;
+  if (buf[0] !== 0x0a || buf[buf.length - 1] !== 0x0a) return null;
+  const task = checkTaskLine(buf.toString("utf8", 1, buf.length - 1), index, PlanTaskSchema);
+  return typeof task === "string" ? null : task;
 }
 
-/** loadPlanTask by parsing the whole file: any layout, and every error message. */
-async function loadPlanTaskFull(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
-  let text: string;
-  try {
-    text = await fsp.readFile(file, "utf8");
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") throw new CstError("INVALID_INPUT", `plan not found: ${file}`, { hint: FIX });
-    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be read: ${(e as Error).message}`, { hint: "check the file's permissions", cause: e });
+/** Task `index` by reading the task lines in order (errors say what is wrong with the plan). */
+function taskByScan(file: string, fd: number, head: Extract<PlanHead, { kind: "v2" }>, index: number): PlanTaskLine {
+  let k = 0;
+  for (const line of taskLines(fd, head.headerEnd, head.size)) {
+    if (k === index) {
+      if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
+      const task = checkTaskLine(line.text, index, PlanTaskSchema);
+      if (typeof task === "string") throw damaged(file, task);
+      return task;
+    }
+    k++;
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: not valid JSON (${(e as Error).message})`, { hint: FIX });
-  }
-  const version = (raw as { schema_version?: unknown } | null)?.schema_version;
-  if (typeof version === "number" && version > SCHEMA_VERSION) {
-    throw new CstError("NEWER_SCHEMA", `plan ${file} has schema_version ${version}, newer than this cst-batch understands (${SCHEMA_VERSION})`, {
-      hint: "upgrade cst-batch, or re-create the plan with this version",
-    });
-  }
-  const header = PlanHeaderSchema.safeParse(raw);
-  if (!header.success) {
-    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: ${formatZodIssues(header.error).slice(0, 5).join("; ")}`, { hint: FIX });
-  }
-  if (!Number.isInteger(index) || index < 0 || index >= header.data.task_count) {
-    throw new CstError("INVALID_INPUT", `task index ${index} is out of range: plan ${file} has ${header.data.task_count} task(s) (0..${header.data.task_count - 1})`, {
-      hint: "check --index / the array task id against the plan",
-    });
-  }
-  const tasks = (raw as { tasks?: unknown }).tasks;
-  const rawTask = Array.isArray(tasks) ? tasks[index] : undefined;
-  const task = PlanTaskSchema.safeParse(rawTask);
-  if (!task.success) {
-    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: tasks[${index}]: ${formatZodIssues(task.error).slice(0, 5).join("; ")}`, { hint: FIX });
-  }
-  if (task.data.index !== index) {
-    throw new CstError("CORRUPT_STATE", `plan ${file} is damaged: tasks[${index}] has index ${task.data.index}`, { hint: FIX });
-  }
-  return { header: header.data, task: task.data };
+  throw damaged(file, `task_count ${head.header.task_count} but ${k} task lines`);
 }

@@ -2,17 +2,15 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, dicomLinkDir, plansDir, relativeLogFile, relativeTaskDir, studyLinkChecked, taskKey, taskPaths, WORK_DIR } from "../layout.js";
-import { optionsToFlags, type CsttoolOptions } from "../schemas/options.js";
-import { PlanSchema, SCHEMA_VERSION, type Plan, type PlanTask, type SkippedSubject } from "../schemas/records.js";
+import { currentPlanPath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
+import type { CsttoolOptions } from "../schemas/options.js";
+import { PlanHeaderSchema, PlanTaskSchema, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
 import { readDoneState } from "../state/done.js";
-import { writeFileAtomic } from "../util/atomic-write.js";
-import { assertNoLinks, mkdirConfined } from "../util/confined-fs.js";
+import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
-import { configHash, sha256Hex } from "./hash.js";
-import { idLabel } from "./ids.js";
+import { configHash } from "./hash.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
@@ -22,7 +20,8 @@ import { checkOutOverlap } from "./overlap.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
-import { planRefsPath, planRefsRecord } from "./load-plan.js";
+import { inputRootOf } from "./plan-format.js";
+import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
 
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
@@ -31,7 +30,7 @@ export type ResumeState = "done" | "changed" | "new";
 
 export interface PlanPreview {
   plan_id: string;
-  /** The immutable plan file (`plans/<plan_id>.json`) and its current copy (`plan.json`). */
+  /** The immutable plan file (`plans/<plan_id>.jsonl`) and the current plan (`plan.jsonl`). */
   plan_path: string;
   current_plan_path: string;
   out_dir: string;
@@ -142,57 +141,16 @@ async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<Re
   });
 }
 
-function buildTask(
-  entry: SourceEntry,
-  options: CsttoolOptions,
-  out: string,
-  executable: string,
-  version: string,
-): Omit<PlanTask, "index"> {
-  const outputDir = relativeTaskDir(entry.subject, entry.session);
-  const key = taskKey(entry.subject, entry.session);
-  const taskDir = path.join(out, outputDir);
-  const linkDir = entry.input.kind === "dicom" && entry.input.series_uid !== null ? dicomLinkDir(taskDir) : null;
-  const argv = [executable, "run"];
-  if (entry.input.kind === "nifti") argv.push("--nifti", entry.input.nifti);
-  else argv.push("--dicom", linkDir ?? entry.input.dicom_dir);
-  argv.push("--out", path.join(taskDir, WORK_DIR, "csttool"), "--subject-id", idLabel(entry.subject));
-  if (entry.session !== null) argv.push("--session-id", idLabel(entry.session));
-  argv.push(...optionsToFlags(options));
+function buildTask(entry: SourceEntry, options: CsttoolOptions, version: string): Omit<PlanTask, "index"> {
   return {
-    key,
+    key: taskKey(entry.subject, entry.session),
     subject: entry.subject,
     session: entry.session,
     input: entry.input,
     options,
-    csttool_argv: argv,
-    dicom_link_dir: linkDir,
-    output_dir: outputDir,
-    log_file: relativeLogFile(key),
     config_hash: configHash(options, entry.input, version),
+    output_dir: relativeTaskDir(entry.subject, entry.session),
   };
-}
-
-/**
- * The plan file's text with empty plan_id and created_at; the plan id is the hash of this text,
- * i.e. of everything in the plan except when it was written. The plan is built by this code in a
- * fixed key order (options in table order), so JSON.stringify is deterministic here, and the one
- * serialisation serves both the id and the file (10,000 tasks make ~16 MB of JSON). The per-task
- * config_hash, which must survive cst-batch upgrades, uses canonical JSON instead.
- */
-function draftText(body: Omit<Plan, "plan_id" | "created_at">): string {
-  const { schema_version, kind, ...rest } = body;
-  return JSON.stringify({ schema_version, kind, plan_id: "", created_at: "", ...rest }, null, 2) + "\n";
-}
-
-/** The text with plan_id and created_at filled in (both are in the first lines). */
-function fillHeader(draft: string, planId: string, createdAt: string): string {
-  return draft.replace('"plan_id": ""', `"plan_id": ${JSON.stringify(planId)}`).replace('"created_at": ""', `"created_at": ${JSON.stringify(createdAt)}`);
-}
-
-/** The content-derived plan id of a plan body. */
-export function computePlanId(plan: Omit<Plan, "plan_id" | "created_at">): string {
-  return sha256Hex(draftText(plan)).slice(0, 16);
 }
 
 /**
@@ -248,7 +206,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   for (const entry of sorted) {
     const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
     problems.push(...resolved.problems);
-    tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, out, executable, version) });
+    tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, version) });
   }
   if (csttool.ok) {
     problems.push(...checkOptionsOffered(tasks, csttool.capabilities, version));
@@ -265,14 +223,13 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   }
   if (hasErrors(problems)) return { kind: "problems", problems: sortProblems(problems) };
 
-  const body: Omit<Plan, "plan_id" | "created_at"> = {
-    schema_version: SCHEMA_VERSION,
-    kind: "cst-batch-plan",
+  const planSource: Plan["source"] = bidsDir
+    ? { type: "bids", bids_dir: bidsDir }
+    : { type: "manifest", manifest_path: meta?.path ?? "", name: meta?.name ?? null, description: meta?.description ?? null };
+  const draft: PlanDraft = {
     cst_batch_version: CST_BATCH_VERSION,
     out_dir: out,
-    source: bidsDir
-      ? { type: "bids", bids_dir: bidsDir }
-      : { type: "manifest", manifest_path: meta?.path ?? "", name: meta?.name ?? null, description: meta?.description ?? null },
+    source: planSource,
     csttool: { executable, version },
     csttool_capabilities: csttool.ok ? csttool.capabilities : undefined,
     options: mergeLayers({ manifest: manifestOptions, cli: cli.options }),
@@ -282,18 +239,19 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     },
     task_count: tasks.length,
     skipped: [...source.skipped].sort(compareTaskOrder),
-    tasks,
+    input_root: inputRootOf(planSource),
   };
-  const draft = draftText(body);
-  const planId = sha256Hex(draft).slice(0, 16);
-  const { schema_version, kind, ...rest } = body;
-  let plan: Plan = { schema_version, kind, plan_id: planId, created_at: (request.now ?? (() => new Date()))().toISOString(), ...rest };
-  assertPlanShape(plan);
+  const serialized = serializePlan(draft, tasks);
+  const planId = serialized.header.plan_id;
+  assertPlanShape(serialized, tasks);
 
-  const planPath = path.join(plansDir(out), `${planId}.json`);
+  let plan: Plan;
+  let planPath: string;
   try {
     assertNoLinks(out, studyLinkChecked(out));
-    plan = await writePlanFiles(out, planPath, plan, draft);
+    const written = writePlanFiles(out, serialized, (request.now ?? (() => new Date()))());
+    planPath = written.planPath;
+    plan = { ...serialized.header, created_at: written.createdAt, tasks };
   } catch (e) {
     const [message, fix] =
       e instanceof CstError
@@ -329,58 +287,18 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
 /**
  * A bug guard: the plan this code built must load again. Every task is built by the same code,
- * so the header and one task of each input kind are validated (the whole list costs ~100 ms at
- * 10,000 tasks).
+ * so the header and the line of one task of each input kind are validated (the whole list costs
+ * ~100 ms at 10,000 tasks).
  */
-function assertPlanShape(plan: Plan): void {
-  const sample: PlanTask[] = [];
-  const nifti = plan.tasks.find((t) => t.input.kind === "nifti");
-  const dicom = plan.tasks.find((t) => t.input.kind === "dicom");
-  if (nifti) sample.push(nifti);
-  if (dicom) sample.push(dicom);
-  const checked = PlanSchema.safeParse({ ...plan, tasks: sample });
-  if (!checked.success) {
-    throw new Error(`internal: the plan does not match its schema: ${checked.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+function assertPlanShape(plan: SerializedPlan, tasks: readonly PlanTask[]): void {
+  const issues: string[] = [];
+  const header = PlanHeaderSchema.safeParse({ ...plan.header, created_at: "" });
+  if (!header.success) issues.push(...header.error.issues.map((i) => `header.${i.path.join(".")}: ${i.message}`));
+  for (const kind of ["nifti", "dicom"] as const) {
+    const at = tasks.findIndex((t) => t.input.kind === kind);
+    if (at < 0) continue;
+    const line = PlanTaskSchema.safeParse(JSON.parse(plan.lines[at] as string));
+    if (!line.success) issues.push(...line.error.issues.map((i) => `tasks[${at}].${i.path.join(".")}: ${i.message}`));
   }
-}
-
-/**
- * Write `plans/<plan_id>.json` (only if it is not already there: it is immutable) and copy it to
- * `plan.json`, both atomically, each with its `.refs.json` sidecar. Returns the plan as stored
- * (an existing file keeps its created_at).
- */
-async function writePlanFiles(out: string, planPath: string, plan: Plan, draft: string): Promise<Plan> {
-  mkdirConfined(out, path.dirname(planPath));
-  const existing = await readExistingHeader(planPath);
-  const stored = existing !== null && existing.plan_id === plan.plan_id ? { ...plan, created_at: existing.created_at } : plan;
-  const text = Buffer.from(fillHeader(draft, stored.plan_id, stored.created_at), "utf8");
-  // Each plan file's refs sidecar first: a crash in between leaves refs of another plan_id, unused.
-  const refs = JSON.stringify(planRefsRecord(stored, text.length)) + "\n";
-  await writeFileAtomic(planRefsPath(planPath), refs, { root: out });
-  // Same id, same created_at and same size: the file already holds exactly this text.
-  if (existing === null || existing.plan_id !== plan.plan_id || existing.size !== text.length) {
-    await writeFileAtomic(planPath, text, { root: out });
-  }
-  await writeFileAtomic(planRefsPath(currentPlanPath(out)), refs, { root: out });
-  await writeFileAtomic(currentPlanPath(out), text, { root: out });
-  return stored;
-}
-
-/** plan_id and created_at from the first bytes of an existing plan file (they come first). */
-async function readExistingHeader(file: string): Promise<{ plan_id: string; created_at: string; size: number } | null> {
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(file, "r");
-    const size = (await handle.stat()).size;
-    const buf = Buffer.alloc(Math.min(size, 4096));
-    await handle.read(buf, 0, buf.length, 0);
-    const head = buf.toString("utf8");
-    const id = /"plan_id": "([0-9a-f]+)"/.exec(head)?.[1];
-    const created = /"created_at": "([^"]+)"/.exec(head)?.[1];
-    return id && created ? { plan_id: id, created_at: created, size } : null;
-  } catch {
-    return null;
-  } finally {
-    await handle?.close().catch(() => {});
-  }
+  if (issues.length > 0) throw new Error(`internal: the plan does not match its schema: ${issues.slice(0, 3).join("; ")}`);
 }

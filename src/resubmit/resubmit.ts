@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
-import { plansDir } from "../layout.js";
+import { planFilePath, plansDir } from "../layout.js";
 import { loadPlan } from "../plan/load-plan.js";
 import { loadProfile } from "../profile/profile.js";
 import { parseDuration } from "../schedulers/duration.js";
@@ -101,7 +101,8 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     });
   }
   const status = await readStatus(out, { writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) });
-  const planPath = path.join(plansDir(out), `${status.plan.planId}.json`);
+  // Schema 2 `plans/<id>.jsonl`, or the `.json` of a study planned before it.
+  const planPath = [planFilePath(out, status.plan.planId), path.join(plansDir(out), `${status.plan.planId}.json`)].find((f) => existsSync(f)) ?? planFilePath(out, status.plan.planId);
   if (!existsSync(planPath)) throw new CstError("USAGE", `the immutable plan ${planPath} is missing`, { hint: "re-run `cst-batch plan` with this --out" });
   const plan: Plan = await loadPlan(planPath);
   const tasks = new Map(plan.tasks.map((t) => [t.index, t]));

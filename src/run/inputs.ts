@@ -6,7 +6,7 @@ import type { FailureCategory, PlanTask } from "../schemas/records.js";
 
 /** Re-check a task's inputs against the identity recorded in the plan, just before csttool runs. */
 
-/** `dicomFiles`: the chosen series' files, to link into `dicom_link_dir` (DICOM with a series_uid). */
+/** `dicomFiles`: the chosen series' files, to link into `_work/` (DICOM with a series_uid). */
 export type InputCheck = { ok: true; dicomFiles: string[] | null } | { ok: false; category: FailureCategory; message: string };
 
 function statOrNull(file: string): fs.Stats | null | { error: string } {
@@ -82,7 +82,7 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
       message: `${REPLAN}: series ${seriesUid} in ${input.dicom_dir} had ${id.file_count} files / ${id.total_size} bytes, now ${files.length} files / ${total} bytes`,
     };
   }
-  return { ok: true, dicomFiles: input.series_uid && task.dicom_link_dir ? files : null };
+  return { ok: true, dicomFiles: input.series_uid ? files : null };
 }
 
 /** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */

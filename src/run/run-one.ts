@@ -2,7 +2,8 @@ import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import { CstError, EXIT, errnoCode, type ExitCode } from "../errors.js";
-import { dicomLinkDir, eventLogPath, logsDir, taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
+import { csttoolOutDir, dicomLinkDir, eventLogPath, logsDir, taskPaths, WORK_DIR, type TaskPaths } from "../layout.js";
+import { csttoolArgv, linkedSeries } from "./csttool-argv.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import {
   AttemptStartSchema,
@@ -169,29 +170,6 @@ export function taskBindDirs(out: string, task: PlanTask): string[] {
     dirs.push(input.dicom_dir);
   }
   return dirs;
-}
-
-/**
- * csttool's argv from the plan with `--out` pointing into `_work` and, for a task whose DICOM
- * series is linked, `--dicom` pointing at the link folder: both inside the study folder where it
- * is now, whatever folder the plan was made in.
- */
-export function buildCsttoolArgv(planArgv: readonly string[], csttoolOut: string, dicomLink: string | null = null): string[] {
-  const argv = [...planArgv];
-  const d = argv.indexOf("--dicom");
-  if (dicomLink !== null && d >= 0 && d + 1 < argv.length) argv[d + 1] = dicomLink;
-  const i = argv.indexOf("--out");
-  if (i >= 0 && i + 1 < argv.length) {
-    argv[i + 1] = csttoolOut;
-    return argv;
-  }
-  const j = argv.findIndex((a) => a.startsWith("--out="));
-  if (j >= 0) {
-    argv[j] = `--out=${csttoolOut}`;
-    return argv;
-  }
-  argv.push("--out", csttoolOut);
-  return argv;
 }
 
 function envSeconds(name: string, fallback: number): number {
@@ -366,7 +344,7 @@ async function recover(out: string, paths: TaskPaths, task: PlanTask, header: Pl
     host: start?.host ?? "unknown",
     pid: start?.pid ?? 0,
     job_id: start?.job_id ?? null,
-    csttool_argv: task.csttool_argv,
+    csttool_argv: csttoolArgv(header.csttool.executable, task, paths.dir),
     max_rss_kb: null,
   };
   const tail = await readLogTail(paths.log);
@@ -496,9 +474,9 @@ async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   const timeoutMinutes = opts.timeoutMinutes ?? header.run.timeout_minutes;
   const graceSeconds = opts.graceSeconds ?? header.run.grace_seconds;
   const signalGrace = Math.min(graceSeconds, opts.signalGraceSeconds ?? envSeconds("CST_BATCH_SIGNAL_GRACE_SECONDS", 10));
-  const csttoolOut = path.join(paths.work, "csttool");
-  const linkDir = task.dicom_link_dir !== null ? dicomLinkDir(paths.dir) : null;
-  const plainArgv = buildCsttoolArgv(task.csttool_argv, csttoolOut, linkDir);
+  const csttoolOut = csttoolOutDir(paths.dir);
+  const linkDir = linkedSeries(task) ? dicomLinkDir(paths.dir) : null;
+  const plainArgv = csttoolArgv(header.csttool.executable, task, paths.dir);
   let argv = plainArgv;
   let bindError: CstError | null = null;
   try {

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
-import { currentPlanPath } from "../layout.js";
+import { currentPlanFile } from "../plan/load-plan.js";
 import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
 
 /** What run-one is asked to run: one plan task, or one chunk of a submission. */
@@ -36,7 +36,7 @@ function nonNegativeInt(flag: string, value: number | string): number {
 /** A plan path that names a folder means that study's current plan. */
 export function planFileOf(given: string): string {
   try {
-    if (statSync(given).isDirectory()) return currentPlanPath(given);
+    if (statSync(given).isDirectory()) return currentPlanFile(given);
   } catch {
     // missing: loading the plan reports it with its path
   }

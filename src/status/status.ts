@@ -1,8 +1,8 @@
 import os from "node:os";
 import path from "node:path";
-import { ATTEMPT_FILE, currentPlanPath, taskPaths } from "../layout.js";
+import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { resolveStudyDir } from "../study/study-folder.js";
-import { loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
+import { currentPlanFile, loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../processes/procs.js";
 import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
@@ -18,7 +18,7 @@ import type { StudyRef } from "../failures/catalogue.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 
 export interface StatusOptions {
-  /** Default `<out>/.cst-batch/plan.json`. */
+  /** Default: the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
   planFile?: string;
   io?: IoMode;
   /** Ask the scheduler (default true); false = the output folder's records only. */
@@ -54,7 +54,7 @@ export interface StatusReport {
  */
 export async function readStatus(out: string, opts: StatusOptions = {}): Promise<StatusReport> {
   const outDir = path.resolve(out);
-  const planFile = path.resolve(opts.planFile ?? currentPlanPath(outDir));
+  const planFile = path.resolve(opts.planFile ?? currentPlanFile(outDir));
   const plan = await loadPlanRefs(planFile, outDir);
   // Refuses a plan of another study before anything is read or written here.
   resolveStudyDir(outDir, plan, planFile);

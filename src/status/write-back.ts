@@ -4,6 +4,7 @@ import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, taskIdentity, type RunIdentity } from "../run/attempt.js";
 import { nextStepFor, type StudyRef } from "../failures/catalogue.js";
 import { acquireLock } from "../lock/lock.js";
+import { csttoolArgv } from "../run/csttool-argv.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
@@ -79,7 +80,8 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, wb: WriteBack, now: Date, startedAt: string | null): RunIdentity {
+/** `taskDir`: the subject folder where the study is now (csttool's argv is built for it). */
+function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: PlanTask, taskDir: string, wb: WriteBack, now: Date, startedAt: string | null): RunIdentity {
   const elapsed = wb.sched.elapsedSeconds;
   const started = startedAt ?? new Date(now.getTime() - (elapsed ?? 0) * 1000).toISOString();
   return {
@@ -90,7 +92,7 @@ function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: Plan
     host: wb.sched.node ?? "unknown",
     pid: 0,
     job_id: wb.elementId,
-    csttool_argv: task.csttool_argv,
+    csttool_argv: csttoolArgv(header.csttool.executable, task, taskDir),
     max_rss_kb: wb.sched.maxRssKb,
   };
 }
@@ -110,7 +112,7 @@ async function writeSchedulerRecord(
   if (records.some((r) => r.job_id === wb.elementId)) return { kind: "skipped", reason: "already-recorded" };
   if (records.some((r) => timeOf(r.finished_at) >= since)) return { kind: "skipped", reason: "changed" };
   const target = await failedAttemptDir(paths.out, paths.dir, wb.category, now);
-  const record = buildAttemptRecord(target.id, identityFor(header, task, wb, now, null), {
+  const record = buildAttemptRecord(target.id, identityFor(header, task, paths.dir, wb, now, null), {
     category: wb.category,
     message: wb.message,
     exitCode: wb.sched.exitCode,
@@ -135,7 +137,7 @@ async function archiveWithVerdict(
   const start = await readStateFile(path.join(paths.work, ATTEMPT_FILE), AttemptStartSchema);
   if (start.kind !== "ok" || start.value.job_id !== wb.elementId) return { kind: "skipped", reason: "changed" };
   const s = start.value;
-  const identity = { ...identityFor(header, task, wb, now, s.started_at), config_hash: s.config_hash, plan_id: s.plan_id, host: s.host, pid: s.pid };
+  const identity = { ...identityFor(header, task, paths.dir, wb, now, s.started_at), config_hash: s.config_hash, plan_id: s.plan_id, host: s.host, pid: s.pid };
   const target = await failedAttemptDir(paths.out, paths.dir, wb.category, now);
   const record = buildAttemptRecord(target.id, identity, {
     category: wb.category,

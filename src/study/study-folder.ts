@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
-import { plansDir, STATE_DIR } from "../layout.js";
+import { planFilePath, plansDir, STATE_DIR } from "../layout.js";
 
 /**
  * "The folder given is the study": which study folder a command works in. The folder the user
@@ -10,7 +10,7 @@ import { plansDir, STATE_DIR } from "../layout.js";
  *
  *   same folder (also through a symlink or bind mount)           -> that folder
  *   the recorded folder still exists and holds this very plan     -> the plan belongs to another
- *     (`.cst-batch/plans/<plan_id>.json`)                            study: refused, both named
+ *     (`.cst-batch/plans/<plan_id>.jsonl`)                           study: refused, both named
  *   otherwise (the recorded folder is gone, or does not hold it)  -> the study was moved: the
  *                                                                    folder where it is now
  *
@@ -25,8 +25,8 @@ export interface PlanOrigin {
 }
 
 /**
- * The study folder a plan file sits in: `<S>/.cst-batch/plan.json` or
- * `<S>/.cst-batch/plans/<id>.json` -> S; null for a plan file anywhere else.
+ * The study folder a plan file sits in: `<S>/.cst-batch/plan.jsonl` (`plan.json` before schema 2)
+ * or `<S>/.cst-batch/plans/<id>.jsonl` (`.json`) -> S; null for a plan file anywhere else.
  */
 export function studyDirOfPlanFile(planFile: string): string | null {
   const file = path.resolve(planFile);
@@ -46,8 +46,8 @@ export function resolveStudyDir(given: string, plan: PlanOrigin, planFile: strin
   const study = path.resolve(given);
   const recorded = path.resolve(plan.out_dir);
   if (study === recorded || sameFolder(path.join(study, STATE_DIR), path.join(recorded, STATE_DIR))) return study;
-  const recordedPlan = path.join(plansDir(recorded), `${plan.plan_id}.json`);
-  if (!fs.existsSync(recordedPlan)) return study; // moved (or the old folder no longer holds it)
+  const recordedPlan = [planFilePath(recorded, plan.plan_id), path.join(plansDir(recorded), `${plan.plan_id}.json`)].find((f) => fs.existsSync(f));
+  if (recordedPlan === undefined) return study; // moved (or the old folder no longer holds it)
   throw new CstError("WRONG_STUDY", `the plan ${path.resolve(planFile)} belongs to the study ${recorded}, not to ${study}`, {
     details: [
       `folder given:           ${study}`,

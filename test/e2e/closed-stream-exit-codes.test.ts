@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readCurrentPlan } from "../helpers/plan-file.js";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -135,10 +136,10 @@ describe("exit codes are never masked by a closed stdout or stderr", () => {
     it(`a successful plan exits 0 and writes the plan (${closed} closed, with and without --json)`, async () => {
       const s = study({});
       expect(await runClosed(["plan", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN], closed)).toEqual({ code: EXIT.OK, signal: null });
-      expect(existsSync(path.join(s.out, ".cst-batch", "plan.json"))).toBe(true);
+      expect(existsSync(path.join(s.out, ".cst-batch", "plan.jsonl"))).toBe(true);
       const out2 = path.join(s.dir, "out2");
       expect(await runClosed(["plan", "--bids-dir", s.bids, "--out", out2, "--csttool", STANDIN, "--json"], closed)).toEqual({ code: EXIT.OK, signal: null });
-      expect(existsSync(path.join(out2, ".cst-batch", "plan.json"))).toBe(true);
+      expect(existsSync(path.join(out2, ".cst-batch", "plan.jsonl"))).toBe(true);
     });
   }
 
@@ -152,14 +153,14 @@ describe("exit codes are never masked by a closed stdout or stderr", () => {
   it("run-one of a failing subject exits 4, and 0 once done, with closed streams (--json too)", async () => {
     const s = study({ "sub-02": "fail" });
     expect(await runClosed(["plan", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN], "both")).toEqual({ code: EXIT.OK, signal: null });
-    const plan = readJson(path.join(s.out, ".cst-batch", "plan.json"));
-    const sub02 = plan.tasks.find((t: { key: string }) => t.key === "sub-02").index as number;
-    const planFile = path.join(s.out, ".cst-batch", "plan.json");
+    const plan = readCurrentPlan(s.out);
+    const sub02 = plan.tasks.find((t) => t.key === "sub-02")!.index;
+    const planFile = path.join(s.out, ".cst-batch", "plan.jsonl");
     expect(await runClosed(["run-one", "--plan", planFile, "--index", String(sub02)], "stderr", s.env)).toEqual({ code: EXIT.SUBJECT_FAILED, signal: null });
     expect(await runClosed(["run-one", "--plan", planFile, "--index", String(sub02), "--json"], "both", s.env)).toEqual({ code: EXIT.SUBJECT_FAILED, signal: null });
     expect(readdirSync(path.join(s.out, "sub-02", "_failed_attempts"))).toHaveLength(2);
     expect(await runClosed(["run-one", "--plan", planFile, "--index", "0", "--json"], "both", s.env)).toEqual({ code: EXIT.OK, signal: null });
-    expect(existsSync(path.join(s.out, plan.tasks[0].output_dir, "_done.json"))).toBe(true);
+    expect(existsSync(path.join(s.out, plan.tasks[0]!.output_dir, "_done.json"))).toBe(true);
   });
 
   it("status and collect with a failed subject exit 0 (the README's code for a report that ran), with closed streams", async () => {

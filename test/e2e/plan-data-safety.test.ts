@@ -291,7 +291,7 @@ describe("container binds", () => {
     const bin = path.join(dir, "bin");
     mkdirSync(bin);
     writeFileSync(path.join(bin, "apptainer"), `#!/bin/sh\ntouch ${JSON.stringify(path.join(dir, "apptainer-ran"))}\n`, { mode: 0o755 });
-    const r = runCli(["run-one", "--plan", path.join(out, ".cst-batch", "plan.json"), "--index", "2", "--container-image", "/images/csttool.sif"], {
+    const r = runCli(["run-one", "--plan", path.join(out, ".cst-batch", "plan.jsonl"), "--index", "2", "--container-image", "/images/csttool.sif"], {
       env: { PATH: `${bin}:${process.env.PATH ?? ""}` },
     });
     expect(r.code).toBe(EXIT.SYSTEM);

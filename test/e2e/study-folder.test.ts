@@ -4,6 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
+import { readCurrentPlan } from "../helpers/plan-file.js";
+import { linkedSeries } from "../../src/run/csttool-argv.js";
 
 /**
  * "The folder given is the study" through the built CLI: a plan copied from another study is
@@ -36,7 +38,7 @@ function runLocalStudy(bids: string, out: string, env: Record<string, string>, e
 
 /** The plan index of a task key in a study's current plan. */
 function indexOf(out: string, key: string): number {
-  const plan = readJson<{ tasks: { index: number; key: string }[] }>(path.join(out, ".cst-batch", "plan.json"));
+  const plan = readCurrentPlan(out);
   const t = plan.tasks.find((x) => x.key === key);
   if (!t) throw new Error(`no task ${key}`);
   return t.index;
@@ -74,7 +76,7 @@ describe("the folder given is the study (built CLI)", () => {
     expect(runLocalStudy(bids, b, env).code).toBe(EXIT.OK);
     // A is a study of its own (one subject), with its own reports.
     expect(runLocalStudy(bids, a, env, ["--include", "sub-02"]).code).toBe(EXIT.OK);
-    copyFileSync(path.join(b, ".cst-batch", "plan.json"), path.join(a, ".cst-batch", "plan.json"));
+    copyFileSync(path.join(b, ".cst-batch", "plan.jsonl"), path.join(a, ".cst-batch", "plan.jsonl"));
     const beforeA = snapshot(a);
     const beforeB = snapshot(b);
 
@@ -86,7 +88,7 @@ describe("the folder given is the study (built CLI)", () => {
       expect(r.stderr).toMatch(/what to do: .*--out /);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     }
-    const one = runCli(["run-one", "--plan", path.join(a, ".cst-batch", "plan.json"), "--index", "0", "--force"], { env });
+    const one = runCli(["run-one", "--plan", path.join(a, ".cst-batch", "plan.jsonl"), "--index", "0", "--force"], { env });
     expect(one.code, one.stderr).toBe(EXIT.USAGE);
     expect(one.stderr).toContain(`belongs to the study ${b}, not to ${a}`);
 
@@ -121,7 +123,7 @@ describe("the folder given is the study (built CLI)", () => {
 
     // run-one of a subject made pending, by the plan file inside C: runs in C.
     rmSync(path.join(c, "sub-02", "_done.json"));
-    const one = runCli(["run-one", "--plan", path.join(c, ".cst-batch", "plan.json"), "--index", String(indexOf(c, "sub-02"))], { env });
+    const one = runCli(["run-one", "--plan", path.join(c, ".cst-batch", "plan.jsonl"), "--index", String(indexOf(c, "sub-02"))], { env });
     expect(one.code, one.stderr).toBe(EXIT.OK);
     const done = readJson<{ csttool_argv: string[] }>(path.join(c, "sub-02", "_done.json"));
     expect(done.csttool_argv[done.csttool_argv.indexOf("--out") + 1]).toBe(path.join(c, "sub-02", "_work", "csttool"));
@@ -170,19 +172,19 @@ describe("the folder given is the study (built CLI)", () => {
     // manifest that names its series (the series is linked into _work/dicom-series).
     const plain = path.join(dir, "B1");
     expect(runLocalStudy(bids, plain, env, ["--include", "sub-03"]).code).toBe(EXIT.OK);
-    const input = readJson(path.join(plain, ".cst-batch", "plan.json")).tasks[0].input;
-    expect(input.kind).toBe("dicom");
+    const input = readCurrentPlan(plain).tasks[0]!.input;
+    if (input.kind !== "dicom") throw new Error("dicom expected");
     const manifest = path.join(dir, "study.json");
     writeFileSync(manifest, JSON.stringify({ subjects: [{ id: "sub-03", dicom: input.dicom_dir, series_uid: input.series.series_uid }] }));
     const linked = path.join(dir, "B2");
     const first = runCli(["submit", "--scheduler", "local", "--manifest", manifest, "--out", linked, "--csttool", STANDIN, "--skip-disk-check"], { env });
     expect(first.code, first.stderr).toBe(EXIT.OK);
-    expect(readJson(path.join(linked, ".cst-batch", "plan.json")).tasks[0].dicom_link_dir).toBe(path.join(linked, "sub-03", "_work", "dicom-series"));
+    expect(linkedSeries(readCurrentPlan(linked).tasks[0]!)).toBe(true);
 
     for (const [from, to] of [[plain, path.join(dir, "C1")], [linked, path.join(dir, "C2")]] as const) {
       renameSync(from, to);
       rmSync(path.join(to, "sub-03", "_done.json"));
-      const r = runCli(["run-one", "--plan", path.join(to, ".cst-batch", "plan.json"), "--index", "0"], { env });
+      const r = runCli(["run-one", "--plan", path.join(to, ".cst-batch", "plan.jsonl"), "--index", "0"], { env });
       expect(r.code, r.stderr).toBe(EXIT.OK);
       expect(existsSync(path.join(to, "sub-03", "_done.json"))).toBe(true);
       const call = standinCalls(argvLog).at(-1)!.argv;

@@ -9,13 +9,13 @@ import {
   AttemptRecordSchema,
   AttemptStartSchema,
   DoneRecordSchema,
-  PlanSchema,
-  PlanTaskSchema,
+  PlanV1Schema,
+  PlanTaskV1Schema,
   type AttemptRecord,
   type DoneRecord,
   type FailureCategory,
-  type Plan,
   type PlanTask,
+  type Plan as LoadedPlanOf,
 } from "../../src/schemas/records.js";
 import {
   ATTEMPT_FILE,
@@ -23,13 +23,18 @@ import {
   FAILED_DIR,
   LOCK_FILE,
   WORK_DIR,
-  currentPlanPath,
+  legacyCurrentPlanPath,
   logsDir,
   relativeErrorLogFile,
   relativeLogFile,
   relativeTaskDir,
   taskKey,
 } from "../../src/layout.js";
+
+/** These fixtures are a study planned before schema 2: status and collect read its `plan.json` (schema 1). */
+type Plan = ReturnType<typeof PlanV1Schema.parse>;
+type LoadedPlan = LoadedPlanOf;
+type PlanTaskV1 = ReturnType<typeof PlanTaskV1Schema.parse>;
 
 export function makeTempOut(prefix = "cst-collect-"): { out: string; cleanup: () => void } {
   const out = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -43,11 +48,11 @@ export interface TaskSpec {
 }
 
 /** A valid plan task (NIfTI input) for a subject / session. */
-export function makeTask(out: string, index: number, spec: TaskSpec): PlanTask {
+export function makeTask(out: string, index: number, spec: TaskSpec): PlanTaskV1 {
   const session = spec.session ?? null;
   const key = taskKey(spec.subject, session);
   const nifti = `/data/bids/${spec.subject}/dwi/${key}_dwi.nii.gz`;
-  return PlanTaskSchema.parse({
+  return PlanTaskV1Schema.parse({
     index,
     key,
     subject: spec.subject,
@@ -76,10 +81,10 @@ export interface PlanSpec {
   planId?: string;
 }
 
-/** Write `<out>/.cst-batch/plan.json` with tasks in the given order (indices 0..n-1). */
-export function writePlan(out: string, specs: TaskSpec[], opts: PlanSpec = {}): Plan {
+/** Write a schema-1 `<out>/.cst-batch/plan.json` with tasks in the given order (indices 0..n-1). */
+export function writePlan(out: string, specs: TaskSpec[], opts: PlanSpec = {}): LoadedPlan {
   const tasks = specs.map((s, i) => makeTask(out, i, s));
-  const plan = PlanSchema.parse({
+  const plan = PlanV1Schema.parse({
     schema_version: 1,
     kind: "cst-batch-plan",
     plan_id: opts.planId ?? "plan-abc123",
@@ -94,9 +99,10 @@ export function writePlan(out: string, specs: TaskSpec[], opts: PlanSpec = {}): 
     skipped: [],
     tasks,
   });
-  mkdirSync(path.dirname(currentPlanPath(out)), { recursive: true });
-  writeFileSync(currentPlanPath(out), JSON.stringify(plan, null, 2));
-  return plan;
+  mkdirSync(path.dirname(legacyCurrentPlanPath(out)), { recursive: true });
+  writeFileSync(legacyCurrentPlanPath(out), JSON.stringify(plan, null, 2));
+  // As readers see it (a schema-1 plan has no input_root); the tasks keep their schema-1 fields.
+  return { ...plan, input_root: "" };
 }
 
 function taskDir(out: string, task: PlanTask): string {
@@ -123,7 +129,7 @@ function runIdentity(task: PlanTask, o: { finishedAt?: string; durationSeconds?:
     host: o.host ?? "node01",
     pid: 4242,
     job_id: o.jobId === undefined ? "1234_5" : o.jobId,
-    csttool_argv: task.csttool_argv,
+    csttool_argv: "csttool_argv" in task ? (task as PlanTaskV1).csttool_argv : ["csttool", "run"],
     max_rss_kb: o.maxRssKb === undefined ? 2_048_000 : o.maxRssKb,
   };
 }

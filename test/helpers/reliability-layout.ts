@@ -40,7 +40,17 @@ function parameterNames(fn: (...args: never[]) => unknown): string[] {
 const CONSTANT_FOLDER: Record<string, string> = { [layout.ATTEMPT_FILE]: layout.WORK_DIR };
 
 export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
-  const args: Record<string, unknown> = { out, task, key: task.key, subject: task.subject, session: task.session, taskDir: path.join(out, task.output_dir) };
+  // planId: a plan id of the right form (another plan's files in plans/ are planted at; this study's own are `currentPlanPath`'s).
+  const args: Record<string, unknown> = {
+    out,
+    task,
+    key: task.key,
+    subject: task.subject,
+    session: task.session,
+    taskDir: path.join(out, task.output_dir),
+    planId: "0000000000000000",
+    planFile: layout.currentPlanPath(out),
+  };
   const found: LayoutPath[] = [];
   const names: { from: string; name: string }[] = [];
   const add = (from: string, p: string): void => {

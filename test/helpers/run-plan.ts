@@ -2,7 +2,9 @@ import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { PlanSchema, type Plan, type PlanTask } from "../../src/schemas/records.js";
+import { PlanHeaderSchema, type Plan, type PlanTask } from "../../src/schemas/records.js";
+import { inputRootOf } from "../../src/plan/plan-format.js";
+import { serializePlan, writePlanFileSync } from "../../src/plan/write-plan.js";
 
 /** Test plans for run-one: a temp study with tiny NIfTI inputs and a schema-valid plan file. */
 
@@ -49,8 +51,6 @@ export async function makeStudy(subjects: SubjectSpec[], opts: { timeoutMinutes?
     await fsp.writeFile(nifti, Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
     await fsp.writeFile(bval, "0 1000\n");
     await fsp.writeFile(bvec, "0 1\n0 0\n0 0\n");
-    const argv = [STANDIN, "run", "--nifti", nifti, "--out", "PLACEHOLDER", "--subject-id", s.subject.replace(/^sub-/, "")];
-    if (session) argv.push("--session-id", session.replace(/^ses-/, ""));
     tasks.push({
       index,
       key,
@@ -58,31 +58,30 @@ export async function makeStudy(subjects: SubjectSpec[], opts: { timeoutMinutes?
       session,
       input: { kind: "nifti", nifti, bval, bvec, json: null, entities: {}, identity: [await identity(nifti), await identity(bval), await identity(bvec)] },
       options: {},
-      csttool_argv: argv,
-      dicom_link_dir: null,
       output_dir: session ? path.join(s.subject, session) : s.subject,
-      log_file: path.join("logs", `${key}.log`),
       config_hash: "hash-1",
     });
   }
-  const plan = PlanSchema.parse({
-    schema_version: 1,
+  const source = { type: "manifest" as const, manifest_path: path.join(root, "manifest.json"), name: null, description: null };
+  const plan: Plan = {
+    schema_version: 2,
     kind: "cst-batch-plan",
     plan_id: "p-test",
     created_at: new Date().toISOString(),
     cst_batch_version: "0.1.0",
     out_dir: out,
-    source: { type: "manifest", manifest_path: path.join(root, "manifest.json"), name: null, description: null },
+    source,
     csttool: { executable: STANDIN, version: "0.5.0" },
     options: {},
     run: { timeout_minutes: opts.timeoutMinutes ?? 5, grace_seconds: opts.graceSeconds ?? 1 },
     task_count: tasks.length,
     skipped: [],
+    input_root: inputRootOf(source),
     tasks,
-  });
-  const planFile = path.join(out, ".cst-batch", "plans", "p-test.json");
+  };
+  const planFile = path.join(out, ".cst-batch", "plans", "p-test.jsonl");
   await fsp.mkdir(path.dirname(planFile), { recursive: true });
-  await fsp.writeFile(planFile, JSON.stringify(plan, null, 2));
+  writeTestPlan(planFile, plan);
   const argvLog = path.join(root, "argv.jsonl");
   const configFile = path.join(root, "behaviours.json");
   await fsp.writeFile(configFile, "{}");
@@ -114,8 +113,19 @@ export async function makeStudy(subjects: SubjectSpec[], opts: { timeoutMinutes?
   };
 }
 
-/** Update the plan file (e.g. a changed csttool argv) and write it back. */
+/**
+ * Write a plan (schema 2: header line, task lines, offsets file) as given, its plan_id kept,
+ * through the library's own writer; the header is validated like a planned one.
+ */
+export function writeTestPlan(file: string, plan: Plan): void {
+  const { tasks, schema_version: _v, kind: _k, plan_id, created_at, ...draft } = plan;
+  const serialized = serializePlan(draft, tasks);
+  PlanHeaderSchema.parse({ ...serialized.header, plan_id, created_at });
+  writePlanFileSync(file, { header: { ...serialized.header, plan_id }, lines: serialized.lines }, created_at);
+}
+
+/** Update the plan file (e.g. another csttool executable) and write it back. */
 export async function rewritePlan(study: TestStudy, edit: (plan: Plan) => void): Promise<void> {
   edit(study.plan);
-  await fsp.writeFile(study.planFile, JSON.stringify(PlanSchema.parse(study.plan), null, 2));
+  writeTestPlan(study.planFile, study.plan);
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { readCurrentPlan } from "../helpers/plan-file.js";
 import { cpSync, existsSync, lstatSync, mkdirSync, promises as fsp, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
-import { makeDemoBids, readJson, runCli, STANDIN, tempDir, type CliResult } from "../helpers/cli.js";
+import { makeDemoBids, runCli, STANDIN, tempDir, type CliResult } from "../helpers/cli.js";
 import { diffTrees, hasStackTrace, snapshotTree, type TreeEntry } from "../helpers/reliability-fs.js";
 import { layoutPaths } from "../helpers/reliability-layout.js";
 import { FULL, reportFamily, Tally } from "../helpers/reliability-results.js";
@@ -176,7 +177,7 @@ describe("reliability: data safety", () => {
       if (refRun.code !== EXIT.SUBJECT_FAILED) throw new Error(`reference run: exit ${refRun.code}: ${refRun.stderr.slice(0, 300)}`);
       cli(ref, ["status", "--out", ref.out, "--no-scheduler"]);
       const refTree = await snapshotTree(ref.out);
-      const refTask = readJson<{ tasks: { output_dir: string; key: string; subject: string; session: string | null }[] }>(path.join(ref.out, ".cst-batch", "plan.json")).tasks.find((t) => t.key === "sub-02")!;
+      const refTask = readCurrentPlan(ref.out).tasks.find((t) => t.key === "sub-02")!;
       const plants = layoutPaths(ref.out, refTask);
       if (plants.length < 15) throw new Error(`only ${plants.length} layout paths derived`);
       const FAST_PLANTS = new Set(["logs", "sub-02/_failed_attempts", ".cst-batch/events.jsonl"]);
@@ -225,7 +226,7 @@ describe("reliability: data safety", () => {
           renameSync(old, moved);
           const bids = what === "--out alone" ? s.bids : path.join(moved, "ds");
           const out = what === "--out alone" ? moved : path.join(moved, "out");
-          const index = readJson<{ tasks: { key: string; index: number }[] }>(path.join(out, ".cst-batch", "plan.json")).tasks.find((t) => t.key === "sub-02")!.index;
+          const index = readCurrentPlan(out).tasks.find((t) => t.key === "sub-02")!.index;
           const outside = await snapshotOutside(s.root, [out]);
           const steps: [string, string[]][] = [
             ["run-one", ["run-one", "--plan", out, "--index", String(index)]],

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { readPlanFile } from "../helpers/plan-file.js";
 import { execFileSync } from "node:child_process";
 import { existsSync, promises as fsp, readdirSync, symlinkSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
 import { makeStudy, rewritePlan, type TestStudy } from "../helpers/run-plan.js";
 import { runCli as runCliEnv } from "../helpers/run-procs.js";
-import { makeDemoBids, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
+import { makeDemoBids, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
 import { checkDone, diffTrees, hasStackTrace, snapshotTree } from "../helpers/reliability-fs.js";
 import { reportFamily, Tally } from "../helpers/reliability-results.js";
 
@@ -44,7 +45,7 @@ describe("reliability: faults", () => {
       await fsp.writeFile(study.planFile, planText);
       const first = await runOne(study);
       expect(first.code).toBe(EXIT.OK);
-      await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.json"));
+      await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.jsonl"));
       const good = await resultSnapshot(taskDir);
 
       const expectCleanSystem = async (label: string, r: { code: number | null; stderr: string }): Promise<void> => {
@@ -133,7 +134,7 @@ describe("reliability: faults", () => {
     const planCases: Record<string, (t: string) => string> = {
       "truncated plan": (t) => t.slice(0, Math.floor(t.length / 2)),
       "garbage plan": () => "\u0000not json at all",
-      "plan of a newer schema": (t) => t.replace('"schema_version": 1', '"schema_version": 7'),
+      "plan of a newer schema": (t) => t.replace('"schema_version":2', '"schema_version":7'),
       "plan of the wrong shape": () => JSON.stringify({ schema_version: 1, kind: "cst-batch-plan", tasks: 3 }),
     };
     for (const [label, edit] of Object.entries(planCases)) {
@@ -147,8 +148,8 @@ describe("reliability: faults", () => {
           if (!/what to do:/.test(r.stderr)) throw new Error(`no fix given: ${r.stderr}`);
           if (hasStackTrace(r.stderr)) throw new Error("stack trace");
           if (label.includes("newer") && !/newer/.test(r.stderr)) throw new Error(`does not say the plan is newer: ${r.stderr}`);
-          // collect on the same damaged plan (as the current plan.json)
-          const current = path.join(study.out, ".cst-batch", "plan.json");
+          // collect on the same damaged plan (as the current plan.jsonl)
+          const current = path.join(study.out, ".cst-batch", "plan.jsonl");
           await fsp.copyFile(study.planFile, current);
           const c = runCli(["collect", "--out", study.out]);
           if (c.code !== EXIT.USAGE || !c.stderr.includes(current) || hasStackTrace(c.stderr)) throw new Error(`collect: exit ${c.code}: ${c.stderr}`);
@@ -215,7 +216,7 @@ describe("reliability: faults", () => {
         try {
           const dir = path.join(study.out, "sub-01");
           await fsp.mkdir(dir, { recursive: true });
-          await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.json"));
+          await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.jsonl"));
           const named = await damage(dir);
           const c = runCli(["collect", "--out", study.out, "--json"]);
           if (c.code !== EXIT.OK || hasStackTrace(c.stderr)) throw new Error(`collect exited ${c.code}: ${c.stderr}`);
@@ -305,8 +306,8 @@ describe("reliability: faults", () => {
           const p = runCli(["plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--json"], { env });
           expect(p.code).toBe(EXIT.OK);
           const planPath = (JSON.parse(p.stdout) as { planPath: string }).planPath;
-          const plan = readJson<{ tasks: { index: number; subject: string; input: { kind: string; dicom_dir: string } }[] }>(planPath);
-          const t = plan.tasks.find((x) => x.input.kind === "dicom")!;
+          const plan = readPlanFile(planPath);
+          const t = plan.tasks.find((x) => x.input.kind === "dicom")! as { index: number; input: { kind: string; dicom_dir: string } };
           const files = readdirSync(t.input.dicom_dir).sort();
           if (change.includes("deleted")) await fsp.rm(path.join(t.input.dicom_dir, files[0]!));
           else await fsp.copyFile(path.join(t.input.dicom_dir, files[0]!), path.join(t.input.dicom_dir, `zz-extra-${files[0]!}`));

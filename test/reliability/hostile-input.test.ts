@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { readPlanFile } from "../helpers/plan-file.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
-import { CLI, makeDemoBids, parseCsv, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
+import { CLI, makeDemoBids, parseCsv, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
 import { diffTrees, hasStackTrace, snapshotTree } from "../helpers/reliability-fs.js";
 import { HOSTILE_CASES, writeManifest, type CorpusContext } from "../helpers/reliability-hostile.js";
 import { FULL, reportFamily, Tally } from "../helpers/reliability-results.js";
@@ -117,7 +118,7 @@ describe("reliability: hostile and malformed input", () => {
         if (r.code !== EXIT.OK) throw new Error(`exit ${r.code}: ${r.stderr.slice(0, 400)}`);
         if (took > 120_000) throw new Error(`took ${took} ms`);
         const planPath = (JSON.parse(r.stdout) as { planPath: string }).planPath;
-        if (readJson<{ task_count: number }>(planPath).task_count !== present) throw new Error("not every subject planned");
+        if (readPlanFile(planPath).task_count !== present) throw new Error("not every subject planned");
         console.log(`[reliability] hostile-scale: ${present}-subject manifest planned in ${took} ms`);
         await fsp.rm(data, { recursive: true, force: true });
       });

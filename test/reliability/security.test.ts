@@ -63,7 +63,7 @@ describe("reliability: security basics", () => {
           const before = await snapshotTree(outside);
           const r = await runCliEnv(["run-one", "--plan", study.planFile, "--index", "0"], study.env);
           if (p.rel.startsWith("batch_")) {
-            await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.json"));
+            await fsp.copyFile(study.planFile, path.join(study.out, ".cst-batch", "plan.jsonl"));
             const c = runCli(["collect", "--out", study.out]);
             if (c.code !== EXIT.OK) throw new Error(`collect exit ${c.code}: ${c.stderr}`);
           }

@@ -26,7 +26,7 @@ error. Free disk: 4x the input size + 300 MB per task still to run (--min-free-g
 requirement yourself, --skip-disk-check to skip). Re-planning into the same --out keeps done
 subjects done (same config hash); changed ones rerun.
 
-The plan goes to <out>/.cst-batch/plans/<plan_id>.json (immutable) and <out>/.cst-batch/plan.json.
+The plan goes to <out>/.cst-batch/plans/<plan_id>.jsonl (immutable) and <out>/.cst-batch/plan.jsonl.
 
 ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.PREFLIGHT, EXIT.SYSTEM])}`;
 

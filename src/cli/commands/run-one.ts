@@ -88,9 +88,9 @@ export function registerRunOneCommand(program: Command, setExit: SetExit): void 
       `
 Examples:
   $ cst-batch run-one --plan results/.cst-batch/plans/<plan_id>.json --index 12
-  $ CST_BATCH_PLAN=results/.cst-batch/plan.json cst-batch run-one --index 12
+  $ CST_BATCH_PLAN=results/.cst-batch/plan.jsonl cst-batch run-one --index 12
   $ cst-batch run-one --submission results/.cst-batch/submissions/<id>.json --chunk 3
-  $ cst-batch run-one --plan results/.cst-batch/plan.json --index 0 --force --timeout-minutes 30
+  $ cst-batch run-one --plan results/.cst-batch/plan.jsonl --index 0 --force --timeout-minutes 30
 
 Output: logs/<key>.log (csttool's lines with timestamps, cst-batch's own as "cst|"); on failure
 _failed_attempts/<time>_<CATEGORY>/attempt.json and logs/<key>_error.log, whose last lines name

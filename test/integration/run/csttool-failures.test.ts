@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { ARGPARSE_NEXT_STEP, ATLAS_NEXT_STEP, ENVIRONMENT_NEXT_STEP } from "../../../src/run/csttool-outcome.js";
-import { CLI, makeStudy, rewritePlan } from "../../helpers/run-plan.js";
+import { CLI, makeStudy, rewritePlan, STANDIN } from "../../helpers/run-plan.js";
 import { runCli } from "../../helpers/run-procs.js";
 
 /** How run-one records the ways the real csttool 0.5.0 fails (docs/csttool-findings.md D1, D2, D4). */
@@ -43,8 +43,11 @@ describe("csttool failures as csttool 0.5.0 reports them", () => {
 
   test("exit 2 from argparse (a value csttool rejects) is VALIDATION with csttool's error line", async () => {
     const s = await makeStudy([{ subject: "sub-001" }]);
+    // A value the options table refuses cannot be planned: a wrapper hands it to the stand-in.
+    const wrapper = path.join(s.root, "csttool-mppca");
+    await fsp.writeFile(wrapper, `#!/bin/sh\nexec ${JSON.stringify(STANDIN)} "$@" --preprocess --denoise-method mppca\n`, { mode: 0o755 });
     await rewritePlan(s, (p) => {
-      p.tasks[0]!.csttool_argv.push("--preprocess", "--denoise-method", "mppca");
+      p.csttool.executable = wrapper;
     });
     expect((await runCli(["run-one", "--plan", s.planFile, "--index", "0"], s.env)).code).toBe(4);
     const a = await onlyAttempt(path.join(s.out, "sub-001"));

@@ -75,7 +75,7 @@ printf '{"metrics": {}}\n' > "$out/sub-$sub/reports/sub-\${sub}_metrics.json"
     { mode: 0o755 },
   );
   await rewritePlan(s, (plan) => {
-    for (const t of plan.tasks) t.csttool_argv = [tool, ...t.csttool_argv.slice(1)];
+    plan.csttool.executable = tool;
   });
   process.env.STATE = s.root;
   const r = await runLocal({ planFile: s.planFile, plan: s.plan, indices: [0, 1], jobs: 1 });

@@ -86,9 +86,9 @@ describe("success and promotion", () => {
     expect(done.metrics_file).toBe("metrics/sub-001_bilateral_metrics.json");
   });
 
-  test("--plan may name the output folder: its current plan (.cst-batch/plan.json) is used", async () => {
+  test("--plan may name the output folder: its current plan (.cst-batch/plan.jsonl) is used", async () => {
     const s = await makeStudy([{ subject: "sub-001" }]);
-    await fsp.copyFile(s.planFile, path.join(s.out, ".cst-batch", "plan.json"));
+    await fsp.copyFile(s.planFile, path.join(s.out, ".cst-batch", "plan.jsonl"));
     const r = await runCli(["run-one", "--plan", s.out, "--index", "0"], s.env);
     expect(r.code, r.stderr).toBe(0);
     expect(await exists(path.join(s.out, "sub-001", "_done.json"))).toBe(true);
@@ -177,13 +177,14 @@ describe("failures", () => {
   test("exit 0 without metrics is PIPELINE_FAILED; SIGKILL from outside is OUT_OF_MEMORY; a missing csttool is SYSTEM", async () => {
     const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]);
     await s.setBehaviours({ "sub-001": "no-output", "sub-002": "oom" });
-    await rewritePlan(s, (p) => {
-      p.tasks[2]!.csttool_argv[0] = path.join(s.root, "no-such-csttool");
-    });
     expect((await run(s, 0)).code).toBe(4);
     expect((await failedAttempts(path.join(s.out, "sub-001")))[0]).toMatch(/_PIPELINE_FAILED$/);
     expect((await run(s, 1)).code).toBe(5);
     expect((await failedAttempts(path.join(s.out, "sub-002")))[0]).toMatch(/_OUT_OF_MEMORY$/);
+    // csttool's argv comes from the plan's executable (no per-task argv): sub-003 runs a missing one.
+    await rewritePlan(s, (p) => {
+      p.csttool.executable = path.join(s.root, "no-such-csttool");
+    });
     expect((await run(s, 2)).code).toBe(6);
     expect((await failedAttempts(path.join(s.out, "sub-003")))[0]).toMatch(/_SYSTEM$/);
   });

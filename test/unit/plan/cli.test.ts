@@ -1,4 +1,6 @@
 import { promises as fsp } from "node:fs";
+import { readPlanFile } from "../../helpers/plan-file.js";
+import { csttoolArgv } from "../../../src/run/csttool-argv.js";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../../src/cli/main.js";
@@ -53,7 +55,7 @@ describe("cst-batch plan", () => {
     const json = JSON.parse(r.stdout);
     expect(json.kind).toBe("planned");
     expect(json.preview.task_count).toBe(3);
-    expect(json.planPath).toBe(path.join(o, ".cst-batch", "plans", `${json.preview.plan_id}.json`));
+    expect(json.planPath).toBe(path.join(o, ".cst-batch", "plans", `${json.preview.plan_id}.jsonl`));
     await expect(fsp.stat(json.planPath)).resolves.toBeTruthy();
   });
 
@@ -88,11 +90,11 @@ describe("cst-batch plan", () => {
       "--timeout-minutes", "0.5", "--grace-seconds", "5", "--include", "01", "--include", "sub-03",
     );
     expect(r.code).toBe(EXIT.OK);
-    const plan = JSON.parse(await fsp.readFile(JSON.parse(r.stdout).planPath, "utf8"));
+    const plan = readPlanFile(JSON.parse(r.stdout).planPath);
     expect(plan.options).toEqual({ denoise_method: "nlmeans", unring: false, target_voxel_size: [2, 2, 2.5], coil_count: 8, verbose: true });
     expect(plan.run).toEqual({ timeout_minutes: 0.5, grace_seconds: 5 });
     expect(plan.tasks.map((t: { key: string }) => t.key)).toEqual(["sub-01", "sub-03_ses-1"]);
-    const argv: string[] = plan.tasks[0].csttool_argv;
+    const argv = csttoolArgv(plan.csttool.executable, plan.tasks[0]!, "/study/sub-01");
     expect(argv.slice(argv.indexOf("--denoise-method"))).toEqual(["--denoise-method", "nlmeans", "--target-voxel-size", "2", "2", "2.5", "--coil-count", "8", "--verbose"]);
   });
 

@@ -136,7 +136,8 @@ describe("preflight against csttool's capabilities", () => {
     expect(caps.probed).toBe(true);
     expect(caps.flags).toContain("--denoise-method");
     expect(caps.choices["--denoise-method"]).toEqual(["patch2self", "nlmeans"]);
-    const onDisk = JSON.parse(await fsp.readFile(o.planPath, "utf8")) as { csttool_capabilities: unknown };
+    // The header is the plan file's first line.
+    const onDisk = JSON.parse((await fsp.readFile(o.planPath, "utf8")).split("\n")[0]!) as { csttool_capabilities: unknown };
     expect(onDisk.csttool_capabilities).toEqual(caps);
   });
 

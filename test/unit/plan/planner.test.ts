@@ -2,7 +2,8 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan, loadPlan, loadPlanTask, type PlanOutcome } from "../../../src/plan/planner.js";
-import { loadPlanRefs, planRefsPath, planTaskRef } from "../../../src/plan/load-plan.js";
+import { loadPlanRefs, planTaskRef } from "../../../src/plan/load-plan.js";
+import { csttoolArgv, linkedSeries } from "../../../src/run/csttool-argv.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import { CstError } from "../../../src/errors.js";
 import type { Plan } from "../../../src/schemas/records.js";
@@ -47,13 +48,22 @@ function base(extra: Partial<PlanRequest> & { out: string }): PlanRequest {
 }
 
 describe("createPlan: the plan file", () => {
-  it("writes plans/<plan_id>.json and an identical plan.json, tasks sorted with exact argv", async () => {
+  it("writes plans/<plan_id>.jsonl and plan.jsonl (the same file), tasks sorted; run-one's argv from the task is exact", async () => {
     const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-02" }, { id: "sub-01", sessions: ["ses-b", "ses-a"] }]);
     const out = fresh("out");
     const o = planned(await createPlan(base({ bidsDir: bids, out, options: { fa_thr: 0.3, unring: true } })));
-    expect(o.planPath).toBe(path.join(out, ".cst-batch", "plans", `${o.plan.plan_id}.json`));
+    expect(o.planPath).toBe(path.join(out, ".cst-batch", "plans", `${o.plan.plan_id}.jsonl`));
     const immutable = await fsp.readFile(o.planPath, "utf8");
-    expect(await fsp.readFile(path.join(out, ".cst-batch", "plan.json"), "utf8")).toBe(immutable);
+    expect(await fsp.readFile(path.join(out, ".cst-batch", "plan.jsonl"), "utf8")).toBe(immutable);
+    expect(await fsp.readFile(path.join(out, ".cst-batch", "plan.idx"))).toEqual(await fsp.readFile(path.join(out, ".cst-batch", "plans", `${o.plan.plan_id}.idx`)));
+    // JSON Lines: the header, then one line per task in index order, input paths relative to the BIDS folder, no argv.
+    const lines = immutable.split("\n");
+    expect(lines).toHaveLength(5);
+    expect(lines[4]).toBe("");
+    expect(JSON.parse(lines[0]!)).toMatchObject({ schema_version: 2, kind: "cst-batch-plan", plan_id: o.plan.plan_id, task_count: 3, input_root: bids });
+    const line0 = JSON.parse(lines[1]!);
+    expect(Object.keys(line0)).toEqual(["index", "key", "subject", "session", "input", "options", "config_hash"]);
+    expect(line0.input.nifti).toBe(path.join("sub-01", "ses-a", "dwi", "sub-01_ses-a_dwi.nii.gz"));
     const plan = await loadPlan(o.planPath);
     expect(plan).toEqual(o.plan);
     expect(plan.tasks.map((t) => [t.index, t.key])).toEqual([
@@ -62,7 +72,7 @@ describe("createPlan: the plan file", () => {
       [2, "sub-02"],
     ]);
     const t0 = plan.tasks[0]!;
-    expect(t0.csttool_argv).toEqual([
+    expect(csttoolArgv(plan.csttool.executable, t0, path.join(out, t0.output_dir))).toEqual([
       csttool,
       "run",
       "--nifti",
@@ -77,15 +87,15 @@ describe("createPlan: the plan file", () => {
       "--fa-thr",
       "0.3",
     ]);
-    expect(t0).toMatchObject({ output_dir: path.join("sub-01", "ses-a"), log_file: path.join("logs", "sub-01_ses-a.log"), dicom_link_dir: null });
+    expect(t0).toMatchObject({ output_dir: path.join("sub-01", "ses-a") });
     expect(t0.config_hash).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(plan.tasks[2]!.csttool_argv).not.toContain("--session-id");
-    expect(plan).toMatchObject({ kind: "cst-batch-plan", schema_version: 1, task_count: 3, out_dir: out, source: { type: "bids", bids_dir: bids }, csttool: { executable: csttool, version: "0.5.0" } });
+    expect(csttoolArgv(plan.csttool.executable, plan.tasks[2]!, path.join(out, "sub-02"))).not.toContain("--session-id");
+    expect(plan).toMatchObject({ kind: "cst-batch-plan", schema_version: 2, task_count: 3, out_dir: out, source: { type: "bids", bids_dir: bids }, csttool: { executable: csttool, version: "0.5.0" } });
     expect(plan.run).toEqual({ timeout_minutes: 120, grace_seconds: 30 });
     expect(o.preview).toMatchObject({ task_count: 3, by_input: { nifti: 3, dicom: 0 }, by_session: { "ses-a": 1, "ses-b": 1, "(none)": 1 }, resume: { done: 0, changed: 0, new: 3, to_run: 3 } });
   });
 
-  it("a DICOM subject with series_uid gets a dicom_link_dir in _work and csttool is pointed at it", async () => {
+  it("a DICOM subject with series_uid has its series linked in _work and csttool is pointed at it", async () => {
     const dir = fresh("man");
     await writeDicomSeries(path.join(dir, "dcm"), { seriesUid: "1.7.1", seriesNumber: 3, count: 2 });
     await writeDicomSeries(path.join(dir, "dcm"), { seriesUid: "1.7.2", seriesNumber: 4, count: 1 });
@@ -100,11 +110,11 @@ describe("createPlan: the plan file", () => {
     const o = planned(await createPlan(base({ manifest, out, timeoutMinutes: 0.5 })));
     const [t1, t2] = o.plan.tasks;
     const link = path.join(out, "sub-1", "_work", "dicom-series");
-    expect(t1!.dicom_link_dir).toBe(link);
-    expect(t1!.csttool_argv.slice(0, 4)).toEqual([csttool, "run", "--dicom", link]);
+    expect(linkedSeries(t1!)).toBe(true);
+    expect(csttoolArgv(o.plan.csttool.executable, t1!, path.join(out, "sub-1")).slice(0, 4)).toEqual([csttool, "run", "--dicom", link]);
     expect(t1!.input).toMatchObject({ kind: "dicom", dicom_dir: path.join(dir, "dcm"), series_uid: "1.7.1", identity: { file_count: 2 } });
-    expect(t2!.dicom_link_dir).toBeNull();
-    expect(t2!.csttool_argv.slice(2, 4)).toEqual(["--dicom", path.join(dir, "single")]);
+    expect(linkedSeries(t2!)).toBe(false);
+    expect(csttoolArgv(o.plan.csttool.executable, t2!, path.join(out, "sub-2")).slice(2, 4)).toEqual(["--dicom", path.join(dir, "single")]);
     expect(o.plan.run.timeout_minutes).toBe(0.5);
     expect(o.plan.source).toMatchObject({ type: "manifest", manifest_path: manifest });
   });
@@ -118,7 +128,7 @@ describe("createPlan: the plan file", () => {
     expect(b.plan.tasks.map((t) => [t.index, t.key, t.config_hash])).toEqual(a.plan.tasks.map((t) => [t.index, t.key, t.config_hash]));
     expect(b.plan.created_at).toBe("2020-01-01T00:00:00.000Z");
     expect(await loadPlan(b.planPath)).toEqual(b.plan);
-    expect(await loadPlan(path.join(out, ".cst-batch", "plan.json"))).toEqual(b.plan);
+    expect(await loadPlan(path.join(out, ".cst-batch", "plan.jsonl"))).toEqual(b.plan);
     // Same inputs into another folder: same config hashes (the output path is not part of them).
     const c = planned(await createPlan(base({ bidsDir: bids, out: fresh("out") })));
     expect(c.plan.tasks.map((t) => t.config_hash)).toEqual(a.plan.tasks.map((t) => t.config_hash));
@@ -166,7 +176,7 @@ describe("createPlan: the plan file", () => {
         host: "node1",
         pid: 1,
         job_id: null,
-        csttool_argv: task.csttool_argv,
+        csttool_argv: csttoolArgv(first.plan.csttool.executable, task, dir),
         exit_code: 0,
         files: [],
         metrics_file: null,
@@ -197,7 +207,7 @@ describe("createPlan: options", () => {
     expect(o.plan.tasks[0]!.options).toEqual({ fa_thr: 0.15, seed_density: 5, step_size: 0.4 });
     expect(o.plan.tasks[1]!.options).toEqual({ fa_thr: 0.1, seed_density: 5, step_size: 0.4 });
     expect(o.plan.options).toEqual({ fa_thr: 0.1, seed_density: 5, step_size: 0.4 });
-    expect(o.plan.tasks[0]!.csttool_argv.slice(-6)).toEqual(["--fa-thr", "0.15", "--seed-density", "5", "--step-size", "0.4"]);
+    expect(csttoolArgv(o.plan.csttool.executable, o.plan.tasks[0]!, "/study/sub-1").slice(-6)).toEqual(["--fa-thr", "0.15", "--seed-density", "5", "--step-size", "0.4"]);
   });
 
   it("a command-line false overrides a manifest true (--no-X)", async () => {
@@ -206,7 +216,7 @@ describe("createPlan: options", () => {
     const manifest = await writeManifest(dir, { options: { generate_pdf: true }, subjects: [{ id: "sub-1", nifti: "d1/s1_dwi.nii.gz" }] });
     const o = planned(await createPlan(base({ manifest, out: fresh("out"), options: { generate_pdf: false } })));
     expect(o.plan.tasks[0]!.options.generate_pdf).toBe(false);
-    expect(o.plan.tasks[0]!.csttool_argv).not.toContain("--generate-pdf");
+    expect(csttoolArgv(o.plan.csttool.executable, o.plan.tasks[0]!, "/study/sub-1")).not.toContain("--generate-pdf");
   });
 
   it("invalid values and cross-field conflicts are problems naming flag, path or subject", async () => {
@@ -286,7 +296,7 @@ describe("createPlan: preflight", () => {
     const onPath = await makeVersionOnlyCsttool(binDir, { version: "1.2.3" });
     const a = planned(await createPlan({ bidsDir: bids, out: fresh("out"), env: { ...process.env, PATH: `${binDir}:/usr/bin:/bin` } }));
     expect(a.plan.csttool).toEqual({ executable: onPath, version: "1.2.3" });
-    expect(a.plan.tasks[0]!.csttool_argv[0]).toBe(onPath);
+    expect(csttoolArgv(a.plan.csttool.executable, a.plan.tasks[0]!, "/study/sub-01")[0]).toBe(onPath);
     const broken = await makeVersionOnlyCsttool(path.join(tmp, "brokenbin"), { versionExitCode: 3 });
     const b = problemsOf(await createPlan({ bidsDir: bids, out: fresh("out"), csttool: broken }));
     expect(b.map((p) => p.category)).toEqual(["csttool"]);
@@ -342,60 +352,93 @@ describe("loadPlan / loadPlanTask", () => {
     await expect(loadPlan(newer)).rejects.toMatchObject({ code: "NEWER_SCHEMA" });
     await expect(loadPlanTask(newer, 0)).rejects.toMatchObject({ code: "NEWER_SCHEMA" });
     await expect(loadPlanTask(planPath, 2)).rejects.toMatchObject({ code: "INVALID_INPUT" });
-    const badTask = path.join(tmp, "badtask.json");
-    const broken = structuredClone(plan);
-    (broken.tasks[1] as unknown as Record<string, unknown>).csttool_argv = [];
-    await fsp.writeFile(badTask, JSON.stringify(broken));
+    const badTask = path.join(tmp, "badtask.jsonl");
+    const lines = (await fsp.readFile(planPath, "utf8")).split("\n");
+    lines[2] = lines[2]!.replace('"subject":"sub-02"', '"subject":"sub 02"');
+    await fsp.writeFile(badTask, lines.join("\n"));
     await expect(loadPlanTask(badTask, 0)).resolves.toBeTruthy();
     await expect(loadPlanTask(badTask, 1)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
     await expect(loadPlan(badTask)).rejects.toMatchObject({ code: "CORRUPT_STATE" });
   });
 });
 
-describe("loadPlanRefs: the .refs.json sidecar", () => {
+describe("reading a plan: task N at its offsets, streaming refs, schema 1", () => {
   const refsOf = (p: Plan) => p.tasks.map(planTaskRef);
+  let out: string;
+  let o: Extract<PlanOutcome, { kind: "planned" }>;
+  beforeAll(async () => {
+    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02", sessions: ["ses-1", "ses-2"] }, { id: "sub-03" }]);
+    out = fresh("out");
+    o = planned(await createPlan(base({ bidsDir: bids, out })));
+  });
 
-  it("plan writes a sidecar beside both plan files; status and collect read the same refs with or without it", async () => {
-    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02", sessions: ["ses-1", "ses-2"] }]);
-    const out = fresh("out");
-    const o = planned(await createPlan(base({ bidsDir: bids, out })));
-    const current = path.join(out, ".cst-batch", "plan.json");
-    for (const file of [o.planPath, current]) {
-      const refs = JSON.parse(await fsp.readFile(planRefsPath(file), "utf8"));
-      expect(refs).toMatchObject({ schema_version: 1, kind: "cst-batch-plan-refs", plan_id: o.plan.plan_id, plan_bytes: (await fsp.stat(file)).size });
-      expect(refs.tasks).toEqual(refsOf(o.plan));
-    }
-    expect(planRefsPath(current)).toBe(path.join(out, ".cst-batch", "plan.refs.json"));
+  it("run-one's task N is the same through the offsets file, without it, and with another plan's offsets", async () => {
+    const copy = path.join(tmp, `copy${n++}.jsonl`);
+    await fsp.copyFile(o.planPath, copy);
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(o.planPath, i)).task).toEqual(o.plan.tasks[i]);
+    // No offsets file beside the copy: its lines are read in order.
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(o.plan.tasks[i]);
+    // Offsets that do not match the file (all pointing at task 0's line) are not trusted.
+    const idx = await fsp.readFile(o.planPath.replace(/\.jsonl$/, ".idx"));
+    const wrong = Buffer.from(idx);
+    for (let k = 1; k <= o.plan.task_count; k++) idx.copy(wrong, 8 + 8 * k, 8, 16);
+    await fsp.writeFile(copy.replace(/\.jsonl$/, ".idx"), wrong);
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(o.plan.tasks[i]);
+  });
+
+  it("status and collect stream the task lines into refs", async () => {
     const { tasks, ...header } = o.plan;
-    const viaSidecar = await loadPlanRefs(current, out);
-    expect(viaSidecar).toEqual({ ...header, tasks: refsOf(o.plan) });
-    await fsp.rm(planRefsPath(current));
-    expect(await loadPlanRefs(current, out)).toEqual(viaSidecar);
+    expect(await loadPlanRefs(path.join(out, ".cst-batch", "plan.jsonl"), out)).toEqual({ ...header, tasks: refsOf(o.plan) });
     void tasks;
   });
 
-  it("a sidecar that does not belong to the plan file next to it is not used", async () => {
-    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02" }]);
-    const out = fresh("out");
-    const o = planned(await createPlan(base({ bidsDir: bids, out })));
-    const current = path.join(out, ".cst-batch", "plan.json");
-    const sidecar = planRefsPath(current);
-    const good = JSON.parse(await fsp.readFile(sidecar, "utf8"));
-    const expected = refsOf(o.plan);
-    // A different output_dir marks which source the refs came from.
-    const marked = (extra: Record<string, unknown>) =>
-      JSON.stringify({ ...good, ...extra, tasks: good.tasks.map((t: { output_dir: string }) => ({ ...t, output_dir: `${t.output_dir}-sidecar` })) });
-    for (const [what, text] of [
-      ["another plan's refs", marked({ plan_id: "0000000000000000" })],
-      ["refs of a plan file of another size", marked({ plan_bytes: good.plan_bytes + 1 })],
-      ["a task missing", JSON.stringify({ ...good, tasks: good.tasks.slice(1) })],
-      ["not JSON", "{ broken"],
-      ["a newer schema", marked({ schema_version: 99 })],
-    ] as const) {
-      await fsp.writeFile(sidecar, text);
-      expect((await loadPlanRefs(current, out)).tasks, what).toEqual(expected);
+  it("a plan cut short, or with a task line too many or too few, is damaged", async () => {
+    const text = await fsp.readFile(o.planPath, "utf8");
+    const lines = text.split("\n");
+    const variants: [string, string][] = [
+      ["cut", text.slice(0, -5)],
+      ["extra line", text + lines[1] + "\n"],
+      ["missing line", [lines[0], ...lines.slice(2)].join("\n")],
+      ["header line cut", lines[0]!.slice(0, 40)],
+    ];
+    for (const [what, bad] of variants) {
+      const file = path.join(tmp, `damaged${n++}.jsonl`);
+      await fsp.writeFile(file, bad);
+      await expect(loadPlan(file), what).rejects.toMatchObject({ code: "CORRUPT_STATE" });
     }
-    await fsp.writeFile(sidecar, marked({}));
-    expect((await loadPlanRefs(current, out)).tasks.map((t) => t.output_dir)).toEqual(expected.map((t) => `${t.output_dir}-sidecar`));
+  });
+
+  it("a schema-1 plan (one JSON object, argv baked in) is still read: the same tasks, argv built as it was baked", async () => {
+    const { tasks, input_root: _root, ...header } = o.plan;
+    const v1Tasks = tasks.map((t) => ({
+      index: t.index,
+      key: t.key,
+      subject: t.subject,
+      session: t.session,
+      input: t.input,
+      options: t.options,
+      csttool_argv: csttoolArgv(header.csttool.executable, t, path.join(out, t.output_dir)),
+      dicom_link_dir: linkedSeries(t) ? path.join(out, t.output_dir, "_work", "dicom-series") : null,
+      output_dir: t.output_dir,
+      log_file: path.join("logs", `${t.key}.log`),
+      config_hash: t.config_hash,
+    }));
+    const v1 = { ...header, schema_version: 1, tasks: v1Tasks };
+    const file = path.join(out, ".cst-batch", "plan.json");
+    await fsp.writeFile(file, JSON.stringify(v1, null, 2) + "\n");
+    const loaded = await loadPlan(file);
+    expect(loaded).toEqual({ ...header, schema_version: 1, input_root: "", tasks });
+    const { task, header: h } = await loadPlanTask(file, 2);
+    expect(task).toEqual(tasks[2]);
+    expect(csttoolArgv(h.csttool.executable, task, path.join(out, task.output_dir))).toEqual(v1Tasks[2]!.csttool_argv);
+    expect((await loadPlanRefs(file, out)).tasks).toEqual(refsOf(o.plan));
+    await fsp.rm(file);
+  });
+
+  it("a task line holds no path twice over: no argv, no output folder, inputs relative to the BIDS folder", async () => {
+    const line = (await fsp.readFile(o.planPath, "utf8")).split("\n")[1]!;
+    expect(line).not.toContain(out);
+    expect(line).not.toContain(o.plan.input_root);
+    expect(Buffer.byteLength(line)).toBeLessThan(800);
   });
 });

@@ -4,7 +4,8 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { findMetricsFile, isManagedName, listFiles, removeTrash, removeWorkDir, stageOutput } from "../../../src/run/promote.js";
 import { parseProcStat } from "../../../src/processes/procs.js";
-import { buildCsttoolArgv, exitCodeFor, worstExitCode, type RunOneOutcome } from "../../../src/run/run-one.js";
+import { csttoolArgv } from "../../../src/run/csttool-argv.js";
+import { exitCodeFor, worstExitCode, type RunOneOutcome } from "../../../src/run/run-one.js";
 import type { AttemptRecord, FailureCategory } from "../../../src/schemas/records.js";
 import { abortCategory } from "../../../src/run/supervise.js";
 import { detectJobId, fsTimestamp } from "../../../src/run/attempt.js";
@@ -90,16 +91,17 @@ test("parseProcStat copes with spaces and parentheses in comm", () => {
   expect(parseProcStat(1234, text)).toEqual({ pid: 1234, ppid: 1, pgid: 1230, state: "S", startTicks: 98765 });
 });
 
-test("buildCsttoolArgv points --dicom at the link folder of the study where it is now, only for a linked series", () => {
-  const planned = ["c", "run", "--dicom", "/old/sub-1/_work/dicom-series", "--out", "X"];
-  expect(buildCsttoolArgv(planned, "/new/sub-1/_work/csttool", "/new/sub-1/_work/dicom-series")).toEqual(["c", "run", "--dicom", "/new/sub-1/_work/dicom-series", "--out", "/new/sub-1/_work/csttool"]);
-  expect(buildCsttoolArgv(["c", "run", "--dicom", "/data/dcm", "--out", "X"], "/w")).toEqual(["c", "run", "--dicom", "/data/dcm", "--out", "/w"]);
-});
-
-test("buildCsttoolArgv points --out into _work", () => {
-  expect(buildCsttoolArgv(["c", "run", "--out", "X", "--subject-id", "1"], "/w")).toEqual(["c", "run", "--out", "/w", "--subject-id", "1"]);
-  expect(buildCsttoolArgv(["c", "run", "--out=X"], "/w")).toEqual(["c", "run", "--out=/w"]);
-  expect(buildCsttoolArgv(["c", "run"], "/w")).toEqual(["c", "run", "--out", "/w"]);
+test("csttoolArgv: --out into _work/csttool and, only for a linked series, --dicom at _work/dicom-series of the study where it is now", () => {
+  const options = { fa_thr: 0.2 };
+  const dicom = { kind: "dicom" as const, dicom_dir: "/data/dcm", series: { series_uid: "1.2", series_number: null, series_description: null, file_count: 1 }, identity: { file_count: 1, total_size: 1, newest_mtime_ms: 1 } };
+  expect(csttoolArgv("c", { subject: "sub-1", session: null, options, input: { ...dicom, series_uid: "1.2" } }, "/new/sub-1")).toEqual([
+    "c", "run", "--dicom", "/new/sub-1/_work/dicom-series", "--out", "/new/sub-1/_work/csttool", "--subject-id", "1", "--fa-thr", "0.2",
+  ]);
+  expect(csttoolArgv("c", { subject: "sub-1", session: "ses-2", options: {}, input: { ...dicom, series_uid: null } }, "/s/sub-1/ses-2")).toEqual([
+    "c", "run", "--dicom", "/data/dcm", "--out", "/s/sub-1/ses-2/_work/csttool", "--subject-id", "1", "--session-id", "2",
+  ]);
+  const nifti = { kind: "nifti" as const, nifti: "/d/a.nii.gz", bval: "/d/a.bval", bvec: "/d/a.bvec", json: null, entities: {}, identity: [] };
+  expect(csttoolArgv("c", { subject: "sub-1", session: null, options: {}, input: nifti }, "/w/sub-1")).toEqual(["c", "run", "--nifti", "/d/a.nii.gz", "--out", "/w/sub-1/_work/csttool", "--subject-id", "1"]);
 });
 
 test("exit codes: success 0, subject failure 4, killed 5, system 6, busy 75; a chunk reports the worst", () => {

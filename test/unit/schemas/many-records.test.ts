@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { AttemptRecordSchema, DoneRecordSchema, PlanRefsSchema, PlanTaskSchema } from "../../../src/schemas/records.js";
+import { AttemptRecordSchema, DoneRecordSchema, PlanHeaderSchema, PlanTaskSchema, PlanTaskV1Schema, PlanV1Schema } from "../../../src/schemas/records.js";
 import { forManyRecords } from "../../../src/schemas/zod.js";
 
 /** zod's generated parser (used by status, collect and whole-plan reads) must agree with the plain schema. */
@@ -26,17 +26,32 @@ const done = {
   metrics_file: "reports/sub-001_ses-01_metrics.json",
 };
 
+/** A schema-2 task line (input paths relative to the header's input_root). */
 const task = {
   index: 3,
   key: "sub-001",
   subject: "sub-001",
   session: null,
-  input: { kind: "nifti", nifti: "/d/a.nii.gz", bval: "/d/a.bval", bvec: "/d/a.bvec", json: null, identity: [{ path: "/d/a.nii.gz", size: 1, mtime_ms: 2 }] },
+  input: { kind: "nifti", nifti: "a.nii.gz", bval: "a.bval", bvec: "a.bvec", json: null, identity: [{ path: "a.nii.gz", size: 1, mtime_ms: 2 }] },
   options: { fa_thr: 0.2, sh_order: 6 },
-  csttool_argv: ["csttool", "run"],
-  output_dir: "sub-001",
-  log_file: "logs/sub-001.log",
   config_hash: "h",
+};
+/** A schema-1 task (read from plans made before schema 2). */
+const taskV1 = { ...task, input: { ...task.input, nifti: "/d/a.nii.gz" }, csttool_argv: ["csttool", "run"], output_dir: "sub-001", log_file: "logs/sub-001.log" };
+const header = {
+  schema_version: 2,
+  kind: "cst-batch-plan",
+  plan_id: "p",
+  created_at: "2026-01-01T00:00:00.000Z",
+  cst_batch_version: "0.1.0",
+  out_dir: "/o",
+  source: { type: "bids", bids_dir: "/d" },
+  csttool: { executable: "csttool", version: "0.5.0" },
+  options: {},
+  run: { timeout_minutes: 60, grace_seconds: 30 },
+  task_count: 1,
+  skipped: [],
+  input_root: "/d",
 };
 
 const cases: [string, { safeParse(v: unknown): unknown }, unknown][] = [
@@ -57,14 +72,18 @@ const cases: [string, { safeParse(v: unknown): unknown }, unknown][] = [
     { ...done, kind: "cst-batch-attempt", attempt_id: "a", category: "TIMEOUT", exit_code: null, signal: "SIGTERM", message: "m", next_step: "n", log_tail: ["x"] },
   ],
   ["task", PlanTaskSchema, task],
-  ["task, dicom_link_dir defaulted and entities defaulted", PlanTaskSchema, { ...task }],
+  ["task, entities defaulted", PlanTaskSchema, { ...task }],
+  ["task with a baked argv (schema 1 only: strict)", PlanTaskSchema, taskV1],
   ["task, odd sh_order (refinement)", PlanTaskSchema, { ...task, options: { sh_order: 5 } }],
   ["task, unknown option", PlanTaskSchema, { ...task, options: { nope: true } }],
   ["task, negative index", PlanTaskSchema, { ...task, index: -1 }],
-  ["task, one-element argv", PlanTaskSchema, { ...task, csttool_argv: ["csttool"] }],
+  ["task v1, dicom_link_dir defaulted", PlanTaskV1Schema, taskV1],
+  ["task v1, one-element argv", PlanTaskV1Schema, { ...taskV1, csttool_argv: ["csttool"] }],
   ["task, dicom input without series", PlanTaskSchema, { ...task, input: { kind: "dicom", dicom_dir: "/d" } }],
-  ["refs", PlanRefsSchema, { schema_version: 1, kind: "cst-batch-plan-refs", plan_id: "p", plan_bytes: 10, tasks: [{ index: 0, key: "k", subject: "sub-1", session: null, output_dir: "o", config_hash: "h" }] }],
-  ["refs, bad task", PlanRefsSchema, { schema_version: 1, kind: "cst-batch-plan-refs", plan_id: "p", plan_bytes: 10, tasks: [{ index: 0 }] }],
+  ["plan header", PlanHeaderSchema, header],
+  ["plan header without input_root", PlanHeaderSchema, { ...header, input_root: undefined }],
+  ["plan v1", PlanV1Schema, { ...header, schema_version: 1, input_root: undefined, tasks: [taskV1] }],
+  ["plan v1, bad task", PlanV1Schema, { ...header, schema_version: 1, tasks: [{ index: 0 }] }],
 ];
 
 describe("forManyRecords", () => {

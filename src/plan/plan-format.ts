@@ -1,0 +1,64 @@
+import path from "node:path";
+import { relativeTaskDir } from "../layout.js";
+import type { PlanHeader, PlanTask, PlanTaskLine, TaskInput } from "../schemas/plan.js";
+
+/**
+ * The schema-2 plan's lines, one pure codec: a task line keeps what only the plan knows (inputs,
+ * options, hashes), input paths below the header's `input_root` relative to it; everything the
+ * layout derives (the task folder, logs, csttool's argv, the DICOM link folder) is left out.
+ */
+
+/** The folder task lines' input paths are relative to: the BIDS folder, or the manifest's folder. */
+export function inputRootOf(source: PlanHeader["source"]): string {
+  return source.type === "bids" ? source.bids_dir : path.dirname(source.manifest_path);
+}
+
+function mapInputPaths(input: TaskInput, map: (p: string) => string): TaskInput {
+  if (input.kind === "dicom") return { ...input, dicom_dir: map(input.dicom_dir) };
+  return {
+    kind: "nifti",
+    nifti: map(input.nifti),
+    bval: map(input.bval),
+    bvec: map(input.bvec),
+    json: input.json === null ? null : map(input.json),
+    entities: input.entities,
+    identity: input.identity.map((f) => ({ path: map(f.path), size: f.size, mtime_ms: f.mtime_ms })),
+  };
+}
+
+/** `root/a/b` -> `a/b`; a path elsewhere stays absolute. Input paths are absolute (the planner resolves them). */
+function relativeTo(root: string): (p: string) => string {
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  return (p) => {
+    if (!path.isAbsolute(p)) throw new Error(`internal: a planned input path is not absolute: ${p}`);
+    return root !== "" && p.startsWith(prefix) && p.length > prefix.length ? p.slice(prefix.length) : p;
+  };
+}
+
+function absoluteFrom(root: string): (p: string) => string {
+  return (p) => (path.isAbsolute(p) || root === "" ? p : path.join(root, p));
+}
+
+/** A task's line (no newline): fixed key order, so the same task always gives the same bytes. */
+export function encodeTaskLine(task: PlanTaskLine, inputRoot: string): string {
+  const line: PlanTaskLine = {
+    index: task.index,
+    key: task.key,
+    subject: task.subject,
+    session: task.session,
+    input: mapInputPaths(task.input, relativeTo(inputRoot)),
+    options: task.options,
+    config_hash: task.config_hash,
+  };
+  return JSON.stringify(line);
+}
+
+/** A validated task line as readers use it: absolute input paths, its folder from the layout. */
+export function decodeTask(line: PlanTaskLine, inputRoot: string): PlanTask {
+  return { ...line, input: mapInputPaths(line.input, absoluteFrom(inputRoot)), output_dir: relativeTaskDir(line.subject, line.session) };
+}
+
+/** A decoded task back to what its line holds. */
+export function taskLineOf(task: PlanTask | PlanTaskLine): PlanTaskLine {
+  return { index: task.index, key: task.key, subject: task.subject, session: task.session, input: task.input, options: task.options, config_hash: task.config_hash };
+}
