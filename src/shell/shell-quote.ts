@@ -61,3 +61,8 @@ export function assertBareDirectiveValue(value: string, what: string): void {
     });
   }
 }
+
+/** A command as a user would type it (for messages and the dry run). */
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map((a) => shellQuote(a)).join(" ");
+}

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
-import { shellQuote } from "../../shell/shell-quote.js";
+import { formatArgv } from "../../shell/shell-quote.js";
 import type { LocalStudyEvent } from "../../local/run-study.js";
 import type { StudySubmitEvent } from "../../submit/submit-study.js";
 import type { SubmitResult } from "../../submit/submit.js";
@@ -183,6 +183,3 @@ function printResult(result: SubmitResult, json: boolean): void {
   for (const w of result.watch) out.info(`  ${w}`);
 }
 
-function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => shellQuote(a)).join(" ");
-}
