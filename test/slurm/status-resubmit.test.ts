@@ -8,6 +8,7 @@ import { readJson, STANDIN, standinCalls, startCli, tempDir, type CliResult } fr
 import { makeBidsDataset } from "../helpers/plan-bids-maker.js";
 import { requireSlurmOrSkip } from "../helpers/slurm-env.js";
 import { waitForSlurmJobsGone } from "../helpers/slurm-wait.js";
+import { readCurrentPlan } from "../helpers/plan-file.js";
 
 /**
  * `status` and `resubmit` through the BUILT CLI (`npm run build` first) on the local Slurm, with
@@ -122,8 +123,8 @@ describe.skipIf(!haveSlurm)("status and resubmit on the local Slurm", () => {
     // sub-07: a run-one SIGKILLed outside any job leaves its csttool orphan holding the lock.
     const planned = await cli(["plan", ...planFlags, "--json"], jobEnv);
     expect(planned.code, planned.stderr).toBe(0);
-    const planId = readJson<{ plan_id: string }>(path.join(out, ".cst-batch", "plan.json")).plan_id;
-    const stray = startCli(["run-one", "--plan", path.join(out, ".cst-batch", "plans", `${planId}.json`), "--index", "6"], { env: jobEnv });
+    const planId = readCurrentPlan(out).plan_id;
+    const stray = startCli(["run-one", "--plan", path.join(out, ".cst-batch", "plans", `${planId}.jsonl`), "--index", "6"], { env: jobEnv });
     const o7 = await waitRunning(out, "sub-07");
     orphanGroups.push(o7.child_pgid);
     stray.child.kill("SIGKILL");
