@@ -14,12 +14,12 @@ import { describeOomEvidence, readOomKillCount } from "./oom.js";
 import { supervise, type SuperviseResult } from "./supervise.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
-import { failureLines, noteSubjectLog } from "../events/subject-log.js";
+import { failureLines, noteSubjectLog, readLogTail } from "../events/subject-log.js";
 import { type StudyRef } from "../failures/catalogue.js";
 import type { RunOneOptions } from "./run-one.js";
 import type { RunOneEvent, RunOneOutcome, TaskRef } from "./outcome.js";
 import { containerArgv, taskBindDirs } from "./container.js";
-import { copyErrorLog, readLogTail } from "./recover.js";
+import { copyErrorLog } from "./recover.js";
 import { classify, signalNameOf, stoppedWithUs } from "./classify.js";
 import { promote } from "./promote-result.js";
 

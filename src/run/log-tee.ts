@@ -3,8 +3,9 @@ import path from "node:path";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { closeQuietly } from "../util/quiet-fs.js";
 
-/** Lines of a run's output kept for its record (the log holds them all). */
-export const LOG_TAIL_LINES = 30;
+import { LOG_TAIL_LINES } from "../events/subject-log.js";
+
+export { LOG_TAIL_LINES };
 
 /**
  * The subject's log while csttool runs: its stdout and stderr teed line by line with a

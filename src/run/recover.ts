@@ -10,7 +10,7 @@ import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, taskIde
 import { applyPromotion, readJournal, removeTrash } from "./promote.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
-import { failureLines, noteSubjectLog } from "../events/subject-log.js";
+import { failureLines, noteSubjectLog, readLogTail } from "../events/subject-log.js";
 import { type StudyRef } from "../failures/catalogue.js";
 import type { RunOneEvent, TaskRef } from "./outcome.js";
 
@@ -69,15 +69,6 @@ export async function recover(out: string, paths: TaskPaths, task: PlanTask, hea
   await copyErrorLog(paths);
   recordEvent(out, { event: "failed", key: task.key, index: task.index, category, message, next_step: record.next_step, attempt_dir: target.dir, duration_seconds: null });
   emit({ type: "recovered", task: ref, what: "attempt", message: `${message}; moved to ${path.relative(paths.dir, target.dir)}` });
-}
-
-export async function readLogTail(file: string): Promise<string[]> {
-  try {
-    const text = fs.readFileSync(file, "utf8");
-    return text.split("\n").filter((l) => l !== "").slice(-30);
-  } catch {
-    return [];
-  }
 }
 
 export async function copyErrorLog(paths: TaskPaths): Promise<void> {

@@ -13,6 +13,7 @@ import { randomHex } from "../util/random-hex.js";
 import { readStateFile } from "../util/read-json.js";
 import type { WriteBack } from "./derive.js";
 import { timeOf } from "../util/time.js";
+import { readLogTail } from "../events/subject-log.js";
 
 /**
  * Writing the scheduler's verdict into a subject folder, so that collect's summary and CSV carry
@@ -192,14 +193,6 @@ async function freeName(parent: string, base: string): Promise<string> {
   }
 }
 
-async function readLogTail(file: string): Promise<string[]> {
-  try {
-    const text = await fsp.readFile(file, "utf8");
-    return text.split("\n").filter((l) => l !== "").slice(-30);
-  } catch {
-    return [];
-  }
-}
 
 
 /**
