@@ -71,7 +71,7 @@ export async function promote(
     return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
   }
   try {
-    await applyPromotion(out, paths.dir, journal);
+    await applyPromotion(out, paths.dir, journal, { checked: true });
   } catch (e) {
     // The journal stays; the next run on this subject finishes the promotion before anything else.
     const message = `promotion interrupted: ${(e as Error).message}; the next run of this subject finishes it`;

@@ -193,14 +193,16 @@ export async function readJournal(workDir: string): Promise<JournalRead> {
  * Carry out (or finish) a journalled promotion. Safe to repeat after a crash at any point.
  * Replaces only what cst-batch made (the journal's `replaces`: the previous result's files);
  * a foreign file in the way stops it before anything is moved (`PromotionConflictError`).
+ * `checked`: the caller compared the staged tree with the folder just now (a fresh promotion);
+ * a roll-forward after a crash checks again, since the folder may have changed meanwhile.
  */
-export async function applyPromotion(root: string, taskDir: string, journal: PromoteJournal): Promise<void> {
+export async function applyPromotion(root: string, taskDir: string, journal: PromoteJournal, opts: { checked?: boolean } = {}): Promise<void> {
   const work = path.join(taskDir, WORK_DIR);
   const staged = path.join(work, STAGED_DIR);
   const previous = path.join(work, PREVIOUS_DIR);
   assertRealDirs(root, staged);
   const owned = new Set(journal.replaces ?? ownedFiles(taskDir));
-  const conflicts = findConflicts(taskDir, staged, owned);
+  const conflicts = opts.checked ? [] : findConflicts(taskDir, staged, owned);
   if (conflicts.length > 0) throw new PromotionConflictError(taskDir, conflicts);
 
   const previousTaken = new Set<string>();
