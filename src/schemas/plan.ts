@@ -145,19 +145,12 @@ export type Plan = PlanHeader & { tasks: PlanTask[] };
 export type PlanTaskRef = Pick<PlanTask, "index" | "key" | "subject" | "session" | "output_dir" | "config_hash">;
 
 /** A task of a schema-1 plan (read only): its csttool argv baked in, paths absolute. */
-export const PlanTaskV1Schema = z.strictObject({
-  index: z.int().check(z.minimum(0)),
-  key: z.string(),
-  subject: SubjectIdSchema,
-  session: z.nullable(SessionIdSchema),
-  input: TaskInputSchema,
-  options: CsttoolOptionsSchema,
+export const PlanTaskV1Schema = z.extend(PlanTaskSchema, {
   /** Ignored on read: run-one builds the argv from the task (as the planner built this one). */
   csttool_argv: z.array(z.string()).check(z.minLength(2)),
   dicom_link_dir: z._default(z.nullable(z.string()), null),
   output_dir: z.string(),
   log_file: z.string(),
-  config_hash: z.string(),
 });
 
 /** A schema-1 plan: one JSON object, the task list last (read only). */
