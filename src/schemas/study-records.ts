@@ -66,6 +66,12 @@ export const SubmissionSchema = z.object({
       job_id: z.nullable(z.string()),
       script: z.string(),
       submit_argv: z.array(z.string()),
+      /** This array's `%N`: its lane's share of the study-wide --array-throttle (null = none). See src/submit/throttle-lanes.ts. */
+      throttle: z._default(z.nullable(z.int()), null),
+      /** Throttle lane: shards of one lane run one after another. */
+      lane: z._default(z.nullable(z.int()), null),
+      /** Job ids this array waits for (afterany): the lane's previous shard, and earlier arrays of the study still in flight. */
+      depends_on: z._default(z.array(z.string()), []),
     }),
   ),
   collect: z.nullable(z.object({ job_id: z.nullable(z.string()), script: z.string(), submit_argv: z.array(z.string()) })),

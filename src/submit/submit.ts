@@ -18,6 +18,8 @@ import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { layoutArrays } from "./chunks.js";
+import { findInFlight } from "./in-flight.js";
+import { planThrottleLanes } from "./throttle-lanes.js";
 import { selectPending, type PendingSelection } from "./pending.js";
 import type { SubmitSettings } from "./settings.js";
 import { resolveTiming, type Timing } from "./timing.js";
@@ -126,6 +128,18 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
     notes.push(`${layout.chunks.length} array elements exceed the array size limit ${maxArraySize.value} (${maxArraySize.source}): split into ${layout.shards.length} array jobs; collect waits for all of them`);
   }
 
+  const lanes = planThrottleLanes(layout.shards, settings.throttle);
+  // A throttle holds for the study: this submission waits for the study's arrays still in the queue.
+  const inFlight = settings.throttle === null ? { jobIds: [], command: null, warning: null } : await findInFlight(out, scheduler, runOpts);
+  if (inFlight.warning) warnings.push(inFlight.warning);
+  if (inFlight.jobIds.length > 0) {
+    notes.push(`--array-throttle ${settings.throttle} holds for the whole study: this submission starts after the study's arrays still in the queue end (job ${inFlight.jobIds.join(", ")})`);
+  }
+  if (settings.throttle !== null && layout.shards.length > 1) {
+    const nLanes = new Set(lanes.map((l) => l.lane)).size;
+    notes.push(`--array-throttle ${settings.throttle} holds across the ${layout.shards.length} array jobs: ${nLanes} lane(s) of ${lanes.slice(0, nLanes).map((l) => l.throttle).join(" + ")} at once${nLanes < layout.shards.length ? "; the arrays of a lane run one after another" : ""}`);
+  }
+
   const now = (req.now ?? (() => new Date()))();
   const id = newSubmissionId(now);
   const recordPath = path.join(submissionsDir(out), `${id}.json`);
@@ -143,14 +157,15 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
   };
   const renderOpts = settings.templateDir ? { templateDir: settings.templateDir } : {};
   const scripts: RenderedScript[] = [];
-  const placeholders: string[] = [];
+  const placeholders = layout.shards.map((_, s) => placeholderId(s));
+  const shardDeps: string[][] = [];
   layout.shards.forEach((shard, s) => {
     const ctx: ArrayScriptContext = {
       ...base,
       jobName: settings.jobName,
       resources: { ...settings.array, timeSeconds: timing.walltimeSeconds },
       arraySize: shard.count,
-      throttle: settings.throttle,
+      throttle: lanes[s]!.throttle,
       chunkOffset: shard.first_chunk,
       timeoutMinutes: timing.timeoutMinutes,
       signalWarningSeconds: timing.warningSeconds,
@@ -158,8 +173,9 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       adoptExisting: req.adoptExisting === true,
     };
     const scriptPath = path.join(scriptsDir, `array-${s}.sh`);
-    scripts.push({ name: `array-${s}`, path: scriptPath, text: backend.renderArrayScript(ctx, renderOpts), submitArgv: backend.submitArgv(scriptPath) });
-    placeholders.push(`<job id of array-${s}>`);
+    const dependsOn = shardDependencies(s, lanes, placeholders, inFlight.jobIds);
+    scripts.push({ name: `array-${s}`, path: scriptPath, text: backend.renderArrayScript(ctx, renderOpts), submitArgv: backend.submitArgv(scriptPath, { dependsOn, dependsOnArrays: true }) });
+    shardDeps.push(dependsOn);
   });
   const collectCtx: CollectScriptContext = { ...base, jobName: settings.collectJobName, resources: settings.collect };
   const collectPath = path.join(scriptsDir, "collect.sh");
@@ -188,6 +204,9 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       job_id: null,
       script: scripts[s]!.path,
       submit_argv: scripts[s]!.submitArgv,
+      throttle: lanes[s]!.throttle,
+      lane: lanes[s]!.lane,
+      depends_on: shardDeps[s]!,
     })),
     collect: { job_id: null, script: collectPath, submit_argv: collectScript.submitArgv },
     resources: {
@@ -201,6 +220,9 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       grace_seconds: plan.run.grace_seconds,
       chunk_size: settings.chunkSize,
       array_throttle: settings.throttle,
+      /** The throttle bounds the study (all shards, and earlier arrays still in flight): see src/submit/throttle-lanes.ts. */
+      array_throttle_scope: settings.throttle === null ? null : "study",
+      array_throttle_waits_for: inFlight.jobIds,
       max_array_size: maxArraySize.value,
       max_array_size_source: maxArraySize.source,
       job_name: settings.jobName,
@@ -215,6 +237,22 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
     dry_run: req.dryRun === true,
   };
   return { outDir: out, submission, recordPath, scriptsDir, logDir, scripts, selection, timing, maxArraySize, notes, warnings };
+}
+
+/** Stands for a shard's job id until it is submitted (dry runs show it). */
+function placeholderId(shard: number): string {
+  return `<job id of array-${shard}>`;
+}
+function placeholderShard(id: string): number | null {
+  const m = /^<job id of array-(\d+)>$/.exec(id);
+  return m ? Number(m[1]) : null;
+}
+
+/** What shard `s` waits for: its lane's previous shard; the first shard of a lane, the study's arrays in flight. */
+function shardDependencies(s: number, lanes: ReturnType<typeof planThrottleLanes>, placeholders: string[], inFlight: string[]): string[] {
+  const lane = lanes[s]!;
+  if (lane.after !== null) return [placeholders[lane.after]!];
+  return lane.lane === null ? [] : [...inFlight];
 }
 
 function resourceRecord(r: { timeSeconds: number; memMiB: number; cpus: number; partition: string | null; account: string | null; qos: string | null; gres: string | null }): Record<string, unknown> {
@@ -273,7 +311,13 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
     throw await rollBack(prep, backend, submitted, runOpts, what, argv, failure!);
   };
 
+  // Placeholders (`<job id of array-0>`) are replaced by the real ids as they become known, in the
+  // record and in the scripts returned, so everything printed after submit names real jobs.
+  const real = (ids: string[]): string[] => ids.map((id) => { const s = placeholderShard(id); return s === null ? id : (submission.shards[s]!.job_id ?? id); });
   for (const [s, shard] of submission.shards.entries()) {
+    shard.depends_on = real(shard.depends_on);
+    shard.submit_argv = backend.submitArgv(shard.script, { dependsOn: shard.depends_on, dependsOnArrays: true });
+    prep.scripts[s]!.submitArgv = shard.submit_argv;
     const jobId = await submitOne(shard.submit_argv, `array ${s + 1} of ${submission.shards.length}`);
     submitted.push(jobId);
     shard.job_id = jobId;
@@ -281,6 +325,7 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   }
   const collectArgv = backend.submitArgv(submission.collect!.script, { dependsOn: submitted, dependsOnArrays: true });
   submission.collect!.submit_argv = collectArgv;
+  prep.scripts[prep.scripts.length - 1]!.submitArgv = collectArgv;
   const collectId = await submitOne(collectArgv, "the collect job");
   submitted.push(collectId);
   submission.collect!.job_id = collectId;
