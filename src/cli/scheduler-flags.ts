@@ -27,7 +27,7 @@ export function addSchedulerFlags(command: Command): Command {
     .addOption(new Option("--collect-time <duration>", "walltime of the collect job (default 15m)").helpGroup(res))
     .addOption(new Option("--collect-mem <size>", "memory of the collect job (default 2G)").helpGroup(res))
     .addOption(new Option("--collect-cpus <n>", "CPUs of the collect job (default 1)").helpGroup(res))
-    .addOption(new Option("--array-throttle <n>", "at most N array tasks running at once (%N)").helpGroup(arr))
+    .addOption(new Option("--array-throttle <n>", "at most N of the study's tasks running at once, over all its arrays and resubmissions in flight (docs/throttle.md)").helpGroup(arr))
     .addOption(new Option("--chunk-size <k>", "subjects per array task, run one after another, each with its own lock, timeout and record (default 1)").helpGroup(arr))
     .addOption(new Option("--max-array-size <n>", "split arrays larger than this into several jobs (default: Slurm's MaxArraySize, PBS 10000)").helpGroup(arr))
     .addOption(new Option("--job-name <name>", "job name (default cst-batch; collect: <name>-collect)").helpGroup(arr))

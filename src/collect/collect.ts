@@ -177,6 +177,7 @@ async function collectTask(outDir: string, task: PlanTaskRef, state: TaskState, 
     host: state.host,
     job_id: state.jobId,
     max_rss_kb: state.maxRssKb,
+    max_rss_source: state.maxRssSource,
     output_dir: task.output_dir,
   };
 
@@ -209,6 +210,7 @@ async function collectTask(outDir: string, task: PlanTaskRef, state: TaskState, 
     state.host ?? "",
     state.jobId ?? "",
     numberCell(state.maxRssKb),
+    state.maxRssSource ?? "",
     task.config_hash,
     metricsFile,
   ]);

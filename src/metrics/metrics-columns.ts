@@ -49,7 +49,7 @@ export const METRIC_COLUMNS: readonly MetricColumn[] = buildMetricColumns();
 
 /** Batch columns first (upstream order), then the metrics, then cst-batch's own columns. */
 export const LEADING_COLUMNS = ["subject_id", "session_id", "status", "error_category", "duration_seconds", "error"] as const;
-export const TRAILING_COLUMNS = ["attempts", "host", "job_id", "max_rss_kb", "config_hash", "metrics_file"] as const;
+export const TRAILING_COLUMNS = ["attempts", "host", "job_id", "max_rss_kb", "max_rss_source", "config_hash", "metrics_file"] as const;
 
 export const CSV_COLUMNS: readonly string[] = [...LEADING_COLUMNS, ...METRIC_COLUMNS.map((c) => c.name), ...TRAILING_COLUMNS];
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { csttoolOutDir, dicomLinkDir, eventLogPath, logsDir, type TaskPaths } from "../layout.js";
 import { csttoolArgv, linkedSeries } from "./csttool-argv.js";
-import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
+import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type MaxRssSource, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { assertNoLinks, assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { CST_BATCH_VERSION } from "../version.js";
@@ -65,6 +65,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     bindError = e; // recorded as this attempt's failure once the attempt has started
   }
   let maxRssKb: number | null = null;
+  let maxRssSource: MaxRssSource | null = null;
 
   const identity = (finished: Date): RunIdentity => ({
     ...taskIdentity(header, task),
@@ -76,6 +77,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     job_id: jobId,
     csttool_argv: argv,
     max_rss_kb: maxRssKb,
+    max_rss_source: maxRssSource,
   });
 
   const start: AttemptStart = {
@@ -199,6 +201,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     },
   });
   maxRssKb = result.maxRssKb;
+  maxRssSource = result.maxRssSource;
   // supervise returns once every process of the run is gone, so local mode's next csttool
   // (started from here) never runs beside this one's leftovers.
   try {

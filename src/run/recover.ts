@@ -60,6 +60,7 @@ export async function recover(out: string, paths: TaskPaths, task: PlanTask, hea
     job_id: start?.job_id ?? null,
     csttool_argv: csttoolArgv(header.csttool.executable, task, paths.dir),
     max_rss_kb: null,
+    max_rss_source: null,
   };
   const tail = await readLogTail(paths.log);
   const target = await failedAttemptDir(paths.out, paths.dir, category, now);

@@ -4,6 +4,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { FailureCategory } from "../schemas/records.js";
 import { findRunProcesses, groupExists, RUN_TOKEN_ENV, signalQuietly, sleep } from "../processes/procs.js";
+import { findJobCgroupPeak, readPeakKb } from "../processes/cgroup-peak.js";
+import { parsePeakReport, peakWrapper } from "../processes/peak-wrapper.js";
 import { sampleRssKb } from "../processes/rss.js";
 import { LogTee } from "./log-tee.js";
 
@@ -49,8 +51,14 @@ export interface SuperviseResult {
   reason: "exited" | "timeout" | "aborted" | "spawn-failed";
   category?: FailureCategory;
   durationMs: number;
-  /** Peak resident memory seen for the run's processes (sampled from /proc), or null. */
+  /** Peak resident memory of the run's processes, or null; `maxRssSource` says where it came from. */
   maxRssKb: number | null;
+  /**
+   * cgroup: the job's own cgroup peak rose during this run (memory.peak / memory.max_usage_in_bytes);
+   * rusage: the reaped children's ru_maxrss (see peak-wrapper.ts); sampled: /proc samples (VmHWM
+   * per process, VmRSS summed). The largest of those available is reported.
+   */
+  maxRssSource: MaxRssSource | null;
   /** Last lines of output (both streams, in arrival order). */
   logTail: string[];
   pgid: number | null;
@@ -62,7 +70,10 @@ export interface SuperviseResult {
   survivors: number[];
 }
 
+/** /proc samples: every 250 ms for the first 10 s (short peaks), then every 2 s. */
+const RSS_SAMPLE_FAST_MS = 250;
 const RSS_SAMPLE_MS = 2_000;
+const RSS_FAST_PHASE_MS = 10_000;
 
 /** Category carried by an AbortSignal's reason. */
 export function abortCategory(signal: AbortSignal | undefined): FailureCategory {
@@ -127,23 +138,29 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   const spawnFailed = (err: NodeJS.ErrnoException): Promise<SuperviseResult> => {
     tee.note(`cannot start ${file}: ${err.message}`);
     const spawnError = { code: err.code ?? "UNKNOWN", message: err.message };
-    return finish({ exitCode: null, signal: null, reason: "spawn-failed", maxRssKb: null, pgid: null, spawnError, survivors: [] });
+    return finish({ exitCode: null, signal: null, reason: "spawn-failed", maxRssKb: null, maxRssSource: null, pgid: null, spawnError, survivors: [] });
   };
 
   if (opts.signal?.aborted) {
     const category = abortCategory(opts.signal);
     opts.onStop?.("aborted", category);
     tee.note(`not started: stop requested (${category})`);
-    return finish({ exitCode: null, signal: null, reason: "aborted", category, maxRssKb: null, pgid: null, survivors: [] });
+    return finish({ exitCode: null, signal: null, reason: "aborted", category, maxRssKb: null, maxRssSource: null, pgid: null, survivors: [] });
   }
 
+  // Memory: the job cgroup's peak before the run, and csttool under the reaper that reports the
+  // children's ru_maxrss at exit (src/processes/peak-wrapper.ts).
+  const cgroup = findJobCgroupPeak(opts.env);
+  const cgroupBefore = cgroup ? readPeakKb(cgroup) : null;
+  const extraFds = opts.extraFds ?? [];
+  const wrapper = peakWrapper(opts.argv, 3 + extraFds.length, opts.env, opts.cwd);
   let child: ChildProcess;
   try {
-    child = spawn(file, args, {
+    child = spawn(wrapper ? wrapper.argv[0]! : file, wrapper ? wrapper.argv.slice(1) : args, {
       cwd: opts.cwd,
       env: { ...opts.env, [RUN_TOKEN_ENV]: opts.token },
       detached: true,
-      stdio: ["ignore", "pipe", "pipe", ...(opts.extraFds ?? [])],
+      stdio: ["ignore", "pipe", "pipe", ...extraFds, ...(wrapper ? ["pipe" as const] : [])],
     });
   } catch (e) {
     return spawnFailed(e as NodeJS.ErrnoException);
@@ -162,6 +179,10 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
 
   child.stdout?.on("data", (d: Buffer) => tee.chunk("out", d));
   child.stderr?.on("data", (d: Buffer) => tee.chunk("err", d));
+  let peakReport = "";
+  const reportPipe = wrapper ? child.stdio[wrapper.fd] : null;
+  reportPipe?.on("data", (d: Buffer) => (peakReport += d.toString("utf8")));
+  reportPipe?.on("error", () => undefined);
   const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
@@ -173,14 +194,18 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   const sample = (): void => {
     if (sampling) return;
     sampling = true;
-    void sampleRssKb(pgid)
+    void sampleRssKb(pgid, wrapper ? pgid : null)
       .then((kb) => {
         if (kb !== null) maxRssKb = Math.max(maxRssKb ?? 0, kb);
       })
       .finally(() => (sampling = false));
   };
   const firstSample = setTimeout(sample, 100);
-  const rssTimer = setInterval(sample, RSS_SAMPLE_MS);
+  let rssTimer = setInterval(sample, RSS_SAMPLE_FAST_MS);
+  const slowDown = setTimeout(() => {
+    clearInterval(rssTimer);
+    rssTimer = setInterval(sample, RSS_SAMPLE_MS);
+  }, RSS_FAST_PHASE_MS);
 
   let stopping: { reason: "timeout" | "aborted"; category: FailureCategory; killAt: number } | null = null;
   let killTimer: NodeJS.Timeout | undefined;
@@ -235,6 +260,7 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   }
   if (killTimer) clearTimeout(killTimer);
   clearTimeout(firstSample);
+  clearTimeout(slowDown);
   clearInterval(rssTimer);
 
   // Every writer of the pipes is gone now; wait for the last bytes (bounded, in case a process
@@ -244,6 +270,20 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
   clearTimeout(pipeTimer);
   child.stdout?.destroy();
   child.stderr?.destroy();
+  reportPipe?.destroy();
+
+  const report = parsePeakReport(peakReport);
+  if (report.kind === "exec-error") {
+    // The reaper started but csttool could not be executed: the same outcome as a failed spawn.
+    tee.note(`cannot start ${file}: ${report.message}`);
+    return finish({ exitCode: null, signal: null, reason: "spawn-failed", maxRssKb: null, maxRssSource: null, pgid, spawnError: { code: report.code, message: `${report.code}: ${report.message}` }, survivors });
+  }
+  const cgroupAfter = cgroup ? readPeakKb(cgroup) : null;
+  const peak = pickPeak([
+    ["cgroup", cgroupAfter !== null && (cgroupBefore === null || cgroupAfter > cgroupBefore) ? cgroupAfter : null],
+    ["rusage", report.kind === "rusage" ? report.maxRssKb : null],
+    ["sampled", maxRssKb],
+  ]);
 
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
   tee.note(`csttool ${how} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -253,8 +293,20 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
     signal: exit.signal,
     reason: s ? s.reason : "exited",
     ...(s ? { category: s.category } : {}),
-    maxRssKb,
+    maxRssKb: peak.kb,
+    maxRssSource: peak.source,
     pgid,
     survivors,
   });
+}
+
+export type MaxRssSource = "cgroup" | "rusage" | "sampled";
+
+/** The largest figure and its source (the first listed wins a tie). */
+export function pickPeak(candidates: Array<[MaxRssSource, number | null]>): { kb: number | null; source: MaxRssSource | null } {
+  let best: { kb: number | null; source: MaxRssSource | null } = { kb: null, source: null };
+  for (const [source, kb] of candidates) {
+    if (kb !== null && kb > 0 && (best.kb === null || kb > best.kb)) best = { kb, source };
+  }
+  return best;
 }

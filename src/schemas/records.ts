@@ -19,6 +19,15 @@ export * from "./plan.js";
 
 export const PromotedFileSchema = z.strictObject({ path: z.string(), size: z.number() });
 
+/**
+ * Where a peak-memory figure came from: cgroup = the scheduler job's own cgroup peak
+ * (memory.peak / memory.max_usage_in_bytes); rusage = the reaped children's ru_maxrss;
+ * sampled = /proc samples (VmHWM / VmRSS, may miss a short peak); sacct = the scheduler's MaxRSS.
+ */
+export const MAX_RSS_SOURCES = ["cgroup", "rusage", "sampled", "sacct"] as const;
+export const MaxRssSourceSchema = z.enum(MAX_RSS_SOURCES);
+export type MaxRssSource = z.infer<typeof MaxRssSourceSchema>;
+
 const runIdentity = {
   subject: SubjectIdSchema,
   session: z.nullable(SessionIdSchema),
@@ -36,6 +45,8 @@ const runIdentity = {
   csttool_argv: z.array(z.string()),
   /** Peak resident memory of csttool and its children, when the platform reports it. */
   max_rss_kb: z._default(z.nullable(z.number()), null),
+  /** Where max_rss_kb came from (see MAX_RSS_SOURCES); null when unknown (older records). */
+  max_rss_source: z._default(z.nullable(MaxRssSourceSchema), null),
 };
 
 /** `<subject>/_promoted.json`: the files (relative) of the last result cst-batch promoted there. */

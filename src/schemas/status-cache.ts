@@ -16,6 +16,7 @@ export const DoneSummarySchema = z.pick(DoneRecordSchema, {
   host: true,
   job_id: true,
   max_rss_kb: true,
+  max_rss_source: true,
   metrics_file: true,
 });
 export type DoneSummary = z.infer<typeof DoneSummarySchema>;

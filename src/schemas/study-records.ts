@@ -1,5 +1,5 @@
 import * as z from "./zod.js";
-import { FailureCategorySchema, SCHEMA_VERSION } from "./records.js";
+import { FailureCategorySchema, MaxRssSourceSchema, SCHEMA_VERSION } from "./records.js";
 
 // The study-wide records: collect's summary and submit's submission records (the study's
 // domain; records.ts holds a subject's: plan task, done, attempt, lock owner).
@@ -23,6 +23,8 @@ export const SummaryTaskSchema = z.object({
   host: z.nullable(z.string()),
   job_id: z.nullable(z.string()),
   max_rss_kb: z.nullable(z.number()),
+  /** Where max_rss_kb came from: cgroup, rusage, sampled or sacct (see records.ts). */
+  max_rss_source: z._default(z.nullable(MaxRssSourceSchema), null),
   output_dir: z.string(),
 });
 

@@ -24,6 +24,7 @@ import {
   type LockOwner,
 } from "../schemas/records.js";
 import type { DoneSummary } from "../schemas/status-cache.js";
+import type { MaxRssSource } from "../schemas/records.js";
 import { parseStateText, type ReadResult } from "../util/read-json.js";
 import type { DoneRecordCache } from "./done-cache.js";
 import { ASYNC_IO, taskIoFor, type IoMode, type TaskIo } from "./task-io.js";
@@ -76,6 +77,8 @@ export interface TaskState {
   host: string | null;
   jobId: string | null;
   maxRssKb: number | null;
+  /** Where maxRssKb came from (cgroup, rusage, sampled, sacct); null when unknown. */
+  maxRssSource: MaxRssSource | null;
   /** Relative to out. */
   logPath: string;
   /** Relative to out; null when the file does not exist. */
@@ -169,6 +172,7 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     host: null,
     jobId: null,
     maxRssKb: null,
+    maxRssSource: null,
     logPath,
     errorLogPath: errorLogExists ? errorLogRel : null,
     problems,
@@ -215,6 +219,7 @@ function setRun(state: TaskState, r: DoneSummary | AttemptRecord): void {
   state.host = r.host;
   state.jobId = r.job_id;
   state.maxRssKb = r.max_rss_kb;
+  state.maxRssSource = r.max_rss_source;
 }
 
 interface DoneRead {
@@ -246,6 +251,7 @@ async function readDone(io: TaskIo, file: string, task: TaskStateRef, cache: Don
     host: r.host,
     job_id: r.job_id,
     max_rss_kb: r.max_rss_kb,
+    max_rss_source: r.max_rss_source,
     metrics_file: r.metrics_file,
   };
   const htmlReport = findHtmlReport(r.files);

@@ -95,6 +95,7 @@ function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: Plan
     job_id: wb.elementId,
     csttool_argv: csttoolArgv(header.csttool.executable, task, taskDir),
     max_rss_kb: wb.sched.maxRssKb,
+    max_rss_source: wb.sched.maxRssKb === null ? null : "sacct",
   };
 }
 
@@ -174,6 +175,7 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
     next_step: nextStepFor(wb.category, schedulerStudy(paths.out, r.value.task_key)),
     recorded_by: "scheduler",
     max_rss_kb: r.value.max_rss_kb ?? wb.sched.maxRssKb,
+    max_rss_source: r.value.max_rss_kb !== null ? r.value.max_rss_source : wb.sched.maxRssKb === null ? null : "sacct",
   };
   await writeJsonAtomic(file, refined, { root: paths.out });
   const target = path.join(paths.failed, newId);

@@ -39,7 +39,7 @@ function expectedHeader(): string[] {
     "left_fa_precentral", "right_fa_precentral", "fa_precentral_laterality_index",
   ];
   const scalars = ["fa", "md", "rd", "ad"].flatMap((s) => fa.map((c) => c.replace("fa", s)));
-  return [...head, ...scalars, "attempts", "host", "job_id", "max_rss_kb", "config_hash", "metrics_file"];
+  return [...head, ...scalars, "attempts", "host", "job_id", "max_rss_kb", "max_rss_source", "config_hash", "metrics_file"];
 }
 
 let out: string;
@@ -222,6 +222,7 @@ describe("collect", () => {
       host: "node03",
       job_id: "100_2",
       max_rss_kb: 512,
+      max_rss_source: null,
       output_dir: "sub-002/ses-01",
     });
     expect(summary.tasks[0]).toMatchObject({ status: "success", error_log_path: null, category: null, error: null });
