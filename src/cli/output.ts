@@ -90,15 +90,31 @@ export function dropOutputOnClosedStream(streams: readonly NodeJS.WriteStream[] 
 const guarded = new WeakSet<NodeJS.WriteStream>();
 const closed = new WeakSet<NodeJS.WriteStream>();
 
-/** Print an error the user can act on; an unknown error is a bug and says so. */
-export function reportError(e: unknown): ExitCode {
+/**
+ * `--json` on the command line (before a `--`): an outcome that ends in an error still prints one
+ * JSON document on stdout, `{ "kind": "error", "error": { code, message, exit_code, ... } }`.
+ */
+export function jsonRequested(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (end === -1 ? args : args.slice(0, end)).includes("--json");
+}
+
+/** The JSON error document (see jsonRequested). */
+export function errorJson(code: string, message: string, exitCode: number, more: { details?: string[]; hint?: string | null } = {}): unknown {
+  return { kind: "error", error: { code, message, exit_code: exitCode, details: more.details ?? [], hint: more.hint ?? null } };
+}
+
+/** Print an error the user can act on; an unknown error is a bug and says so. With `json`, also the error document on stdout. */
+export function reportError(e: unknown, json = false): ExitCode {
   if (e instanceof CstError) {
     out.error(e.message);
     for (const d of e.details) process.stderr.write(`  ${d}\n`);
     if (e.hint) process.stderr.write(`  what to do: ${e.hint}\n`);
+    if (json) out.json(errorJson(e.code, e.message, e.exitCode, { details: e.details, hint: e.hint ?? null }));
     return e.exitCode;
   }
   const err = e instanceof Error ? e : new Error(String(e));
+  if (json) out.json(errorJson("INTERNAL", err.message, EXIT.INTERNAL, { hint: "this is a bug in cst-batch; rerun with CST_BATCH_DEBUG=1 for a stack trace and report it" }));
   out.error(`internal error: ${err.message}`);
   if (process.env.CST_BATCH_DEBUG) process.stderr.write(`${err.stack ?? ""}\n`);
   else process.stderr.write("  this is a bug in cst-batch; rerun with CST_BATCH_DEBUG=1 for a stack trace and report it\n");

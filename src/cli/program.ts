@@ -2,7 +2,7 @@ import { Command, CommanderError } from "commander";
 import { CST_BATCH_VERSION } from "../version.js";
 import { EXIT } from "../errors.js";
 import { exitCodesHelp } from "./exit-codes-help.js";
-import { addVerbosityOptions, dropOutputOnClosedStream, reportError } from "./output.js";
+import { addVerbosityOptions, dropOutputOnClosedStream, errorJson, jsonRequested, out, reportError } from "./output.js";
 import type { SetExit } from "./commands/set-exit.js";
 
 const PROGRAM_EXAMPLES = `
@@ -31,6 +31,7 @@ export async function runProgram(argv: string[], register: RegisterCommands): Pr
   dropOutputOnClosedStream();
   const program = new Command();
   let exitCode: number = EXIT.OK;
+  const json = jsonRequested(argv.slice(2));
   program
     .name("cst-batch")
     .description("Run csttool over a whole study: Slurm, PBS Pro, Torque array jobs or a local worker pool.")
@@ -57,9 +58,11 @@ export async function runProgram(argv: string[], register: RegisterCommands): Pr
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") {
         return EXIT.OK;
       }
+      // commander printed the message on stderr already; --json also gets it on stdout
+      if (json) out.json(errorJson("USAGE", e.message.replace(/^error: /, ""), EXIT.USAGE, { details: [`commander: ${e.code}`], hint: "run with --help for usage" }));
       return EXIT.USAGE;
     }
-    return reportError(e);
+    return reportError(e, json);
   }
   return exitCode;
 }

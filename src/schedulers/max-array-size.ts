@@ -28,6 +28,16 @@ export async function resolveMaxArraySize(
     if (!Number.isSafeInteger(override) || override < 1) {
       throw new CstError("USAGE", `--max-array-size must be a whole number above zero, found ${override}`);
     }
+    if (scheduler === "slurm") {
+      // sbatch rejects an index at or above the site's MaxArraySize with no word of the limit: say it first.
+      const site = await runSchedulerCommand(["scontrol", "show", "config"], opts);
+      const limit = site.kind === "ok" ? parseMaxArraySize(site.stdout) : null;
+      if (limit !== null && override > limit) {
+        throw new CstError("USAGE", `--max-array-size ${override} is above this cluster's MaxArraySize = ${limit} (scontrol show config): Slurm rejects array indices of ${limit} and more`, {
+          hint: `give --max-array-size ${limit} or less, or leave it out: cst-batch reads MaxArraySize and splits larger cohorts into several arrays`,
+        });
+      }
+    }
     return { value: override, source: "override", note: null };
   }
   if (scheduler !== "slurm") return { value: PBS_DEFAULT_MAX_ARRAY_SIZE, source: "default", note: null };
