@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = code;
     });
   } catch (e) {
-    return reportError(e);
+    return reportError(e, direct.flags.json === true);
   }
   return exitCode;
 }

@@ -65,6 +65,10 @@ describe("--json on every outcome through the built CLI", () => {
     expect(missing.code).toBe(EXIT.USAGE);
     expect(errorDoc(missing.stdout).error).toMatchObject({ code: "USAGE", exit_code: 2 });
 
+    const runOne = runCli(["run-one", "--plan", path.join(s.dir, "no-such-plan.json"), "--index", "0", "--json"], { env: s.env });
+    expect(runOne.code).toBe(EXIT.USAGE);
+    expect(errorDoc(runOne.stdout).error).toMatchObject({ code: expect.any(String), exit_code: 2, message: expect.stringMatching(/no-such-plan\.json/) });
+
     // without --json stdout stays empty
     const plain = runCli(["submit", "--bids-dir", s.bids, "--out", s.out, "--no-such-flag"], { env: s.env });
     expect(plain.code).toBe(EXIT.USAGE);
