@@ -44,6 +44,7 @@ export function validateArrayContext(ctx: ArrayScriptContext): void {
   validateBaseContext(ctx);
   assertPositiveInt(ctx.arraySize, "array size");
   if (ctx.throttle !== null) assertPositiveInt(ctx.throttle, "--max-running");
+  if (ctx.throttleNote) assertSingleLine(ctx.throttleNote, "throttle note");
   assertNonNegativeInt(ctx.chunkOffset, "chunk offset");
   assertNonNegativeInt(ctx.signalWarningSeconds, "signal warning seconds");
   if (!(typeof ctx.timeoutMinutes === "number" && Number.isFinite(ctx.timeoutMinutes) && ctx.timeoutMinutes > 0)) {
@@ -77,6 +78,7 @@ export function arrayRunView(ctx: ArrayScriptContext): Record<string, unknown> {
     arraySize: ctx.arraySize,
     lastIndex: ctx.arraySize - 1,
     chunkOffset: ctx.chunkOffset,
+    throttleNote: ctx.throttleNote ?? null,
     timeoutMinutes: ctx.timeoutMinutes,
     /** Extra run-one arguments, each quoted by the template. */
     runOneExtraArgs: [

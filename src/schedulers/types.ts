@@ -53,6 +53,11 @@ export interface ArrayScriptContext extends ScriptContextBase {
   arraySize: number;
   /** Max elements running at once; null = no limit. PBS Pro has no throttle: rejected there. */
   throttle: number | null;
+  /**
+   * One comment line saying how this array's throttle relates to the study-wide one (lanes of
+   * shards, see src/submit/throttle-lanes.ts); null/absent = none.
+   */
+  throttleNote?: string | null;
   /** Added to the array index to get the chunk number (for shards beyond MaxArraySize). */
   chunkOffset: number;
   /** Per-task csttool timeout handed to `run-one --timeout-minutes`. */

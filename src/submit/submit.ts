@@ -166,6 +166,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       resources: { ...settings.array, timeSeconds: timing.walltimeSeconds },
       arraySize: shard.count,
       throttle: lanes[s]!.throttle,
+      throttleNote: throttleNote(settings.throttle, lanes, s, inFlight.jobIds),
       chunkOffset: shard.first_chunk,
       timeoutMinutes: timing.timeoutMinutes,
       signalWarningSeconds: timing.warningSeconds,
@@ -237,6 +238,16 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
     dry_run: req.dryRun === true,
   };
   return { outDir: out, submission, recordPath, scriptsDir, logDir, scripts, selection, timing, maxArraySize, notes, warnings };
+}
+
+/** The script's comment on its share of the study-wide throttle (null when it is simply `%N` of one array). */
+function throttleNote(throttle: number | null, lanes: ReturnType<typeof planThrottleLanes>, s: number, inFlight: string[]): string | null {
+  const lane = lanes[s]!;
+  if (throttle === null || lane.lane === null) return null;
+  if (lanes.length === 1 && inFlight.length === 0) return null;
+  const nLanes = new Set(lanes.map((l) => l.lane)).size;
+  const waits = lane.after !== null ? `; starts after array-${lane.after} ends` : inFlight.length > 0 ? `; starts after the study's earlier arrays still queued end (${inFlight.join(", ")})` : "";
+  return `--array-throttle ${throttle} holds for the whole study: this array runs at most ${lane.throttle} at once (lane ${lane.lane + 1} of ${nLanes})${waits}`;
 }
 
 /** Stands for a shard's job id until it is submitted (dry runs show it). */

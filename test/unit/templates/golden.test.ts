@@ -32,6 +32,8 @@ const cases: Array<[string, ArrayScriptContext]> = [
   ["plain", plainArrayContext()],
   ["full", fullArrayContext()],
   ["single", plainArrayContext({ arraySize: 1 })],
+  // the third of three shards under a study-wide --array-throttle 2 (src/submit/throttle-lanes.ts)
+  ["lane", plainArrayContext({ throttle: 1, chunkOffset: 8, arraySize: 2, throttleNote: "--array-throttle 2 holds for the whole study: this array runs at most 1 at once (lane 1 of 2); starts after array-0 ends" })],
 ];
 
 const backends: Array<[string, SchedulerBackend, Partial<ArrayScriptContext>]> = [
