@@ -12,7 +12,7 @@ import path from "node:path";
  *
  * The reaper is transparent: it is the process group leader (csttool stays in the group, signals
  * to the group reach csttool directly), it ignores the stop signals itself while csttool runs (so
- * it can still report), resets SIGPIPE/SIGXFSZ (Python ignores them) and fd CLOEXEC on the report
+ * it can still report; one that came before csttool was forked is passed on to it), resets SIGPIPE/SIGXFSZ (Python ignores them) and fd CLOEXEC on the report
  * pipe before exec, and ends the way csttool ended: same exit status, or the same signal raised
  * on itself. An exec failure (ENOEXEC, a bad `#!` line) is reported as `E <errno name> <text>`.
  *
@@ -22,16 +22,21 @@ const REAPER = String.raw`
 import os, sys, signal, resource, errno
 fd = int(sys.argv[1]); argv = sys.argv[2:]
 stops = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT]
-for s in stops: signal.signal(s, lambda *a: None)
+signal.pthread_sigmask(signal.SIG_BLOCK, stops)
 pid = os.fork()
 if pid == 0:
     for s in stops + [signal.SIGPIPE, signal.SIGXFSZ]: signal.signal(s, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
     os.set_inheritable(fd, False)
     try:
         os.execvp(argv[0], argv)
     except OSError as e:
         os.write(fd, ("E %s %s\n" % (errno.errorcode.get(e.errno, "UNKNOWN"), e.strerror)).encode())
         os._exit(127)
+early = signal.sigpending() & set(stops)
+for s in stops: signal.signal(s, lambda *a: None)
+for s in early: os.kill(pid, s)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
 while True:
     try:
         _, status = os.waitpid(pid, 0)
