@@ -68,12 +68,13 @@ export const SubmissionSchema = z.object({
       job_id: z.nullable(z.string()),
       script: z.string(),
       submit_argv: z.array(z.string()),
+      // Absent in records written before the study-wide throttle (and in hand-built ones).
       /** This array's `%N`: its lane's share of the study-wide --array-throttle (null = none). See src/submit/throttle-lanes.ts. */
-      throttle: z._default(z.nullable(z.int()), null),
+      throttle: z.optional(z.nullable(z.int())),
       /** Throttle lane: shards of one lane run one after another. */
-      lane: z._default(z.nullable(z.int()), null),
+      lane: z.optional(z.nullable(z.int())),
       /** Job ids this array waits for (afterany): the lane's previous shard, and earlier arrays of the study still in flight. */
-      depends_on: z._default(z.array(z.string()), []),
+      depends_on: z.optional(z.array(z.string())),
     }),
   ),
   collect: z.nullable(z.object({ job_id: z.nullable(z.string()), script: z.string(), submit_argv: z.array(z.string()) })),

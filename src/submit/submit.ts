@@ -326,7 +326,7 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   // record and in the scripts returned, so everything printed after submit names real jobs.
   const real = (ids: string[]): string[] => ids.map((id) => { const s = placeholderShard(id); return s === null ? id : (submission.shards[s]!.job_id ?? id); });
   for (const [s, shard] of submission.shards.entries()) {
-    shard.depends_on = real(shard.depends_on);
+    shard.depends_on = real(shard.depends_on ?? []);
     shard.submit_argv = backend.submitArgv(shard.script, { dependsOn: shard.depends_on, dependsOnArrays: true });
     prep.scripts[s]!.submitArgv = shard.submit_argv;
     const jobId = await submitOne(shard.submit_argv, `array ${s + 1} of ${submission.shards.length}`);

@@ -83,7 +83,9 @@ describe("the folder given is the study (built CLI)", () => {
     for (const args of [["status", "--out", a], ["status", "--out", a, "--json"], ["collect", "--out", a], ["collect", "--out", a, "--json"]]) {
       const r = runCli(args, { env });
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(EXIT.USAGE);
-      expect(r.stdout).toBe("");
+      // --json: the error document on stdout (code and message); without it stdout stays empty
+      if (args.includes("--json")) expect(JSON.parse(r.stdout)).toMatchObject({ kind: "error", error: { exit_code: EXIT.USAGE, message: expect.stringContaining(`belongs to the study ${b}, not to ${a}`) } });
+      else expect(r.stdout).toBe("");
       expect(r.stderr).toContain(`belongs to the study ${b}, not to ${a}`);
       expect(r.stderr).toMatch(/what to do: .*--out /);
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/);

@@ -40,7 +40,8 @@ const REAL_REPORT = {
 };
 
 function exited(exitCode: number, logTail: string[]): SuperviseResult {
-  return { exitCode, signal: null, reason: "exited", durationMs: 10, maxRssKb: null, logTail, pgid: 1, survivors: [] };
+  return { exitCode, signal: null, reason: "exited", durationMs: 10, maxRssKb: null,
+    maxRssSource: null, logTail, pgid: 1, survivors: [] };
 }
 
 describe("argparse rejections", () => {
