@@ -66,8 +66,8 @@ export function findExecutable(name: string, envPath: string | undefined, cwd: s
   const candidates = name.includes("/") ? [path.resolve(cwd, name)] : (envPath ?? "").split(path.delimiter).filter(Boolean).map((d) => path.join(d, name));
   for (const c of candidates) {
     try {
-      fs.accessSync(c, fs.constants.X_OK);
-      if (fs.statSync(c).isFile()) return c;
+      fs.accessSync(c, fs.constants.X_OK); // one call per candidate: run-one's start-up is counted
+      return c;
     } catch {
       // next
     }

@@ -70,7 +70,10 @@ export interface SuperviseResult {
   survivors: number[];
 }
 
-/** /proc samples: every 250 ms for the first 10 s (short peaks), then every 2 s. */
+/**
+ * /proc samples every 2 s. Without the peak reaper (no python3) the first 10 s are sampled every
+ * 250 ms, to catch short peaks that only sampling can see then; with it, rusage covers them.
+ */
 const RSS_SAMPLE_FAST_MS = 250;
 const RSS_SAMPLE_MS = 2_000;
 const RSS_FAST_PHASE_MS = 10_000;
@@ -201,7 +204,7 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
       .finally(() => (sampling = false));
   };
   const firstSample = setTimeout(sample, 100);
-  let rssTimer = setInterval(sample, RSS_SAMPLE_FAST_MS);
+  let rssTimer = setInterval(sample, wrapper ? RSS_SAMPLE_MS : RSS_SAMPLE_FAST_MS);
   const slowDown = setTimeout(() => {
     clearInterval(rssTimer);
     rssTimer = setInterval(sample, RSS_SAMPLE_MS);
