@@ -212,7 +212,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     // an observer must not break the run
   }
 
-  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
+  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study);
   // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
   if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
   if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
