@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { EXIT } from "../../src/errors.js";
 import { parseCsv, readJson, REPO, runCli, tempDir } from "../helpers/cli.js";
@@ -319,6 +319,62 @@ describeReal("the real csttool without atlas data (a second, empty XDG_DATA_HOME
   it("status shows csttool's cause line for the failed subject", () => {
     const st = runCli(["status", "--out", out, "--json"]);
     expect(st.stdout).toContain("Harvard-Oxford cortical atlas (1mm) not found");
+  });
+});
+
+describeReal("the real csttool's own failures, diagnosed from its lines (fast ones: it stops within seconds)", () => {
+  const dir = tempDir("cst-real-fail-");
+  const bids = path.join(dir, "bids");
+  let atlasHome: string;
+  let corrupt: ReturnType<typeof runCli>;
+  let envCheck: ReturnType<typeof runCli>;
+  const notADir = path.join(dir, "cache-is-a-file");
+
+  beforeAll(() => {
+    if (!HAVE_VENV) throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
+    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
+    atlasHome = syntheticAtlasHome(dir);
+    // a truncated download: the first 300 kB of sub-02's gzip
+    const nifti = path.join(bids, "sub-02", "dwi", "sub-02_dwi.nii.gz");
+    writeFileSync(nifti, readFileSync(nifti).subarray(0, 300_000));
+    writeFileSync(notADir, "not a folder\n");
+    const env = { CSTTOOL_REAL: CSTTOOL, CSTTOOL_PYTHON: PYTHON, XDG_DATA_HOME: atlasHome };
+    corrupt = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", path.join(dir, "out-corrupt"), "--csttool", WRAPPER, "--include", "sub-02"], {
+      env,
+      timeoutMs: 10 * 60_000,
+    });
+    envCheck = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", path.join(dir, "out-env"), "--csttool", WRAPPER, "--include", "sub-01"], {
+      env: { ...env, XDG_CACHE_HOME: notADir },
+      timeoutMs: 10 * 60_000,
+    });
+  }, 25 * 60_000);
+
+  const only = (out: string, rel: string): Record<string, any> => {
+    const base = path.join(out, rel);
+    const attempts = readdirSync(path.join(base, "_failed_attempts"));
+    expect(attempts).toHaveLength(1);
+    return readJson(path.join(base, "_failed_attempts", attempts[0]!, "attempt.json"));
+  };
+
+  it("a truncated input NIfTI is INPUT_MISSING with csttool's gzip error quoted, not its generic `Tracking failed`", () => {
+    expect(corrupt.code, corrupt.stdout + corrupt.stderr).toBe(EXIT.SUBJECT_FAILED);
+    const rec = only(path.join(dir, "out-corrupt"), "sub-02");
+    expect(rec.category).toBe("INPUT_MISSING");
+    expect(rec.exit_code).toBe(0);
+    expect(rec.message).toContain("✗ Error loading NIfTI: Compressed file ended before the end-of-stream marker was reached");
+    expect(rec.message).toContain("failed_steps track");
+  });
+
+  it("an unwritable csttool cache folder fails csttool's environment check: SYSTEM with its own reason, next step `csttool doctor`", () => {
+    const rec = only(path.join(dir, "out-env"), "sub-01/ses-01");
+    expect(rec.category).toBe("SYSTEM");
+    expect(rec.exit_code).toBe(0);
+    expect(rec.message).toContain(`✗ Cache dir: not writable ([Errno 20] Not a directory: '${path.join(notADir, "csttool")}')`);
+    expect(rec.next_step).toContain("csttool doctor");
+    // both sessions failed alike, fewer than the canary's 3: nothing was held back
+    expect(envCheck.stderr).not.toContain("canary:");
+    expect(readdirSync(path.join(dir, "out-env", "sub-01", "ses-02", "_failed_attempts"))).toHaveLength(1);
   });
 });
 
