@@ -276,7 +276,7 @@ describeReal("the real csttool without atlas data (a second, empty XDG_DATA_HOME
     version = /(\d+\.\d+\.\d+)/.exec(`${v.stdout}${v.stderr}`)?.[1] ?? "?";
     const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
     if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
-    refused = runCli(["plan", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--json"], { env: env() });
+    refused = runCli(["plan", "--bids-dir", bids, "--out", path.join(dir, "out-refused"), "--csttool", WRAPPER, "--json"], { env: env() });
     // One subject only: the real csttool is CPU-heavy, and the failure is the same for all.
     allowed = runCli(
       ["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--jobs", "1", "--include", "sub-02", "--allow-missing-atlas"],
@@ -290,7 +290,7 @@ describeReal("the real csttool without atlas data (a second, empty XDG_DATA_HOME
     expect(text).toContain(path.join(emptyDataHome, "csttool", "harvard_oxford", "HarvardOxford-cort-maxprob-thr25-1mm.nii.gz"));
     expect(text).toContain(path.join(emptyDataHome, "csttool", "harvard_oxford", "HarvardOxford-sub-maxprob-thr25-1mm.nii.gz"));
     expect(text).toContain("csttool fetch-data --accept-fsl-license");
-    expect(existsSync(path.join(out, "sub-02"))).toBe(false);
+    expect(existsSync(path.join(dir, "out-refused", ".cst-batch"))).toBe(false);
   });
 
   it("with --allow-missing-atlas the subject runs and fails at extract: SYSTEM (a study-wide cause) with csttool's atlas line and the fetch-data next step", () => {
