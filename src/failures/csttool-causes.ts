@@ -16,9 +16,11 @@ import { shellQuote } from "../shell/shell-quote.js";
  *   memory       Python's `MemoryError`, numpy's `Unable to allocate 1.2 GiB for an array ...`
  *   input        cli/commands/track.py:53 `✗ Error loading NIfTI: {e}` (gzip's `Compressed file
  *                ended before the end-of-stream marker was reached`, nibabel's ImageFileError)
- *   hemisphere   cli/commands/metrics.py:116/133 `✗ Failed to analyze left|right CST: {e}`,
- *                :51/60 `✗ Failed to load left|right CST: {e}`, :31/35 `✗ Left|Right CST
- *                tractogram not found: ...`
+ *   hemisphere   extraction finds no streamline on one side: it prints `Left CST:       0
+ *                streamlines` (cli/commands/extract.py summary), saves no tractogram for that
+ *                side, and the metrics step fails with `✗ Metrics failed: No CST tractograms
+ *                available` (run.py); also cli/commands/metrics.py:116/133 `✗ Failed to analyze
+ *                left|right CST: {e}`, :51/60 `✗ Failed to load left|right CST: {e}`
  */
 
 export type CsttoolCauseId = "memory" | "environment" | "atlas" | "input" | "hemisphere";
@@ -48,8 +50,15 @@ const RULES: readonly Rule[] = [
     category: "INPUT_MISSING",
     test: /✗ Error loading NIfTI: |Compressed file ended before the end-of-stream marker|Not a gzipped file|CRC check failed|ImageFileError|Error -3 while decompressing/,
   },
-  { id: "hemisphere", category: "PIPELINE_FAILED", test: /✗ (Failed to (analyze|load) (left|right) CST|(Left|Right) CST tractogram not found)/ },
+  {
+    id: "hemisphere",
+    category: "PIPELINE_FAILED",
+    test: /✗ (Failed to (analyze|load) (left|right) CST|(Left|Right) CST tractogram not found|Metrics failed: No CST tractograms available)/,
+  },
 ];
+
+/** extract's summary line for a side without streamlines. */
+const ZERO_SIDE = /^\s*(Left|Right) CST:\s+0 streamlines\s*$/;
 
 /** The environment line that says why csttool's check failed, when it printed one. */
 const ENV_DETAIL = /✗ (User data dir|Cache dir): not writable/;
@@ -60,9 +69,12 @@ export function findCsttoolCause(lines: readonly string[]): CsttoolCause | null 
     let hit = lines.find((l) => rule.test.test(l));
     if (hit === undefined) continue;
     if (rule.id === "environment") hit = lines.find((l) => ENV_DETAIL.test(l)) ?? hit;
-    const line = hit.trim();
-    const side = rule.id === "hemisphere" ? (/\b(left|Left)\b/.test(line) ? "left" : "right") : null;
-    return { id: rule.id, category: rule.category, line, side };
+    if (rule.id !== "hemisphere") return { id: rule.id, category: rule.category, line: hit.trim(), side: null };
+    // the side: named by the metrics line, else by extract's "<Side> CST: 0 streamlines"
+    const zero = lines.find((l) => ZERO_SIDE.test(l));
+    const named = /\b(left|right)\b/i.exec(hit)?.[1] ?? (zero ? ZERO_SIDE.exec(zero)?.[1] : undefined);
+    const line = zero && !/\b(left|right)\b/i.test(hit) ? `${zero.trim()}; ${hit.trim()}` : hit.trim();
+    return { id: rule.id, category: rule.category, line, side: named ? (named.toLowerCase() as "left" | "right") : null };
   }
   return null;
 }
@@ -80,8 +92,10 @@ export function describeCsttoolCause(cause: CsttoolCause): string {
       return "csttool's FSL atlas data is missing or corrupt (a study-wide problem, not this subject)";
     case "input":
       return "csttool could not read the input image (corrupt or truncated file)";
-    case "hemisphere":
+    case "hemisphere": {
+      if (cause.side === null) return "csttool found no usable CST on one side, so its metrics step failed and csttool dropped the metrics of both sides";
       return `csttool found no usable ${cause.side} CST, so its metrics step failed and csttool dropped the metrics of both sides (the ${cause.side === "left" ? "right" : "left"} side's tract is in the kept files)`;
+    }
   }
 }
 
@@ -99,6 +113,6 @@ export function nextStepForCause(cause: CsttoolCause, study: StudyRef): string |
     case "input":
       return null; // INPUT_MISSING's next step: restore the input, then rerun
     case "hemisphere":
-      return `check the ${cause.side} hemisphere of this subject (tracking/extraction QC figures, --fa-thr, --extraction-method, --dilate-motor / --dilate-brainstem), then rerun it`;
+      return `check the ${cause.side ?? "failing"} hemisphere of this subject (tracking/extraction QC figures, --fa-thr, --extraction-method, --dilate-motor / --dilate-brainstem), then rerun it`;
   }
 }

@@ -36,7 +36,15 @@ export async function readAttemptLog(file: string): Promise<string[]> {
         break;
       }
     }
-    return lines.slice(header + 1).filter((l) => l.trim() !== "");
+    // `<ISO time> out| text` / `err| text` are csttool's lines; `cst|` and `#` lines are cst-batch's own
+    const out: string[] = [];
+    for (const l of lines.slice(header + 1)) {
+      const m = /^\S+ (out|err|cst)\| ?(.*)$/.exec(l);
+      if (m) {
+        if (m[1] !== "cst" && m[2]!.trim() !== "") out.push(m[2]!);
+      } else if (!l.startsWith("#") && l.trim() !== "") out.push(l);
+    }
+    return out;
   } catch {
     return [];
   } finally {

@@ -122,9 +122,9 @@ function expectAllSucceeded(out: string, version: string): void {
 const describeReal = HAVE_VENV || IN_CI ? describe : describe.skip;
 
 /** A test-only XDG_DATA_HOME holding the synthetic (anatomically meaningless) atlas. */
-function syntheticAtlasHome(dir: string): string {
-  const home = path.join(dir, "xdg-data-synthetic-atlas");
-  const made = spawnSync(PYTHON, [SYNTHETIC_ATLAS, home], { encoding: "utf8" });
+function syntheticAtlasHome(dir: string, flags: string[] = []): string {
+  const home = path.join(dir, `xdg-data-synthetic-atlas${flags.join("")}`);
+  const made = spawnSync(PYTHON, [SYNTHETIC_ATLAS, home, ...flags], { encoding: "utf8" });
   if (made.status !== 0) throw new Error(`make-synthetic-atlas.py failed: ${made.stderr}`);
   return home;
 }
@@ -375,6 +375,39 @@ describeReal("the real csttool's own failures, diagnosed from its lines (fast on
     // both sessions failed alike, fewer than the canary's 3: nothing was held back
     expect(envCheck.stderr).not.toContain("canary:");
     expect(readdirSync(path.join(dir, "out-env", "sub-01", "ses-02", "_failed_attempts"))).toHaveLength(1);
+  });
+});
+
+describeReal("the real csttool finding no left CST (a synthetic test atlas without a left motor ROI)", () => {
+  const dir = tempDir("cst-real-hemi-");
+  const bids = path.join(dir, "bids");
+  const out = path.join(dir, "out");
+  let r: ReturnType<typeof runCli>;
+
+  beforeAll(() => {
+    if (!HAVE_VENV) throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
+    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
+    const atlasHome = syntheticAtlasHome(dir, ["--no-left-motor"]);
+    r = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--include", "sub-02"], {
+      env: { CSTTOOL_REAL: CSTTOOL, CSTTOOL_PYTHON: PYTHON, XDG_DATA_HOME: atlasHome },
+      timeoutMs: 20 * 60_000,
+    });
+  }, 25 * 60_000);
+
+  it("is PIPELINE_FAILED naming the left side and that csttool dropped both sides' metrics; the right tract is kept", () => {
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.SUBJECT_FAILED);
+    const base = path.join(out, "sub-02");
+    const attempts = readdirSync(path.join(base, "_failed_attempts"));
+    expect(attempts).toHaveLength(1);
+    const attemptDir = path.join(base, "_failed_attempts", attempts[0]!);
+    const rec = readJson(path.join(attemptDir, "attempt.json"));
+    expect(rec.category).toBe("PIPELINE_FAILED");
+    expect(rec.message).toMatch(/Left CST: +0 streamlines; ✗ Metrics failed: No CST tractograms available/);
+    expect(rec.message).toContain("no usable left CST");
+    expect(rec.message).toContain("dropped the metrics of both sides");
+    expect(rec.next_step).toContain("left hemisphere");
+    expect(walk(attemptDir).some((f) => f.endsWith("extraction/trk/02_cst_right.trk"))).toBe(true);
   });
 });
 

@@ -49,7 +49,7 @@ describe("csttool failures as csttool 0.5.0 reports them", () => {
       { subject: "sub-003", behaviour: "memory-error", category: "OUT_OF_MEMORY", code: 5, line: "✗ Tensor fitting failed: Unable to allocate 3.52 GiB", step: "--jobs" },
       { subject: "sub-004", behaviour: "memory-error-traceback", category: "OUT_OF_MEMORY", code: 5, line: "MemoryError", step: "--jobs" },
       { subject: "sub-005", behaviour: "corrupt-input", category: "INPUT_MISSING", code: 4, line: "✗ Error loading NIfTI: Compressed file ended before the end-of-stream marker was reached", step: "restore the input" },
-      { subject: "sub-006", behaviour: "left-hemisphere-empty", category: "PIPELINE_FAILED", code: 4, line: "✗ Failed to analyze left CST:", step: "left hemisphere" },
+      { subject: "sub-006", behaviour: "left-hemisphere-empty", category: "PIPELINE_FAILED", code: 4, line: "Left CST:       0 streamlines; ✗ Metrics failed: No CST tractograms available", step: "left hemisphere" },
     ];
     const s = await makeStudy(cases.map((c) => ({ subject: c.subject })));
     await s.setBehaviours(Object.fromEntries(cases.map((c) => [c.subject, c.behaviour])));

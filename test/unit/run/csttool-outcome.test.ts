@@ -145,7 +145,14 @@ describe("csttool's cause lines (csttool 0.5.0's own wording)", () => {
       step: /^$/,
     },
     {
-      name: "one hemisphere without streamlines",
+      name: "one hemisphere without streamlines (what the real csttool prints)",
+      lines: ["  Left CST:       866 streamlines", "  Right CST:      0 streamlines", "  Total:          866 streamlines", "  ✗ Metrics failed: No CST tractograms available"],
+      category: "PIPELINE_FAILED",
+      line: "Right CST:      0 streamlines; ✗ Metrics failed: No CST tractograms available",
+      step: /right hemisphere/,
+    },
+    {
+      name: "a hemisphere csttool could not analyze",
       lines: ["  ✗ Failed to analyze right CST: boom", "  ✗ Metrics failed: Metrics computation failed"],
       category: "PIPELINE_FAILED",
       line: "✗ Failed to analyze right CST: boom",
