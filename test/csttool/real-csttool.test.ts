@@ -22,6 +22,11 @@ import { waitForSlurmJobsGone } from "../helpers/slurm-wait.js";
  *
  * Skipped (with a message) only when CI is unset and the venv is absent; under CI a missing
  * venv fails the run.
+ *
+ * Over 350 lines on purpose: one file holds every real-csttool run (each describe is one study,
+ * minutes of CPU) so they share the phantom/atlas helpers and run one after another, never
+ * beside each other on a 2-core machine. The Slurm describe runs only where Slurm is usable
+ * (hold /tmp/cst-slurm.lock on the shared machine).
  */
 
 const VENV = process.env.CSTTOOL_VENV ?? path.join(REPO, "build", "csttool-venv");
