@@ -54,10 +54,6 @@ export function planIndexPath(planFile: string): string {
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
 }
-/** The study folder of a submission record `<out>/.cst-batch/submissions/<id>.json`. */
-export function studyDirOfSubmissionFile(file: string): string {
-  return path.resolve(path.dirname(file), "..", "..");
-}
 /** The done records status has read, by file identity (see `DoneCacheSchema`). */
 export function statusCachePath(out: string): string {
   return path.join(out, STATE_DIR, "status-cache.json");

@@ -3,7 +3,6 @@ import path from "node:path";
 import { CstError } from "../errors.js";
 import { currentPlanFile } from "../plan/load-plan.js";
 import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
-import { studyDirOfSubmissionFile } from "../layout.js";
 import { DEFAULT_CANARY } from "../failures/canary.js";
 import type { CanaryVerdictFile } from "./canary-file.js";
 
@@ -44,6 +43,11 @@ export function planFileOf(given: string): string {
     // missing: loading the plan reports it with its path
   }
   return given;
+}
+
+/** The study folder of a submission record `<out>/.cst-batch/submissions/<id>.json` (layout.ts `submissionsDir`). */
+function studyDirOfSubmissionFile(file: string): string {
+  return path.resolve(path.dirname(file), "..", "..");
 }
 
 /** The submission's canary (array tasks only): its study folder, id and K. */
