@@ -10,6 +10,7 @@ import path from "node:path";
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
  *   <out>/.cst-batch/submissions/           one record per submit
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
+ *   <out>/.cst-batch/canary/<submission>/   the array tasks' canary: slot-<n>.json, verdict.json
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
  *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
  *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _promoted.json  _done.json
@@ -59,6 +60,13 @@ export function statusCachePath(out: string): string {
 }
 export function eventLogPath(out: string): string {
   return path.join(out, STATE_DIR, "events.jsonl");
+}
+/** The canary of one submission's array tasks: `slot-<n>.json` per finished subject, `verdict.json` when it stops the rest. */
+export function canaryDir(out: string, submissionId: string): string {
+  return path.join(out, STATE_DIR, "canary", submissionId);
+}
+export function canaryVerdictPath(out: string, submissionId: string): string {
+  return path.join(canaryDir(out, submissionId), "verdict.json");
 }
 export function logsDir(out: string): string {
   return path.join(out, "logs");
@@ -140,6 +148,18 @@ export function csttoolOutDir(taskDir: string): string {
 export function dicomLinkDir(taskDir: string): string {
   return path.join(taskDir, WORK_DIR, DICOM_SERIES_DIR);
 }
+
+/**
+ * Files csttool 0.5.x writes at the root of every run's `--out` that describe the whole
+ * derivative dataset, not the subject (its BIDS output, bids/output.py): not promoted into the
+ * subject folder (collect writes the study's own dataset_description.json and participants.tsv).
+ */
+export const CSTTOOL_STUDY_LEVEL_FILES: ReadonlySet<string> = new Set([
+  "dataset_description.json",
+  "participants.tsv",
+  "participants.json",
+  "participants.tsv.lock",
+]);
 
 export const OUTPUT_FILES = {
   summary: "batch_summary.json",

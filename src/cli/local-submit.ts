@@ -44,6 +44,7 @@ export function localConsole(json: boolean, quiet?: boolean): LocalConsole {
       case "selected":
         // Damaged state files, as status and collect list them: path, reason, what becomes of it.
         if (json) return;
+        if (e.jobsBasis) out.info(e.jobsBasis);
         for (const problem of e.problems.slice(0, MAX_PROBLEMS_LISTED)) out.warn(`damaged state file: ${problem}`);
         if (e.problems.length > MAX_PROBLEMS_LISTED) out.warn(`... and ${e.problems.length - MAX_PROBLEMS_LISTED} more damaged state file(s) (see --json)`);
         return;
@@ -80,6 +81,8 @@ export function printLocalResult(result: LocalStudyResult, json: boolean): ExitC
       kind: "local",
       interrupted: run.interrupted,
       results: run.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })),
+      jobs: result.jobs,
+      canary_stop: run.canaryStop ? { not_run: run.canaryStop.notRun, message: run.canaryStop.message, next_step: run.canaryStop.nextStep } : null,
       summary: { counts: summary.counts, by_category: summary.by_category },
       problems: result.problems,
       recovered,
@@ -108,7 +111,12 @@ export function printLocalResult(result: LocalStudyResult, json: boolean): ExitC
   for (const r of run.results) {
     if (r.outcome.kind === "failed" && (r.outcome.attemptDir === null || r.outcome.category === "SYSTEM")) out.warn(`${r.key}: ${r.outcome.record.message}`);
   }
+  if (run.canaryStop && !json) {
+    out.warn(`canary: ${run.canaryStop.message}`);
+    out.warn(`next: ${run.canaryStop.nextStep}`);
+  }
   if (run.interrupted) return EXIT.INTERRUPTED;
+  if (run.canaryStop) return EXIT.SYSTEM;
   if (run.results.some((r) => r.outcome.kind === "failed")) return EXIT.SUBJECT_FAILED;
   return EXIT.OK;
 }

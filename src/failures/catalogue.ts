@@ -120,7 +120,7 @@ const MEM_X15: Escalation = { flag: "--mem-factor", factor: 1.5 };
 export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { category: C } } = {
   INPUT_MISSING: {
     category: "INPUT_MISSING",
-    meaning: "an input file of the plan is missing or unreadable; csttool was not started",
+    meaning: "an input file of the plan is missing or unreadable (csttool was not started), or csttool could not read it (corrupt, truncated)",
     exitCode: EXIT.SUBJECT_FAILED,
     nextStep: (s) => `restore the input files, or if they moved ${replanThenRerun(s, "INPUT_MISSING")}; once restored: ${rerun(s, "INPUT_MISSING")}`,
     escalation: null,

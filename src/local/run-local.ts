@@ -3,6 +3,7 @@ import { taskPaths } from "../layout.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
 import { lockTask, runOne, type RunOneEvent, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
+import { canaryVerdict, DEFAULT_CANARY, describeCanaryStop, type CanaryOutcome } from "../failures/canary.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -20,6 +21,10 @@ export interface LocalRunOptions {
   /** Aborting stops taking new tasks and cancels running ones (they are recorded as CANCELLED). */
   signal?: AbortSignal;
   onProgress?: (progress: LocalProgress) => void;
+  /** Canary size K: stop starting subjects when the first K to finish all failed with a SYSTEM problem (0: off; default DEFAULT_CANARY). */
+  canary?: number;
+  /** CPUs each task owns, for csttool's thread variables (default: cores ÷ jobs). */
+  cpusPerTask?: number | null;
   /** What a run found and repaired before it started (a damaged `_done.json` moved aside, an interrupted attempt filed away). */
   onRecovered?: (event: Extract<RunOneEvent, { type: "recovered" }>) => void;
 }
@@ -57,6 +62,8 @@ export interface LocalRunResult {
   results: LocalTaskResult[];
   interrupted: boolean;
   progress: LocalProgress;
+  /** Set when the canary stopped the run: the subjects not started (not failures) and why. */
+  canaryStop: { notRun: string[]; message: string; nextStep: string } | null;
 }
 
 export function defaultJobs(): number {
@@ -95,7 +102,13 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   };
 
   const out = studyDirOfPlan(opts.planFile, opts.plan);
+  const canaryK = opts.canary ?? DEFAULT_CANARY;
+  const finishedOrder: CanaryOutcome[] = [];
+  const canaryStopped = (): boolean => canaryVerdict(finishedOrder, canaryK).kind === "stop";
+  const cores = defaultJobs();
+  const cpusPerTask = opts.cpusPerTask !== undefined ? opts.cpusPerTask : Math.max(1, Math.floor(cores / jobs));
   const claim = (): Claimed | null => {
+    if (canaryStopped()) return null;
     const task = tasks[next++];
     return task ? { task, lock: null } : null;
   };
@@ -118,6 +131,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
         timeoutMinutes: opts.timeoutMinutes,
         graceSeconds: opts.graceSeconds,
         jobId: null,
+        cpus: cpusPerTask,
+        cpusSource: "local-share",
         ...(claimed.lock ? { lock: claimed.lock } : {}),
         onCsttoolExit: hooks.onCsttoolExit,
         onEvent: (e) => {
@@ -130,6 +145,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     }
     const result: LocalTaskResult = { index: task.index, key: task.key, outcome, durationMs: Date.now() - t0 };
     results.push(result);
+    if (outcome.kind === "success") finishedOrder.push({ key: task.key, category: null, message: null });
+    else if (outcome.kind === "failed") finishedOrder.push({ key: task.key, category: outcome.category, message: outcome.record.message });
     switch (outcome.kind) {
       case "success":
         counts.succeeded++;
@@ -195,5 +212,11 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   };
   await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, tasks.length)) }, worker));
   results.sort((a, b) => a.index - b.index);
-  return { results, interrupted: Boolean(opts.signal?.aborted), progress: progress(null) };
+  const verdict = canaryVerdict(finishedOrder, canaryK);
+  let canaryStop: LocalRunResult["canaryStop"] = null;
+  if (verdict.kind === "stop") {
+    const notRun = tasks.slice(next).map((t) => t.key);
+    if (notRun.length > 0) canaryStop = { notRun, ...describeCanaryStop(verdict.first, notRun.length) };
+  }
+  return { results, interrupted: Boolean(opts.signal?.aborted), progress: progress(null), canaryStop };
 }

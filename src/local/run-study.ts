@@ -4,7 +4,8 @@ import { taskPaths } from "../layout.js";
 import { csttoolArgv } from "../run/csttool-argv.js";
 import type { Plan } from "../schemas/records.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
-import { defaultJobs, runLocal, type LocalProgress, type LocalRunResult } from "./run-local.js";
+import { runLocal, type LocalProgress, type LocalRunResult } from "./run-local.js";
+import { defaultLocalJobs, describeJobsDefault } from "./default-jobs.js";
 import { selectLocalRun } from "./select.js";
 
 /** `submit --scheduler local` after planning: which tasks, how many workers, what to do. */
@@ -12,8 +13,12 @@ export interface LocalStudyRequest {
   plan: Plan;
   /** The immutable plan file (`plans/<plan_id>.json`). */
   planPath: string;
-  /** Concurrent workers; default: CPU count. */
+  /** Concurrent workers; default: min(CPU count, available memory ÷ memPerSubjectMiB) (default-jobs.ts). */
   jobs?: number;
+  /** Memory one subject needs (MiB), for the default `jobs`. */
+  memPerSubjectMiB?: number;
+  /** Canary size K (0: off): see src/failures/canary.ts. */
+  canary?: number;
   /** Say what would run; run nothing. */
   dryRun?: boolean;
   /** Rerun tasks that are already done. */
@@ -29,7 +34,7 @@ export interface LocalStudyRequest {
 /** What a caller may show while a local study runs, in this order. */
 export type LocalStudyEvent =
   /** The tasks to run are chosen (damaged state files found meanwhile in `problems`). */
-  | { type: "selected"; indices: number[]; problems: string[]; jobs: number; total: number }
+  | { type: "selected"; indices: number[]; problems: string[]; jobs: number; total: number; jobsBasis: string | null }
   /** The worker pool starts (not in a dry run). */
   | { type: "pool-started"; indices: number[]; jobs: number; total: number }
   | { type: "progress"; progress: LocalProgress }
@@ -60,8 +65,9 @@ export type LocalStudyResult =
 export async function runLocalStudy(req: LocalStudyRequest): Promise<LocalStudyResult> {
   const study = studyDirOfPlan(req.planPath, req.plan);
   const { indices, problems } = await selectLocalRun(req.plan, study, req.force ?? false);
-  const jobs = req.jobs ?? defaultJobs();
-  req.onEvent?.({ type: "selected", indices, problems, jobs, total: req.plan.tasks.length });
+  const auto = req.jobs === undefined ? defaultLocalJobs(req.memPerSubjectMiB) : null;
+  const jobs = req.jobs ?? auto!.jobs;
+  req.onEvent?.({ type: "selected", indices, problems, jobs, total: req.plan.tasks.length, jobsBasis: auto ? describeJobsDefault(auto) : null });
   if (req.dryRun) {
     const tasks = indices.map((i): DryRunTask => {
       const task = req.plan.tasks[i]!;
@@ -84,6 +90,7 @@ export async function runLocalStudy(req: LocalStudyRequest): Promise<LocalStudyR
       adoptExisting: req.adoptExisting,
       timeoutMinutes: req.timeoutMinutes,
       graceSeconds: req.graceSeconds,
+      ...(req.canary !== undefined ? { canary: req.canary } : {}),
       signal: req.signal,
       onProgress: (progress) => req.onEvent?.({ type: "progress", progress }),
       onRecovered: (e) => recovered.push({ key: e.task.key, what: e.what, message: e.message }),

@@ -14,7 +14,8 @@ import { configHash } from "./hash.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
-import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
+import { checkCsttoolAtlas } from "./atlas-check.js";
+import { checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
 import { checkContainerBinds } from "./container-binds.js";
 import { checkOutOverlap } from "./overlap.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
@@ -210,7 +211,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   }
   if (csttool.ok) {
     problems.push(...checkOptionsOffered(tasks, csttool.capabilities, version));
-    problems.push(...(await checkCsttoolAtlas(executable, env)));
+    if (!request.container) problems.push(...(await checkCsttoolAtlas(executable, env, csttool.capabilities, request.allowMissingAtlas ?? false)));
   }
 
   const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");

@@ -1,5 +1,4 @@
 import { constants, promises as fsp } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import { OPTION_SPECS, type CsttoolOptions, type OptionSpec } from "../schemas/options.js";
@@ -177,52 +176,4 @@ export function checkOptionsOffered(
     }
   }
   return problems;
-}
-
-/** The atlas file csttool's `fetch-data` installs; extraction fails without it (csttool 0.5.x). */
-export const ATLAS_PROBE_FILE = path.join("csttool", "harvard_oxford", "HarvardOxford-cort-maxprob-thr25-1mm.nii.gz");
-
-/** csttool's data folder root: platformdirs' user data dir on Linux (`$XDG_DATA_HOME` or `~/.local/share`). */
-export function userDataDir(env: NodeJS.ProcessEnv): string {
-  const xdg = env.XDG_DATA_HOME?.trim();
-  if (xdg) return xdg;
-  return path.join(env.HOME || os.homedir(), ".local", "share");
-}
-
-/** True when the executable's first line is a shebang naming python (the real csttool, not a stand-in). */
-export async function isPythonScript(executable: string): Promise<boolean> {
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(executable, "r");
-    const buf = Buffer.alloc(256);
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const first = buf.subarray(0, bytesRead).toString("utf8").split("\n")[0] ?? "";
-    return /^#!.*python/.test(first);
-  } catch {
-    return false;
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
-
-/**
- * A warning when the real (Python) csttool's FSL atlas data is not installed: every subject would
- * run for minutes and then fail at CST extraction.
- */
-export async function checkCsttoolAtlas(executable: string, env: NodeJS.ProcessEnv): Promise<Problem[]> {
-  if (!(await isPythonScript(executable))) return [];
-  const atlas = path.join(userDataDir(env), ATLAS_PROBE_FILE);
-  try {
-    await fsp.access(atlas);
-    return [];
-  } catch {
-    return [
-      problem(
-        "warning",
-        "csttool",
-        `csttool's FSL atlas data is not installed (${atlas} is missing); every subject will fail at CST extraction`,
-        "run `csttool fetch-data --accept-fsl-license` once (needs network) on a node that shares this home",
-      ),
-    ];
-  }
 }

@@ -29,6 +29,8 @@ export interface PlanRequest {
   /** Require this much free disk instead of the estimate. */
   minFreeGb?: number | null;
   skipDiskCheck?: boolean;
+  /** Plan even though the real csttool's atlas data is missing or corrupt (a warning instead of an error). */
+  allowMissingAtlas?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */
   cwd?: string;
   /** Environment used to find and probe csttool (default process.env). */

@@ -22,6 +22,7 @@ import { containerArgv, taskBindDirs } from "./container.js";
 import { copyErrorLog } from "./recover.js";
 import { classify, signalNameOf, stoppedWithUs } from "./classify.js";
 import { promote } from "./promote-result.js";
+import { describeThreadEnv, taskCpus, withThreadLimits } from "./thread-env.js";
 
 /**
  * One attempt of a subject: its start record, the input checks, csttool under supervision, then
@@ -146,10 +147,14 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
   }
 
+  const baseEnv = opts.env ?? process.env;
+  const cpus = taskCpus(baseEnv, opts.cpus ?? null, opts.cpusSource ?? "option");
+  const threads = withThreadLimits(baseEnv, cpus);
   const logHeader = [
     `# cst-batch ${CST_BATCH_VERSION} run-one: task ${task.index} (${task.key}), attempt started ${startedAt.toISOString()}`,
     `# host ${hostName()}, pid ${process.pid}, job ${jobId ?? "none"}, plan ${header.plan_id}, config ${task.config_hash}`,
     `# argv: ${JSON.stringify(argv)}`,
+    `# ${describeThreadEnv(cpus, threads)}`,
   ].join("\n");
 
   const check = await checkInputs(task).catch((e: unknown) => ({
@@ -176,7 +181,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
   const oomBefore = readOomKillCount();
   const result = await supervise({
     argv,
-    env: opts.env ?? process.env,
+    env: threads.env,
     token,
     logFile: paths.log,
     logRoot: out,
@@ -210,7 +215,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     // an observer must not break the run
   }
 
-  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal));
+  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study);
   // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
   if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
   if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);

@@ -1,6 +1,8 @@
 import { type FailureCategory } from "../schemas/records.js";
 import { abortCategory, type SuperviseResult } from "./supervise.js";
-import { ARGPARSE_NEXT_STEP, argparseRejection, csttoolLines } from "./csttool-outcome.js";
+import { ARGPARSE_NEXT_STEP, argparseRejection, causeText, csttoolLines } from "./csttool-outcome.js";
+import { findCsttoolCause } from "../failures/csttool-causes.js";
+import type { StudyRef } from "../failures/catalogue.js";
 import { STOP_SIGNALS } from "../failures/signals.js";
 
 /** What a csttool run that did not succeed was: its category and message. */
@@ -11,6 +13,7 @@ export function classify(
   argv0: string,
   timeoutMinutes: number,
   signalName: string | null,
+  study: StudyRef | null = null,
 ): { category: FailureCategory; message: string; nextStep?: string } | null {
   // csttool's own last words (a traceback's final line), not cst-batch's closing note in the log.
   const lastLine = csttoolLines(r.logTail).at(-1);
@@ -40,6 +43,12 @@ export function classify(
   const rejected = argparseRejection(r.exitCode, r.logTail);
   if (rejected) return { category: "VALIDATION", message: rejected, nextStep: ARGPARSE_NEXT_STEP };
   if (r.exitCode !== 0) {
+    // csttool's own cause (a MemoryError traceback, an unreadable input) before the generic verdict
+    const cause = study ? findCsttoolCause(csttoolLines(r.logTail)) : null;
+    if (cause && study) {
+      const t = causeText(cause, study, `exit status ${r.exitCode}`);
+      return { category: t.category, message: t.message, ...(t.nextStep ? { nextStep: t.nextStep } : {}) };
+    }
     return { category: "PIPELINE_FAILED", message: `csttool exited with status ${r.exitCode}${lastLine ? `: ${lastLine}` : ""}` };
   }
   return null;

@@ -1,5 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
+import { describeCsttoolCause, findCsttoolCause, nextStepForCause, type CsttoolCause } from "../failures/csttool-causes.js";
+import type { FailureCategory, StudyRef } from "../failures/catalogue.js";
 
 /**
  * Why a csttool run failed, told from what csttool left behind. csttool 0.5.0 exits 0 when a
@@ -8,17 +10,59 @@ import path from "node:path";
  */
 
 export interface FailureText {
+  category: FailureCategory;
   message: string;
   /** Replaces the category's usual next step; null keeps it. */
   nextStep: string | null;
 }
 
+/** How much of the end of a subject's log is searched for csttool's cause line. */
+const LOG_SCAN_BYTES = 512 * 1024;
+
+/** The lines of this attempt in a subject's log (after the last run-one header), from its last 512 KB; [] when unreadable. */
+export async function readAttemptLog(file: string): Promise<string[]> {
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(file, "r");
+    const { size } = await handle.stat();
+    const start = Math.max(0, size - LOG_SCAN_BYTES);
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    const lines = buf.toString("utf8").split("\n");
+    let header = -1;
+    for (let i = lines.length - 1; i >= 0; i--) {
+      if (/^# cst-batch .* run-one: task /.test(lines[i]!)) {
+        header = i;
+        break;
+      }
+    }
+    // `<ISO time> out| text` / `err| text` are csttool's lines; `cst|` and `#` lines are cst-batch's own
+    const out: string[] = [];
+    for (const l of lines.slice(header + 1)) {
+      const m = /^\S+ (out|err|cst)\| ?(.*)$/.exec(l);
+      if (m) {
+        if (m[1] !== "cst" && m[2]!.trim() !== "") out.push(m[2]!);
+      } else if (!l.startsWith("#") && l.trim() !== "") out.push(l);
+    }
+    return out;
+  } catch {
+    return [];
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/** A recognised csttool cause as the failure's text: its category, csttool's line quoted, what it means. */
+export function causeText(cause: CsttoolCause, study: StudyRef, context: string): FailureText {
+  return {
+    category: cause.category,
+    message: `${describeCsttoolCause(cause)}: csttool said "${cause.line}" (${context})`,
+    nextStep: nextStepForCause(cause, study),
+  };
+}
+
 export const ARGPARSE_NEXT_STEP =
   "the options do not match this csttool (see `csttool run --help`): fix them, re-run `cst-batch plan` (it checks them against csttool), then resubmit";
-export const ENVIRONMENT_NEXT_STEP =
-  "run `csttool doctor` on a compute node (as the job's user) and fix what it reports (missing packages, unwritable ~/.local/share/csttool or ~/.cache/csttool), then resubmit";
-export const ATLAS_NEXT_STEP =
-  "install csttool's atlas data: run `csttool fetch-data --accept-fsl-license` once (needs network) on a node that shares this home, then resubmit";
 
 /** cst-batch's own closing notes in the log tail (supervise.ts), which are not csttool's output. */
 const OWN_NOTE = /^(csttool (exited with status -?\d+|killed by SIG\w+) after [\d.]+ s|csttool exited; processes of its group remain|processes survived SIGKILL)/;
@@ -76,31 +120,45 @@ function parseLenient(text: string): unknown {
 }
 
 /**
- * The message for "csttool exited 0 but wrote no metrics JSON": the failed steps and their errors
- * from the pipeline report; with no pipeline report at all, csttool's environment check is the
- * likely cause (it returns before writing anything).
+ * The failure for "csttool exited 0 but wrote no metrics JSON": csttool's own cause line when
+ * one is recognised (src/failures/csttool-causes.ts), with the failed steps of its pipeline
+ * report; else the failed steps and their errors; with no pipeline report at all, csttool's
+ * environment check is the likely cause (it returns before writing anything): SYSTEM.
  */
-export async function explainNoMetrics(stagedDir: string, files: readonly { path: string }[], expected: string, logTail: readonly string[]): Promise<FailureText> {
+export async function explainNoMetrics(
+  stagedDir: string,
+  files: readonly { path: string }[],
+  expected: string,
+  logLines: readonly string[],
+  study: StudyRef,
+): Promise<FailureText> {
   const head = `csttool exited 0 but wrote no metrics JSON (expected ${expected}; ${files.length} file(s) written)`;
+  const cause = findCsttoolCause(logLines);
   const reports = findPipelineReports(files);
   const first = reports[0];
   if (first === undefined) {
     const what = files.length === 0 ? "csttool wrote nothing, not even its pipeline report" : "csttool wrote no pipeline report";
-    return { message: `${head}; ${what}: most likely its environment check failed (\`csttool doctor\`)`, nextStep: ENVIRONMENT_NEXT_STEP };
+    if (cause) return causeText(cause, study, `${what}; exit status 0`);
+    const env = findCsttoolCause(["✗ Environment check failed"])!;
+    return { ...causeText(env, study, `${what}; exit status 0`), message: `${head}; ${what}: most likely its environment check failed (\`csttool doctor\`)` };
   }
   let summary: PipelineReportSummary | null;
   try {
     summary = summarisePipelineReport(parseLenient(await fsp.readFile(path.join(stagedDir, first), "utf8")));
   } catch (e) {
-    return { message: `${head}; its pipeline report ${first} is unreadable (${(e as Error).message})`, nextStep: null };
+    if (cause) return causeText(cause, study, `pipeline report ${first} unreadable; exit status 0`);
+    return { category: "PIPELINE_FAILED", message: `${head}; its pipeline report ${first} is unreadable (${(e as Error).message})`, nextStep: null };
   }
   if (summary === null || summary.failedSteps.length === 0) {
-    return { message: `${head}; its pipeline report ${first} names no failed step`, nextStep: null };
+    if (cause) return causeText(cause, study, `pipeline report ${first} names no failed step; exit status 0`);
+    return { category: "PIPELINE_FAILED", message: `${head}; its pipeline report ${first} names no failed step`, nextStep: null };
   }
   const errors = summary.errors.map((e) => `${e.step}: ${e.error ?? "no error recorded"}`).join("; ");
-  const atlas = logTail.some((l) => /atlas.*not found/i.test(l));
+  const steps = `failed_steps ${summary.failedSteps.join(", ")} (${errors})`;
+  if (cause) return causeText(cause, study, `${steps}; exit status 0, no metrics JSON; pipeline report ${first}`);
   return {
-    message: `csttool exited 0 but its pipeline failed: failed_steps ${summary.failedSteps.join(", ")} (${errors}); no metrics JSON (pipeline report ${first}; ${files.length} file(s) written)${atlas ? "; csttool's atlas data is missing" : ""}`,
-    nextStep: atlas ? ATLAS_NEXT_STEP : null,
+    category: "PIPELINE_FAILED",
+    message: `csttool exited 0 but its pipeline failed: ${steps}; no metrics JSON (pipeline report ${first}; ${files.length} file(s) written)`,
+    nextStep: null,
   };
 }

@@ -6,7 +6,7 @@ import { findConflicts, ownedFiles } from "./ownership.js";
 import { buildAttemptRecord, fsTimestamp, type RunIdentity } from "./attempt.js";
 import { applyPromotion, findMetricsFile, listFiles, stageOutput, STAGED_DIR, writeJournal, PromotionConflictError, type PromoteJournal } from "./promote.js";
 import { type SuperviseResult } from "./supervise.js";
-import { explainNoMetrics } from "./csttool-outcome.js";
+import { explainNoMetrics, readAttemptLog } from "./csttool-outcome.js";
 import { noteSubjectLog } from "../events/subject-log.js";
 import { pauseForTest } from "../util/test-pause.js";
 import type { AttemptContext } from "./attempt-flow.js";
@@ -37,8 +37,9 @@ export async function promote(
   }
   if (!metricsFile) {
     const expected = `${task.subject}/${task.session ? `${task.session}/` : ""}reports/*_metrics.json or metrics/*_bilateral_metrics.json`;
-    const why = await explainNoMetrics(staged, files, expected, p.result.logTail);
-    return p.fail("PIPELINE_FAILED", why.message, p.result, why.nextStep);
+    const log = await readAttemptLog(paths.log);
+    const why = await explainNoMetrics(staged, files, expected, log.length > 0 ? log : p.result.logTail, ctx.study);
+    return p.fail(why.category, why.message, p.result, why.nextStep);
   }
   const finished = new Date();
   const done: DoneRecord = {

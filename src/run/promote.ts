@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomHex } from "../util/random-hex.js";
 import * as z from "../schemas/zod.js";
-import { DONE_FILE, FAILED_DIR, LOCK_FILE, PROMOTED_FILE, WORK_DIR } from "../layout.js";
+import { CSTTOOL_STUDY_LEVEL_FILES, DONE_FILE, FAILED_DIR, LOCK_FILE, PROMOTED_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { fsyncDirSync, writeJsonAtomicSync } from "../util/atomic-write.js";
 import { readStateFileSync } from "../util/read-json.js";
@@ -83,7 +83,7 @@ function freeName(dir: string, name: string, taken: Set<string>): string {
   }
 }
 
-function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>): void {
+function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, leave: ReadonlySet<string> = new Set()): void {
   let names: string[];
   try {
     names = fs.readdirSync(srcDir).sort();
@@ -91,6 +91,7 @@ function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>): v
     return;
   }
   for (const name of names) {
+    if (leave.has(name)) continue;
     const target = freeName(destDir, name, taken);
     taken.add(target);
     fs.renameSync(path.join(srcDir, name), path.join(destDir, target));
@@ -107,7 +108,9 @@ function rmdirQuietly(dir: string): void {
 
 /**
  * Flatten csttool's output into `staged`: the contents of `sub-X/[ses-Y/]` first, then the rest
- * of `sub-X/`, then csttool's top-level files. Nothing is dropped; a clash gets a `_2` suffix.
+ * of `sub-X/`, then csttool's top-level files except its study-level ones
+ * (`CSTTOOL_STUDY_LEVEL_FILES`: dataset_description.json, participants.*), which stay in `_work`
+ * and go with it. Nothing subject-level is dropped; a clash gets a `_2` suffix.
  */
 export async function stageOutput(csttoolOut: string, staged: string, subject: string, session: string | null): Promise<void> {
   const taken = new Set<string>();
@@ -122,7 +125,7 @@ export async function stageOutput(csttoolOut: string, staged: string, subject: s
   }
   moveEntriesInto(subjectDir, staged, taken);
   rmdirQuietly(subjectDir);
-  moveEntriesInto(csttoolOut, staged, taken);
+  moveEntriesInto(csttoolOut, staged, taken, CSTTOOL_STUDY_LEVEL_FILES);
 }
 
 /**

@@ -49,6 +49,13 @@ export interface RunOneOptions {
   container?: { runtime: "apptainer" | "singularity"; image: string } | null;
   /** Environment for csttool (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * CPUs this task owns: csttool's thread variables (OMP_NUM_THREADS, ...) are set to it unless
+   * already set (src/run/thread-env.ts). Default: SLURM_CPUS_PER_TASK / NCPUS / PBS_NUM_PPN.
+   */
+  cpus?: number | null;
+  /** Where `cpus` came from, for the log (default "option"). */
+  cpusSource?: "option" | "local-share";
   /** The subject's lock, already being taken with `lockTask(taskPaths(out, task), jobId)`. */
   lock?: TaskLock;
   /**

@@ -3,6 +3,8 @@ import path from "node:path";
 import { CstError } from "../errors.js";
 import { currentPlanFile } from "../plan/load-plan.js";
 import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
+import { DEFAULT_CANARY } from "../failures/canary.js";
+import type { CanaryVerdictFile } from "./canary-file.js";
 
 /** What run-one is asked to run: one plan task, or one chunk of a submission. */
 export interface RunTargetRequest {
@@ -43,8 +45,25 @@ export function planFileOf(given: string): string {
   return given;
 }
 
+/** The study folder of a submission record `<out>/.cst-batch/submissions/<id>.json` (layout.ts `submissionsDir`). */
+function studyDirOfSubmissionFile(file: string): string {
+  return path.resolve(path.dirname(file), "..", "..");
+}
+
+/** The submission's canary (array tasks only): its study folder, id and K. */
+export interface RunCanary {
+  out: string;
+  submissionId: string;
+  k: number;
+}
+
 /** The (plan, index) pairs run-one runs, in order: one from plan + index, or a submission chunk's. */
 export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarget[]> {
+  return (await resolveRunPlan(req)).targets;
+}
+
+/** The targets, and for a submission chunk its canary. */
+async function resolveRunPlan(req: RunTargetRequest): Promise<{ targets: RunTarget[]; canary: RunCanary | null }> {
   if (req.submission !== undefined || req.chunk !== undefined) {
     if (req.submission === undefined || req.chunk === undefined) {
       throw new CstError("USAGE", "--submission and --chunk go together");
@@ -64,12 +83,13 @@ export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarge
       throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${submission.submission_id} has ${submission.chunks.length} chunk(s)`);
     }
     const planFile = req.plan ?? path.resolve(submission.plan_path);
-    return indices.map((index) => ({ planFile, index }));
+    const canary = { out: studyDirOfSubmissionFile(req.submission), submissionId: submission.submission_id, k: submission.canary ?? DEFAULT_CANARY };
+    return { targets: indices.map((index) => ({ planFile, index })), canary };
   }
   const given = req.plan ?? (req.env ?? process.env).CST_BATCH_PLAN;
   if (!given) throw new CstError("USAGE", "run-one needs --plan FILE (or CST_BATCH_PLAN) and --index N, or --submission FILE --chunk K");
   if (req.index === undefined) throw new CstError("USAGE", "run-one needs --index N");
-  return [{ planFile: planFileOf(given), index: nonNegativeInt("--index", req.index) }];
+  return { targets: [{ planFile: planFileOf(given), index: nonNegativeInt("--index", req.index) }], canary: null };
 }
 
 /** How each target is run: `runOne`'s options apart from the task itself. */
@@ -80,15 +100,36 @@ export type RunTargetOptions = Omit<RunOneOptions, "planFile" | "index" | "loade
  * in order), each with its own lock, timeout and record. An aborted `signal` stops before the
  * next target. `onOutcome` hears each outcome as it ends (a chunk can run for hours).
  */
-export async function runTargets(req: RunTargetRequest & { run: RunTargetOptions; onOutcome?: (outcome: RunOneOutcome) => void }): Promise<RunOneOutcome[]> {
-  const targets = await resolveRunTargets(req);
+export async function runTargets(
+  req: RunTargetRequest & {
+    run: RunTargetOptions;
+    onOutcome?: (outcome: RunOneOutcome) => void;
+    /** The submission's canary stopped this chunk: the plan indices not run (not failures) and the verdict. */
+    onCanaryStop?: (stop: { notRun: number[]; verdict: CanaryVerdictFile }) => void;
+  },
+): Promise<RunOneOutcome[]> {
+  const { targets, canary } = await resolveRunPlan(req);
   // Loaded only now: usage errors stay fast.
   const { runOne } = await import("./run-one.js");
+  const canaryFile = canary && canary.k > 0 ? await import("./canary-file.js") : null;
   const outcomes: RunOneOutcome[] = [];
-  for (const target of targets) {
+  for (const [i, target] of targets.entries()) {
     if (req.run.signal?.aborted) break;
+    // The study-level verdict first: a broken environment stops the rest at once.
+    const stop = canary && canaryFile ? canaryFile.readCanaryStop(canary.out, canary.submissionId) : null;
+    if (stop) {
+      req.onCanaryStop?.({ notRun: targets.slice(i).map((t) => t.index), verdict: stop });
+      break;
+    }
     const outcome = await runOne({ ...req.run, planFile: target.planFile, index: target.index });
     outcomes.push(outcome);
+    if (canary && canaryFile && (outcome.kind === "success" || outcome.kind === "failed")) {
+      canaryFile.noteCanaryOutcome(canary.out, canary.submissionId, canary.k, {
+        key: outcome.task.key,
+        category: outcome.kind === "failed" ? outcome.category : null,
+        message: outcome.kind === "failed" ? outcome.record.message : null,
+      });
+    }
     req.onOutcome?.(outcome);
   }
   return outcomes;

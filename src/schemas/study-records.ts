@@ -60,6 +60,8 @@ export const SubmissionSchema = z.object({
   command_line: z.array(z.string()),
   /** chunks[k] = the plan indices array element k runs, one after another. */
   chunks: z.array(z.array(z.int().check(z.minimum(0)))),
+  /** Canary size K for the array tasks (src/failures/canary.ts); absent: the default. */
+  canary: z.optional(z.int().check(z.minimum(0))),
   shards: z.array(
     z.object({
       shard: z.int(),

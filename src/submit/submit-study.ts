@@ -29,8 +29,12 @@ export interface StudySubmitRequest {
   schedulerFlags?: SubmitFlagValues;
   /** The per-subject timeout when the caller gave it explicitly, else null (derived from the walltime). */
   explicitTimeoutMinutes?: number | null;
-  /** Local mode: concurrent subjects (default: CPU count). */
+  /** Local mode: concurrent subjects (default: min(CPU count, available memory ÷ memPerSubjectMiB)). */
   jobs?: number;
+  /** Local mode: memory one subject needs, for the default --jobs (MiB; default DEFAULT_MEM_PER_SUBJECT_MIB). */
+  memPerSubjectMiB?: number;
+  /** Canary size (`--canary K`; 0 off; default DEFAULT_CANARY): see src/failures/canary.ts. */
+  canary?: number;
   /** Local mode: rerun subjects that are already done. */
   force?: boolean;
   adoptExisting?: boolean;
@@ -109,6 +113,8 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
       plan: outcome.plan,
       planPath: outcome.planPath,
       ...(req.jobs !== undefined ? { jobs: req.jobs } : {}),
+      ...(req.memPerSubjectMiB !== undefined ? { memPerSubjectMiB: req.memPerSubjectMiB } : {}),
+      ...(req.canary !== undefined ? { canary: req.canary } : {}),
       dryRun: req.dryRun === true,
       force: req.force === true,
       adoptExisting: req.adoptExisting === true,
@@ -150,6 +156,7 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
     commandLine: req.commandLine ?? ["cst-batch", "submit"],
     dryRun: req.dryRun === true,
     adoptExisting: req.adoptExisting === true,
+    ...(req.canary !== undefined ? { canary: req.canary } : {}),
     ...(req.env !== undefined ? { env: req.env } : {}),
     ...(req.commandTimeoutMs !== undefined ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
   });

@@ -49,6 +49,8 @@ export interface SubmitRequest {
   /** Recorded as is (`cst-batch submit ...`). */
   commandLine: string[];
   dryRun?: boolean;
+  /** Canary size for the array tasks (recorded in the submission; default DEFAULT_CANARY, 0 off). */
+  canary?: number;
   /** Environment for the scheduler commands (default process.env); tests put fake sbatch on PATH. */
   env?: NodeJS.ProcessEnv;
   /** Per scheduler command (default 60 s). */
@@ -198,6 +200,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
     plan_path: req.planPath,
     command_line: req.commandLine,
     chunks: layout.chunks,
+    ...(req.canary !== undefined ? { canary: req.canary } : {}),
     shards: layout.shards.map((shard, s) => ({
       shard: s,
       first_chunk: shard.first_chunk,

@@ -49,6 +49,7 @@ export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
     session: task.session,
     taskDir: path.join(out, task.output_dir),
     planId: "0000000000000000",
+    submissionId: "20260101-000000-0000",
     planFile: layout.currentPlanPath(out),
   };
   const found: LayoutPath[] = [];

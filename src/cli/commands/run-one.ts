@@ -121,6 +121,7 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
   });
 
   let outcomes: RunOneOutcome[];
+  let canaryNotRun: number[] = [];
   try {
     outcomes = await runTargets({
       plan: flags.plan,
@@ -144,6 +145,11 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
         if (outcome.kind === "failed") out.error(describeOutcome(outcome));
         else out.info(describeOutcome(outcome));
       },
+      onCanaryStop: (stop) => {
+        canaryNotRun = stop.notRun;
+        out.warn(`not run (canary): plan task(s) ${stop.notRun.join(", ")}: ${stop.verdict.message}`);
+        out.warn(`next: ${stop.verdict.next_step}`);
+      },
     });
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
@@ -154,7 +160,7 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
   const exitCode = worstExitCode(codes);
   if (flags.json) {
     const results = outcomes.map((o, i) => outcomeJson(o, codes[i]!));
-    out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results } : results[0] ?? {});
+    out.json(flags.submission !== undefined ? { chunk: Number(flags.chunk), exit_code: exitCode, tasks: results, not_run_canary: canaryNotRun } : results[0] ?? {});
   }
   setExit(controller.signal.aborted && codes.length === 0 ? EXIT.INTERRUPTED : exitCode);
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { EXIT } from "../../errors.js";
+import { CstError, EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { formatArgv } from "../../shell/shell-quote.js";
 import type { LocalStudyEvent } from "../../local/run-study.js";
@@ -11,6 +11,19 @@ import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../sch
 import { color, out } from "../output.js";
 import { reportPlanProblems, reportPlanned } from "./plan.js";
 import type { SetExit } from "./set-exit.js";
+import { parseMemory } from "../../schedulers/memory.js";
+
+function parseMemMiB(flag: string, value: string): number {
+  return parseMemory(value, flag);
+}
+
+/** `--canary K`: a whole number >= 0 (0 turns the canary off). */
+function parseCanary(value: string): number {
+  if (!/^\d+$/.test(value.trim())) {
+    throw new CstError("USAGE", `--canary must be a whole number >= 0, found ${JSON.stringify(value)}`, { hint: "give e.g. --canary 3, or --canary 0 to turn the canary off" });
+  }
+  return Number(value);
+}
 
 const HELP_AFTER = `
 Examples:
@@ -58,7 +71,9 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     .command("submit")
     .description("plan the study, then run it: array jobs on Slurm/PBS/Torque, or a local worker pool")
     .option("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)")
-    .option("--jobs <n>", "local mode: concurrent subjects (default: CPU count)")
+    .option("--jobs <n>", "local mode: concurrent subjects (default: min(CPU count, available memory ÷ --mem-per-subject), printed at start)")
+    .option("--mem-per-subject <size>", "local mode: memory one csttool needs, for the default --jobs (e.g. 3G; default 2G)")
+    .option("--canary <k>", "stop starting subjects when the first K to finish all failed with a SYSTEM problem (default 3; 0 turns it off)")
     .option("--force", "local mode: rerun subjects that are already done")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
     .option("--dry-run", "show what would run, the rendered scripts and the exact submit commands; submit nothing");
@@ -68,6 +83,8 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   cmd.action(async (opts: Record<string, unknown>) => {
     const json = opts.json === true;
     const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
+    const memPerSubjectMiB = opts.memPerSubject === undefined ? undefined : parseMemMiB("--mem-per-subject", String(opts.memPerSubject));
+    const canary = opts.canary === undefined ? undefined : parseCanary(String(opts.canary));
     const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
     const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
     const { submitStudy } = await import("../../submit/submit-study.js");
@@ -81,6 +98,8 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
         schedulerFlags: schedulerFlagValues(opts),
         explicitTimeoutMinutes: explicitTimeout,
         ...(jobs !== undefined ? { jobs } : {}),
+        ...(memPerSubjectMiB !== undefined ? { memPerSubjectMiB } : {}),
+        ...(canary !== undefined ? { canary } : {}),
         force: Boolean(opts.force),
         adoptExisting: Boolean(opts.adoptExisting),
         dryRun: Boolean(opts.dryRun),

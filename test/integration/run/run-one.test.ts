@@ -52,10 +52,11 @@ describe("success and promotion", () => {
     const onDisk = (await walk(dir)).filter((p) => !MANAGED.test(p));
     expect(done.files.map((f) => f.path)).toEqual(onDisk);
     for (const f of done.files) expect((await fsp.stat(path.join(dir, f.path))).size).toBe(f.size);
-    // Flattened: no sub-001/ses-01 level; csttool's top-level files are in the subject folder.
+    // Flattened: no sub-001/ses-01 level; csttool's top-level subject files are in the subject
+    // folder, its study-level ones (dataset_description.json, participants.*) are not.
     expect(onDisk).toContain("reports/sub-001_ses-01_metrics.json");
     expect(onDisk).toContain("sub-001_pipeline_report.json");
-    expect(onDisk).toContain("dataset_description.json");
+    for (const studyLevel of ["dataset_description.json", "participants.tsv", "participants.json"]) expect(onDisk).not.toContain(studyLevel);
     expect(onDisk.some((p) => p.startsWith("sub-001/"))).toBe(false);
     expect(done.metrics_file).toBe("reports/sub-001_ses-01_metrics.json");
     expect(await exists(path.join(dir, "_work"))).toBe(false);
@@ -174,11 +175,11 @@ describe("failures", () => {
     expect(filesAfter).toEqual(filesBefore);
   });
 
-  test("exit 0 without metrics is PIPELINE_FAILED; SIGKILL from outside is OUT_OF_MEMORY; a missing csttool is SYSTEM", async () => {
+  test("exit 0 with nothing written is SYSTEM (csttool's environment check); SIGKILL from outside is OUT_OF_MEMORY; a missing csttool is SYSTEM", async () => {
     const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]);
     await s.setBehaviours({ "sub-001": "no-output", "sub-002": "oom" });
-    expect((await run(s, 0)).code).toBe(4);
-    expect((await failedAttempts(path.join(s.out, "sub-001")))[0]).toMatch(/_PIPELINE_FAILED$/);
+    expect((await run(s, 0)).code).toBe(6);
+    expect((await failedAttempts(path.join(s.out, "sub-001")))[0]).toMatch(/_SYSTEM$/);
     expect((await run(s, 1)).code).toBe(5);
     expect((await failedAttempts(path.join(s.out, "sub-002")))[0]).toMatch(/_OUT_OF_MEMORY$/);
     // csttool's argv comes from the plan's executable (no per-task argv): sub-003 runs a missing one.

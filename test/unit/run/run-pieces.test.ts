@@ -16,7 +16,7 @@ async function write(file: string, text = "x"): Promise<void> {
 }
 
 describe("stageOutput", () => {
-  test("flattens sub-X/ses-Y, keeps csttool's top-level files and suffixes clashes", async () => {
+  test("flattens sub-X/ses-Y, keeps csttool's top-level subject files (not its study-level ones) and suffixes clashes", async () => {
     const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-stage-"));
     const w = path.join(root, "csttool");
     await write(path.join(w, "dataset_description.json"));
@@ -31,7 +31,6 @@ describe("stageOutput", () => {
     expect(files).toEqual([
       "_done_2.json",
       "dataset_description.json",
-      "dataset_description_2.json",
       "dwi/x.nii.gz",
       "extra.txt",
       "reports/sub-01_ses-a_metrics.json",
@@ -42,22 +41,22 @@ describe("stageOutput", () => {
 });
 
 describe("stageOutput, whole-folder rename", () => {
-  test("the session folder becomes staged/ in one rename; the rest is merged with suffixes as before", async () => {
+  test("the session folder becomes staged/ in one rename; the rest is merged, csttool's study-level root files stay behind in _work", async () => {
     const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-stage-"));
     const w = path.join(root, "csttool");
     await write(path.join(w, "dataset_description.json"), "top");
     await write(path.join(w, "sub-01", "ses-a", "reports", "sub-01_ses-a_metrics.json"));
     await write(path.join(w, "sub-01", "ses-a", "dataset_description.json"), "inner");
     await write(path.join(w, "sub-01", "extra.txt"));
+    for (const f of ["participants.tsv", "participants.json", "participants.tsv.lock"]) await write(path.join(w, f));
     await stageOutput(w, path.join(root, "staged"), "sub-01", "ses-a");
     expect((await listFiles(path.join(root, "staged"))).map((f) => f.path)).toEqual([
       "dataset_description.json",
-      "dataset_description_2.json",
       "extra.txt",
       "reports/sub-01_ses-a_metrics.json",
     ]);
     expect(await fsp.readFile(path.join(root, "staged", "dataset_description.json"), "utf8")).toBe("inner");
-    expect(await fsp.readdir(w)).toEqual([]);
+    expect((await fsp.readdir(w)).sort()).toEqual(["dataset_description.json", "participants.json", "participants.tsv", "participants.tsv.lock"]);
   });
 
   test("a session folder that is a symbolic link is not renamed whole: staged/ is a real folder", async () => {

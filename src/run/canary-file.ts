@@ -1,0 +1,87 @@
+import fs, { constants as fsConstants } from "node:fs";
+import path from "node:path";
+import { canaryDir, canaryVerdictPath } from "../layout.js";
+import { canaryVerdict, describeCanaryStop, type CanaryOutcome } from "../failures/canary.js";
+import { mkdirConfined } from "../util/confined-fs.js";
+import { writeJsonAtomicSync } from "../util/atomic-write.js";
+
+/**
+ * The canary of a submission's array tasks, on the shared filesystem: the first K subjects to
+ * finish each take a slot (`slot-<n>.json`, created exclusively, so two tasks never share one);
+ * when all K slots hold a SYSTEM failure, `verdict.json` is written, and every later task of the
+ * submission reads it first and exits at once without running (not a failure). A new submission
+ * has its own folder, so fixing the environment and resubmitting starts afresh.
+ */
+
+export interface CanaryVerdictFile {
+  kind: "cst-batch-canary-verdict";
+  submission_id: string;
+  written_at: string;
+  first: CanaryOutcome[];
+  message: string;
+  next_step: string;
+}
+
+/** The stop verdict of this submission, if any (an unreadable one counts as none). */
+export function readCanaryStop(out: string, submissionId: string): CanaryVerdictFile | null {
+  try {
+    const v = JSON.parse(fs.readFileSync(canaryVerdictPath(out, submissionId), "utf8")) as CanaryVerdictFile;
+    return v.kind === "cst-batch-canary-verdict" ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function readSlots(dir: string, k: number): CanaryOutcome[] {
+  const slots: CanaryOutcome[] = [];
+  for (let n = 1; n <= k; n++) {
+    try {
+      slots.push(JSON.parse(fs.readFileSync(path.join(dir, `slot-${n}.json`), "utf8")) as CanaryOutcome);
+    } catch {
+      break;
+    }
+  }
+  return slots;
+}
+
+/**
+ * Record a finished subject in the first free slot (if any of the K is free); once the K slots
+ * say stop, write the verdict. Best effort: the canary never fails a run.
+ */
+export function noteCanaryOutcome(out: string, submissionId: string, k: number, outcome: CanaryOutcome): CanaryVerdictFile | null {
+  if (k <= 0) return null;
+  try {
+    const dir = canaryDir(out, submissionId);
+    mkdirConfined(out, dir);
+    for (let n = 1; n <= k; n++) {
+      let fd: number;
+      try {
+        fd = fs.openSync(path.join(dir, `slot-${n}.json`), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
+        throw e;
+      }
+      try {
+        fs.writeSync(fd, JSON.stringify(outcome));
+      } finally {
+        fs.closeSync(fd);
+      }
+      break;
+    }
+    const verdict = canaryVerdict(readSlots(dir, k), k);
+    if (verdict.kind !== "stop") return null;
+    const text = describeCanaryStop(verdict.first, 0);
+    const file: CanaryVerdictFile = {
+      kind: "cst-batch-canary-verdict",
+      submission_id: submissionId,
+      written_at: new Date().toISOString(),
+      first: verdict.first,
+      message: text.message.replace(/, so 0 subject\(s\) were not started/, ", so the submission's remaining subjects do not start"),
+      next_step: text.nextStep,
+    };
+    writeJsonAtomicSync(canaryVerdictPath(out, submissionId), file);
+    return file;
+  } catch {
+    return null;
+  }
+}
