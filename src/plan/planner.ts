@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
+import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
 import { PlanHeaderSchema, PlanTaskSchema, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
 import { readDoneState } from "../state/done.js";
@@ -33,6 +33,8 @@ export interface PlanPreview {
   /** The immutable plan file (`plans/<plan_id>.jsonl`) and the current plan (`plan.jsonl`). */
   plan_path: string;
   current_plan_path: string;
+  /** False for a dry run: the paths above are where a real run would write. */
+  written: boolean;
   out_dir: string;
   source: Plan["source"];
   csttool: Plan["csttool"];
@@ -247,11 +249,18 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   let plan: Plan;
   let planPath: string;
+  const now = (request.now ?? (() => new Date()))();
   try {
     assertNoLinks(out, studyLinkChecked(out));
-    const written = writePlanFiles(out, serialized, (request.now ?? (() => new Date()))());
-    planPath = written.planPath;
-    plan = { ...serialized.header, created_at: written.createdAt, tasks };
+    if (request.dryRun === true) {
+      // Looking changes nothing: the plan a real run would write, kept in memory only.
+      planPath = planFilePath(out, planId);
+      plan = { ...serialized.header, created_at: now.toISOString(), tasks };
+    } else {
+      const written = writePlanFiles(out, serialized, now);
+      planPath = written.planPath;
+      plan = { ...serialized.header, created_at: written.createdAt, tasks };
+    }
   } catch (e) {
     const [message, fix] =
       e instanceof CstError
@@ -268,6 +277,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     plan_id: planId,
     plan_path: planPath,
     current_plan_path: currentPlanPath(out),
+    written: request.dryRun !== true,
     out_dir: out,
     source: plan.source,
     csttool: plan.csttool,
@@ -281,7 +291,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     disk,
   };
   const r = preview.resume;
-  recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
+  if (request.dryRun !== true) recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
   return { kind: "planned", plan, planPath, preview };
 }
 

@@ -29,6 +29,8 @@ export interface PlanRequest {
   /** Require this much free disk instead of the estimate. */
   minFreeGb?: number | null;
   skipDiskCheck?: boolean;
+  /** Look only: compute the plan and its preview, write nothing under --out (no plan, no pointer, no event). */
+  dryRun?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */
   cwd?: string;
   /** Environment used to find and probe csttool (default process.env). */

@@ -80,8 +80,12 @@ export function formatPlanPreview(preview: PlanPreview): string {
   for (const t of preview.first_tasks) lines.push(`    ${String(t.index).padStart(5)}  ${t.key}  ${t.input}  ${t.state}`);
   if (preview.task_count > preview.first_tasks.length) lines.push(`    ... and ${preview.task_count - preview.first_tasks.length} more`);
   if (preview.skipped.length > 0) lines.push(`  skipped: ${preview.skipped.length} (see the warnings above)`);
-  lines.push(`plan: ${preview.plan_path}`);
-  lines.push(`current plan: ${preview.current_plan_path}`);
+  if (preview.written) {
+    lines.push(`plan: ${preview.plan_path}`);
+    lines.push(`current plan: ${preview.current_plan_path}`);
+  } else {
+    lines.push(`dry run: nothing written; a real run would write the plan ${preview.plan_path}`);
+  }
   return lines.join("\n");
 }
 
@@ -98,10 +102,11 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
   const cmd = program
     .command("plan")
     .description("find the subjects (BIDS folder or manifest), check everything, and write the plan");
+  cmd.option("--dry-run", "show the plan (and what changes against the current one); write nothing");
   addPlanFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
   cmd.action(async (opts: Record<string, unknown>) => {
-    const planned = await planAndReport(planRequestFromFlags(opts), opts.json === true);
+    const planned = await planAndReport({ ...planRequestFromFlags(opts), dryRun: opts.dryRun === true }, opts.json === true);
     if (typeof planned === "number") {
       setExit(planned);
       return;
