@@ -8,6 +8,7 @@ import path from "node:path";
  *   <out>/.cst-batch/plans/<plan_id>.jsonl  every plan ever written (immutable; arrays point here),
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
+ *   <out>/.cst-batch/settings.json          the study's settings, given once (src/study/settings.ts)
  *   <out>/.cst-batch/submissions/           one record per submit
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
@@ -49,6 +50,10 @@ export function planFilePath(out: string, planId: string): string {
 /** The task offsets written next to a plan file: `x.jsonl` -> `x.idx` (any other name: `+ .idx`). */
 export function planIndexPath(planFile: string): string {
   return `${planFile.replace(/\.jsonl?$/, "")}.idx`;
+}
+/** The study's settings (flags given once, used by later commands; docs/study-settings.md). */
+export function settingsPath(out: string): string {
+  return path.join(out, STATE_DIR, "settings.json");
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
@@ -127,6 +132,7 @@ export function studyPaths(out: string): string[] {
     planIndexPath(currentPlanPath(out)),
     legacyCurrentPlanPath(out),
     statusCachePath(out),
+    settingsPath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
 }

@@ -8,6 +8,7 @@ import { PlanHeaderSchema, PlanTaskSchema, type Plan, type PlanTask, type Skippe
 import { readDoneState } from "../state/done.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
+import { writeStudySettings } from "../study/settings.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
 import { configHash } from "./hash.js";
@@ -258,6 +259,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       plan = { ...serialized.header, created_at: now.toISOString(), tasks };
     } else {
       const written = writePlanFiles(out, serialized, now);
+      if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: planId }, now);
       planPath = written.planPath;
       plan = { ...serialized.header, created_at: written.createdAt, tasks };
     }

@@ -1,3 +1,5 @@
+import type { ResolvedSettings } from "../study/settings.js";
+
 /**
  * What `plan` (and `submit`, which plans first) asks for. Built from command-line flags by
  * `planRequestFromFlags` (src/cli/plan-flags.ts), or directly by library callers and tests.
@@ -29,6 +31,8 @@ export interface PlanRequest {
   /** Require this much free disk instead of the estimate. */
   minFreeGb?: number | null;
   skipDiskCheck?: boolean;
+  /** The study's settings for this command (src/study/settings.ts): written with the plan, never on a dry run. */
+  studySettings?: ResolvedSettings | null;
   /** Look only: compute the plan and its preview, write nothing under --out (no plan, no pointer, no event). */
   dryRun?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */

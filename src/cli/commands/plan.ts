@@ -6,6 +6,7 @@ import type { Problem } from "../../plan/problems.js";
 import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
+import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
 import type { SetExit } from "./set-exit.js";
 
 const HELP_AFTER = `
@@ -105,13 +106,17 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
   cmd.option("--dry-run", "show the plan (and what changes against the current one); write nothing");
   addPlanFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
-  cmd.action(async (opts: Record<string, unknown>) => {
-    const planned = await planAndReport({ ...planRequestFromFlags(opts), dryRun: opts.dryRun === true }, opts.json === true);
+  cmd.action(async (typed: Record<string, unknown>) => {
+    const { opts, settings } = studySettingsFor(cmd, typed);
+    const dryRun = opts.dryRun === true;
+    const json = opts.json === true;
+    const planned = await planAndReport({ ...planRequestFromFlags(opts), dryRun, studySettings: settings }, json);
     if (typeof planned === "number") {
       setExit(planned);
       return;
     }
-    if (opts.json === true) out.json(outcomeJson(planned));
+    if (json) out.json({ ...(outcomeJson(planned) as object), settings: settingsJson(settings, !dryRun) });
+    else reportSettings(settings, !dryRun);
     setExit(EXIT.OK);
   });
 }

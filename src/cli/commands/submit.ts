@@ -9,6 +9,8 @@ import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-fla
 import { localConsole, printLocalResult } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
+import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
+import type { ResolvedSettings } from "../../study/settings.js";
 import { reportPlanProblems, reportPlanned } from "./plan.js";
 import type { SetExit } from "./set-exit.js";
 
@@ -65,17 +67,20 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   addPlanFlags(cmd);
   addSchedulerFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
-  cmd.action(async (opts: Record<string, unknown>) => {
+  cmd.action(async (typed: Record<string, unknown>) => {
+    const { opts, settings } = studySettingsFor(cmd, typed);
     const json = opts.json === true;
+    const dryRun = opts.dryRun === true;
     const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
-    const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
+    const timeoutGiven = cmd.getOptionValueSource("timeoutMinutes") === "cli" || settings?.settings.timeout_minutes !== undefined;
+    const explicitTimeout = timeoutGiven ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
     const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
     const { submitStudy } = await import("../../submit/submit-study.js");
     const local = localConsole(json);
     let result: Awaited<ReturnType<typeof submitStudy>>;
     try {
       result = await submitStudy({
-        plan: planRequestFromFlags(opts),
+        plan: { ...planRequestFromFlags(opts), studySettings: settings },
         profile: { path: typeof opts.profile === "string" ? opts.profile : null, disabled: opts.profile === false },
         ...(opts.scheduler !== undefined ? { scheduler: String(opts.scheduler) } : {}),
         schedulerFlags: schedulerFlagValues(opts),
@@ -83,26 +88,27 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
         ...(jobs !== undefined ? { jobs } : {}),
         force: Boolean(opts.force),
         adoptExisting: Boolean(opts.adoptExisting),
-        dryRun: Boolean(opts.dryRun),
+        dryRun,
         commandLine: ["cst-batch", ...process.argv.slice(2)],
         ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
         signal: local.signal,
-        onEvent: (e) => printEvent(e, json, local.onEvent),
+        onEvent: (e) => printEvent(e, json, local.onEvent, settings),
       });
     } finally {
       local.close();
     }
+    const settingsDoc = { settings: settingsJson(settings, !dryRun) };
     if (result.kind === "problems") setExit(await reportPlanProblems(result, json));
-    else if (result.kind === "local") setExit(printLocalResult(result.local, json));
+    else if (result.kind === "local") setExit(printLocalResult(result.local, json, settingsDoc));
     else {
-      printResult(result.submit, json);
+      printResult(result.submit, json, settingsDoc);
       setExit(EXIT.OK);
     }
   });
 }
 
 /** What submit says as it goes: profile, detected scheduler, ignored flags, the plan, local progress. */
-function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void): void {
+function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void, settings: ResolvedSettings | null): void {
   switch (e.type) {
     case "profile":
       if (!json) out.info(`profile: ${e.path}`);
@@ -121,6 +127,7 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       return;
     case "planned":
       reportPlanned(e.outcome, json);
+      if (!json) reportSettings(settings, e.outcome.preview.written);
       return;
     default:
       localEvent(e);
@@ -128,14 +135,15 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
 }
 
 /** Human output on stderr (scripts of a dry run on stdout), or one JSON document on stdout. */
-function printResult(result: SubmitResult, json: boolean): void {
+function printResult(result: SubmitResult, json: boolean, extra: Record<string, unknown>): void {
   const warnings = result.warnings;
   if (json) {
     if (result.kind === "nothing-to-do") {
-      out.json({ kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings, problems: result.selection.problems });
+      out.json({ ...extra, kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings, problems: result.selection.problems });
       return;
     }
     out.json({
+      ...extra,
       kind: result.kind,
       scheduler: result.submission.scheduler,
       submission_id: result.submission.submission_id,
