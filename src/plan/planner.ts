@@ -22,12 +22,12 @@ import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
+import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
 
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
-/** Where a task stands against what is already in the output folder. */
-export type ResumeState = "done" | "changed" | "new";
+export type { ResumeState } from "./replan.js";
 
 export interface PlanPreview {
   plan_id: string;
@@ -42,6 +42,10 @@ export interface PlanPreview {
   task_count: number;
   /** done: `_done.json` with the same config hash; changed: done with another hash (will rerun); new: never done. */
   resume: { done: number; changed: number; new: number; to_run: number };
+  /** What changes against the current plan, per reason (empty for a study's first plan). */
+  changes: ReplanGroup[];
+  /** Done tasks whose configuration changed, kept done because `rerunChanged` was not given. */
+  kept_changed: number;
   by_input: { nifti: number; dicom: number };
   /** Task count per session label; `(none)` for session-less tasks. */
   by_session: Record<string, number>;
@@ -130,17 +134,20 @@ function inputBytes(task: PlanTask): number {
 }
 
 /** Resume state of every task, reading `_done.json` only where the subject folder exists. */
-async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<ResumeState[]> {
+async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<ResumeInfo[]> {
+  const none: ResumeInfo = { state: "new", doneHash: null };
   let present: Set<string>;
   try {
     present = new Set(await fsp.readdir(out));
   } catch {
-    return tasks.map(() => "new");
+    return tasks.map(() => none);
   }
-  return mapLimit(tasks, FS_CONCURRENCY, async (task) => {
-    if (!present.has(task.subject)) return "new";
+  return mapLimit(tasks, FS_CONCURRENCY, async (task): Promise<ResumeInfo> => {
+    if (!present.has(task.subject)) return none;
     const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
-    return state.kind === "current" ? "done" : state.kind === "outdated" ? "changed" : "new";
+    if (state.kind === "current") return { state: "done", doneHash: state.record.config_hash };
+    if (state.kind === "outdated") return { state: "changed", doneHash: state.record.config_hash };
+    return none;
   });
 }
 
@@ -204,19 +211,30 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const executable = csttool.ok ? csttool.executable : (request.csttool ?? PLAN_DEFAULTS.csttool);
   const version = csttool.ok ? csttool.version : "unknown";
   const sorted = [...source.entries].sort(compareTaskOrder);
-  const tasks: PlanTask[] = [];
+  const built: PlanTask[] = [];
   const validated = new Map<string, boolean>();
   for (const entry of sorted) {
     const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
     problems.push(...resolved.problems);
-    tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, version) });
+    built.push({ index: built.length, ...buildTask(entry, resolved.options, version) });
   }
   if (csttool.ok) {
-    problems.push(...checkOptionsOffered(tasks, csttool.capabilities, version));
+    problems.push(...checkOptionsOffered(built, csttool.capabilities, version));
     problems.push(...(await checkCsttoolAtlas(executable, env)));
   }
 
-  const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");
+  const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
+  const previous = await previousTasks(out);
+  const replan = reconcileReplan({
+    tasks: built,
+    resume,
+    previous: previous?.tasks ?? null,
+    previousVersion: previous?.version ?? null,
+    version,
+    rerunChanged: request.rerunChanged === true,
+  });
+  const tasks = replan.tasks;
+  const states = replan.states;
   let disk: DiskCheck | null = null;
   if (output.problems.length === 0 && overlap.length === 0) {
     const pendingSizes = tasks.filter((_, i) => states[i] !== "done").map(inputBytes);
@@ -285,6 +303,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     csttool: plan.csttool,
     task_count: tasks.length,
     resume: { done: count("done"), changed: count("changed"), new: count("new"), to_run: tasks.length - count("done") },
+    changes: replan.groups,
+    kept_changed: replan.kept,
     by_input: { nifti: tasks.filter((t) => t.input.kind === "nifti").length, dicom: tasks.filter((t) => t.input.kind === "dicom").length },
     by_session: bySession,
     first_tasks: tasks.slice(0, PREVIEW_TASKS).map((t, i) => ({ index: t.index, key: t.key, input: t.input.kind, state: states[i] as ResumeState })),

@@ -33,6 +33,8 @@ export interface PlanRequest {
   skipDiskCheck?: boolean;
   /** The study's settings for this command (src/study/settings.ts): written with the plan, never on a dry run. */
   studySettings?: ResolvedSettings | null;
+  /** Apply changes that turn done subjects into reruns (default: keep their results, planned as they were made). */
+  rerunChanged?: boolean;
   /** Look only: compute the plan and its preview, write nothing under --out (no plan, no pointer, no event). */
   dryRun?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */

@@ -3,6 +3,7 @@ import { EXIT, type ExitCode } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import type { PlanOutcome, PlanPreview } from "../../plan/planner.js";
 import type { Problem } from "../../plan/problems.js";
+import { formatReplanGroup } from "../../plan/replan.js";
 import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
@@ -60,6 +61,9 @@ export function printProblems(problems: readonly Problem[]): void {
   }
 }
 
+/** Reason lines shown before the rest are summed up. */
+const MAX_CHANGE_LINES = 20;
+
 /** The human preview of a written plan (stderr). */
 export function formatPlanPreview(preview: PlanPreview): string {
   const lines: string[] = [];
@@ -72,7 +76,16 @@ export function formatPlanPreview(preview: PlanPreview): string {
     .join(", ");
   lines.push(`  sessions: ${sessions}`);
   const r = preview.resume;
-  lines.push(`  resume: ${r.done} done (kept), ${r.changed} changed (will rerun), ${r.new} new -> ${r.to_run} to run`);
+  const will = preview.written ? "will" : "would";
+  lines.push(`  resume: ${r.done} done (kept), ${r.changed} changed (${will} rerun), ${r.new} new -> ${r.to_run} to run`);
+  if (preview.changes.length > 0) {
+    lines.push(`  changes against the current plan:`);
+    for (const g of preview.changes.slice(0, MAX_CHANGE_LINES)) lines.push(`    ${formatReplanGroup(g, !preview.written)}`);
+    if (preview.changes.length > MAX_CHANGE_LINES) lines.push(`    ... and ${preview.changes.length - MAX_CHANGE_LINES} more reason(s) (--json lists every one)`);
+  }
+  if (preview.kept_changed > 0) {
+    lines.push(`  ${preview.kept_changed} done subject(s) changed and keep their results; to rerun them, give the same command with --rerun-changed`);
+  }
   if (preview.disk?.checked && preview.disk.free_bytes !== null) {
     const gb = (n: number): string => (n / 1024 ** 3).toFixed(1);
     lines.push(`  disk: ${gb(preview.disk.free_bytes)} GB free, ${gb(preview.disk.required_bytes)} GB needed (${preview.disk.basis})`);
