@@ -9,6 +9,7 @@ import path from "node:path";
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
  *   <out>/.cst-batch/settings.json          the study's settings, given once (src/study/settings.ts)
+ *   <out>/.cst-batch/input-hashes.json      content hashes of done subjects' inputs (a cache)
  *   <out>/.cst-batch/submissions/           one record per submit
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
@@ -54,6 +55,10 @@ export function planIndexPath(planFile: string): string {
 /** The study's settings (flags given once, used by later commands; docs/study-settings.md). */
 export function settingsPath(out: string): string {
   return path.join(out, STATE_DIR, "settings.json");
+}
+/** Content hashes of input files by path, size, mtime and inode (src/plan/content-hash.ts). */
+export function inputHashesPath(out: string): string {
+  return path.join(out, STATE_DIR, "input-hashes.json");
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
@@ -133,6 +138,7 @@ export function studyPaths(out: string): string[] {
     legacyCurrentPlanPath(out),
     statusCachePath(out),
     settingsPath(out),
+    inputHashesPath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
 }

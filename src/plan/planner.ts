@@ -22,6 +22,7 @@ import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
+import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
 import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
 
@@ -225,9 +226,11 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
   const previous = await previousTasks(out);
+  const hashes = loadHashCache(out);
+  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume };
   const replan = reconcileReplan({
-    tasks: built,
-    resume,
+    tasks: same.tasks,
+    resume: same.resume,
     previous: previous?.tasks ?? null,
     previousVersion: previous?.version ?? null,
     version,
@@ -277,6 +280,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       plan = { ...serialized.header, created_at: now.toISOString(), tasks };
     } else {
       const written = writePlanFiles(out, serialized, now);
+      saveHashCache(out, hashes);
       if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: planId }, now);
       planPath = written.planPath;
       plan = { ...serialized.header, created_at: written.createdAt, tasks };

@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, readdirSync, renameSync } from "node:fs";
+import { appendFileSync, cpSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
@@ -66,5 +66,29 @@ describe("a re-plan explains what it changes, per reason", () => {
     expect(look.code).toBe(EXIT.OK);
     expect(look.stderr).toContain("sub-10…sub-39 new (30) — would run");
     expect(look.stderr.split("\n").filter((l) => /— would run/.test(l))).toHaveLength(1);
+  });
+});
+
+describe("input identity is content, not timestamps", () => {
+  it("touching done subjects' inputs (same bytes) keeps them done; same-size new bytes are a change", () => {
+    const s = doneStudy();
+    // the study's second plan remembers the inputs' bytes (the first read them too)
+    expect(runCli(["plan", "--out", s.out], { env: s.env }).code).toBe(EXIT.OK);
+    const later = new Date(Date.now() + 3600_000);
+    for (const f of ["sub-02_dwi.bval", "sub-02_dwi.nii.gz"]) utimesSync(path.join(s.bids, "sub-02", "dwi", f), later, later);
+    const bvec = path.join(s.bids, "sub-01", "ses-01", "dwi", "sub-01_ses-01_dwi.bvec");
+    const text = readFileSync(bvec, "utf8");
+    writeFileSync(bvec, text.replace(/\d/, (d) => String((Number(d) + 1) % 10))); // same size, other bytes
+
+    const look = runCli(["plan", "--out", s.out, "--rerun-changed", "--dry-run", "--json"], { env: s.env });
+    expect(look.code, look.stderr).toBe(EXIT.OK);
+    const preview = JSON.parse(look.stdout).preview;
+    expect(preview.changes).toEqual([{ kind: "done", reason: "input changed (modified time)", verdict: "rerun", keys: ["sub-01_ses-01"] }]);
+    expect(preview.resume).toMatchObject({ done: 3, changed: 1, to_run: 1 });
+
+    const run = runCli(["submit", "--scheduler", "local", "--out", s.out, "--rerun-changed"], { env: s.env });
+    expect(run.code, run.stderr).toBe(EXIT.OK);
+    expect(s.runs()).toHaveLength(5);
+    expect(s.runs()[4]).toContain("--session-id 01");
   });
 });
