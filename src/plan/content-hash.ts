@@ -12,7 +12,7 @@ import type { ResumeInfo } from "./replan.js";
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
  * (`touch`, a copy without -p, a restore) stays done when their bytes are the same. The bytes of
- * a subject's NIfTI inputs are hashed once (sha-256) and cached by path, size, mtime and
+ * a done subject's NIfTI inputs are hashed once (sha-256) and cached by path, size, mtime and
  * inode in `.cst-batch/input-hashes.json`; a later plan that sees only mtimes changed hashes the
  * files again and keeps the task as it was planned when every hash matches.
  */
@@ -81,9 +81,10 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
 /**
  * Tasks done with the previous plan's task whose inputs only got new mtimes, with the same bytes
  * (by the cached hash of the files as they were): planned as before (so they stay done). Then,
- * with `remember` (a plan that is written, not a dry run), the inputs of every task not hashed
- * yet are hashed, so that a later touch can be told from a change: the first plan of a study
- * reads its NIfTI inputs once (bench/input-hash.mjs measures it). Returns the tasks and resume
+ * with `remember` (a plan that is written, not a dry run), the inputs of every done task not
+ * hashed yet are hashed, so that a later touch can be told from a change: the first plan after
+ * subjects are done reads their NIfTI inputs once (bench/input-hash.mjs measures it). Pending
+ * subjects are not hashed: a change to their inputs costs no result. Returns the tasks and resume
  * states to plan with.
  */
 export async function keepSameContent(
@@ -113,8 +114,8 @@ export async function keepSameContent(
     kept++;
   });
   if (!remember) return { tasks: outTasks, resume: outResume, kept };
-  // Remember the bytes of every subject's inputs (once per file: the cache knows the rest).
-  const files = outTasks.flatMap((t) => (t.input.kind === "nifti" ? t.input.identity : []));
+  // Remember the bytes of every done subject's inputs (once per file: the cache knows the rest).
+  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" ? t.input.identity : []));
   await mapLimit(files, HASH_CONCURRENCY, async (f) => {
     const hit = cache.entries[keyOf(f)];
     if (hit !== undefined) return;
