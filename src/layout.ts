@@ -126,7 +126,8 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
  * never followed.
  */
 export function studyLinkChecked(out: string): string[] {
-  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out)];
+  // The input-hash cache too: it is read (and trusted) long before it is first replaced.
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out), inputHashesPath(out)];
 }
 
 /** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */
@@ -138,7 +139,6 @@ export function studyPaths(out: string): string[] {
     legacyCurrentPlanPath(out),
     statusCachePath(out),
     settingsPath(out),
-    inputHashesPath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
 }

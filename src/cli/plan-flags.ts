@@ -68,6 +68,7 @@ export function addPlanFlags(command: Command): Command {
     .addOption(new Option("--grace-seconds <n>", "after the timeout, SIGTERM then SIGKILL after this many seconds").default(String(PLAN_DEFAULTS.graceSeconds)).helpGroup(run))
     .addOption(new Option("--min-free-gb <n>", "require this much free disk in --out instead of the estimate (4x input + 300 MB per pending task)").helpGroup(run))
     .addOption(new Option("--skip-disk-check", "do not check free disk space").helpGroup(run))
+    .addOption(new Option("--skip-invalid", "plan the valid subjects; record those with errors as invalid tasks (listed by status and collect) instead of writing no plan").helpGroup(run))
     .addOption(new Option("--rerun-changed", "rerun done subjects whose configuration or input changed (default: keep their results, planned as they were made)").helpGroup(run))
     .addOption(new Option("--json", "print the outcome as JSON on stdout").helpGroup(run));
   for (const option of csttoolOptionFlags()) command.addOption(option);
@@ -167,5 +168,6 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
     minFreeGb,
     skipDiskCheck: opts.skipDiskCheck === true,
     rerunChanged: opts.rerunChanged === true,
+    skipInvalid: opts.skipInvalid === true,
   };
 }

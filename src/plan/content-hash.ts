@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream, promises as fsp } from "node:fs";
+import { createReadStream, lstatSync, promises as fsp } from "node:fs";
 import { inputHashesPath, stateDir } from "../layout.js";
 import { InputHashesSchema, type InputHashes } from "../schemas/input-hashes.js";
 import type { PlanTask } from "../schemas/plan.js";
@@ -31,6 +31,8 @@ function keyOf(file: { path: string; size: number; mtime_ms: number }): string {
 
 /** The cache of a study (empty when absent or damaged: it is only a cache). */
 export function loadHashCache(out: string): HashCache {
+  // Never trusted through a link (the plan then refuses the link by name: layout's studyLinkChecked).
+  if (lstatSync(inputHashesPath(out), { throwIfNoEntry: false })?.isSymbolicLink()) return { entries: {}, dirty: false };
   const r = readStateFileSync(inputHashesPath(out), InputHashesSchema);
   return { entries: r.kind === "ok" ? { ...r.value.entries } : {}, dirty: false };
 }

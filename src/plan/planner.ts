@@ -4,7 +4,8 @@ import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
 import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
-import { PlanHeaderSchema, PlanTaskSchema, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
+import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
+import { splitInvalid } from "./invalid.js";
 import { readDoneState } from "../state/done.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
@@ -52,6 +53,10 @@ export interface PlanPreview {
   by_session: Record<string, number>;
   first_tasks: { index: number; key: string; input: "nifti" | "dicom"; state: ResumeState }[];
   skipped: SkippedSubject[];
+  /** Subjects planned as `invalid` (--skip-invalid), with their problems. */
+  invalid: InvalidSubject[];
+  /** Subjects left out by --include/--exclude. */
+  excluded: number;
   /** Warnings (skipped subjects, unreadable DICOM files, csttool not on this host, ...). */
   warnings: Problem[];
   disk: DiskCheck | null;
@@ -224,6 +229,13 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     problems.push(...(await checkCsttoolAtlas(executable, env)));
   }
 
+  let invalid: InvalidSubject[] = [];
+  if (request.skipInvalid === true) {
+    const split = splitInvalid(problems, built);
+    invalid = split.invalid;
+    problems.splice(0, problems.length, ...split.problems);
+    built.splice(0, built.length, ...split.tasks);
+  }
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
   const previous = await previousTasks(out);
   const hashes = loadHashCache(out);
@@ -263,6 +275,9 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     },
     task_count: tasks.length,
     skipped: [...source.skipped].sort(compareTaskOrder),
+    // Only when there are any: a plan without them keeps the fields (and its id) it always had.
+    ...(invalid.length > 0 ? { invalid } : {}),
+    ...(source.excluded !== undefined && source.excluded.length > 0 ? { excluded: [...new Set(source.excluded)].sort() } : {}),
     input_root: inputRootOf(planSource),
   };
   const serialized = serializePlan(draft, tasks);
@@ -313,6 +328,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     by_session: bySession,
     first_tasks: tasks.slice(0, PREVIEW_TASKS).map((t, i) => ({ index: t.index, key: t.key, input: t.input.kind, state: states[i] as ResumeState })),
     skipped: plan.skipped,
+    invalid,
+    excluded: new Set(source.excluded ?? []).size,
     warnings,
     disk,
   };

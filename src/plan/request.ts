@@ -35,6 +35,8 @@ export interface PlanRequest {
   studySettings?: ResolvedSettings | null;
   /** Apply changes that turn done subjects into reruns (default: keep their results, planned as they were made). */
   rerunChanged?: boolean;
+  /** Plan the valid subjects and record the others as `invalid` tasks, instead of writing no plan. */
+  skipInvalid?: boolean;
   /** Look only: compute the plan and its preview, write nothing under --out (no plan, no pointer, no event). */
   dryRun?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */

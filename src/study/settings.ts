@@ -44,6 +44,7 @@ export const STUDY_SETTINGS: readonly SettingSpec[] = [
   { key: "grace_seconds", flag: "--grace-seconds", kind: "number" },
   { key: "min_free_gb", flag: "--min-free-gb", kind: "number" },
   { key: "skip_disk_check", flag: "--skip-disk-check", kind: "bool" },
+  { key: "skip_invalid", flag: "--skip-invalid", kind: "bool" },
   { key: "scheduler", flag: "--scheduler", kind: "string" },
   { key: "jobs", flag: "--jobs", kind: "number" },
   { key: "profile", flag: "--profile", kind: "profile" },

@@ -94,6 +94,11 @@ export function formatPlanPreview(preview: PlanPreview): string {
   for (const t of preview.first_tasks) lines.push(`    ${String(t.index).padStart(5)}  ${t.key}  ${t.input}  ${t.state}`);
   if (preview.task_count > preview.first_tasks.length) lines.push(`    ... and ${preview.task_count - preview.first_tasks.length} more`);
   if (preview.skipped.length > 0) lines.push(`  skipped: ${preview.skipped.length} (see the warnings above)`);
+  if (preview.invalid.length > 0) {
+    const keys = preview.invalid.map((i) => i.key);
+    lines.push(`  invalid: ${keys.length} (${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", ..." : ""}): not run; fix them (see the warnings above), then plan again`);
+  }
+  if (preview.excluded > 0) lines.push(`  excluded: ${preview.excluded} subject(s) (--include/--exclude)`);
   if (preview.written) {
     lines.push(`plan: ${preview.plan_path}`);
     lines.push(`current plan: ${preview.current_plan_path}`);
@@ -159,5 +164,10 @@ export async function reportPlanProblems(outcome: Extract<PlanOutcome, { kind: "
   printProblems(outcome.problems);
   const errors = outcome.problems.filter((p) => p.severity === "error").length;
   out.error(`preflight found ${errors} error(s); no plan written`);
+  const bySubject = new Set(outcome.problems.filter((p) => p.severity === "error" && p.subject).map((p) => p.subject));
+  const global = outcome.problems.some((p) => p.severity === "error" && !p.subject);
+  if (bySubject.size > 0 && !global) {
+    out.error(`to run the other subjects now and these ${bySubject.size} later: give the same command with --skip-invalid (they are recorded as invalid, and planned once fixed)`);
+  }
   return exitCodeForProblems(outcome.problems);
 }
