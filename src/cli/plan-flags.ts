@@ -145,11 +145,11 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
   const out = optionalString(opts.out);
   if (!out) throw new CstError("USAGE", "--out DIR is required", { hint: "the folder that will hold results, logs and .cst-batch/" });
   const timeoutMinutes = parseNumberFlag("--timeout-minutes", opts.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes);
-  if (!(timeoutMinutes > 0)) throw new CstError("USAGE", `--timeout-minutes must be > 0, got ${timeoutMinutes}`);
+  if (!(timeoutMinutes > 0)) throw new CstError("USAGE", `--timeout-minutes must be more than 0, got ${timeoutMinutes}`);
   const graceSeconds = parseNumberFlag("--grace-seconds", opts.graceSeconds ?? PLAN_DEFAULTS.graceSeconds);
-  if (!(graceSeconds >= 0)) throw new CstError("USAGE", `--grace-seconds must be >= 0, got ${graceSeconds}`);
+  if (!(graceSeconds >= 0)) throw new CstError("USAGE", `--grace-seconds must be 0 or more, got ${graceSeconds}`);
   const minFreeGb = opts.minFreeGb === undefined ? null : parseNumberFlag("--min-free-gb", opts.minFreeGb);
-  if (minFreeGb !== null && minFreeGb < 0) throw new CstError("USAGE", `--min-free-gb must be >= 0, got ${minFreeGb}`);
+  if (minFreeGb !== null && minFreeGb < 0) throw new CstError("USAGE", `--min-free-gb must be 0 or more, got ${minFreeGb}`);
   return {
     bidsDir,
     manifest,

@@ -7,6 +7,7 @@ import { formatReplanGroup } from "../../plan/replan.js";
 import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
+import { nextAfterPlan, printNext } from "../next-command.js";
 import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
 import type { SetExit } from "./set-exit.js";
 
@@ -133,8 +134,12 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
       setExit(planned);
       return;
     }
-    if (json) out.json({ ...(outcomeJson(planned) as object), settings: settingsJson(settings, !dryRun) });
-    else reportSettings(settings, !dryRun);
+    const next = nextAfterPlan(planned.preview.out_dir, !dryRun);
+    if (json) out.json({ ...(outcomeJson(planned) as object), settings: settingsJson(settings, !dryRun), next });
+    else {
+      reportSettings(settings, !dryRun);
+      printNext(next);
+    }
     setExit(EXIT.OK);
   });
 }

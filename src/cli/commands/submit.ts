@@ -9,6 +9,7 @@ import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-fla
 import { localConsole, printLocalResult } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
+import { nextAfterSubmit, printNext } from "../next-command.js";
 import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
 import type { ResolvedSettings } from "../../study/settings.js";
 import { reportPlanProblems, reportPlanned } from "./plan.js";
@@ -97,13 +98,19 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     } finally {
       local.close();
     }
-    const settingsDoc = { settings: settingsJson(settings, !dryRun) };
-    if (result.kind === "problems") setExit(await reportPlanProblems(result, json));
-    else if (result.kind === "local") setExit(printLocalResult(result.local, json, settingsDoc));
+    if (result.kind === "problems") {
+      setExit(await reportPlanProblems(result, json));
+      return;
+    }
+    const study = result.planned.preview.out_dir;
+    const next = nextAfterSubmit(result.kind === "local" ? (result.local.kind === "dry-run" ? "dry-run" : "ran") : result.submit.kind, study);
+    const extra = { settings: settingsJson(settings, !dryRun), next };
+    if (result.kind === "local") setExit(printLocalResult(result.local, json, extra));
     else {
-      printResult(result.submit, json, settingsDoc);
+      printResult(result.submit, json, extra);
       setExit(EXIT.OK);
     }
+    if (!json) printNext(next);
   });
 }
 
