@@ -1,44 +1,19 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, runCli, STANDIN, tempDir } from "../helpers/cli.js";
 import { treeSnapshot } from "../helpers/tree.js";
+import { fakeSchedulerEnv } from "../helpers/fake-scheduler.js";
 
 /**
  * "Looking never changes anything": a dry run (any scheduler, any changed flag) and `plan
  * --dry-run` leave every byte under --out as it was, and say what a real run would do.
  */
-const FAKE = `#!/bin/sh
-echo "\${0##*/} $*" >> "$FAKE_LOG"
-case "\${0##*/}" in
-  sbatch) echo 4242 ;;
-  qsub) echo 4242.server ;;
-  qstat) echo "Version: 2022.1.1" ;;
-  scontrol) echo "MaxArraySize = 1001" ;;
-esac
-`;
-
 function study() {
   const dir = tempDir("cst-e2e-look-");
   const bids = makeDemoBids(path.join(dir, "bids"));
-  const bin = path.join(dir, "bin");
-  mkdirSync(bin);
-  for (const tool of ["node", "sh", "bash", "env", "flock"]) {
-    for (const d of ["/usr/local/bin", "/usr/bin", "/bin"]) {
-      if (existsSync(path.join(d, tool))) {
-        writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${path.join(d, tool)} "$@"\n`);
-        chmodSync(path.join(bin, tool), 0o755);
-        break;
-      }
-    }
-  }
-  for (const name of ["sbatch", "scontrol", "scancel", "qsub", "qstat", "qdel"]) {
-    writeFileSync(path.join(bin, name), FAKE);
-    chmodSync(path.join(bin, name), 0o755);
-  }
-  const env = { PATH: bin, FAKE_LOG: path.join(dir, "calls.log"), XDG_CONFIG_HOME: path.join(dir, "xdg") };
-  return { dir, bids, out: path.join(dir, "out"), env };
+  return { dir, bids, out: path.join(dir, "out"), env: fakeSchedulerEnv(dir).env };
 }
 
 describe("a look at the study changes nothing under --out", () => {

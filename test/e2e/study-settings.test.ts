@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, readJson, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
+import { fakeSchedulerEnv } from "../helpers/fake-scheduler.js";
 
 /** "A study that remembers itself": settings given once, used by every later command on --out. */
 function study() {
@@ -56,6 +57,24 @@ describe("the study's settings, given once", () => {
     expect(shown.stdout).toContain("fa_thr 0.2 → 0.15");
     const shownJson = JSON.parse(runCli(["config", "--out", s.out, "--json"], { env: s.env }).stdout);
     expect(shownJson.history.map((h: { changes: unknown[] }) => h.changes.length)).toEqual([1, 1]);
+  });
+
+  it("scheduler and resources given to the first submit are used by the next one, which needs only --out", () => {
+    const s = study();
+    const fake = fakeSchedulerEnv(s.dir);
+    const first = runCli(["submit", "--scheduler", "slurm", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--time", "2h", "--mem", "4G", "--partition", "short", "--setup", "module load csttool"], { env: fake.env });
+    expect(first.code, first.stderr).toBe(EXIT.OK);
+    expect(readJson(s.settings).settings).toMatchObject({ scheduler: "slurm", time: "2h", mem: "4G", partition: "short", setup: ["module load csttool"] });
+    const look = runCli(["submit", "--out", s.out, "--dry-run"], { env: fake.env });
+    expect(look.code, look.stderr).toBe(EXIT.OK);
+    expect(look.stdout).toContain("#SBATCH --partition=short");
+    expect(look.stdout).toContain("#SBATCH --mem=4096M");
+    expect(look.stdout).toContain("module load csttool");
+    // a local run of the same study does not complain about the recorded cluster settings
+    const local = runCli(["submit", "--out", s.out, "--scheduler", "local", "--dry-run"], { env: fake.env });
+    expect(local.code, local.stderr).toBe(EXIT.OK);
+    expect(local.stderr).not.toMatch(/ignored in local mode/);
+    expect(local.stderr).toContain("setting changed: scheduler slurm → local (dry run: not recorded)");
   });
 
   it("a changed flag in a dry run is shown but not recorded", () => {

@@ -70,6 +70,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   cmd.addHelpText("after", HELP_AFTER);
   cmd.action(async (typed: Record<string, unknown>) => {
     const { opts, settings } = studySettingsFor(cmd, typed);
+    const typedKeys = new Set(Object.keys(typed).filter((k) => cmd.getOptionValueSource(k) === "cli"));
     const json = opts.json === true;
     const dryRun = opts.dryRun === true;
     const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
@@ -93,7 +94,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
         commandLine: ["cst-batch", ...process.argv.slice(2)],
         ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
         signal: local.signal,
-        onEvent: (e) => printEvent(e, json, local.onEvent, settings),
+        onEvent: (e) => printEvent(e, json, local.onEvent, settings, typedKeys),
       });
     } finally {
       local.close();
@@ -115,7 +116,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
 }
 
 /** What submit says as it goes: profile, detected scheduler, ignored flags, the plan, local progress. */
-function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void, settings: ResolvedSettings | null): void {
+function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void, settings: ResolvedSettings | null, typed: ReadonlySet<string>): void {
   switch (e.type) {
     case "profile":
       if (!json) out.info(`profile: ${e.path}`);
@@ -125,8 +126,9 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       else out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${e.detected.evidence})`);
       return;
     case "ignored-in-local-mode": {
-      const given = BATCH_ONLY_FLAGS.filter(([key]) => e.keys.includes(key)).map(([, flag]) => flag);
-      out.warn(`ignored in local mode: ${given.join(", ")}`);
+      // Only flags typed now: recorded batch settings stay for the study's cluster runs, unsaid.
+      const given = BATCH_ONLY_FLAGS.filter(([key]) => e.keys.includes(key) && typed.has(key)).map(([, flag]) => flag);
+      if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
       return;
     }
     case "warning":
