@@ -141,7 +141,9 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
   const bidsDir = optionalString(opts.bidsDir);
   const manifest = optionalString(opts.manifest);
   if (bidsDir && manifest) throw new CstError("USAGE", "give either --bids-dir or --manifest, not both", { hint: "one source per plan" });
-  if (!bidsDir && !manifest) throw new CstError("USAGE", "give the subjects: --bids-dir DIR or --manifest FILE", { hint: "see --help for examples" });
+  if (!bidsDir && !manifest) throw new CstError("USAGE", "give the subjects: --bids-dir DIR or --manifest FILE", {
+      hint: "see --help for examples; once a study is planned, its --out alone is enough (the settings are recorded: `cst-batch config --out DIR`)",
+    });
   const out = optionalString(opts.out);
   if (!out) throw new CstError("USAGE", "--out DIR is required", { hint: "the folder that will hold results, logs and .cst-batch/" });
   const timeoutMinutes = parseNumberFlag("--timeout-minutes", opts.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes);

@@ -32,9 +32,18 @@ function keyOf(file: { path: string; size: number; mtime_ms: number }): string {
 /** The cache of a study (empty when absent or damaged: it is only a cache). */
 export function loadHashCache(out: string): HashCache {
   // Never trusted through a link (the plan then refuses the link by name: layout's studyLinkChecked).
-  if (lstatSync(inputHashesPath(out), { throwIfNoEntry: false })?.isSymbolicLink()) return { entries: {}, dirty: false };
+  if (isLinkOrUnreachable(inputHashesPath(out))) return { entries: {}, dirty: false };
   const r = readStateFileSync(inputHashesPath(out), InputHashesSchema);
   return { entries: r.kind === "ok" ? { ...r.value.entries } : {}, dirty: false };
+}
+
+/** A symbolic link, or a path that cannot be looked at (--out is a file: preflight says so). */
+function isLinkOrUnreachable(file: string): boolean {
+  try {
+    return lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true;
+  } catch {
+    return true;
+  }
 }
 
 /** Write the cache when it learned something (never on a dry run: the caller decides). */

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import path from "node:path";
 import { settingsPath, stateDir } from "../layout.js";
 import {
@@ -121,9 +122,18 @@ export function mergeSettings(recorded: StudySettingsValues, given: StudySetting
 /** The settings file of a study, or null when none was recorded yet; a damaged one is a CstError naming it. */
 export function readStudySettings(out: string): StudySettingsFile | null {
   const file = settingsPath(out);
+  if (!isFolder(stateDir(out))) return null; // no study yet (or --out is a file: preflight says so)
   const result = readStateFileSync(file, StudySettingsFileSchema);
   if (result.kind === "missing") return null;
   return requireState(result, file, "the study's settings", `fix or remove ${file} (then give every flag again; \`cst-batch config --out ${out}\` shows what is recorded)`);
+}
+
+function isFolder(dir: string): boolean {
+  try {
+    return statSync(dir, { throwIfNoEntry: false })?.isDirectory() === true;
+  } catch {
+    return false;
+  }
 }
 
 /** What a study's settings become for one command: the merged values, the changes, whether any were recorded before. */
