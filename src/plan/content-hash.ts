@@ -105,10 +105,10 @@ export async function keepSameContent(
   cache: HashCache,
   sameVersion: boolean,
   remember: boolean,
-): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; kept: number }> {
+): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string> }> {
   const outTasks = [...tasks];
   const outResume = [...resume];
-  let kept = 0;
+  const sameContent = new Set<string>();
   await mapLimit([...tasks.keys()], HASH_CONCURRENCY, async (i) => {
     const info = resume[i]!;
     const prev = previous?.get(tasks[i]!.key);
@@ -122,9 +122,9 @@ export async function keepSameContent(
     }
     outTasks[i] = { ...prev, index: i };
     outResume[i] = { state: "done", doneHash: info.doneHash };
-    kept++;
+    sameContent.add(tasks[i]!.key);
   });
-  if (!remember) return { tasks: outTasks, resume: outResume, kept };
+  if (!remember) return { tasks: outTasks, resume: outResume, sameContent };
   // Remember the bytes of every done subject's inputs (once per file: the cache knows the rest).
   const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" ? t.input.identity : []));
   await mapLimit(files, HASH_CONCURRENCY, async (f) => {
@@ -138,5 +138,5 @@ export async function keepSameContent(
       // gone or unreadable now: nothing to remember
     }
   });
-  return { tasks: outTasks, resume: outResume, kept };
+  return { tasks: outTasks, resume: outResume, sameContent };
 }

@@ -239,7 +239,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
   const previous = await previousTasks(out);
   const hashes = loadHashCache(out);
-  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume };
+  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>() };
   const replan = reconcileReplan({
     tasks: same.tasks,
     resume: same.resume,
@@ -247,6 +247,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     previousVersion: previous?.version ?? null,
     version,
     rerunChanged: request.rerunChanged === true,
+    sameContent: same.sameContent,
   });
   const tasks = replan.tasks;
   const states = replan.states;

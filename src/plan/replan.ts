@@ -25,8 +25,8 @@ export interface ReplanGroup {
   /** done: done tasks whose configuration changed; pending: planned before, not done, changed; new; removed. */
   kind: "done" | "pending" | "new" | "removed";
   reason: string;
-  /** rerun: done results replaced by a new run; kept: done results kept (needs rerunChanged to rerun); run; dropped. */
-  verdict: "rerun" | "kept" | "run" | "dropped";
+  /** rerun: done results replaced by a new run; kept: done results kept (needs rerunChanged to rerun); same: only mtimes changed, same bytes (stays done); run; dropped. */
+  verdict: "rerun" | "kept" | "same" | "run" | "dropped";
   keys: string[];
 }
 
@@ -103,6 +103,8 @@ export function reconcileReplan(input: {
   previousVersion: string | null;
   version: string;
   rerunChanged: boolean;
+  /** Done tasks whose inputs only got new mtimes, with the same bytes (src/plan/content-hash.ts). */
+  sameContent?: ReadonlySet<string>;
 }): Reconciled {
   const tasks: PlanTask[] = [];
   const states: ResumeState[] = [];
@@ -118,6 +120,7 @@ export function reconcileReplan(input: {
   input.tasks.forEach((task, i) => {
     const info = input.resume[i]!;
     const prev = input.previous?.get(task.key);
+    if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), same content", "same", task.key);
     if (info.state === "changed") {
       const reason = prev ? describeTaskChange(prev, task, versions) : "done with another configuration";
       if (!input.rerunChanged && prev !== undefined && prev.config_hash === info.doneHash) {
@@ -149,6 +152,6 @@ export function formatReplanGroup(g: ReplanGroup, dryRun: boolean): string {
   const keys = g.keys.length <= 3 ? g.keys.join(", ") : `${g.keys[0]}…${g.keys[g.keys.length - 1]}`;
   const label = g.kind === "new" || g.kind === "removed" ? `${g.kind}${g.keys.length > 3 ? ` (${g.keys.length})` : ""}` : `${g.kind}${g.keys.length > 3 ? ` (${g.keys.length})` : ""}: ${g.reason}`;
   const verdict =
-    g.verdict === "rerun" ? `${will} rerun` : g.verdict === "kept" ? "kept done with the settings that made them (--rerun-changed reruns them)" : g.verdict === "run" ? `${will} run` : "dropped from the plan";
+    g.verdict === "rerun" ? `${will} rerun` : g.verdict === "kept" ? "kept done with the settings that made them (--rerun-changed reruns them)" : g.verdict === "same" ? "stays done" : g.verdict === "run" ? `${will} run` : "dropped from the plan";
   return `${keys} ${label} — ${verdict}`;
 }

@@ -83,7 +83,10 @@ describe("input identity is content, not timestamps", () => {
     const look = runCli(["plan", "--out", s.out, "--rerun-changed", "--dry-run", "--json"], { env: s.env });
     expect(look.code, look.stderr).toBe(EXIT.OK);
     const preview = JSON.parse(look.stdout).preview;
-    expect(preview.changes).toEqual([{ kind: "done", reason: "input changed (modified time)", verdict: "rerun", keys: ["sub-01_ses-01"] }]);
+    expect(preview.changes).toEqual([
+      { kind: "done", reason: "input changed (modified time)", verdict: "rerun", keys: ["sub-01_ses-01"] },
+      { kind: "done", reason: "input touched (modified time), same content", verdict: "same", keys: ["sub-02"] },
+    ]);
     expect(preview.resume).toMatchObject({ done: 3, changed: 1, to_run: 1 });
 
     const run = runCli(["submit", "--scheduler", "local", "--out", s.out, "--rerun-changed"], { env: s.env });
