@@ -1,12 +1,10 @@
-import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
+import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
 import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
 import { splitInvalid } from "./invalid.js";
-import { readDoneState } from "../state/done.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
 import { writeStudySettings } from "../study/settings.js";
@@ -15,7 +13,6 @@ import { discoverBids } from "./discovery.js";
 import { configHash } from "./hash.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
-import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { checkCsttoolAtlas, checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
 import { checkContainerBinds } from "./container-binds.js";
 import { checkOutOverlap } from "./overlap.js";
@@ -23,6 +20,7 @@ import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
+import { resumeStates } from "./resume-states.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
 import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
@@ -137,24 +135,6 @@ function checkUniqueness(entries: readonly SourceEntry[]): Problem[] {
 
 function inputBytes(task: PlanTask): number {
   return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
-}
-
-/** Resume state of every task, reading `_done.json` only where the subject folder exists. */
-async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<ResumeInfo[]> {
-  const none: ResumeInfo = { state: "new", doneHash: null };
-  let present: Set<string>;
-  try {
-    present = new Set(await fsp.readdir(out));
-  } catch {
-    return tasks.map(() => none);
-  }
-  return mapLimit(tasks, FS_CONCURRENCY, async (task): Promise<ResumeInfo> => {
-    if (!present.has(task.subject)) return none;
-    const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
-    if (state.kind === "current") return { state: "done", doneHash: state.record.config_hash };
-    if (state.kind === "outdated") return { state: "changed", doneHash: state.record.config_hash };
-    return none;
-  });
 }
 
 function buildTask(entry: SourceEntry, options: CsttoolOptions, version: string): Omit<PlanTask, "index"> {
