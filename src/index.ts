@@ -6,6 +6,10 @@
 export { createPlan as plan, type PlanOutcome, type PlanPreview, type ResumeState } from "./plan/planner.js";
 export { PLAN_DEFAULTS, type PlanRequest } from "./plan/request.js";
 export { loadPlan } from "./plan/load-plan.js";
+export type { ReplanGroup } from "./plan/replan.js";
+export { readStudySettings, resolveStudySettings, mergeSettings, STUDY_SETTINGS, type ResolvedSettings, type SettingSpec } from "./study/settings.js";
+export type { StudySettingsFile, StudySettingsValues, SettingsChange } from "./schemas/settings.js";
+export type { SetAside } from "./study/set-aside.js";
 export type { Problem, ProblemCategory } from "./plan/problems.js";
 export { submitToScheduler as submit, type SubmitRequest, type SubmitResult } from "./submit/submit.js";
 export { submitStudy, type StudySubmitRequest, type StudySubmitResult, type StudySubmitEvent } from "./submit/submit-study.js";

@@ -8,6 +8,8 @@ import path from "node:path";
  *   <out>/.cst-batch/plans/<plan_id>.jsonl  every plan ever written (immutable; arrays point here),
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
+ *   <out>/.cst-batch/settings.json          the study's settings, given once (src/study/settings.ts)
+ *   <out>/.cst-batch/input-hashes.json      content hashes of done subjects' inputs (a cache)
  *   <out>/.cst-batch/submissions/           one record per submit
  *   <out>/.cst-batch/events.jsonl           JSON-lines event log
  *   <out>/.cst-batch/canary/<submission>/   the array tasks' canary: slot-<n>.json, verdict.json
@@ -50,6 +52,14 @@ export function planFilePath(out: string, planId: string): string {
 /** The task offsets written next to a plan file: `x.jsonl` -> `x.idx` (any other name: `+ .idx`). */
 export function planIndexPath(planFile: string): string {
   return `${planFile.replace(/\.jsonl?$/, "")}.idx`;
+}
+/** The study's settings (flags given once, used by later commands; docs/study-settings.md). */
+export function settingsPath(out: string): string {
+  return path.join(out, STATE_DIR, "settings.json");
+}
+/** Content hashes of input files by path, size, mtime and inode (src/plan/content-hash.ts). */
+export function inputHashesPath(out: string): string {
+  return path.join(out, STATE_DIR, "input-hashes.json");
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
@@ -124,7 +134,8 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
  * never followed.
  */
 export function studyLinkChecked(out: string): string[] {
-  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out)];
+  // The input-hash cache too: it is read (and trusted) long before it is first replaced.
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out), inputHashesPath(out)];
 }
 
 /** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */
@@ -135,6 +146,7 @@ export function studyPaths(out: string): string[] {
     planIndexPath(currentPlanPath(out)),
     legacyCurrentPlanPath(out),
     statusCachePath(out),
+    settingsPath(out),
     ...Object.values(OUTPUT_FILES).map((f) => path.join(out, f)),
   ];
 }

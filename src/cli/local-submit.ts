@@ -65,9 +65,9 @@ export function localConsole(json: boolean, quiet?: boolean): LocalConsole {
 }
 
 /** The outcome of a local run (or dry run) on the terminal or as JSON; returns the exit code. */
-export function printLocalResult(result: LocalStudyResult, json: boolean): ExitCode {
+export function printLocalResult(result: LocalStudyResult, json: boolean, extra: Record<string, unknown> = {}): ExitCode {
   if (result.kind === "dry-run") {
-    if (json) out.json({ kind: "dry-run", scheduler: "local", jobs: result.jobs, plan_path: result.planPath, to_run: result.tasks.map((t) => t.key), problems: result.problems });
+    if (json) out.json({ ...extra, kind: "dry-run", scheduler: "local", jobs: result.jobs, plan_path: result.planPath, to_run: result.tasks.map((t) => t.key), problems: result.problems });
     else {
       out.info(`dry run: would run ${result.tasks.length} of ${result.total} task(s) here with ${result.jobs} worker(s):`);
       for (const t of result.tasks) out.info(`  ${t.key}  ${t.argv.join(" ")}`);
@@ -78,6 +78,7 @@ export function printLocalResult(result: LocalStudyResult, json: boolean): ExitC
   const summary = collected.summary;
   if (json) {
     out.json({
+      ...extra,
       kind: "local",
       interrupted: run.interrupted,
       results: run.results.map((r) => ({ index: r.index, key: r.key, outcome: r.outcome.kind, category: r.outcome.kind === "failed" ? r.outcome.category : null })),

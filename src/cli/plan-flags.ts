@@ -69,6 +69,8 @@ export function addPlanFlags(command: Command): Command {
     .addOption(new Option("--min-free-gb <n>", "require this much free disk in --out instead of the estimate (4x input + 300 MB per pending task)").helpGroup(run))
     .addOption(new Option("--skip-disk-check", "do not check free disk space").helpGroup(run))
     .addOption(new Option("--allow-missing-atlas", "plan even when the real csttool's atlas data is missing or corrupt (every subject then fails at extract)").helpGroup(run))
+    .addOption(new Option("--skip-invalid", "plan the valid subjects; record those with errors as invalid tasks (listed by status and collect) instead of writing no plan").helpGroup(run))
+    .addOption(new Option("--rerun-changed", "rerun done subjects whose configuration or input changed (default: keep their results, planned as they were made)").helpGroup(run))
     .addOption(new Option("--json", "print the outcome as JSON on stdout").helpGroup(run));
   for (const option of csttoolOptionFlags()) command.addOption(option);
   return command;
@@ -140,15 +142,17 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
   const bidsDir = optionalString(opts.bidsDir);
   const manifest = optionalString(opts.manifest);
   if (bidsDir && manifest) throw new CstError("USAGE", "give either --bids-dir or --manifest, not both", { hint: "one source per plan" });
-  if (!bidsDir && !manifest) throw new CstError("USAGE", "give the subjects: --bids-dir DIR or --manifest FILE", { hint: "see --help for examples" });
+  if (!bidsDir && !manifest) throw new CstError("USAGE", "give the subjects: --bids-dir DIR or --manifest FILE", {
+      hint: "see --help for examples; once a study is planned, its --out alone is enough (the settings are recorded: `cst-batch config --out DIR`)",
+    });
   const out = optionalString(opts.out);
   if (!out) throw new CstError("USAGE", "--out DIR is required", { hint: "the folder that will hold results, logs and .cst-batch/" });
   const timeoutMinutes = parseNumberFlag("--timeout-minutes", opts.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes);
-  if (!(timeoutMinutes > 0)) throw new CstError("USAGE", `--timeout-minutes must be > 0, got ${timeoutMinutes}`);
+  if (!(timeoutMinutes > 0)) throw new CstError("USAGE", `--timeout-minutes must be more than 0, got ${timeoutMinutes}`);
   const graceSeconds = parseNumberFlag("--grace-seconds", opts.graceSeconds ?? PLAN_DEFAULTS.graceSeconds);
-  if (!(graceSeconds >= 0)) throw new CstError("USAGE", `--grace-seconds must be >= 0, got ${graceSeconds}`);
+  if (!(graceSeconds >= 0)) throw new CstError("USAGE", `--grace-seconds must be 0 or more, got ${graceSeconds}`);
   const minFreeGb = opts.minFreeGb === undefined ? null : parseNumberFlag("--min-free-gb", opts.minFreeGb);
-  if (minFreeGb !== null && minFreeGb < 0) throw new CstError("USAGE", `--min-free-gb must be >= 0, got ${minFreeGb}`);
+  if (minFreeGb !== null && minFreeGb < 0) throw new CstError("USAGE", `--min-free-gb must be 0 or more, got ${minFreeGb}`);
   return {
     bidsDir,
     manifest,
@@ -167,5 +171,7 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
     minFreeGb,
     skipDiskCheck: opts.skipDiskCheck === true,
     allowMissingAtlas: opts.allowMissingAtlas === true,
+    rerunChanged: opts.rerunChanged === true,
+    skipInvalid: opts.skipInvalid === true,
   };
 }

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { resolveStudyDir } from "../study/study-folder.js";
+import { setAsideOf, type SetAside } from "../study/set-aside.js";
 import { currentPlanFile, loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
@@ -92,6 +93,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     by_category: countCategories(tasks),
     tasks,
     problems,
+    ...nonEmpty(setAsideOf(plan)),
   };
 
   const files = {
@@ -125,6 +127,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
       counts: summary.counts,
       byCategory: summary.by_category,
       problemCount: problems.length,
+      setAside: setAsideOf(plan),
       rows: rows.map((r) => r.report),
     });
     if (written.problem) problems.push(written.problem);
@@ -259,4 +262,9 @@ function countCategories(tasks: readonly SummaryTask[]): Record<string, number> 
     if (n) out[c] = n;
   }
   return out;
+}
+
+/** The set-aside lists that have entries (a summary without any keeps the shape it always had). */
+function nonEmpty(s: SetAside): Partial<SetAside> {
+  return { ...(s.invalid.length > 0 ? { invalid: s.invalid } : {}), ...(s.excluded.length > 0 ? { excluded: s.excluded } : {}) };
 }

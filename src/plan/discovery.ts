@@ -63,10 +63,11 @@ interface Ctx {
   problems: Problem[];
   skipped: SkippedSubject[];
   entries: SourceEntry[];
+  excluded: string[];
 }
 
 export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs = nodeDiscoveryFs): Promise<SourceResult> {
-  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), dwiMatch: opts.dwiFilter ? compileGlobs([opts.dwiFilter]) : null, fs, problems: [], skipped: [], entries: [] };
+  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), dwiMatch: opts.dwiFilter ? compileGlobs([opts.dwiFilter]) : null, fs, problems: [], skipped: [], entries: [], excluded: [] };
   const root = opts.bidsDir;
   const none: Where = { subject: null, session: null };
   let rootStat: Stats;
@@ -102,7 +103,10 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
       ctx.problems.push(problem("error", "id", `folder ${dir}: ${idr.message}`, `rename the folder, or leave it out with --exclude ${shellQuote(d.name)}`, none));
       return;
     }
-    if (!keep(idr.id, d.name)) return;
+    if (!keep(idr.id, d.name)) {
+      ctx.excluded.push(idr.id);
+      return;
+    }
     const where = { subject: idr.id, session: null };
     if ((await entryKind(ctx, d, dir, where, [root])) !== "dir") return;
     subjects.push({ id: idr.id, dir });

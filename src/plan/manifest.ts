@@ -194,7 +194,10 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
       bad = true;
     }
     if (bad || !id.ok || (ses && !ses.ok)) return;
-    if (!keep(id.id)) return;
+    if (!keep(id.id)) {
+      (result.excluded ??= []).push(id.id);
+      return;
+    }
     checked.push({ index, subject: s, id: id.id, session: ses ? (ses as { id: string }).id : null });
   });
 

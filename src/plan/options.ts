@@ -30,12 +30,13 @@ export function validateCliOptions(raw: Record<string, unknown> | undefined, tex
     const key = issue.code === "unrecognized_keys" ? issue.keys.join(", ") : String(issue.path[0] ?? "");
     const flag = FLAG_OF.get(key) ?? key;
     const value = layer[key];
-    return problem(
-      "error",
-      "options",
-      `command line ${flag}${value !== undefined ? ` ${showValue(value, texts[key])}` : ""}: ${issue.message}`,
-      `fix ${flag} (see \`cst-batch plan --help\`)`,
-    );
+    // Plain words: "--fa-thr must be between 0 and 1, got 2" (a message that quotes the value already keeps it).
+    const typed = value !== undefined ? showValue(value, texts[key]) : null;
+    const message =
+      typed !== null && issue.message.startsWith("must ")
+        ? `${flag} ${issue.message}${issue.message.includes(", got ") ? "" : `, got ${typed}`}`
+        : `${flag}${typed !== null ? ` ${typed}` : ""}: ${issue.message}`;
+    return problem("error", "options", message, `fix ${flag} (see \`cst-batch plan --help\`)`);
   });
   // Keep the keys that were fine, so conflicts with the other layers are still reported.
   const bad = new Set(r.error.issues.flatMap((i) => (i.code === "unrecognized_keys" ? i.keys : [String(i.path[0] ?? "")])));

@@ -1,19 +1,18 @@
-import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
-import { currentPlanPath, relativeTaskDir, studyLinkChecked, taskKey, taskPaths } from "../layout.js";
+import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
-import { PlanHeaderSchema, PlanTaskSchema, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
-import { readDoneState } from "../state/done.js";
+import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
+import { splitInvalid } from "./invalid.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
+import { writeStudySettings } from "../study/settings.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
 import { configHash } from "./hash.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
-import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { checkCsttoolAtlas } from "./atlas-check.js";
 import { checkFreeSpace, checkOptionsOffered, checkOutputDir, type DiskCheck } from "./preflight.js";
 import { checkContainerBinds } from "./container-binds.js";
@@ -22,29 +21,41 @@ import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
+import { resumeStates } from "./resume-states.js";
+import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
+import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
 
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
-/** Where a task stands against what is already in the output folder. */
-export type ResumeState = "done" | "changed" | "new";
+export type { ResumeState } from "./replan.js";
 
 export interface PlanPreview {
   plan_id: string;
   /** The immutable plan file (`plans/<plan_id>.jsonl`) and the current plan (`plan.jsonl`). */
   plan_path: string;
   current_plan_path: string;
+  /** False for a dry run: the paths above are where a real run would write. */
+  written: boolean;
   out_dir: string;
   source: Plan["source"];
   csttool: Plan["csttool"];
   task_count: number;
   /** done: `_done.json` with the same config hash; changed: done with another hash (will rerun); new: never done. */
   resume: { done: number; changed: number; new: number; to_run: number };
+  /** What changes against the current plan, per reason (empty for a study's first plan). */
+  changes: ReplanGroup[];
+  /** Done tasks whose configuration changed, kept done because `rerunChanged` was not given. */
+  kept_changed: number;
   by_input: { nifti: number; dicom: number };
   /** Task count per session label; `(none)` for session-less tasks. */
   by_session: Record<string, number>;
   first_tasks: { index: number; key: string; input: "nifti" | "dicom"; state: ResumeState }[];
   skipped: SkippedSubject[];
+  /** Subjects planned as `invalid` (--skip-invalid), with their problems. */
+  invalid: InvalidSubject[];
+  /** Subjects left out by --include/--exclude. */
+  excluded: number;
   /** Warnings (skipped subjects, unreadable DICOM files, csttool not on this host, ...). */
   warnings: Problem[];
   disk: DiskCheck | null;
@@ -127,21 +138,6 @@ function inputBytes(task: PlanTask): number {
   return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
 }
 
-/** Resume state of every task, reading `_done.json` only where the subject folder exists. */
-async function resumeStates(out: string, tasks: readonly PlanTask[]): Promise<ResumeState[]> {
-  let present: Set<string>;
-  try {
-    present = new Set(await fsp.readdir(out));
-  } catch {
-    return tasks.map(() => "new");
-  }
-  return mapLimit(tasks, FS_CONCURRENCY, async (task) => {
-    if (!present.has(task.subject)) return "new";
-    const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
-    return state.kind === "current" ? "done" : state.kind === "outdated" ? "changed" : "new";
-  });
-}
-
 function buildTask(entry: SourceEntry, options: CsttoolOptions, version: string): Omit<PlanTask, "index"> {
   return {
     key: taskKey(entry.subject, entry.session),
@@ -202,19 +198,40 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const executable = csttool.ok ? csttool.executable : (request.csttool ?? PLAN_DEFAULTS.csttool);
   const version = csttool.ok ? csttool.version : "unknown";
   const sorted = [...source.entries].sort(compareTaskOrder);
-  const tasks: PlanTask[] = [];
+  const built: PlanTask[] = [];
   const validated = new Map<string, boolean>();
   for (const entry of sorted) {
     const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
     problems.push(...resolved.problems);
-    tasks.push({ index: tasks.length, ...buildTask(entry, resolved.options, version) });
+    built.push({ index: built.length, ...buildTask(entry, resolved.options, version) });
   }
   if (csttool.ok) {
-    problems.push(...checkOptionsOffered(tasks, csttool.capabilities, version));
+    problems.push(...checkOptionsOffered(built, csttool.capabilities, version));
     if (!request.container) problems.push(...(await checkCsttoolAtlas(executable, env, csttool.capabilities, request.allowMissingAtlas ?? false)));
   }
 
-  const states = csttool.ok ? await resumeStates(out, tasks) : tasks.map((): ResumeState => "new");
+  let invalid: InvalidSubject[] = [];
+  if (request.skipInvalid === true) {
+    const split = splitInvalid(problems, built);
+    invalid = split.invalid;
+    problems.splice(0, problems.length, ...split.problems);
+    built.splice(0, built.length, ...split.tasks);
+  }
+  const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
+  const previous = await previousTasks(out);
+  const hashes = loadHashCache(out);
+  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>() };
+  const replan = reconcileReplan({
+    tasks: same.tasks,
+    resume: same.resume,
+    previous: previous?.tasks ?? null,
+    previousVersion: previous?.version ?? null,
+    version,
+    rerunChanged: request.rerunChanged === true,
+    sameContent: same.sameContent,
+  });
+  const tasks = replan.tasks;
+  const states = replan.states;
   let disk: DiskCheck | null = null;
   if (output.problems.length === 0 && overlap.length === 0) {
     const pendingSizes = tasks.filter((_, i) => states[i] !== "done").map(inputBytes);
@@ -240,6 +257,9 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     },
     task_count: tasks.length,
     skipped: [...source.skipped].sort(compareTaskOrder),
+    // Only when there are any: a plan without them keeps the fields (and its id) it always had.
+    ...(invalid.length > 0 ? { invalid } : {}),
+    ...(source.excluded !== undefined && source.excluded.length > 0 ? { excluded: [...new Set(source.excluded)].sort() } : {}),
     input_root: inputRootOf(planSource),
   };
   const serialized = serializePlan(draft, tasks);
@@ -248,11 +268,20 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
 
   let plan: Plan;
   let planPath: string;
+  const now = (request.now ?? (() => new Date()))();
   try {
     assertNoLinks(out, studyLinkChecked(out));
-    const written = writePlanFiles(out, serialized, (request.now ?? (() => new Date()))());
-    planPath = written.planPath;
-    plan = { ...serialized.header, created_at: written.createdAt, tasks };
+    if (request.dryRun === true) {
+      // Looking changes nothing: the plan a real run would write, kept in memory only.
+      planPath = planFilePath(out, planId);
+      plan = { ...serialized.header, created_at: now.toISOString(), tasks };
+    } else {
+      const written = writePlanFiles(out, serialized, now);
+      saveHashCache(out, hashes);
+      if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: planId }, now);
+      planPath = written.planPath;
+      plan = { ...serialized.header, created_at: written.createdAt, tasks };
+    }
   } catch (e) {
     const [message, fix] =
       e instanceof CstError
@@ -269,20 +298,25 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     plan_id: planId,
     plan_path: planPath,
     current_plan_path: currentPlanPath(out),
+    written: request.dryRun !== true,
     out_dir: out,
     source: plan.source,
     csttool: plan.csttool,
     task_count: tasks.length,
     resume: { done: count("done"), changed: count("changed"), new: count("new"), to_run: tasks.length - count("done") },
+    changes: replan.groups,
+    kept_changed: replan.kept,
     by_input: { nifti: tasks.filter((t) => t.input.kind === "nifti").length, dicom: tasks.filter((t) => t.input.kind === "dicom").length },
     by_session: bySession,
     first_tasks: tasks.slice(0, PREVIEW_TASKS).map((t, i) => ({ index: t.index, key: t.key, input: t.input.kind, state: states[i] as ResumeState })),
     skipped: plan.skipped,
+    invalid,
+    excluded: new Set(source.excluded ?? []).size,
     warnings,
     disk,
   };
   const r = preview.resume;
-  recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
+  if (request.dryRun !== true) recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
   return { kind: "planned", plan, planPath, preview };
 }
 

@@ -1,3 +1,5 @@
+import type { ResolvedSettings } from "../study/settings.js";
+
 /**
  * What `plan` (and `submit`, which plans first) asks for. Built from command-line flags by
  * `planRequestFromFlags` (src/cli/plan-flags.ts), or directly by library callers and tests.
@@ -31,6 +33,14 @@ export interface PlanRequest {
   skipDiskCheck?: boolean;
   /** Plan even though the real csttool's atlas data is missing or corrupt (a warning instead of an error). */
   allowMissingAtlas?: boolean;
+  /** The study's settings for this command (src/study/settings.ts): written with the plan, never on a dry run. */
+  studySettings?: ResolvedSettings | null;
+  /** Apply changes that turn done subjects into reruns (default: keep their results, planned as they were made). */
+  rerunChanged?: boolean;
+  /** Plan the valid subjects and record the others as `invalid` tasks, instead of writing no plan. */
+  skipInvalid?: boolean;
+  /** Look only: compute the plan and its preview, write nothing under --out (no plan, no pointer, no event). */
+  dryRun?: boolean;
   /** Resolve relative paths against this folder (default process.cwd()). */
   cwd?: string;
   /** Environment used to find and probe csttool (default process.env). */

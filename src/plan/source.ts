@@ -18,6 +18,8 @@ export interface SourceResult {
   entries: SourceEntry[];
   skipped: SkippedSubject[];
   problems: Problem[];
+  /** Subject ids the --include/--exclude filter left out. */
+  excluded?: string[];
 }
 
 /** Include/exclude globs on the subject id; an id matches a glob as `sub-001` or as `001`. */

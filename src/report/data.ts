@@ -1,3 +1,4 @@
+import type { SetAside } from "../study/set-aside.js";
 import path from "node:path";
 import { METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { findOutliers, metricStats } from "./outliers.js";
@@ -70,6 +71,8 @@ export interface ReportInput {
   counts: { total: number; success: number; failed: number; pending: number; running: number };
   byCategory: Record<string, number>;
   problemCount: number;
+  /** Subjects the plan set aside (invalid: not run; excluded by --include/--exclude). */
+  setAside?: SetAside;
   rows: readonly ReportRowInput[];
 }
 
@@ -106,6 +109,8 @@ export interface ReportData {
     counts: ReportInput["counts"];
     by_category: Record<string, number>;
     problems: number;
+    invalid: { key: string; problem: string }[];
+    excluded: number;
     metrics: readonly string[];
     laterality: readonly string[];
     rule: string;
@@ -184,6 +189,8 @@ export function buildReportData(input: ReportInput): ReportData {
       counts: input.counts,
       by_category: input.byCategory,
       problems: input.problemCount,
+      invalid: (input.setAside?.invalid ?? []).map((i) => ({ key: i.key, problem: i.problems.map((p) => p.message).join("; ") })),
+      excluded: input.setAside?.excluded.length ?? 0,
       metrics: REPORT_METRICS,
       laterality: LATERALITY_METRICS,
       rule: `outside Q1 - 1.5 IQR .. Q3 + 1.5 IQR, or |z| > 3 (successful subjects; at most ${MAX_OUTLIERS_PER_METRIC} per metric listed)`,

@@ -94,6 +94,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
   const problems = data.meta.problems
     ? `<p class="warning">${data.meta.problems} damaged or missing state/metrics file(s) were found while collecting: see "problems" in <a href="batch_summary.json">batch_summary.json</a>.</p>`
     : "";
+  const setAside = setAsideHtml(data);
   const columns: [string, string][] = [
     ["key", "subject"],
     ["status", "status"],
@@ -121,7 +122,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
 <div class="totals" id="totals">
 ${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${card("pending", "pending", c.pending)}
 </div>
-${warning}${problems}
+${warning}${problems}${setAside}
 <h2>Batch</h2>
 <div class="charts">
 ${figures}
@@ -147,4 +148,16 @@ ${runtime}
 </body>
 </html>
 `;
+}
+
+/** Subjects the plan set aside: invalid ones (not run) with their problems, and the excluded count. */
+function setAsideHtml(data: ReportData): string {
+  const parts: string[] = [];
+  const invalid = data.meta.invalid ?? [];
+  if (invalid.length > 0) {
+    const items = invalid.map((i) => `<li><b>${escapeHtml(i.key)}</b>: ${escapeHtml(i.problem)}</li>`).join("");
+    parts.push(`<p class="warning">${invalid.length} subject(s) planned as invalid (not run; fix them, then plan again):</p><ul class="invalid">${items}</ul>`);
+  }
+  if ((data.meta.excluded ?? 0) > 0) parts.push(`<p class="note">${data.meta.excluded} subject(s) excluded by --include/--exclude.</p>`);
+  return parts.join("\n");
 }

@@ -51,9 +51,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
 
 export const OPTION_KEYS: readonly string[] = OPTION_SPECS.map((s) => s.key);
 
-/** What an option takes, in plain words: "a number from 0 to 1", "one of: a, b". */
+/** What an option takes, in plain words: "between 0 and 1", "a whole number between 1 and 100", "one of: a, b". */
 export function expectedValue(spec: OptionSpec): string {
-  const range = spec.min !== undefined && spec.max !== undefined ? ` from ${spec.min} to ${spec.max}` : spec.min !== undefined ? ` >= ${spec.min}` : spec.max !== undefined ? ` <= ${spec.max}` : "";
+  const both = spec.min !== undefined && spec.max !== undefined;
+  const range = both ? ` between ${spec.min} and ${spec.max}` : spec.min !== undefined ? ` >= ${spec.min}` : spec.max !== undefined ? ` <= ${spec.max}` : "";
   switch (spec.kind) {
     case "bool":
       return "true or false";
@@ -62,7 +63,7 @@ export function expectedValue(spec: OptionSpec): string {
     case "int":
       return `a whole number${range}`;
     case "number":
-      return `a number${range}`;
+      return both ? range.trim() : `a number${range}`;
     case "voxel":
       return `three numbers (X Y Z mm), each${range}`;
   }
@@ -77,7 +78,7 @@ function inRange(spec: OptionSpec, whole: boolean): (n: number) => boolean {
 
 /**
  * One schema per option, every failure saying what the option takes in plain words (a type
- * error and a range error read the same: "must be a number from 0 to 1"). Whole numbers and
+ * error and a range error read the same: "must be between 0 and 1"). Whole numbers and
  * ranges are one plain refinement, not z.int()/z.minimum(): z.int() aborts the object's parse,
  * which would hide the cross-field rules below (a wrong type must not hide another problem).
  */

@@ -81,6 +81,18 @@ export const SkippedSubjectSchema = z.strictObject({
 });
 export type SkippedSubject = z.infer<typeof SkippedSubjectSchema>;
 
+/**
+ * A subject planned with `--skip-invalid` although preflight found errors in it: a task in state
+ * `invalid`, with its problems, never run; a later plan picks it up once fixed.
+ */
+export const InvalidSubjectSchema = z.strictObject({
+  key: z.string(),
+  subject: z.string(),
+  session: z.nullable(z.string()),
+  problems: z.array(z.strictObject({ category: z.string(), message: z.string(), fix: z.string() })),
+});
+export type InvalidSubject = z.infer<typeof InvalidSubjectSchema>;
+
 export const PlanSourceSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("bids"), bids_dir: z.string() }),
   z.strictObject({
@@ -127,6 +139,10 @@ const headerFields = {
   run: RunSettingsSchema,
   task_count: z.int().check(z.minimum(0)),
   skipped: z.array(SkippedSubjectSchema),
+  /** Added with --skip-invalid: optional, older plans have none. */
+  invalid: z.optional(z.array(InvalidSubjectSchema)),
+  /** Subject ids left out by --include/--exclude (counted as excluded). Optional, as above. */
+  excluded: z.optional(z.array(z.string())),
 };
 
 /** Line 1 of a schema-2 plan. */

@@ -1,5 +1,6 @@
 import * as z from "./zod.js";
 import { FailureCategorySchema, MaxRssSourceSchema, SCHEMA_VERSION } from "./records.js";
+import { InvalidSubjectSchema } from "./plan.js";
 
 // The study-wide records: collect's summary and submit's submission records (the study's
 // domain; records.ts holds a subject's: plan task, done, attempt, lock owner).
@@ -45,6 +46,10 @@ export const SummarySchema = z.object({
   tasks: z.array(SummaryTaskSchema),
   /** Damaged or missing state / metrics files found while collecting, by path. */
   problems: z._default(z.array(z.string()), []),
+  /** Subjects planned as invalid (--skip-invalid; not run) with their problems. Optional: older summaries have none. */
+  invalid: z.optional(z.array(InvalidSubjectSchema)),
+  /** Subject ids left out by --include/--exclude. Optional, as above. */
+  excluded: z.optional(z.array(z.string())),
 });
 export type Summary = z.infer<typeof SummarySchema>;
 

@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { resolveStudyDir } from "../study/study-folder.js";
+import { setAsideOf, type SetAside } from "../study/set-aside.js";
 import { currentPlanFile, loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
 import { ownerProcessAlive } from "../processes/procs.js";
 import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart } from "../schemas/records.js";
@@ -45,6 +46,8 @@ export interface StatusReport {
   submissions: Array<{ id: string; scheduler: string; createdAt: string; jobIds: string[]; queried: boolean }>;
   writeBacks: Array<{ key: string; kind: string; outcome: WriteBackOutcome }>;
   problems: string[];
+  /** Subjects the plan set aside: invalid (not run) and excluded (src/study/set-aside.ts). */
+  setAside: SetAside;
 }
 
 /**
@@ -195,6 +198,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     out: outDir,
     plan: { planId: plan.plan_id, path: planFile, taskCount: plan.tasks.length },
     study: studyOfPlan(outDir, plan, isLocalStudy(submissions)),
+    setAside: setAsideOf(plan),
     rows,
     totals: countStates(rows),
     byCategory: countCategories(rows),

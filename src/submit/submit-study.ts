@@ -105,7 +105,7 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
   if (scheduler === "local") {
     const ignored = Object.keys(flags) as (keyof SubmitFlagValues)[];
     if (ignored.length > 0) emit({ type: "ignored-in-local-mode", keys: ignored });
-    const outcome = await createPlan(req.plan);
+    const outcome = await createPlan({ ...req.plan, dryRun: req.dryRun === true });
     if (outcome.kind === "problems") return outcome;
     emit({ type: "planned", outcome });
     const { runLocalStudy } = await import("../local/run-study.js");
@@ -134,7 +134,7 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
   const [{ resolveSubmitSettings }, { resolveTiming }] = await Promise.all([import("./settings.js"), import("./timing.js")]);
   const settings = resolveSubmitSettings(flags, loaded.profile, req.plan.cwd !== undefined ? { cwd: req.plan.cwd } : {});
   const explicitTimeoutMinutes = req.explicitTimeoutMinutes ?? null;
-  const planRequest: PlanRequest = { ...req.plan, container: settings.container };
+  const planRequest: PlanRequest = { ...req.plan, container: settings.container, dryRun: req.dryRun === true };
   // Fail fast on a walltime that is too short, before the (possibly long) planning.
   resolveTiming({
     walltimeSeconds: settings.array.timeSeconds,

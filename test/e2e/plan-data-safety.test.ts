@@ -226,8 +226,8 @@ describe("option problems are all reported, with the values as given", () => {
     ]);
     const r = plan(["--manifest", manifest, "--out", path.join(dir, "out")]);
     expect(r.code).toBe(EXIT.PREFLIGHT);
-    expect(r.stderr).toContain('subjects[0].options.fa_thr: must be a number from 0 to 1, got "high"');
-    expect(r.stderr).toContain("subjects[0].options.seed_density: must be a whole number from 1 to 100, got 500");
+    expect(r.stderr).toContain('subjects[0].options.fa_thr: must be between 0 and 1, got "high"');
+    expect(r.stderr).toContain("subjects[0].options.seed_density: must be a whole number between 1 and 100, got 500");
     expect(r.stderr).toContain("subjects[0].options.sh_order: must be even, got 5");
     expect(existsSync(path.join(dir, "out"))).toBe(false);
   });
@@ -236,10 +236,10 @@ describe("option problems are all reported, with the values as given", () => {
     const { dir, bids } = setup();
     const r = plan(["--bids-dir", bids, "--out", path.join(dir, "out"), "--fa-thr", "1e999", "--seed-density", "2.5", "--sh-order", "5", "--target-voxel-size", "2", "2", "50"]);
     expect(r.code).toBe(EXIT.PREFLIGHT);
-    expect(r.stderr).toContain("command line --fa-thr 1e999: must be a number from 0 to 1");
-    expect(r.stderr).toContain("command line --seed-density 2.5: must be a whole number from 1 to 100");
-    expect(r.stderr).toContain("command line --sh-order 5: must be even");
-    expect(r.stderr).toContain("command line --target-voxel-size 2 2 50: must be three numbers (X Y Z mm), each from 0.1 to 10");
+    expect(r.stderr).toContain("--fa-thr must be between 0 and 1, got 1e999");
+    expect(r.stderr).toContain("--seed-density must be a whole number between 1 and 100, got 2.5");
+    expect(r.stderr).toContain("--sh-order must be even, got 5");
+    expect(r.stderr).toContain("--target-voxel-size must be three numbers (X Y Z mm), each between 0.1 and 10, got 2 2 50");
     expect(r.stderr).not.toContain("null");
   });
 

@@ -7,6 +7,7 @@ import { nextStepsFor } from "../../failures/study.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { getVerbosity, out } from "../output.js";
 import type { SetExit } from "./set-exit.js";
+import { formatSetAside } from "../../study/set-aside.js";
 
 interface CollectFlags {
   out: string;
@@ -90,6 +91,7 @@ function printHuman(result: CollectResult, study: StudyRef): void {
   out.info(
     `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending`,
   );
+  for (const line of formatSetAside({ invalid: summary.invalid ?? [], excluded: summary.excluded ?? [] }, study.out)) out.info(line);
   const categories = Object.entries(summary.by_category);
   if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
   for (const n of nextStepsFor(summary.by_category, study)) out.info(`next step for ${n.category} (${n.count}): ${n.nextStep}`);

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   submit: async () => (await import("./submit.js")).registerSubmitCommand,
   "run-one": async () => (await import("./run-one.js")).registerRunOneCommand,
   collect: async () => (await import("./collect.js")).registerCollectCommand,
+  config: async () => (await import("./config.js")).registerConfigCommand,
   status: async () => (await import("./status.js")).registerStatusCommand,
   resubmit: async () => (await import("./resubmit.js")).registerResubmitCommand,
   completion: async () => (await import("./completion.js")).registerCompletionCommand,

@@ -3,9 +3,12 @@ import { EXIT, type ExitCode } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import type { PlanOutcome, PlanPreview } from "../../plan/planner.js";
 import type { Problem } from "../../plan/problems.js";
+import { formatReplanGroup } from "../../plan/replan.js";
 import type { PlanRequest } from "../../plan/request.js";
 import { addPlanFlags, planRequestFromFlags } from "../plan-flags.js";
 import { color, out } from "../output.js";
+import { nextAfterPlan, printNext } from "../next-command.js";
+import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
 import type { SetExit } from "./set-exit.js";
 
 const HELP_AFTER = `
@@ -59,6 +62,9 @@ export function printProblems(problems: readonly Problem[]): void {
   }
 }
 
+/** Reason lines shown before the rest are summed up. */
+const MAX_CHANGE_LINES = 20;
+
 /** The human preview of a written plan (stderr). */
 export function formatPlanPreview(preview: PlanPreview): string {
   const lines: string[] = [];
@@ -71,7 +77,16 @@ export function formatPlanPreview(preview: PlanPreview): string {
     .join(", ");
   lines.push(`  sessions: ${sessions}`);
   const r = preview.resume;
-  lines.push(`  resume: ${r.done} done (kept), ${r.changed} changed (will rerun), ${r.new} new -> ${r.to_run} to run`);
+  const will = preview.written ? "will" : "would";
+  lines.push(`  resume: ${r.done} done (kept), ${r.changed} changed (${will} rerun), ${r.new} new -> ${r.to_run} to run`);
+  if (preview.changes.length > 0) {
+    lines.push(`  changes against the current plan:`);
+    for (const g of preview.changes.slice(0, MAX_CHANGE_LINES)) lines.push(`    ${formatReplanGroup(g, !preview.written)}`);
+    if (preview.changes.length > MAX_CHANGE_LINES) lines.push(`    ... and ${preview.changes.length - MAX_CHANGE_LINES} more reason(s) (--json lists every one)`);
+  }
+  if (preview.kept_changed > 0) {
+    lines.push(`  ${preview.kept_changed} done subject(s) changed and keep their results; to rerun them, give the same command with --rerun-changed`);
+  }
   if (preview.disk?.checked && preview.disk.free_bytes !== null) {
     const gb = (n: number): string => (n / 1024 ** 3).toFixed(1);
     lines.push(`  disk: ${gb(preview.disk.free_bytes)} GB free, ${gb(preview.disk.required_bytes)} GB needed (${preview.disk.basis})`);
@@ -80,8 +95,17 @@ export function formatPlanPreview(preview: PlanPreview): string {
   for (const t of preview.first_tasks) lines.push(`    ${String(t.index).padStart(5)}  ${t.key}  ${t.input}  ${t.state}`);
   if (preview.task_count > preview.first_tasks.length) lines.push(`    ... and ${preview.task_count - preview.first_tasks.length} more`);
   if (preview.skipped.length > 0) lines.push(`  skipped: ${preview.skipped.length} (see the warnings above)`);
-  lines.push(`plan: ${preview.plan_path}`);
-  lines.push(`current plan: ${preview.current_plan_path}`);
+  if (preview.invalid.length > 0) {
+    const keys = preview.invalid.map((i) => i.key);
+    lines.push(`  invalid: ${keys.length} (${keys.slice(0, 5).join(", ")}${keys.length > 5 ? ", ..." : ""}): not run; fix them (see the warnings above), then plan again`);
+  }
+  if (preview.excluded > 0) lines.push(`  excluded: ${preview.excluded} subject(s) (--include/--exclude)`);
+  if (preview.written) {
+    lines.push(`plan: ${preview.plan_path}`);
+    lines.push(`current plan: ${preview.current_plan_path}`);
+  } else {
+    lines.push(`dry run: nothing written; a real run would write the plan ${preview.plan_path}`);
+  }
   return lines.join("\n");
 }
 
@@ -98,15 +122,24 @@ export function registerPlanCommand(program: Command, setExit: SetExit): void {
   const cmd = program
     .command("plan")
     .description("find the subjects (BIDS folder or manifest), check everything, and write the plan");
+  cmd.option("--dry-run", "show the plan (and what changes against the current one); write nothing");
   addPlanFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
-  cmd.action(async (opts: Record<string, unknown>) => {
-    const planned = await planAndReport(planRequestFromFlags(opts), opts.json === true);
+  cmd.action(async (typed: Record<string, unknown>) => {
+    const { opts, settings } = studySettingsFor(cmd, typed);
+    const dryRun = opts.dryRun === true;
+    const json = opts.json === true;
+    const planned = await planAndReport({ ...planRequestFromFlags(opts), dryRun, studySettings: settings }, json);
     if (typeof planned === "number") {
       setExit(planned);
       return;
     }
-    if (opts.json === true) out.json(outcomeJson(planned));
+    const next = nextAfterPlan(planned.preview.out_dir, !dryRun);
+    if (json) out.json({ ...(outcomeJson(planned) as object), settings: settingsJson(settings, !dryRun), next });
+    else {
+      reportSettings(settings, !dryRun);
+      printNext(next);
+    }
     setExit(EXIT.OK);
   });
 }
@@ -136,5 +169,10 @@ export async function reportPlanProblems(outcome: Extract<PlanOutcome, { kind: "
   printProblems(outcome.problems);
   const errors = outcome.problems.filter((p) => p.severity === "error").length;
   out.error(`preflight found ${errors} error(s); no plan written`);
+  const bySubject = new Set(outcome.problems.filter((p) => p.severity === "error" && p.subject).map((p) => p.subject));
+  const global = outcome.problems.some((p) => p.severity === "error" && !p.subject);
+  if (bySubject.size > 0 && !global) {
+    out.error(`to run the other subjects now and these ${bySubject.size} later: give the same command with --skip-invalid (they are recorded as invalid, and planned once fixed)`);
+  }
   return exitCodeForProblems(outcome.problems);
 }

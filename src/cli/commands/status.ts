@@ -7,6 +7,7 @@ import type { StatusRow } from "../../status/derive.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./set-exit.js";
+import { formatSetAside } from "../../study/set-aside.js";
 
 interface StatusFlags {
   out: string;
@@ -158,6 +159,8 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     scheduler: report.scheduler,
     submissions: report.submissions,
     write_backs: report.writeBacks,
+    invalid: report.setAside.invalid,
+    excluded: report.setAside.excluded,
     tasks: rows.map((r) => ({
       index: r.index,
       key: r.key,
@@ -222,6 +225,7 @@ export function formatReport(report: StatusReport, rows: StatusRow[]): string {
   const t = report.totals;
   const parts = (["done", "running", "pending-in-queue", "failed", "stale", "not-run", "unknown", "never-submitted"] as const).filter((k) => t[k] > 0).map((k) => `${t[k]} ${k}`);
   lines.push(`${t.total} task(s): ${parts.join(", ") || "none"}`);
+  lines.push(...formatSetAside(report.setAside, report.out));
   const cats = Object.entries(report.byCategory);
   if (cats.length > 0) lines.push(`failures by category: ${cats.map(([k, n]) => `${k} ${n}`).join(", ")}`);
   for (const n of nextStepsFor(report.byCategory, report.study)) lines.push(`next step for ${n.category} (${n.count}): ${n.nextStep}`);

@@ -9,6 +9,9 @@ import { addPlanFlags, parseNumberFlag, planRequestFromFlags } from "../plan-fla
 import { localConsole, printLocalResult } from "../local-submit.js";
 import { BATCH_ONLY_FLAGS, addSchedulerFlags, schedulerFlagValues } from "../scheduler-flags.js";
 import { color, out } from "../output.js";
+import { nextAfterSubmit, printNext } from "../next-command.js";
+import { reportSettings, settingsJson, studySettingsFor } from "../settings-flags.js";
+import type { ResolvedSettings } from "../../study/settings.js";
 import { reportPlanProblems, reportPlanned } from "./plan.js";
 import type { SetExit } from "./set-exit.js";
 import { parseMemory } from "../../schedulers/memory.js";
@@ -80,19 +83,23 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   addPlanFlags(cmd);
   addSchedulerFlags(cmd);
   cmd.addHelpText("after", HELP_AFTER);
-  cmd.action(async (opts: Record<string, unknown>) => {
+  cmd.action(async (typed: Record<string, unknown>) => {
+    const { opts, settings } = studySettingsFor(cmd, typed);
+    const typedKeys = new Set(Object.keys(typed).filter((k) => cmd.getOptionValueSource(k) === "cli"));
     const json = opts.json === true;
+    const dryRun = opts.dryRun === true;
     const jobs = opts.jobs === undefined ? undefined : parseNumberFlag("--jobs", opts.jobs);
     const memPerSubjectMiB = opts.memPerSubject === undefined ? undefined : parseMemMiB("--mem-per-subject", String(opts.memPerSubject));
     const canary = opts.canary === undefined ? undefined : parseCanary(String(opts.canary));
-    const explicitTimeout = cmd.getOptionValueSource("timeoutMinutes") === "cli" ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
+    const timeoutGiven = cmd.getOptionValueSource("timeoutMinutes") === "cli" || settings?.settings.timeout_minutes !== undefined;
+    const explicitTimeout = timeoutGiven ? parseNumberFlag("--timeout-minutes", opts.timeoutMinutes) : null;
     const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
     const { submitStudy } = await import("../../submit/submit-study.js");
     const local = localConsole(json);
     let result: Awaited<ReturnType<typeof submitStudy>>;
     try {
       result = await submitStudy({
-        plan: planRequestFromFlags(opts),
+        plan: { ...planRequestFromFlags(opts), studySettings: settings },
         profile: { path: typeof opts.profile === "string" ? opts.profile : null, disabled: opts.profile === false },
         ...(opts.scheduler !== undefined ? { scheduler: String(opts.scheduler) } : {}),
         schedulerFlags: schedulerFlagValues(opts),
@@ -102,26 +109,33 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
         ...(canary !== undefined ? { canary } : {}),
         force: Boolean(opts.force),
         adoptExisting: Boolean(opts.adoptExisting),
-        dryRun: Boolean(opts.dryRun),
+        dryRun,
         commandLine: ["cst-batch", ...process.argv.slice(2)],
         ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
         signal: local.signal,
-        onEvent: (e) => printEvent(e, json, local.onEvent),
+        onEvent: (e) => printEvent(e, json, local.onEvent, settings, typedKeys),
       });
     } finally {
       local.close();
     }
-    if (result.kind === "problems") setExit(await reportPlanProblems(result, json));
-    else if (result.kind === "local") setExit(printLocalResult(result.local, json));
+    if (result.kind === "problems") {
+      setExit(await reportPlanProblems(result, json));
+      return;
+    }
+    const study = result.planned.preview.out_dir;
+    const next = nextAfterSubmit(result.kind === "local" ? (result.local.kind === "dry-run" ? "dry-run" : "ran") : result.submit.kind, study);
+    const extra = { settings: settingsJson(settings, !dryRun), next };
+    if (result.kind === "local") setExit(printLocalResult(result.local, json, extra));
     else {
-      printResult(result.submit, json);
+      printResult(result.submit, json, extra);
       setExit(EXIT.OK);
     }
+    if (!json) printNext(next);
   });
 }
 
 /** What submit says as it goes: profile, detected scheduler, ignored flags, the plan, local progress. */
-function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void): void {
+function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStudyEvent) => void, settings: ResolvedSettings | null, typed: ReadonlySet<string>): void {
   switch (e.type) {
     case "profile":
       if (!json) out.info(`profile: ${e.path}`);
@@ -131,8 +145,9 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       else out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${e.detected.evidence})`);
       return;
     case "ignored-in-local-mode": {
-      const given = BATCH_ONLY_FLAGS.filter(([key]) => e.keys.includes(key)).map(([, flag]) => flag);
-      out.warn(`ignored in local mode: ${given.join(", ")}`);
+      // Only flags typed now: recorded batch settings stay for the study's cluster runs, unsaid.
+      const given = BATCH_ONLY_FLAGS.filter(([key]) => e.keys.includes(key) && typed.has(key)).map(([, flag]) => flag);
+      if (given.length > 0) out.warn(`ignored in local mode: ${given.join(", ")}`);
       return;
     }
     case "warning":
@@ -140,6 +155,7 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       return;
     case "planned":
       reportPlanned(e.outcome, json);
+      if (!json) reportSettings(settings, e.outcome.preview.written);
       return;
     default:
       localEvent(e);
@@ -147,14 +163,15 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
 }
 
 /** Human output on stderr (scripts of a dry run on stdout), or one JSON document on stdout. */
-function printResult(result: SubmitResult, json: boolean): void {
+function printResult(result: SubmitResult, json: boolean, extra: Record<string, unknown>): void {
   const warnings = result.warnings;
   if (json) {
     if (result.kind === "nothing-to-do") {
-      out.json({ kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings, problems: result.selection.problems });
+      out.json({ ...extra, kind: result.kind, done: result.selection.done.length, running: result.selection.running.length, notes: result.notes, warnings, problems: result.selection.problems });
       return;
     }
     out.json({
+      ...extra,
       kind: result.kind,
       scheduler: result.submission.scheduler,
       submission_id: result.submission.submission_id,
