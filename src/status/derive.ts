@@ -1,7 +1,7 @@
 import { EXIT } from "../errors.js";
 import { failureCategoryForState } from "../failures/scheduler-states.js";
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
-import type { AttemptRecord, AttemptStart, FailureCategory, LockOwner } from "../schemas/records.js";
+import type { AttemptRecord, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
@@ -50,11 +50,6 @@ export interface StatusRow {
 /** What status knows besides `TaskState`. */
 export interface DeriveInput {
   ts: TaskState;
-  /** `_work/attempt.json` when the task has one. */
-  attemptStart: AttemptStart | null;
-  /** Liveness of the attempt start's / lock owner's pid: only known on the same host. */
-  attemptOwnerAlive: boolean | null;
-  lockOwnerAlive: boolean | null;
   placement: Placement | null;
   /** The scheduler's state of the placement's element, null when unknown. */
   sched: TaskSchedulerState | null;
@@ -194,7 +189,8 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
 
   if (ts.lock.kind === "held") {
     const owner: LockOwner | null = ts.lock.owner;
-    if (owner && input.lockOwnerAlive === false) {
+    // The local rules (running or stale) are TaskState's (src/state/task-state.ts), shared with collect.
+    if (owner && ts.status === "stale") {
       row.state = "stale";
       row.staleLock = true;
       const s = owner.job_id ? input.lookup(owner.job_id) : null;
@@ -209,10 +205,9 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     return row;
   }
 
-  const start = input.attemptStart;
+  const start = ts.attemptStart;
   if (ts.started) {
-    const lockUnknown = ts.lock.kind === "unsupported";
-    if (lockUnknown && input.attemptOwnerAlive !== false) {
+    if (ts.status === "running") {
       row.state = "running";
       row.reason = start ? `attempt of ${describeOwner(start)} in progress (the lock cannot be probed here)` : null;
       return row;

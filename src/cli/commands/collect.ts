@@ -88,7 +88,7 @@ function printHuman(result: CollectResult, study: StudyRef): void {
   const { summary, problems, files } = result;
   const c = summary.counts;
   out.info(
-    `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.pending} pending`,
+    `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.stale ? `${c.stale} stale, ` : ""}${c.pending} pending`,
   );
   const categories = Object.entries(summary.by_category);
   if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
