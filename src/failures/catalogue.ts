@@ -253,3 +253,13 @@ export function failureEntry(category: FailureCategory): FailureEntry {
 export function nextStepFor(category: FailureCategory, study: StudyRef): string {
   return CATALOGUE[category].nextStep(study);
 }
+
+/**
+ * The command that reruns what is neither done, running nor queued in this study (failed, stale,
+ * damaged, never run): `resubmit` on a cluster, the local rerun otherwise.
+ */
+export function rerunRemainingCommand(study: StudyRef, failedOnly = false): string {
+  if (study.local) return localCommand(study);
+  return `\`cst-batch resubmit --out ${q(study.out)}${subjectsFlag(study)}${failedOnly ? " --failed" : ""}\``;
+}
+

@@ -60,6 +60,8 @@ export interface TaskState {
   status: TaskStatus;
   /** What `_done.json` says for the task's current config hash. */
   done: DoneState["kind"];
+  /** The `_done.json` that cannot be read (absolute path), when it is damaged. */
+  damagedDone: string | null;
   /** What is kept of the `_done.json` record when it parsed (current or outdated). */
   doneRecord: DoneSummary | null;
   /** csttool's HTML report among the done record's files (relative to the subject folder). */
@@ -185,6 +187,7 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     outputDir: task.output_dir,
     status: "pending",
     done: done.kind,
+    damagedDone: done.kind === "corrupt" ? paths.done : null,
     doneRecord,
     htmlReport,
     failedAttempts,

@@ -10,6 +10,7 @@ import { elementKey, elementState, jobSequence, querySchedulerView, type Command
 import { latestPlacements, readSubmissions, type Placement } from "./submissions.js";
 import { isLocalStudy, studyOfPlan } from "../failures/study.js";
 import type { StudyRef } from "../failures/catalogue.js";
+import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 
 export interface StatusOptions {
@@ -129,6 +130,14 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       ...(placement ? { chunkRecorded: (idx: number) => recordedSince(idx, placement) } : {}),
     });
   });
+
+  // A failure the scheduler recorded (run-one never wrote one): its words are in the scheduler's output file.
+  for (const row of rows) {
+    const last = stateByIndex.get(row.index)?.latestAttempt;
+    if (row.state !== "failed" || row.schedulerLogPath || !last || last.recorded_by !== "scheduler" || !last.job_id) continue;
+    const sub = bySequence.get(jobSequence(last.job_id));
+    if (sub) row.schedulerLogPath = schedulerOutputFile(sub, last.job_id);
+  }
 
   const writeBacks: StatusReport["writeBacks"] = [];
   if (opts.writeBack !== false) {

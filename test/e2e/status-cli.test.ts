@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeDemoBids, runCli, STANDIN, startCli, tempDir } from "../helpers/cli.js";
 
@@ -72,16 +71,13 @@ describe("cst-batch status (built CLI)", () => {
     expect(readdirSync(path.join(out, "sub-01", "ses-01", "_failed_attempts"))).toHaveLength(attempts.length + 1);
   });
 
-  it("--watch repeats plain blocks when not on a terminal and stops on Ctrl-C", async () => {
+  it("--watch on a study with nothing queued or running prints one plain block (not on a terminal) and exits by itself", async () => {
     const w = startCli(["status", "--out", out, "--watch", "--interval", "2"], { env });
-    let out2 = "";
-    w.child.stdout.on("data", (d) => (out2 += d));
-    for (let i = 0; i < 100 && (out2.match(/^--- status of/gm) ?? []).length < 2; i++) await delay(100);
-    expect((out2.match(/^--- status of/gm) ?? []).length).toBe(2);
-    expect(out2).not.toContain("\u001b[2J");
-    w.child.kill("SIGINT");
     const r = await w.done;
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.stdout.match(/^--- cst-batch status --out/gm) ?? []).length).toBe(1);
+    expect(r.stdout).toMatch(/nothing queued or running: done watching/);
+    expect(r.stdout).not.toContain("\u001b[2J");
   }, 20_000);
 
   it("--interval below 2 s is refused (no tight polling)", () => {
