@@ -6,7 +6,7 @@ import { summarizeStatus } from "../../../src/status/summary.js";
 import { whatNow } from "../../../src/failures/what-now.js";
 import { cutAtWord } from "../../../src/cli/status-format.js";
 import { schedulerOutputFile } from "../../../src/schedulers/output-file.js";
-import { makeTempOut, writeAttemptStart, writeCorruptDone, writeDone, writeFailedAttempt, writePlan } from "../../helpers/collect-fixtures.js";
+import { makeTempOut, writeAttemptStart, writeCorruptDone, writeDone, writePlan } from "../../helpers/collect-fixtures.js";
 import { fakeRunner, fixture, ok, writeSubmission } from "./helpers.js";
 
 let out: string;
