@@ -41,6 +41,8 @@ export interface StatusRow {
   errorLogPath: string | null;
   /** Absolute: the scheduler's own output file of the element, for a task that ended without a record of its own (there is then no error log). */
   schedulerLogPath: string | null;
+  /** The process holding the subject's lock (state running or stale): what `cancel` signals for a local run. */
+  lockOwner: { pid: number; host: string; since: string; jobId: string | null } | null;
   /** Absolute: the damaged `_done.json` (state `damaged`). */
   damagedFile: string | null;
   /** The scheduler's word on the task's newest element, when asked. */
@@ -158,6 +160,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     errorLogPath: ts.errorLogPath,
     schedulerLogPath: null,
     damagedFile: ts.damagedDone,
+    lockOwner: ts.lock.kind === "held" && ts.lock.owner ? { pid: ts.lock.owner.pid, host: ts.lock.owner.host, since: ts.lock.owner.since, jobId: ts.lock.owner.job_id } : null,
     scheduler: sched ? { state: sched.state, raw: sched.rawState, reason: sched.reason, exitCode: sched.exitCode } : null,
     writeBack: null,
     failures: ts.failedAttempts.map((r) => ({ category: r.category, configHash: r.config_hash })),

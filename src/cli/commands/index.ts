@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   collect: async () => (await import("./collect.js")).registerCollectCommand,
   status: async () => (await import("./status.js")).registerStatusCommand,
   resubmit: async () => (await import("./resubmit.js")).registerResubmitCommand,
+  cancel: async () => (await import("./cancel.js")).registerCancelCommand,
   completion: async () => (await import("./completion.js")).registerCompletionCommand,
 };
 
