@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { CATEGORY_VALUES, RERUN_SCHEDULERS, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { ResubmitResult } from "../../resubmit/resubmit.js";
 import { shellQuote } from "../../shell/shell-quote.js";
@@ -65,7 +66,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .description("rerun failed (or never run) tasks as a new compact array, optionally with more memory / time")
     .requiredOption("--out <dir>", "the output folder of `cst-batch submit`")
     .option("--failed", "only failed and stale tasks (not the never-run ones)")
-    .option("--category <list>", "only failures of these categories: TIMEOUT,OUT_OF_MEMORY,... (INPUT = INPUT_MISSING)")
+    .addOption(choiceOption("--category <list>", "only failures of these categories: TIMEOUT,OUT_OF_MEMORY,... (INPUT = INPUT_MISSING)", CATEGORY_VALUES))
     .option("--subjects <list>", "only these subjects (sub-01,02,sub-03_ses-1), comma-separated")
     .option("--time <duration>", "walltime per array task (default: the last submission's)")
     .option("--mem <size>", "memory per array task (default: the last submission's)")
@@ -74,7 +75,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--time-factor <f>", "multiply the walltime of TIMEOUT reruns by F (e.g. 2)")
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
-    .option("--scheduler <name>", "where to rerun: local, slurm, pbs or torque (default: the last submission's scheduler; local when none)")
+    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs or torque (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
     .option("--jobs <n>", "local rerun: concurrent subjects (default: CPU count)")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")

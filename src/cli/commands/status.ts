@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { CATEGORY_VALUES, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import { nextStepsFor } from "../../failures/study.js";
@@ -79,7 +80,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--interval <seconds>", "seconds between refreshes with --watch (default 10, at least 2)")
     .option("--all", "list every task (default: rows when they fit on the terminal, else a summary)")
     .option("--failed", "list only failed, stale and damaged tasks")
-    .option("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)")
+    .addOption(choiceOption("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)", CATEGORY_VALUES))
     .option("--no-scheduler", "do not ask the scheduler; the output folder's records only")
     .option("--no-write-back", "do not record the scheduler's verdicts into subject folders")
     .option("--exit-code", "exit with the \"a subject failed\" code when a task is failed or stale (default: success whatever the subjects' outcome)")

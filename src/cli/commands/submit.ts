@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { SUBMIT_SCHEDULERS, choiceOption } from "../completion-values.js";
 import { EXIT } from "../../errors.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { formatArgv } from "../../shell/shell-quote.js";
@@ -57,7 +58,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   const cmd = program
     .command("submit")
     .description("plan the study, then run it: array jobs on Slurm/PBS/Torque, or a local worker pool")
-    .option("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)")
+    .addOption(choiceOption("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)", SUBMIT_SCHEDULERS))
     .option("--jobs <n>", "local mode: concurrent subjects (default: CPU count)")
     .option("--force", "local mode: rerun subjects that are already done")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
