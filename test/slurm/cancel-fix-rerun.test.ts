@@ -43,7 +43,7 @@ describe.skipIf(!haveSlurm)("cancel and fix-and-rerun on the local Slurm", () =>
     await runSchedulerCommand(["scontrol", "top", submitted.job_ids.join(",")]);
     // one element running its csttool, the others queued behind the throttle
     let s = await status(out, env);
-    for (let i = 0; i < 300 && s.totals.running! < 1; i++) {
+    for (let i = 0; i < 300 && (s.totals.running! < 1 || s.totals.running! + s.totals["pending-in-queue"]! < 4); i++) {
       await delay(300);
       s = await status(out, env);
     }
