@@ -62,10 +62,11 @@ describe("status says what to do, and agrees with collect", () => {
     expect(schedulerOutputFile({ scheduler: "slurm", resources: {} }, "5_0")).toBeNull();
   });
 
-  it("a failed subject's record says what to do in a local study without naming resubmit; in a cluster study, resubmit", () => {
+  it("the study's next steps name a local resubmit (no scheduler factors) in a local study, resubmit with its factor on a cluster", () => {
     const state = { total: 5, done: 1, running: 0, queued: 0, failed: 4, stale: 0, damaged: 0, notRun: 0, byCategory: { PIPELINE_FAILED: 3, TIMEOUT: 1 } };
     const local = whatNow(state, { out: "/r", local: true, source: { flag: "--bids-dir", path: "/b" } });
-    expect(local.map((s) => s.text).join("\n")).not.toMatch(/resubmit/);
+    expect(local.map((s) => s.text).join("\n")).toContain("`cst-batch resubmit --out /r --category PIPELINE_FAILED`");
+    expect(local.map((s) => s.text).join("\n")).not.toMatch(/--time-factor|--mem-factor/);
     const cluster = whatNow(state, { out: "/r", local: false });
     expect(cluster.map((s) => s.category)).toEqual(["PIPELINE_FAILED", "TIMEOUT"]);
     expect(cluster[1]!.text).toContain("`cst-batch resubmit --out /r --category TIMEOUT --time-factor 2`");
