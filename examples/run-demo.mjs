@@ -3,7 +3,9 @@
 // in local mode with the csttool stand-in, collect, and print where everything is.
 //
 // usage: node examples/run-demo.mjs [--out DIR] [--with-failure] [any extra cst-batch submit flags]
-//   --with-failure: the stand-in fails sub-02 on purpose, to show what a failure looks like.
+//   --with-failure: the stand-in fails sub-02 on purpose, to show what a failure looks like. It
+//   writes into its own folder (demo-out-with-failure) unless --out is given: after a plain demo
+//   every subject of demo-out is done, and a resumed run would have nothing left to fail.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -12,15 +14,15 @@ import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
-let out = path.join(repo, "demo-out");
+const withFailure = args.includes("--with-failure");
+if (withFailure) args.splice(args.indexOf("--with-failure"), 1);
+let out = path.join(repo, withFailure ? "demo-out-with-failure" : "demo-out");
 const outAt = args.indexOf("--out");
 if (outAt >= 0) {
   out = path.resolve(args[outAt + 1]);
   args.splice(outAt, 2);
 }
 const bids = path.join(repo, "examples", "demo-bids");
-const withFailure = args.includes("--with-failure");
-if (withFailure) args.splice(args.indexOf("--with-failure"), 1);
 
 // Made once and then kept, so that a second `npm run demo` resumes instead of starting over.
 if (!existsSync(path.join(bids, "dataset_description.json"))) {
@@ -70,8 +72,8 @@ if (withFailure && run.status === 4) {
     `\nDemo finished with sub-02 failed, as asked. Find out why:\n` +
       `  ${report}                      (the subjects table: sub-02's category and error log link)\n` +
       `  ${path.join(out, "logs", "sub-02_error.log")}   (csttool's output; the last lines name the category and the next step)\n` +
-      `  node bin/cst-batch.js status --out ${out} --failed\n` +
-      `Then rerun only the failure: npm run demo (without --with-failure).\n`,
+      `  node bin/cst-batch.js status --out ${out}\n` +
+      `Then rerun only the failure (the stand-in no longer fails it): node bin/cst-batch.js resubmit --out ${out} --failed\n`,
   );
   process.exit(0);
 }

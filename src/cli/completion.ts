@@ -1,4 +1,5 @@
 import type { Command, Option } from "commander";
+import { completionValuesOf } from "./completion-values.js";
 
 /**
  * Shell completion scripts generated from commander's command and option tree, so a new
@@ -33,7 +34,10 @@ export function commandTree(program: Command): Node[] {
     const options = cmd.options.filter((o) => !o.hidden);
     const flags = [...options.flatMap(optionFlags), "--help"];
     const choices = new Map<string, readonly string[]>();
-    for (const o of options) if (o.argChoices) for (const f of optionFlags(o)) choices.set(f, o.argChoices);
+    for (const o of options) {
+      const values = completionValuesOf(o);
+      if (values) for (const f of optionFlags(o)) choices.set(f, values);
+    }
     const firstArg = cmd.registeredArguments[0];
     if (firstArg?.argChoices) choices.set("", firstArg.argChoices);
     nodes.push({

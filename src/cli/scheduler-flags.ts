@@ -1,4 +1,5 @@
 import { Option, type Command } from "commander";
+import { CONTAINER_RUNTIMES, withCompletion } from "./completion-values.js";
 import type { SubmitFlagValues } from "../submit/settings.js";
 
 /**
@@ -34,7 +35,7 @@ export function addSchedulerFlags(command: Command): Command {
     .addOption(new Option("--scheduler-arg <directive>", "raw directive written after #SBATCH / #PBS, e.g. --constraint=avx2; repeatable").argParser(collect).helpGroup(scr))
     .addOption(new Option("--setup <line>", "shell line run before csttool in every job (module load csttool, conda activate cst); repeatable").argParser(collect).helpGroup(scr))
     .addOption(new Option("--container <image>", "run csttool as `<runtime> exec <image> csttool ...` (a .sif path or a docker:// URI)").helpGroup(scr))
-    .addOption(new Option("--container-runtime <name>", "apptainer (default) or singularity").helpGroup(scr))
+    .addOption(withCompletion(new Option("--container-runtime <name>", "apptainer (default) or singularity"), CONTAINER_RUNTIMES).helpGroup(scr))
     .addOption(new Option("--template-dir <dir>", "folder with your copies of the job script templates (see templates/README.md)").helpGroup(scr))
     .addOption(new Option("--profile <file>", "cluster profile JSON (default: $XDG_CONFIG_HOME/cst-batch/profile.json or ~/.config/cst-batch/profile.json when present)").helpGroup(scr))
     .addOption(new Option("--no-profile", "do not read the default profile").helpGroup(scr));

@@ -247,7 +247,7 @@ export function errorExcerpt(attempt: AttemptRecord): string {
 }
 
 function countStatuses(tasks: readonly SummaryTask[]): Summary["counts"] {
-  const counts = { total: tasks.length, success: 0, failed: 0, pending: 0, running: 0 };
+  const counts = { total: tasks.length, success: 0, failed: 0, pending: 0, running: 0, stale: 0 };
   for (const t of tasks) counts[t.status]++;
   return counts;
 }

@@ -32,7 +32,7 @@ export interface StudyRef {
   local: boolean;
   /** Narrow the rerun to these subjects (`--subjects`), e.g. the one a record is about. */
   subjects?: readonly string[];
-  /** The one task a record is about: a local rerun is `run-one --plan FILE --index N`. */
+  /** The one task a record is about (kept for callers; a local rerun is `resubmit --subjects`). */
   task?: { planFile: string; index: number } | null;
   /** How the plan was made, for a local study-wide rerun (`submit` plans again). */
   source?: { flag: "--bids-dir" | "--manifest"; path: string } | null;
@@ -91,24 +91,25 @@ function resubmitCommand(s: StudyRef, category: FailureCategory, escalation: Esc
   return `\`cst-batch resubmit --out ${q(s.out)}${subjectsFlag(s)} --category ${category}${escalation ? ` ${escalation.flag} ${escalation.factor}` : ""}\``;
 }
 
-/** A local rerun: the one task with run-one, else the study with `submit --scheduler local` (which plans again). */
-function localCommand(s: StudyRef, extra: string[] = []): string {
+/**
+ * A local rerun: `resubmit` runs here when the study was run locally (it re-checks the inputs,
+ * plans a fixed subject again and runs exactly the selection), with `extra` flags (a longer
+ * `--timeout-minutes`).
+ */
+function localCommand(s: StudyRef, category: FailureCategory | null, extra: string[] = []): string {
   const more = extra.length > 0 ? ` ${extra.join(" ")}` : "";
-  if (s.task) return `\`cst-batch run-one --plan ${q(s.task.planFile)} --index ${s.task.index}${more}\``;
-  const source = s.source ? `${s.source.flag} ${q(s.source.path)}` : "--bids-dir <dir>";
-  return `\`cst-batch submit --scheduler local --out ${q(s.out)} ${source}${more}\` (with the flags the plan was made with)`;
+  return `\`cst-batch resubmit --out ${q(s.out)}${subjectsFlag(s)}${category ? ` --category ${category}` : ""}${more}\``;
 }
 
-/** Rerun command for the study: resubmit on a cluster, run-one / submit locally. */
+/** Rerun command for the study: resubmit on its scheduler, or here for a local study. */
 function rerun(s: StudyRef, category: FailureCategory, escalation: Escalation | null = null, localExtra: string[] = []): string {
-  return s.local ? localCommand(s, localExtra) : resubmitCommand(s, category, escalation);
+  return s.local ? localCommand(s, category, localExtra) : resubmitCommand(s, category, escalation);
 }
 
-/** Plan again (inputs moved or changed), then rerun. */
+/** Plan again (inputs moved), then rerun. */
 function replanThenRerun(s: StudyRef, category: FailureCategory): string {
-  if (s.local && !s.task) return `run ${localCommand(s)}: it plans again and runs what is not done`;
   const source = s.source ? `${s.source.flag} ${q(s.source.path)}` : "--bids-dir <dir>";
-  return `re-run \`cst-batch plan --out ${q(s.out)} ${source}\` (with the flags the plan was made with), then ${s.local ? localCommand({ ...s, task: null }) : resubmitCommand(s, category)}`;
+  return `re-run \`cst-batch plan --out ${q(s.out)} ${source}\` (with the flags the plan was made with), then ${s.local ? localCommand(s, category) : resubmitCommand(s, category)}`;
 }
 
 const NONE: SchedulerEvidence = { states: [], slurm: [], pbsPro: [], torque: [], note: null };
@@ -133,7 +134,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     category: "VALIDATION",
     meaning: "the inputs changed since the plan was made, or csttool refused its arguments",
     exitCode: EXIT.SUBJECT_FAILED,
-    nextStep: (s) => `the plan no longer fits: ${replanThenRerun(s, "VALIDATION")}`,
+    nextStep: (s) => `the inputs changed since the plan (or csttool refused its arguments): ${rerun(s, "VALIDATION")} plans a changed subject again and reruns it; if its files moved, ${replanThenRerun(s, "VALIDATION")}`,
     escalation: null,
     retry: RETRIED,
     aliases: [],
@@ -192,7 +193,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     exitCode: EXIT.TIMEOUT_OR_KILLED,
     nextStep: (s) =>
       s.local
-        ? `free memory on this machine (run fewer subjects at once with \`--jobs\`), then ${localCommand(s)}`
+        ? `free memory on this machine (run fewer subjects at once with \`--jobs\`), then ${localCommand(s, "OUT_OF_MEMORY", ["--jobs 1"])}`
         : `request more memory: ${resubmitCommand(s, "OUT_OF_MEMORY", MEM_X15)}`,
     escalation: MEM_X15,
     retry: RETRIED,
@@ -253,3 +254,13 @@ export function failureEntry(category: FailureCategory): FailureEntry {
 export function nextStepFor(category: FailureCategory, study: StudyRef): string {
   return CATALOGUE[category].nextStep(study);
 }
+
+/**
+ * The command that reruns what is neither done, running nor queued in this study (failed, stale,
+ * damaged, never run): `resubmit` on a cluster, the local rerun otherwise.
+ */
+export function rerunRemainingCommand(study: StudyRef, failedOnly = false): string {
+  if (study.local) return localCommand(study, null, failedOnly ? ["--failed"] : []);
+  return `\`cst-batch resubmit --out ${q(study.out)}${subjectsFlag(study)}${failedOnly ? " --failed" : ""}\``;
+}
+

@@ -48,7 +48,7 @@ export const MAX_OUTLIERS_PER_METRIC = 50;
 export interface ReportRowInput {
   subject: string;
   session: string | null;
-  status: "success" | "failed" | "pending" | "running";
+  status: "success" | "failed" | "pending" | "running" | "stale";
   category: string | null;
   durationSeconds: number | null;
   maxRssKb: number | null;
@@ -68,7 +68,7 @@ export interface ReportInput {
   generatedAt: string;
   planId: string;
   csttoolVersion: string | null;
-  counts: { total: number; success: number; failed: number; pending: number; running: number };
+  counts: { total: number; success: number; failed: number; pending: number; running: number; stale: number };
   byCategory: Record<string, number>;
   problemCount: number;
   /** Subjects the plan set aside (invalid: not run; excluded by --include/--exclude). */

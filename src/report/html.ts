@@ -26,7 +26,7 @@ h1 { font-size: 22px; margin: 8px 0 4px; } h2 { font-size: 17px; margin: 28px 0 
 .totals { display: flex; gap: 12px; flex-wrap: wrap; margin: 14px 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 8px 14px; min-width: 92px; }
 .card b { display: block; font-size: 22px; } .card span { font-size: 12px; color: #616161; }
-.card.success b { color: #2e7d32; } .card.failed b { color: #c62828; } .card.running b { color: #1565c0; } .card.pending b { color: #757575; }
+.card.success b { color: #2e7d32; } .card.failed b { color: #c62828; } .card.running b { color: #1565c0; } .card.stale b { color: #ef6c00; } .card.pending b { color: #757575; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(600px, 1fr)); gap: 18px; }
 figure { margin: 0; } figcaption { font-size: 13px; color: #616161; max-width: 620px; }
 figure h3 { font-size: 14px; margin: 0 0 6px; }
@@ -38,7 +38,7 @@ td.key, td.links, td.status { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.error { font-family: ui-monospace, monospace; font-size: 12px; color: #b71c1c; max-width: 420px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 tr.st-failed td.status { color: #c62828; font-weight: 600; } tr.st-success td.status { color: #2e7d32; }
-tr.st-running td.status { color: #1565c0; } tr.st-pending td.status { color: #757575; }
+tr.st-running td.status { color: #1565c0; } tr.st-stale td.status { color: #ef6c00; } tr.st-pending td.status { color: #757575; }
 .controls { display: flex; gap: 10px; margin: 8px 0; align-items: center; font-size: 13px; }
 .controls input { width: 260px; padding: 4px 6px; }
 .note { font-size: 12px; color: #616161; }
@@ -120,7 +120,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
 <p class="meta">plan <code>${escapeHtml(data.meta.plan_id)}</code>${data.meta.csttool_version ? ` · csttool ${escapeHtml(data.meta.csttool_version)}` : ""} · collected ${escapeHtml(data.meta.generated_at)} ·
 <a href="batch_summary.json">batch_summary.json</a> · <a href="batch_metrics.csv">batch_metrics.csv</a></p>
 <div class="totals" id="totals">
-${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${card("pending", "pending", c.pending)}
+${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${c.stale ? card("stale", "stale", c.stale) : ""}${card("pending", "pending", c.pending)}
 </div>
 ${warning}${problems}${setAside}
 <h2>Batch</h2>
@@ -132,7 +132,7 @@ ${outlierTable(data)}
 <h2>Subjects</h2>
 <div class="controls">
 <input id="filter-text" type="search" placeholder="filter: subject, category, host, error text" aria-label="filter">
-<select id="filter-status" aria-label="status"><option value="">any status</option><option>success</option><option>failed</option><option>running</option><option>pending</option></select>
+<select id="filter-status" aria-label="status"><option value="">any status</option><option>success</option><option>failed</option><option>running</option><option>stale</option><option>pending</option></select>
 <select id="filter-category" aria-label="category"><option value="">any category</option></select>
 <span class="note" id="subjects-shown"></span>
 </div>

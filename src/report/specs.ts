@@ -21,7 +21,7 @@ export interface ChartSpec {
 /** Outlier labels drawn per chart (the full list is in the page's outlier table). */
 export const MAX_LABELS_PER_METRIC = 15;
 
-const STATUS_COLORS = { success: "#2e7d32", failed: "#c62828", running: "#1565c0", pending: "#9e9e9e" } as const;
+const STATUS_COLORS = { success: "#2e7d32", failed: "#c62828", running: "#1565c0", stale: "#ef6c00", pending: "#9e9e9e" } as const;
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json";
 const WIDTH = 520;
 
@@ -36,6 +36,7 @@ function statusChart(data: ReportData): ChartSpec {
   const uncategorised = c.failed - Object.values(data.meta.by_category).reduce((a, b) => a + b, 0);
   if (uncategorised > 0) values.push({ label: "failed: (no record)", status: "failed", count: uncategorised, order: 90 });
   if (c.running) values.push({ label: "running", status: "running", count: c.running, order: 95 });
+  if (c.stale) values.push({ label: "stale (died without a record)", status: "stale", count: c.stale, order: 94 });
   if (c.pending) values.push({ label: "pending", status: "pending", count: c.pending, order: 96 });
   return {
     id: "status",

@@ -18,6 +18,11 @@ import { submitToScheduler, type SubmitResult } from "../submit/submit.js";
 import type { SubmitSettings } from "../submit/settings.js";
 import { baseResourcesOf, scaleMem, scaleTime } from "./resources.js";
 import { selectRerun, type RerunSelection } from "./select.js";
+import { replanChangedInputs, type ReplanOutcome } from "./replan-changed.js";
+import { runLocal, type LocalProgress, type LocalRunResult } from "../local/run-local.js";
+import { collect } from "../collect/index.js";
+import { recordEvent } from "../events/events.js";
+import { shellQuote } from "../shell/shell-quote.js";
 
 /**
  * `resubmit`: rerun a compact list of tasks as new array(s) with contiguous indices (0..n-1, so
@@ -51,6 +56,15 @@ export interface ResubmitRequest {
   commandLine: string[];
   env?: NodeJS.ProcessEnv;
   commandTimeoutMs?: number;
+  /** Where to rerun: default the last scheduler submission's scheduler, or `local` when none is recorded. */
+  scheduler?: SchedulerName | "local" | null;
+  /** Local workers (default: CPU count). */
+  jobs?: number;
+  /** Local: aborting stops the run (running subjects recorded as CANCELLED). */
+  signal?: AbortSignal;
+  onLocalProgress?: (p: LocalProgress) => void;
+  /** Local: called once before the first task starts (tasks to run, of the plan's total). */
+  onLocalStart?: (indices: number[], total: number) => void;
 }
 
 export interface ResubmitGroup {
@@ -60,15 +74,20 @@ export interface ResubmitGroup {
   settings: SubmitSettings;
   explicitTimeoutMinutes: number | null;
   result: SubmitResult | null;
+  /** A local rerun's outcome. */
+  local: LocalRunResult | null;
 }
 
 export interface ResubmitResult {
   status: StatusReport;
   selection: RerunSelection;
-  scheduler: SchedulerName;
-  base: Submission;
+  scheduler: SchedulerName | "local";
+  /** The scheduler submission resources come from (null for a local rerun without one). */
+  base: Submission | null;
   groups: ResubmitGroup[];
   notes: string[];
+  /** Selected tasks whose inputs changed, planned again before the rerun; and those left out. */
+  replan: Omit<ReplanOutcome, "plan">;
 }
 
 function validFactor(v: number | null | undefined, flag: string): number | null {
@@ -94,20 +113,21 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   const out = path.resolve(req.out);
 
   const submissions = (await readSubmissions(out)).filter((s) => s.scheduler !== "local");
-  const base = submissions.at(-1);
-  if (!base) {
-    throw new CstError("USAGE", `no scheduler submission recorded in ${out}; resubmit takes its scheduler and resources from the last one`, {
-      hint: "use `cst-batch submit` (it also reruns only pending and failed subjects)",
+  const base = submissions.at(-1) ?? null;
+  const mode: SchedulerName | "local" = req.scheduler ?? (base ? (base.scheduler as SchedulerName) : "local");
+  if (mode !== "local" && !base) {
+    throw new CstError("USAGE", `no ${mode} submission recorded in ${out}; resubmit takes the scheduler's resources from the last one`, {
+      hint: `rerun here with \`cst-batch resubmit --out ${shellQuote(out)} --scheduler local\`, or submit the study with \`cst-batch submit --scheduler ${mode} --out ${shellQuote(out)} ...\``,
     });
   }
   const status = await readStatus(out, { writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) });
   // Schema 2 `plans/<id>.jsonl`, or the `.json` of a study planned before it.
-  const planPath = [planFilePath(out, status.plan.planId), path.join(plansDir(out), `${status.plan.planId}.json`)].find((f) => existsSync(f)) ?? planFilePath(out, status.plan.planId);
+  let planPath = [planFilePath(out, status.plan.planId), path.join(plansDir(out), `${status.plan.planId}.json`)].find((f) => existsSync(f)) ?? planFilePath(out, status.plan.planId);
   if (!existsSync(planPath)) throw new CstError("USAGE", `the immutable plan ${planPath} is missing`, { hint: "re-run `cst-batch plan` with this --out" });
-  const plan: Plan = await loadPlan(planPath);
-  const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
+  const loaded: Plan = await loadPlan(planPath);
+  const loadedTasks = new Map(loaded.tasks.map((t) => [t.index, t]));
 
-  const selection = selectRerun(status.rows, tasks, {
+  const selection = selectRerun(status.rows, loadedTasks, {
     failedOnly: req.failedOnly ?? false,
     categories: req.categories ?? null,
     subjects: req.subjects ?? null,
@@ -119,9 +139,20 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);
   }
 
-  const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = baseResourcesOf(base);
+  // Inputs fixed since the plan: plan those tasks again (a new current plan), leave out what cannot run.
+  const src = loaded.source;
+  const planAgain = `\`cst-batch plan --out ${shellQuote(out)} ${src.type === "bids" ? `--bids-dir ${shellQuote(src.bids_dir)}` : `--manifest ${shellQuote(src.manifest_path)}`}\` (with the flags the plan was made with), then this resubmit again`;
+  const replanned = await replanChangedInputs(out, loaded, planPath, selection.rerun, planAgain, req.dryRun === true);
+  const plan = replanned.plan;
+  planPath = replanned.planPath;
+  const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
+  const blocked = new Set(replanned.blocked.map((b) => b.index));
+  selection.rerun = selection.rerun.filter((i) => !blocked.has(i));
+  const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked };
+
+  const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = base ? baseResourcesOf(base) : localResources(plan, req.timeoutMinutes ?? null);
   const baseline: SubmitSettings = structuredClone(baseSettings);
-  if (req.time) baseline.array.timeSeconds = parseDuration(req.time, "--time");
+  if (req.time && base) baseline.array.timeSeconds = parseDuration(req.time, "--time");
   if (req.mem) baseline.array.memMiB = parseMemory(req.mem, "--mem");
   const timeout = req.timeoutMinutes ?? baseTimeout;
 
@@ -139,10 +170,10 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
       let explicit = timeout;
       if (factor !== null && flag === "--mem-factor") settings.array.memMiB = scaleMem(baseline.array.memMiB, factor);
       if (factor !== null && flag === "--time-factor") {
-        settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds!, factor);
+        if (baseline.array.timeSeconds !== null) settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds, factor);
         if (explicit !== null) explicit = Math.round(explicit * factor * 100) / 100;
       }
-      g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null };
+      g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null, local: null };
       byLabel.set(label, g);
       groups.push(g);
     }
@@ -160,12 +191,33 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     }
   }
   if (groups.length > 1) notes.push(`${groups.length} arrays (one per resource request), each with its own collect job; the last collect to finish writes the final summary`);
+  if (mode === "local") {
+    if (!req.dryRun && groups.length > 0) {
+      req.onLocalStart?.(selection.rerun, plan.tasks.length);
+      recordEvent(out, { event: "submitted", scheduler: "local", plan_id: plan.plan_id, tasks: selection.rerun.length, job_ids: [], jobs: req.jobs ?? 0 });
+      for (const g of groups) {
+        if (req.signal?.aborted) break;
+        g.local = await runLocal({
+          planFile: planPath,
+          plan,
+          indices: g.indices,
+          ...(req.jobs ? { jobs: req.jobs } : {}),
+          adoptExisting: req.adoptExisting === true,
+          ...(g.explicitTimeoutMinutes !== null ? { timeoutMinutes: g.explicitTimeoutMinutes } : {}),
+          ...(req.signal ? { signal: req.signal } : {}),
+          ...(req.onLocalProgress ? { onProgress: req.onLocalProgress } : {}),
+        });
+      }
+      await collect(out);
+    }
+    return { status, selection, scheduler: "local", base, groups, notes, replan };
+  }
   for (const g of groups) {
     const subset: Plan = { ...plan, tasks: g.indices.map((i) => tasks.get(i)!) };
     g.result = await submitToScheduler({
       plan: subset,
       planPath,
-      scheduler: base.scheduler as SchedulerName,
+      scheduler: mode,
       settings: g.settings,
       explicitTimeoutMinutes: g.explicitTimeoutMinutes,
       commandLine: req.commandLine,
@@ -175,7 +227,12 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
       ...(req.commandTimeoutMs ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
     });
   }
-  return { status, selection, scheduler: base.scheduler as SchedulerName, base, groups, notes };
+  return { status, selection, scheduler: mode, base, groups, notes, replan };
 }
 
+/** A local rerun's "resources": the plan's per-subject timeout (or --timeout-minutes); no walltime or memory request. */
+function localResources(plan: Plan, timeoutMinutes: number | null): { settings: SubmitSettings; explicitTimeoutMinutes: number | null } {
+  const settings = { array: { timeSeconds: null, memMiB: 0 } } as unknown as SubmitSettings;
+  return { settings, explicitTimeoutMinutes: timeoutMinutes ?? plan.run.timeout_minutes };
+}
 

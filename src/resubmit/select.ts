@@ -22,7 +22,7 @@ export interface SelectOptions {
 }
 
 /** States a rerun may start: never running, queued or done ones. */
-const RERUNNABLE: ReadonlySet<StatusState> = new Set(["failed", "stale", "not-run", "unknown", "never-submitted"]);
+const RERUNNABLE: ReadonlySet<StatusState> = new Set(["failed", "stale", "damaged", "not-run", "unknown", "never-submitted"]);
 
 function matchesSubject(row: StatusRow, wanted: readonly string[]): boolean {
   return wanted.some((w) => {

@@ -7,7 +7,8 @@ import { InvalidSubjectSchema } from "./plan.js";
 
 const schemaVersion = z.literal(SCHEMA_VERSION);
 
-export const TASK_STATUSES = ["success", "failed", "pending", "running"] as const;
+/** collect's statuses: TaskState's (src/state/task-state.ts), the one local derivation status shares. */
+export const TASK_STATUSES = ["success", "failed", "pending", "running", "stale"] as const;
 export const TaskStatusSchema = z.enum(TASK_STATUSES);
 
 export const SummaryTaskSchema = z.object({
@@ -41,6 +42,8 @@ export const SummarySchema = z.object({
     failed: z.int(),
     pending: z.int(),
     running: z.int(),
+    /** Added with the shared state derivation; summaries written before it have none. */
+    stale: z._default(z.int(), 0),
   }),
   by_category: z.record(z.string(), z.int()),
   tasks: z.array(SummaryTaskSchema),

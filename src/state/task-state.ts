@@ -1,7 +1,9 @@
 import { forManyRecords } from "../schemas/zod.js";
 import type * as z from "../schemas/zod.js";
 import path from "node:path";
+import os from "node:os";
 import { errnoCode } from "../errors.js";
+import { ownerProcessAlive } from "../processes/procs.js";
 import {
   ATTEMPT_FILE,
   FAILED_DIR,
@@ -18,8 +20,10 @@ import { mapLimit } from "../util/map-limit.js";
 import { timeOf } from "../util/time.js";
 import {
   AttemptRecordSchema,
+  AttemptStartSchema,
   DoneRecordSchema,
   type AttemptRecord,
+  type AttemptStart,
   type FailureCategory,
   type LockOwner,
 } from "../schemas/records.js";
@@ -33,7 +37,11 @@ export { ASYNC_IO, SYNC_IO, taskIoFor, type IoMode, type TaskIo } from "./task-i
 import { doneKindOf, doneStateOf, findHtmlReport, type DoneState } from "./done.js";
 import { damagedAttemptProblem, damagedDoneProblem } from "./damage.js";
 
-export type TaskStatus = "success" | "failed" | "pending" | "running";
+/**
+ * The one local derivation of a task's state (status adds the scheduler's view on top; collect
+ * reports it as it is): see `applyStatus`.
+ */
+export type TaskStatus = "success" | "failed" | "pending" | "running" | "stale";
 
 /** What `probeLock` said, or `not-probed` when the answer could not change the status. */
 export type LockState =
@@ -53,6 +61,8 @@ export interface TaskState {
   status: TaskStatus;
   /** What `_done.json` says for the task's current config hash. */
   done: DoneState["kind"];
+  /** The `_done.json` that cannot be read (absolute path), when it is damaged. */
+  damagedDone: string | null;
   /** What is kept of the `_done.json` record when it parsed (current or outdated). */
   doneRecord: DoneSummary | null;
   /** csttool's HTML report among the done record's files (relative to the subject folder). */
@@ -68,6 +78,12 @@ export interface TaskState {
    */
   started: boolean;
   lock: LockState;
+  /** Whether the lock owner's process lives: known only on the owner's host (null elsewhere, or when the lock is not held). */
+  lockOwnerAlive: boolean | null;
+  /** `_work/attempt.json`, read when an attempt started and nobody holds the lock. */
+  attemptStart: AttemptStart | null;
+  /** Whether that attempt's process lives (this host only). */
+  attemptOwnerAlive: boolean | null;
   /** Set for failed tasks (the latest attempt's category). */
   category: FailureCategory | null;
   /** Set for failed tasks (the latest attempt's message). */
@@ -149,6 +165,21 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     }
   }
 
+  // Liveness (this host only): a held lock whose owner is dead, or an attempt that left
+  // `_work/attempt.json` behind with nobody holding the lock, is stale (status and collect agree).
+  const host = os.hostname();
+  let lockOwnerAlive: boolean | null = null;
+  if (lock.kind === "held" && lock.owner && lock.owner.host === host) lockOwnerAlive = await ownerProcessAlive(lock.owner.pid, lock.owner.since);
+  let attemptStart: AttemptStart | null = null;
+  let attemptOwnerAlive: boolean | null = null;
+  if (started && lock.kind !== "held") {
+    const r = await readStateWith(io, path.join(paths.work, ATTEMPT_FILE), AttemptStartSchema);
+    if (r.kind === "ok") {
+      attemptStart = r.value;
+      if (attemptStart.host === host) attemptOwnerAlive = await ownerProcessAlive(attemptStart.pid, attemptStart.started_at);
+    }
+  }
+
   const errorLogExists = ctx.logNames ? ctx.logNames.has(path.basename(errorLogRel)) : await io.exists(paths.errorLog);
 
   const state: TaskState = {
@@ -159,6 +190,7 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     outputDir: task.output_dir,
     status: "pending",
     done: done.kind,
+    damagedDone: done.kind === "corrupt" ? paths.done : null,
     doneRecord,
     htmlReport,
     failedAttempts,
@@ -166,6 +198,9 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
     attempts: failedAttempts.length + (doneRecord ? 1 : 0),
     started,
     lock,
+    lockOwnerAlive,
+    attemptStart,
+    attemptOwnerAlive,
     category: null,
     error: null,
     durationSeconds: null,
@@ -184,7 +219,11 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
 /**
  * The status rules, in order:
  *   success  `_done.json` is current (its config hash is the task's);
- *   running  the subject lock is held by a live process;
+ *   running  the subject lock is held by a live process (or one on another host), or an attempt
+ *            is in progress where the lock cannot be probed;
+ *   stale    the lock is held but its owner on this host is dead (orphans hold it), or
+ *            `_work/attempt.json` is left while nobody holds the lock (the attempt died without
+ *            a record; the next run files it as KILLED);
  *   failed   the latest failed attempt ran this config and finished after the latest done record
  *            (or there is none);
  *   pending  anything else: never run, done outdated by a config change, or only failures of an
@@ -198,9 +237,17 @@ function applyStatus(state: TaskState, configHash: string): void {
     return;
   }
   if (state.lock.kind === "held") {
-    state.status = "running";
+    state.status = state.lock.owner && state.lockOwnerAlive === false ? "stale" : "running";
     state.host = state.lock.owner?.host ?? null;
     state.jobId = state.lock.owner?.job_id ?? null;
+    return;
+  }
+  if (state.started) {
+    const start = state.attemptStart;
+    state.status = state.lock.kind === "unsupported" && state.attemptOwnerAlive !== false ? "running" : "stale";
+    state.host = start?.host ?? null;
+    state.jobId = start?.job_id ?? null;
+    state.category = state.status === "stale" ? (start?.pending_category ?? null) : null;
     return;
   }
   const latest = state.latestAttempt;

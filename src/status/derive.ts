@@ -1,16 +1,17 @@
 import { EXIT } from "../errors.js";
 import { failureCategoryForState } from "../failures/scheduler-states.js";
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
-import type { AttemptRecord, AttemptStart, FailureCategory, LockOwner } from "../schemas/records.js";
+import type { AttemptRecord, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
+import { schedulerOutputFile } from "../schedulers/output-file.js";
 
 /**
  * The status of one task, derived from its folder and the scheduler's view (pure; see
  * `deriveTaskStatus` for the rules).
  */
-export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "not-run", "unknown", "never-submitted"] as const;
+export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
 /** What only the scheduler knows, to be recorded into the subject folder (see write-back.ts). */
@@ -38,6 +39,12 @@ export interface StatusRow {
   jobId: string | null;
   logPath: string;
   errorLogPath: string | null;
+  /** Absolute: the scheduler's own output file of the element, for a task that ended without a record of its own (there is then no error log). */
+  schedulerLogPath: string | null;
+  /** The process holding the subject's lock (state running or stale): what `cancel` signals for a local run. */
+  lockOwner: { pid: number; host: string; since: string; jobId: string | null } | null;
+  /** Absolute: the damaged `_done.json` (state `damaged`). */
+  damagedFile: string | null;
   /** The scheduler's word on the task's newest element, when asked. */
   scheduler: { state: SchedulerJobState; raw: string; reason: string | null; exitCode: number | null } | null;
   writeBack: WriteBack | null;
@@ -50,11 +57,6 @@ export interface StatusRow {
 /** What status knows besides `TaskState`. */
 export interface DeriveInput {
   ts: TaskState;
-  /** `_work/attempt.json` when the task has one. */
-  attemptStart: AttemptStart | null;
-  /** Liveness of the attempt start's / lock owner's pid: only known on the same host. */
-  attemptOwnerAlive: boolean | null;
-  lockOwnerAlive: boolean | null;
   placement: Placement | null;
   /** The scheduler's state of the placement's element, null when unknown. */
   sched: TaskSchedulerState | null;
@@ -135,6 +137,7 @@ export function hasRecordSince(ts: TaskState, placement: Placement, elementId: s
  *   not-run          its element ended before reaching this task, or ended without a trace;
  *   unknown          the scheduler no longer knows the element and nothing was recorded;
  *   failed           the latest attempt record (this config, newer than any done record);
+ *   damaged          `_done.json` cannot be read (its path shown; the next run moves it aside);
  *   never-submitted  anything else (also: done only for an older configuration).
  */
 export function deriveTaskStatus(input: DeriveInput): StatusRow {
@@ -155,6 +158,9 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     jobId: ts.jobId ?? elementId,
     logPath: ts.logPath,
     errorLogPath: ts.errorLogPath,
+    schedulerLogPath: null,
+    damagedFile: ts.damagedDone,
+    lockOwner: ts.lock.kind === "held" && ts.lock.owner ? { pid: ts.lock.owner.pid, host: ts.lock.owner.host, since: ts.lock.owner.since, jobId: ts.lock.owner.job_id } : null,
     scheduler: sched ? { state: sched.state, raw: sched.rawState, reason: sched.reason, exitCode: sched.exitCode } : null,
     writeBack: null,
     failures: ts.failedAttempts.map((r) => ({ category: r.category, configHash: r.config_hash })),
@@ -194,7 +200,8 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
 
   if (ts.lock.kind === "held") {
     const owner: LockOwner | null = ts.lock.owner;
-    if (owner && input.lockOwnerAlive === false) {
+    // The local rules (running or stale) are TaskState's (src/state/task-state.ts), shared with collect.
+    if (owner && ts.status === "stale") {
       row.state = "stale";
       row.staleLock = true;
       const s = owner.job_id ? input.lookup(owner.job_id) : null;
@@ -209,10 +216,9 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     return row;
   }
 
-  const start = input.attemptStart;
+  const start = ts.attemptStart;
   if (ts.started) {
-    const lockUnknown = ts.lock.kind === "unsupported";
-    if (lockUnknown && input.attemptOwnerAlive !== false) {
+    if (ts.status === "running") {
       row.state = "running";
       row.reason = start ? `attempt of ${describeOwner(start)} in progress (the lock cannot be probed here)` : null;
       return row;
@@ -243,6 +249,8 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
 
   if (placement && elementId && !hasRecordSince(ts, placement, elementId)) {
     row.jobId = elementId;
+    // Nothing of cst-batch's since the submission: the scheduler's output file is where the element's words are.
+    row.schedulerLogPath = schedulerOutputFile(placement.submission, elementId);
     if (!sched) {
       if (input.schedulerAnswered && input.jobKnown) {
         row.state = "not-run";
@@ -311,6 +319,11 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     row.category = row.writeBack?.kind === "refine" && row.writeBack.attemptId === lastRecord.attempt_id ? row.writeBack.category : ts.category;
     row.reason = lastRecord.message;
     setFromRecord(lastRecord);
+    return row;
+  }
+  if (ts.damagedDone) {
+    row.state = "damaged";
+    row.reason = `${ts.damagedDone} cannot be read (damaged): not counted as done; the next run of this subject moves it aside and runs the subject again`;
     return row;
   }
   if (ts.done === "outdated") row.reason = "done for an older configuration";

@@ -1,21 +1,17 @@
-import os from "node:os";
 import path from "node:path";
-import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { resolveStudyDir } from "../study/study-folder.js";
 import { setAsideOf, type SetAside } from "../study/set-aside.js";
 import { currentPlanFile, loadPlanRefs, loadPlanTask, loadPlanTasks } from "../plan/load-plan.js";
-import { ownerProcessAlive } from "../processes/procs.js";
-import { AttemptStartSchema, FAILURE_CATEGORIES, type AttemptStart } from "../schemas/records.js";
+import { FAILURE_CATEGORIES } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
 import { loadDoneRecordCache, saveDoneRecordCache } from "../state/done-cache.js";
 import { readAllTaskStates, type IoMode, type TaskState } from "../state/task-state.js";
-import { mapLimit } from "../util/map-limit.js";
-import { readStateFile } from "../util/read-json.js";
 import { deriveTaskStatus, elementIdOf, hasRecordSince, parseElementId, STATUS_STATES, type StatusRow, type StatusState } from "./derive.js";
 import { elementKey, elementState, jobSequence, querySchedulerView, type CommandRunner, type SchedulerView } from "./scheduler-view.js";
 import { latestPlacements, readSubmissions, type Placement } from "./submissions.js";
 import { isLocalStudy, studyOfPlan } from "../failures/study.js";
 import type { StudyRef } from "../failures/catalogue.js";
+import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 
 export interface StatusOptions {
@@ -84,34 +80,16 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     return (i) => keys.get(i);
   });
 
-  // `_work/attempt.json` of started tasks, and whether its / the lock owner's process lives (this host only).
-  const host = os.hostname();
-  const extras = await mapLimit(states, 32, async (s) => {
-    let start: AttemptStart | null = null;
-    let startAlive: boolean | null = null;
-    let lockAlive: boolean | null = null;
-    if (s.started && s.done !== "current") {
-      const task = taskByIndex.get(s.index)!;
-      const r = await readStateFile(path.join(taskPaths(outDir, task).work, ATTEMPT_FILE), AttemptStartSchema);
-      if (r.kind === "ok") {
-        start = r.value;
-        if (start.host === host) startAlive = await ownerProcessAlive(start.pid, start.started_at);
-      }
-    }
-    if (s.lock.kind === "held" && s.lock.owner && s.lock.owner.host === host) lockAlive = await ownerProcessAlive(s.lock.owner.pid, s.lock.owner.since);
-    return { start, startAlive, lockAlive };
-  });
-
   // Ask only about submissions that can still tell something: those holding an unfinished task
   // (as its newest placement, or named by a dead attempt / a KILLED recovery record).
   const needed = new Set<string>();
   const bySequence = new Map<string, Submission>();
   for (const s of submissions) for (const sh of s.shards) if (sh.job_id) bySequence.set(jobSequence(sh.job_id), s);
-  states.forEach((s, i) => {
+  states.forEach((s) => {
     if (s.done === "current") return;
     const p = placements.get(s.key);
     if (p) needed.add(p.submission.submission_id);
-    const ids = [extras[i]?.start?.job_id, ...s.failedAttempts.filter((r) => r.recorded_by === "recovery" && r.category === "KILLED").map((r) => r.job_id)];
+    const ids = [s.attemptStart?.job_id, ...s.failedAttempts.filter((r) => r.recorded_by === "recovery" && r.category === "KILLED").map((r) => r.job_id)];
     for (const id of ids) {
       const sub = id ? bySequence.get(jobSequence(id)) : undefined;
       if (sub) needed.add(sub.submission_id);
@@ -141,16 +119,12 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     return hasRecordSince(st, p, elementIdOf(p.jobId, p.arrayIndex, count));
   };
 
-  const rows = states.map((ts: TaskState, i) => {
+  const rows = states.map((ts: TaskState) => {
     const placement = placements.get(ts.key) ?? null;
     const count = placement ? (placement.submission.shards.find((sh) => sh.job_id === placement.jobId)?.count ?? 1) : 1;
     const sched = placement ? elementState(view, placement.jobId, placement.arrayIndex, count) : null;
-    const ex = extras[i]!;
     return deriveTaskStatus({
       ts,
-      attemptStart: ex.start,
-      attemptOwnerAlive: ex.startAlive,
-      lockOwnerAlive: ex.lockAlive,
       placement,
       sched,
       schedulerAnswered: placement ? queriedIds.has(placement.submission.submission_id) && answered.has(placement.submission.scheduler) : false,
@@ -159,6 +133,14 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       ...(placement ? { chunkRecorded: (idx: number) => recordedSince(idx, placement) } : {}),
     });
   });
+
+  // A failure the scheduler recorded (run-one never wrote one): its words are in the scheduler's output file.
+  for (const row of rows) {
+    const last = stateByIndex.get(row.index)?.latestAttempt;
+    if (row.state !== "failed" || row.schedulerLogPath || !last || last.recorded_by !== "scheduler" || !last.job_id) continue;
+    const sub = bySequence.get(jobSequence(last.job_id));
+    if (sub) row.schedulerLogPath = schedulerOutputFile(sub, last.job_id);
+  }
 
   const writeBacks: StatusReport["writeBacks"] = [];
   if (opts.writeBack !== false) {

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { makeDemoBids, runCli, STANDIN, startCli, tempDir } from "../helpers/cli.js";
 
@@ -51,37 +50,34 @@ describe("cst-batch status (built CLI)", () => {
     expect(runCli(["status", "--out", out], { env }).code).toBe(0);
     const r = runCli(["status", "--out", out, "--exit-code"], { env });
     expect(r.code, r.stderr).toBe(4);
-    expect(r.stdout).toMatch(/next step for PIPELINE_FAILED \(1\): .*`cst-batch submit --scheduler local --out \S+ --bids-dir \S+`/);
+    expect(r.stdout).toMatch(/next step for PIPELINE_FAILED \(1\): .*`cst-batch resubmit --out \S+ --category PIPELINE_FAILED`/);
     const j = JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout);
     expect(j.next_steps).toHaveLength(1);
     expect(j.next_steps[0]).toMatchObject({ category: "PIPELINE_FAILED", count: 1 });
-    expect(j.next_steps[0].next_step).not.toMatch(/resubmit/); // resubmit needs a scheduler submission
+    expect(j.next_steps[0].next_step).not.toMatch(/--scheduler (slurm|pbs|torque)|--mem-factor|--time-factor/); // a local study reruns here
   });
 
-  it("the failure record's next step names a run-one command that reruns that subject here", () => {
-    const failed = JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout).tasks.find((t: { key: string }) => t.key === "sub-01_ses-01");
+  it("the failure record's next step names a resubmit command that reruns exactly that subject here", () => {
     const attempts = readdirSync(path.join(out, "sub-01", "ses-01", "_failed_attempts"));
     const record = JSON.parse(readFileSync(path.join(out, "sub-01", "ses-01", "_failed_attempts", attempts[0]!, "attempt.json"), "utf8"));
-    const command = /`cst-batch (run-one [^`]*)`/.exec(record.next_step);
+    const command = /`cst-batch (resubmit [^`]*)`/.exec(record.next_step);
     expect(command, record.next_step).not.toBeNull();
     // Temp paths hold no spaces or quotes: the command splits on blanks.
     const args = command![1]!.split(" ");
-    expect(args).toContain(String(failed.index));
-    const rerun = runCli(args, { env });
+    expect(args).toEqual(expect.arrayContaining(["--subjects", "sub-01_ses-01"]));
+    const rerun = runCli([...args, "--no-profile", "--json"], { env });
     expect(rerun.code, rerun.stderr).toBe(4); // it ran the subject again (the stand-in still fails it)
+    expect(JSON.parse(rerun.stdout).rerun).toEqual(["sub-01_ses-01"]);
     expect(readdirSync(path.join(out, "sub-01", "ses-01", "_failed_attempts"))).toHaveLength(attempts.length + 1);
   });
 
-  it("--watch repeats plain blocks when not on a terminal and stops on Ctrl-C", async () => {
+  it("--watch on a study with nothing queued or running prints one plain block (not on a terminal) and exits by itself", async () => {
     const w = startCli(["status", "--out", out, "--watch", "--interval", "2"], { env });
-    let out2 = "";
-    w.child.stdout.on("data", (d) => (out2 += d));
-    for (let i = 0; i < 100 && (out2.match(/^--- status of/gm) ?? []).length < 2; i++) await delay(100);
-    expect((out2.match(/^--- status of/gm) ?? []).length).toBe(2);
-    expect(out2).not.toContain("\u001b[2J");
-    w.child.kill("SIGINT");
     const r = await w.done;
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
+    expect((r.stdout.match(/^--- cst-batch status --out/gm) ?? []).length).toBe(1);
+    expect(r.stdout).toMatch(/nothing queued or running: done watching/);
+    expect(r.stdout).not.toContain("\u001b[2J");
   }, 20_000);
 
   it("--interval below 2 s is refused (no tight polling)", () => {
@@ -89,10 +85,10 @@ describe("cst-batch status (built CLI)", () => {
     expect(r.code).toBe(2);
   });
 
-  it("resubmit without an earlier scheduler submission says what to do instead", () => {
-    const r = runCli(["resubmit", "--out", out, "--failed", "--no-profile"], { env });
+  it("resubmit --scheduler slurm on a study never submitted to Slurm says what to do instead", () => {
+    const r = runCli(["resubmit", "--out", out, "--failed", "--no-profile", "--scheduler", "slurm"], { env });
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/no scheduler submission recorded/);
-    expect(r.stderr).toMatch(/cst-batch submit/);
+    expect(r.stderr).toMatch(/no slurm submission recorded/);
+    expect(r.stderr).toMatch(/--scheduler local/);
   });
 });

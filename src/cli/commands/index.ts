@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   config: async () => (await import("./config.js")).registerConfigCommand,
   status: async () => (await import("./status.js")).registerStatusCommand,
   resubmit: async () => (await import("./resubmit.js")).registerResubmitCommand,
+  cancel: async () => (await import("./cancel.js")).registerCancelCommand,
   completion: async () => (await import("./completion.js")).registerCompletionCommand,
 };
 

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { CATEGORY_VALUES, RERUN_SCHEDULERS, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { ResubmitResult } from "../../resubmit/resubmit.js";
 import { shellQuote } from "../../shell/shell-quote.js";
@@ -20,9 +21,20 @@ interface ResubmitFlags {
   dryRun?: boolean;
   adoptExisting?: boolean;
   json?: boolean;
+  scheduler?: string;
+  jobs?: string;
 }
 
 const HELP_AFTER = `
+Where: on the scheduler of the last submission, or here (--scheduler local) when the study was
+run locally (the default then) or when asked. A local rerun runs the tasks with --jobs workers,
+then collects.
+
+Fix and rerun in one command: the selected subjects' inputs are checked first. A subject whose
+NIfTI/.bval/.bvec/.json changed since the plan (you fixed it) is planned again on its own (a new
+current plan; every other subject keeps its line, done stays done) and rerun; one whose inputs are
+missing is left out and named with what to do.
+
 What is rerun: every task that is not done, not running and not queued (failed, stale, never
 run), or with --failed only the failed and stale ones, narrowed by --category and --subjects.
 \`status\` runs first and records what only the scheduler knows (OOM, walltime, node failure).
@@ -41,6 +53,7 @@ and listed.
 
 Examples:
   $ cst-batch resubmit --out /scratch/study-cst --failed
+  $ cst-batch resubmit --out results --failed --scheduler local --jobs 4
   $ cst-batch resubmit --out results --category OUT_OF_MEMORY,TIMEOUT --mem-factor 1.5 --time-factor 2
   $ cst-batch resubmit --out results --subjects sub-07,sub-12 --mem 16G --dry-run
 
@@ -53,7 +66,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .description("rerun failed (or never run) tasks as a new compact array, optionally with more memory / time")
     .requiredOption("--out <dir>", "the output folder of `cst-batch submit`")
     .option("--failed", "only failed and stale tasks (not the never-run ones)")
-    .option("--category <list>", "only failures of these categories: TIMEOUT,OUT_OF_MEMORY,... (INPUT = INPUT_MISSING)")
+    .addOption(choiceOption("--category <list>", "only failures of these categories: TIMEOUT,OUT_OF_MEMORY,... (INPUT = INPUT_MISSING)", CATEGORY_VALUES))
     .option("--subjects <list>", "only these subjects (sub-01,02,sub-03_ses-1), comma-separated")
     .option("--time <duration>", "walltime per array task (default: the last submission's)")
     .option("--mem <size>", "memory per array task (default: the last submission's)")
@@ -62,6 +75,8 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--time-factor <f>", "multiply the walltime of TIMEOUT reruns by F (e.g. 2)")
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
+    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs or torque (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
+    .option("--jobs <n>", "local rerun: concurrent subjects (default: CPU count)")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
     .option("--json", "print the result as JSON on stdout")
@@ -75,7 +90,21 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         return n;
       };
       const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
-      const result = await resubmit({
+      const schedulers = ["local", "slurm", "pbs", "torque"] as const;
+      if (flags.scheduler !== undefined && !(schedulers as readonly string[]).includes(flags.scheduler)) {
+        throw new CstError("USAGE", `--scheduler must be one of ${schedulers.join(", ")}, found ${JSON.stringify(flags.scheduler)}`, { hint: "e.g. --scheduler local" });
+      }
+      const jobs = number("--jobs", flags.jobs);
+      const [{ localConsole }, { defaultJobs }] = await Promise.all([import("../local-submit.js"), import("../../local/run-local.js")]);
+      const local = localConsole(Boolean(flags.json));
+      let result: ResubmitResult;
+      try {
+      result = await resubmit({
+        ...(flags.scheduler ? { scheduler: flags.scheduler as (typeof schedulers)[number] } : {}),
+        ...(jobs !== null ? { jobs: Math.floor(jobs) } : {}),
+        signal: local.signal,
+        onLocalProgress: (progress) => local.onEvent({ type: "progress", progress }),
+        onLocalStart: (indices, total) => local.onEvent({ type: "pool-started", indices, jobs: jobs !== null ? Math.floor(jobs) : defaultJobs(), total }),
         out: flags.out,
         failedOnly: Boolean(flags.failed),
         categories: flags.category !== undefined ? parseCategoryList(flags.category) : null,
@@ -91,17 +120,25 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         commandLine: ["cst-batch", ...process.argv.slice(2)],
         ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
       });
+      } finally {
+        local.close();
+      }
       if (flags.json) out.json(resultJson(result));
       else printHuman(result, Boolean(flags.dryRun));
-      setExit(EXIT.OK);
+      const ran = result.groups.flatMap((g) => g.local?.results ?? []);
+      const interrupted = result.groups.some((g) => g.local?.interrupted);
+      setExit(interrupted ? EXIT.INTERRUPTED : ran.some((r) => r.outcome.kind === "failed") ? EXIT.SUBJECT_FAILED : EXIT.OK);
     });
 }
 
 function resultJson(r: ResubmitResult): unknown {
   return {
-    kind: r.groups.length === 0 ? "nothing-to-do" : r.groups.some((g) => g.result?.kind === "submitted") ? "submitted" : (r.groups[0]?.result?.kind ?? "nothing-to-do"),
+    kind: r.groups.length === 0 ? "nothing-to-do" : r.groups.some((g) => g.local) ? "ran-locally" : r.groups.some((g) => g.result?.kind === "submitted") ? "submitted" : (r.groups[0]?.result?.kind ?? (r.scheduler === "local" ? "dry-run" : "nothing-to-do")),
     scheduler: r.scheduler,
-    base_submission: r.base.submission_id,
+    base_submission: r.base?.submission_id ?? null,
+    replanned: r.replan.replanned,
+    blocked: r.replan.blocked.map((b) => ({ key: b.key, reason: b.reason })),
+    plan_path: r.replan.planPath,
     rerun: r.selection.rerun.map((i) => r.status.rows.find((row) => row.index === i)?.key ?? String(i)),
     skipped: r.selection.skipped,
     groups: r.groups.map((g) => ({
@@ -116,6 +153,7 @@ function resultJson(r: ResubmitResult): unknown {
       collect_job_id: g.result && g.result.kind === "submitted" ? (g.result.submission.collect?.job_id ?? null) : null,
       chunks: g.result && g.result.kind !== "nothing-to-do" ? g.result.submission.chunks : [],
       notes: g.result?.notes ?? [],
+      local_results: g.local ? g.local.results.map((x) => ({ key: x.key, outcome: x.outcome.kind, category: x.outcome.kind === "failed" ? x.outcome.category : null })) : null,
       warnings: g.result?.warnings ?? [],
     })),
     notes: r.notes,
@@ -124,6 +162,24 @@ function resultJson(r: ResubmitResult): unknown {
 
 function printHuman(r: ResubmitResult, dryRun: boolean): void {
   for (const s of r.selection.skipped) out.info(`skipped ${s.key}: ${s.why}`);
+  for (const p of r.replan.replanned) out.info(`${p.key}: ${dryRun ? "would be planned again" : "planned again"} (${p.reason})`);
+  for (const b of r.replan.blocked) out.warn(`${b.key}: not rerun: ${b.reason}`);
+  if (r.scheduler === "local") {
+    if (r.groups.length === 0) {
+      out.info("nothing to rerun: no task matches (see `cst-batch status`)");
+      return;
+    }
+    for (const g of r.groups) {
+      const keys = g.indices.map((i) => r.status.rows.find((row) => row.index === i)?.key ?? String(i));
+      if (!g.local) {
+        out.info(`${color("1", "dry run")} ${g.label}: would rerun here ${keys.length} task(s): ${keys.join(", ")}${g.explicitTimeoutMinutes !== null ? ` (timeout ${g.explicitTimeoutMinutes} min)` : ""}`);
+        continue;
+      }
+      for (const x of g.local.results) out.info(`  ${x.key}: ${x.outcome.kind}${x.outcome.kind === "failed" ? ` ${x.outcome.category}` : ""}`);
+    }
+    out.info(`see \`cst-batch status --out ${shellQuote(r.status.out)}\``);
+    return;
+  }
   if (r.groups.length === 0) {
     out.info("nothing to resubmit: no task matches (see `cst-batch status`)");
     return;

@@ -1,11 +1,15 @@
 import type { Command } from "commander";
+import { CATEGORY_VALUES, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import { nextStepsFor } from "../../failures/study.js";
 import type { StatusReport } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
+import { summarizeStatus } from "../../status/summary.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
-import { color, out } from "../output.js";
+import { out } from "../output.js";
+import { chooseView, formatFailing, formatRows, formatWhatNow, schedulerLines, totalsLine } from "../status-format.js";
+import { watchStatus } from "../status-watch.js";
 import type { SetExit } from "./set-exit.js";
 import { formatSetAside } from "../../study/set-aside.js";
 
@@ -15,6 +19,7 @@ interface StatusFlags {
   watch?: boolean;
   interval?: string;
   failed?: boolean;
+  all?: boolean;
   category?: string;
   scheduler?: boolean;
   writeBack?: boolean;
@@ -26,11 +31,13 @@ States (how each is derived, in this order):
   done              _done.json is current for the task's configuration
   running           the subject lock is held by a live run-one (or the scheduler runs its element)
   stale             the lock is held by orphans of a dead run-one, or _work/attempt.json was left
-                    by an attempt that died without a record (the scheduler's reason shown when known)
+                    by an attempt that died without a record (the scheduler's reason shown when known);
+                    collect counts it the same way (one derivation: src/state/task-state.ts)
   pending-in-queue  its newest array element is queued (or busy with an earlier task of its chunk)
   failed            an attempt record says so, or the scheduler ended the element with no record
                     (OOM, walltime, node failure, cancel): that verdict is written back as an
                     attempt record with recorded_by "scheduler" (once; --no-write-back to skip)
+  damaged           _done.json cannot be read (its path is shown; the next run moves it aside)
   not-run           the element ended before reaching the task
   unknown           submitted, but the scheduler no longer knows the element and nothing was recorded
   never-submitted   none of the above
@@ -45,22 +52,36 @@ Examples:
   $ cst-batch status --out results --json | jq '.totals'
   $ cst-batch status --out results --exit-code || echo "some subjects failed"
 
-Below the totals, each failure category found is listed with its next step for this study (the
-failure catalogue; \`--json\`: "next_steps").
+What is shown: one row per task when every row fits on the terminal (with the summary under it),
+else the summary: counts by state, failing subjects by category, damaged markers. Off a terminal
+(a pipe or a file) the same rule applies with a budget of 50 lines. --all lists every row,
+--failed / --category the failing ones. Notes are cut at a word to fit the width (full text in
+--json). A task that ended without a record of its own names the scheduler's output file
+(e.g. logs/scheduler/array_12_3.out) as its log.
+
+It always ends with "what now": per failure category the next step for this study (from the
+failure catalogue), with logs to read first; stale, damaged and never-run tasks; what is still
+running or queued (--json: "next_steps" and "what_now").
+
+--watch redraws in place on a terminal (fixed header and summary), shows a scheduler that cannot
+be asked as one state line (not a message per refresh), and exits by itself once nothing is
+queued or running (Ctrl-C stops it earlier). Off a terminal it prints a block when something
+changed.
 
 ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED])}`;
 
-/** `cst-batch status`: one row per task, totals, the scheduler's view folded in. */
+/** `cst-batch status`: the study's state (rows or a summary), the scheduler's view folded in, and what to do next. */
 export function registerStatusCommand(program: Command, setExit: SetExit): void {
   program
     .command("status")
-    .description("show every task's state (done, running, queued, failed with its cause, stale, never submitted) from the records and the scheduler")
+    .description("show the study's state (done, running, queued, failed with its cause, stale, damaged, never submitted) and what to do next")
     .requiredOption("--out <dir>", "the output folder of `cst-batch submit`")
     .option("--json", "print the report as JSON on stdout")
-    .option("--watch", "refresh until Ctrl-C (in place on a terminal; with --json one JSON document per line)")
+    .option("--watch", "refresh until nothing is queued or running (in place on a terminal; with --json one JSON document per line)")
     .option("--interval <seconds>", "seconds between refreshes with --watch (default 10, at least 2)")
-    .option("--failed", "list only failed and stale tasks")
-    .option("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)")
+    .option("--all", "list every task (default: rows when they fit on the terminal, else a summary)")
+    .option("--failed", "list only failed, stale and damaged tasks")
+    .addOption(choiceOption("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)", CATEGORY_VALUES))
     .option("--no-scheduler", "do not ask the scheduler; the output folder's records only")
     .option("--no-write-back", "do not record the scheduler's verdicts into subject folders")
     .option("--exit-code", "exit with the \"a subject failed\" code when a task is failed or stale (default: success whatever the subjects' outcome)")
@@ -72,20 +93,26 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
       if (flags.exitCode && flags.watch) throw new CstError("USAGE", "--exit-code cannot be combined with --watch", { hint: "run status once with --exit-code" });
       const read = (): Promise<StatusReport> =>
         readStatus(flags.out, { queryScheduler: flags.scheduler !== false, writeBack: flags.writeBack !== false, ...schedulerTimeout() });
-      const show = (report: StatusReport): string => {
-        const rows = filterRows(report.rows, Boolean(flags.failed), categories);
-        return flags.json ? JSON.stringify(reportJson(report, rows), null, 2) + "\n" : formatReport(report, rows);
-      };
+      const select = (r: StatusReport): StatusRow[] => filterRows(r.rows, Boolean(flags.failed), categories);
+      const listRequested = Boolean(flags.all || flags.failed || categories);
       if (!flags.watch) {
         const report = await read();
-        process.stdout.write(show(report));
+        const terminal = process.stdout.isTTY ? { rows: process.stdout.rows ?? null, columns: process.stdout.columns ?? 120 } : null;
+        process.stdout.write(
+          flags.json ? JSON.stringify(reportJson(report, select(report)), null, 2) + "\n" : formatReport(report, select(report), { listRequested, terminalRows: terminal?.rows ?? null, width: terminal?.columns ?? 160 }),
+        );
         for (const p of report.problems.slice(0, 20)) out.warn(p);
         setExit(flags.exitCode && report.totals.failed + report.totals.stale > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
         return;
       }
-      // --watch --json: one compact JSON document per line and refresh (a stream a script can read).
-      const showWatched = flags.json ? (r: StatusReport): string => JSON.stringify(reportJson(r, filterRows(r.rows, Boolean(flags.failed), categories))) + "\n" : show;
-      await watch(read, showWatched, interval, Boolean(flags.json));
+      await watchStatus({
+        read,
+        interval,
+        json: Boolean(flags.json),
+        renderJson: (r) => JSON.stringify(reportJson(r, select(r))) + "\n",
+        render: (r, size) => formatReport(r, select(r), { listRequested, terminalRows: size.rows, width: size.columns, watching: true }),
+        warn: (p) => out.warn(p),
+      });
       setExit(EXIT.OK);
     });
 }
@@ -104,50 +131,16 @@ function parseInterval(text: string | undefined): number {
   return n;
 }
 
-/** Refresh every `interval` seconds until SIGINT/SIGTERM: in place on a terminal, as plain blocks otherwise. */
-async function watch(read: () => Promise<StatusReport>, show: (r: StatusReport) => string, interval: number, jsonLines: boolean): Promise<void> {
-  const tty = Boolean(process.stdout.isTTY) && !jsonLines;
-  let stop = false;
-  let wake: (() => void) | null = null;
-  const onSignal = (): void => {
-    stop = true;
-    wake?.();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    while (!stop) {
-      const report = await read();
-      const text = show(report);
-      const stamp = `status of ${report.out} at ${new Date().toLocaleTimeString()} (every ${interval} s; Ctrl-C stops)\n`;
-      if (jsonLines) process.stdout.write(text);
-      else if (tty) process.stdout.write(`\u001b[H\u001b[2J${stamp}${text}`);
-      else process.stdout.write(`--- ${stamp}${text}\n`);
-      if (stop) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, interval * 1000);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-    }
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-}
-
 function filterRows(rows: StatusRow[], failedOnly: boolean, categories: FailureCategory[] | null): StatusRow[] {
   return rows.filter((r) => {
-    if (failedOnly && r.state !== "failed" && r.state !== "stale") return false;
+    if (failedOnly && r.state !== "failed" && r.state !== "stale" && r.state !== "damaged") return false;
     if (categories && !(r.category !== null && categories.includes(r.category) && (r.state === "failed" || r.state === "stale"))) return false;
     return true;
   });
 }
 
 function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
+  const summary = summarizeStatus(report);
   return {
     kind: "cst-batch-status",
     generated_at: report.generatedAt,
@@ -155,7 +148,10 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     plan: { plan_id: report.plan.planId, path: report.plan.path, task_count: report.plan.taskCount },
     totals: report.totals,
     by_category: report.byCategory,
+    failing: summary.failing,
+    damaged: summary.damaged,
     next_steps: nextStepsFor(report.byCategory, report.study).map((n) => ({ category: n.category, count: n.count, next_step: n.nextStep })),
+    what_now: summary.nextSteps,
     scheduler: report.scheduler,
     submissions: report.submissions,
     write_backs: report.writeBacks,
@@ -175,64 +171,32 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
       job_id: r.jobId,
       log_path: r.logPath,
       error_log_path: r.errorLogPath,
+      scheduler_log_path: r.schedulerLogPath,
+      damaged_file: r.damagedFile,
       scheduler: r.scheduler,
     })),
     problems: report.problems,
   };
 }
 
-const STATE_COLOR: Partial<Record<StatusRow["state"], string>> = { done: "32", running: "36", failed: "31", stale: "33", "not-run": "33", unknown: "33" };
-
-function formatDuration(s: number | null): string {
-  if (s === null) return "";
-  const t = Math.round(s);
-  if (t < 60) return `${t}s`;
-  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
-  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-function formatRss(kb: number | null): string {
-  if (kb === null) return "";
-  return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)}G` : `${Math.round(kb / 1024)}M`;
-}
-
-/** The human table (stdout) with totals under it. */
-export function formatReport(report: StatusReport, rows: StatusRow[]): string {
-  const header = ["subject", "session", "state", "category", "tries", "last", "maxrss", "job", "log", "note"];
-  const cells = rows.map((r) => [
-    r.subject,
-    r.session ?? "",
-    r.state,
-    r.category ?? "",
-    String(r.attempts),
-    formatDuration(r.durationSeconds),
-    formatRss(r.maxRssKb),
-    r.jobId ?? "",
-    r.state === "done" ? r.logPath : (r.errorLogPath ?? r.logPath),
-    r.state === "done" ? "" : (r.reason ?? "").split("\n")[0]!.slice(0, 160),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
-  const line = (c: string[], colorState = false): string =>
-    c
-      .map((cell, i) => {
-        const padded = i === c.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
-        const code = colorState && i === 2 ? STATE_COLOR[cell as StatusRow["state"]] : undefined;
-        return code ? color(code, padded) : padded;
-      })
-      .join("  ")
-      .trimEnd();
-  const lines = rows.length > 0 ? [line(header), ...cells.map((c) => line(c, true))] : [];
-  const t = report.totals;
-  const parts = (["done", "running", "pending-in-queue", "failed", "stale", "not-run", "unknown", "never-submitted"] as const).filter((k) => t[k] > 0).map((k) => `${t[k]} ${k}`);
-  lines.push(`${t.total} task(s): ${parts.join(", ") || "none"}`);
+/** The human report: rows or the summary (see `chooseView`), the scheduler's state, then what now. */
+export function formatReport(
+  report: StatusReport,
+  rows: StatusRow[],
+  opts: { listRequested: boolean; terminalRows: number | null; width: number; watching?: boolean } = { listRequested: true, terminalRows: null, width: 160 },
+): string {
+  const summary = summarizeStatus(report);
+  const failing = formatFailing(report, summary);
+  const tail = [...schedulerLines(report), ...formatWhatNow(report, summary)];
+  const view = chooseView({ listRequested: opts.listRequested, rowCount: rows.length, summaryLines: 2 + failing.length + tail.length + (opts.watching ? 1 : 0), terminalRows: opts.terminalRows });
+  const lines: string[] = [];
+  if (view === "rows") lines.push(...formatRows(report, rows, opts.width));
+  lines.push(totalsLine(report));
   lines.push(...formatSetAside(report.setAside, report.out));
-  const cats = Object.entries(report.byCategory);
-  if (cats.length > 0) lines.push(`failures by category: ${cats.map(([k, n]) => `${k} ${n}`).join(", ")}`);
-  for (const n of nextStepsFor(report.byCategory, report.study)) lines.push(`next step for ${n.category} (${n.count}): ${n.nextStep}`);
-  for (const s of report.scheduler.sources) {
-    lines.push(`scheduler ${s.scheduler}: ${s.source === "none" ? "not asked successfully" : `via ${s.source}`}${s.note ? ` (${s.note})` : ""}`);
+  if (view === "summary") {
+    if (failing.length > 0) lines.push("failing subjects by category:", ...failing);
+    lines.push(`(summary: ${rows.length} rows do not fit; --all lists every task, --failed the failing ones, --json everything)`);
   }
-  const written = report.writeBacks.filter((w) => w.outcome.kind === "written");
-  if (written.length > 0) lines.push(`recorded the scheduler's verdict for ${written.length} task(s): ${written.slice(0, 10).map((w) => `${w.key} ${w.outcome.kind === "written" ? w.outcome.category : ""}`).join(", ")}${written.length > 10 ? ", ..." : ""}`);
+  lines.push(...tail);
   return lines.join("\n") + "\n";
 }

@@ -66,6 +66,14 @@ describe("completion script generated from the command tree", () => {
       expect(complete("cst-batch collect --out plan --j")).toEqual(["--json"]);
       expect(complete("cst-batch collect --out cst-batch.ba")).toEqual(["cst-batch.bash"]);
     });
+
+    it("offers the allowed values of choice flags: --scheduler, --category, --container-runtime", () => {
+      expect(complete("cst-batch submit --scheduler ")).toEqual(["auto", "slurm", "pbs", "torque", "local"]);
+      expect(complete("cst-batch resubmit --scheduler l")).toEqual(["local"]);
+      expect(complete("cst-batch status --category TI")).toEqual(["TIMEOUT"]);
+      expect(complete("cst-batch resubmit --category OUT")).toEqual(["OUT_OF_MEMORY"]);
+      expect(complete("cst-batch submit --container-runtime ")).toEqual(["apptainer", "singularity"]);
+    });
   });
 
   it("the zsh script loads the same function through bashcompinit", async () => {

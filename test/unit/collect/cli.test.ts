@@ -58,9 +58,9 @@ describe("cst-batch collect", () => {
   it("--exit-code: 4 (a subject failed) when a subject failed, 0 when none did; each category found gets its next step for this study", async () => {
     study();
     expect(await run(["--out", out, "--exit-code"])).toBe(EXIT.SUBJECT_FAILED);
-    // No scheduler submission is recorded: a local study, so the next step names no `resubmit`.
-    expect(stderr).toMatch(/next step for OUT_OF_MEMORY \(1\): .*`cst-batch submit --scheduler local --out /);
-    expect(stderr).not.toMatch(/cst-batch resubmit/);
+    // No scheduler submission is recorded: a local study, so the rerun is a local resubmit (fewer workers, no memory factor).
+    expect(stderr).toMatch(/next step for OUT_OF_MEMORY \(1\): .*`cst-batch resubmit --out \S+ --category OUT_OF_MEMORY --jobs 1`/);
+    expect(stderr).not.toMatch(/--mem-factor/);
   });
 
   it("--exit-code exits 0 when every subject succeeded", async () => {

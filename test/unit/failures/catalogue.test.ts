@@ -209,15 +209,19 @@ describe("next steps name commands that work for the study", () => {
     expect(checked).toBeGreaterThanOrEqual(FAILURE_ENTRIES.length * Object.keys(STUDIES).length);
   });
 
-  it("a local study is never told to resubmit (it needs a scheduler submission); a cluster study's rerun is resubmit with its factor", () => {
+  it("a local study's rerun is resubmit here (it runs locally, without scheduler factors); a cluster study's rerun is resubmit with its factor", () => {
     for (const e of FAILURE_ENTRIES) {
-      expect(nextStepFor(e.category, STUDIES["local study"]!)).not.toMatch(/resubmit/);
+      const study = nextStepFor(e.category, STUDIES["local study"]!);
+      expect(study).toContain("`cst-batch resubmit --out /data/out");
       const local = nextStepFor(e.category, STUDIES["local task"]!);
-      expect(local).not.toMatch(/resubmit/);
-      // VALIDATION: the plan no longer fits, so the same plan and index would fail again: plan again.
-      if (e.category === "VALIDATION") expect(local).toContain("`cst-batch submit --scheduler local --out /data/out --bids-dir /data/bids`");
-      else expect(local).toContain("`cst-batch run-one --plan /data/out/.cst-batch/plans/p1.json --index 7");
-      const cluster = commandsIn(nextStepFor(e.category, STUDIES["cluster subject"]!)).filter((c) => c[0] === "resubmit");
+      const localRuns = commandsIn(local).filter((c) => c[0] === "resubmit");
+      expect(localRuns.length, e.category).toBeGreaterThan(0);
+      for (const c of localRuns) {
+        expect(c.join(" ")).toContain("--subjects sub-07");
+        expect(c).not.toContain("--time-factor");
+        expect(c).not.toContain("--mem-factor");
+      }
+    const cluster = commandsIn(nextStepFor(e.category, STUDIES["cluster subject"]!)).filter((c) => c[0] === "resubmit");
       expect(cluster.length, e.category).toBeGreaterThan(0);
       for (const c of cluster) expect(c.join(" ")).toContain("--subjects sub-01_ses-02");
       const last = cluster.at(-1)!;
@@ -236,6 +240,6 @@ describe("next steps name commands that work for the study", () => {
       ["TIMEOUT", 1],
       ["OUT_OF_MEMORY", 2],
     ]);
-    expect(steps[0]!.nextStep).toContain("`cst-batch submit --scheduler local --out /o --manifest /m.json --timeout-minutes 20`");
+    expect(steps[0]!.nextStep).toContain("`cst-batch resubmit --out /o --category TIMEOUT --timeout-minutes 20`");
   });
 });

@@ -31,7 +31,7 @@ function row(i: number, over: Partial<ReportRowInput> = {}): ReportRowInput {
 }
 
 function input(rows: ReportRowInput[]): ReportInput {
-  const counts = { total: rows.length, success: 0, failed: 0, pending: 0, running: 0 };
+  const counts = { total: rows.length, success: 0, failed: 0, pending: 0, running: 0, stale: 0 };
   for (const r of rows) counts[r.status]++;
   return { generatedAt: "2026-01-01T00:00:00Z", planId: "p1", csttoolVersion: "0.5.0", counts, byCategory: {}, problemCount: 0, rows };
 }

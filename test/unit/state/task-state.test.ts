@@ -130,12 +130,13 @@ describe("readTaskState", () => {
     expect(s.problems[0]).toContain(bad);
   });
 
-  it("_work/attempt.json marks a started attempt", async () => {
+  it("_work/attempt.json left with nobody holding the lock is a stale attempt (as status counts it)", async () => {
     const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
     writeAttemptStart(out, task!);
     const s = await readTaskState(out, task!);
     expect(s.started).toBe(true);
-    expect(s.status).toBe("pending");
+    expect(s.status).toBe("stale");
+    expect(s.attemptStart).not.toBeNull();
   });
 
   it("a current _done.json is success even with a leftover _work/ (a forced re-run under way)", async () => {
@@ -193,13 +194,13 @@ describe("readTaskState", () => {
       expect((await readTaskState(out, task!)).status).toBe("success");
     });
 
-    it("a released lock file left behind is free", async () => {
+    it("a released lock file left behind is free (the attempt it left is stale, not running)", async () => {
       const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
       writeAttemptStart(out, task!);
       writeFileSync(lockFile(out, task!), JSON.stringify(OWNER));
       const s = await readTaskState(out, task!);
       expect(s.lock.kind).toBe("free");
-      expect(s.status).toBe("pending");
+      expect(s.status).toBe("stale");
     });
   });
 });

@@ -1,0 +1,128 @@
+import os from "node:os";
+import path from "node:path";
+import { CstError } from "../errors.js";
+import { ownerProcessAlive, signalQuietly, sleep } from "../processes/procs.js";
+import { getBackend } from "../schedulers/index.js";
+import { runSchedulerCommand, type CommandOutcome } from "../schedulers/runner.js";
+import type { SchedulerName } from "../schedulers/types.js";
+import type { StatusRow } from "../status/derive.js";
+import { jobSequence } from "../status/scheduler-view.js";
+import { readStatus, type StatusReport } from "../status/status.js";
+
+/**
+ * `cancel`: stop a study's queued and running tasks. Scheduler tasks: their array elements are
+ * cancelled with the backend's cancel command (scancel / qdel of the recorded job ids, one call
+ * per scheduler); a running run-one receives the scheduler's SIGTERM and records CANCELLED, and
+ * the scheduler's CANCELLED verdict of a queued element is recorded by the status that follows
+ * (write-back). A local run (`submit --scheduler local`): its process (the lock owner of its
+ * running subjects, this host only) gets SIGTERM, stops taking new tasks, records the running
+ * ones as CANCELLED and collects. Running it again finds nothing in flight and does nothing.
+ */
+export interface CancelRequest {
+  out: string;
+  /** `sub-01`, `01`, `sub-01_ses-02` (a subject selects all its sessions); default every task. */
+  subjects?: string[] | null;
+  /** How long to wait for the cancelled tasks to leave the queue and record their end (default 60 s). */
+  waitMs?: number;
+  env?: NodeJS.ProcessEnv;
+  commandTimeoutMs?: number;
+}
+
+export interface CancelTarget {
+  key: string;
+  /** State before the cancel. */
+  state: "running" | "pending-in-queue";
+  how: "scheduler" | "local";
+  /** Element id (`12_3`) or `pid 4711 on host`. */
+  id: string;
+}
+
+export interface CancelResult {
+  targets: CancelTarget[];
+  commands: Array<{ argv: string[]; outcome: CommandOutcome["kind"]; stderr: string }>;
+  /** Local run processes signalled. */
+  signalled: number[];
+  /** Targets still queued or running when the wait ended. */
+  stillInFlight: string[];
+  after: StatusReport;
+}
+
+function matchesSubject(row: StatusRow, wanted: readonly string[]): boolean {
+  return wanted.some((w) => {
+    const id = w.startsWith("sub-") ? w : `sub-${w}`;
+    return id === row.subject || id === row.key;
+  });
+}
+
+const inFlight = (r: StatusRow): boolean => r.state === "running" || r.state === "pending-in-queue";
+
+export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
+  const out = path.resolve(req.out);
+  const statusOpts = { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { schedulerTimeoutMs: req.commandTimeoutMs } : {}) };
+  const before = await readStatus(out, statusOpts);
+  if (req.subjects) {
+    const unknown = req.subjects.filter((s) => !before.rows.some((r) => matchesSubject(r, [s])));
+    if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`, { hint: `see \`cst-batch status --out ${out} --all\`` });
+  }
+  const rows = before.rows.filter((r) => inFlight(r) && (!req.subjects || matchesSubject(r, req.subjects)));
+
+  // Which scheduler each recorded job belongs to (by its sequence number).
+  const schedulerOf = new Map<string, SchedulerName>();
+  for (const s of before.submissions) if (s.scheduler !== "local") for (const j of s.jobIds) schedulerOf.set(jobSequence(j), s.scheduler as SchedulerName);
+
+  const host = os.hostname();
+  const targets: CancelTarget[] = [];
+  const elements = new Map<SchedulerName, Set<string>>();
+  const pids = new Map<number, string>();
+  for (const r of rows) {
+    const state = r.state as CancelTarget["state"];
+    const owner = r.lockOwner;
+    const jobId = owner?.jobId ?? r.jobId;
+    const sched = jobId ? schedulerOf.get(jobSequence(jobId)) : undefined;
+    if (jobId && sched) {
+      let set = elements.get(sched);
+      if (!set) elements.set(sched, (set = new Set()));
+      set.add(jobId);
+      targets.push({ key: r.key, state, how: "scheduler", id: jobId });
+    } else if (owner && !owner.jobId && owner.host === host && (await ownerProcessAlive(owner.pid, owner.since))) {
+      pids.set(owner.pid, owner.since);
+      targets.push({ key: r.key, state, how: "local", id: `pid ${owner.pid} on ${owner.host}` });
+    } else if (owner && !owner.jobId && owner.host !== host) {
+      throw new CstError("USAGE", `${r.key} is run locally on ${owner.host} (pid ${owner.pid}); a local run can only be cancelled on its own host`, {
+        hint: `run \`cst-batch cancel --out ${out}\` on ${owner.host}, or press Ctrl-C where the run was started`,
+      });
+    }
+  }
+
+  const commands: CancelResult["commands"] = [];
+  for (const [sched, ids] of elements) {
+    const argv = getBackend(sched).cancelArgv([...ids]);
+    const outcome = await runSchedulerCommand(argv, { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { timeoutMs: req.commandTimeoutMs } : {}) });
+    commands.push({ argv, outcome: outcome.kind, stderr: outcome.kind === "ok" || outcome.kind === "failed" || outcome.kind === "timeout" ? outcome.stderr.trim() : `${outcome.command}: not found` });
+    if (outcome.kind !== "ok") {
+      throw new CstError("SCHEDULER", `${argv[0]} failed: ${outcome.kind === "missing" ? `${outcome.command} not found on PATH` : commands.at(-1)!.stderr || outcome.kind}`, {
+        hint: `check that the scheduler can be reached from here, then run \`cst-batch cancel --out ${out}\` again (it is safe to repeat)`,
+      });
+    }
+  }
+  // A local run: SIGTERM makes it stop taking tasks and record its running subjects as CANCELLED.
+  for (const pid of pids.keys()) signalQuietly(pid, "SIGTERM");
+
+  // Wait for the cancelled tasks to leave the queue and record their end, then record what only
+  // the scheduler knows (a queued element's CANCELLED) through status's write-back.
+  const deadline = Date.now() + (req.waitMs ?? 60_000);
+  const keys = new Set(targets.map((t) => t.key));
+  let after = before;
+  while (targets.length > 0) {
+    await sleep(1000);
+    // A zombie (exited, not yet reaped by its parent) counts as gone.
+    let localAlive = false;
+    for (const [pid, since] of pids) if (await ownerProcessAlive(pid, since)) localAlive = true;
+    after = await readStatus(out, statusOpts);
+    const left = after.rows.filter((r) => keys.has(r.key) && inFlight(r));
+    if ((left.length === 0 && !localAlive) || Date.now() > deadline) break;
+  }
+  if (targets.length === 0) after = before;
+  const stillInFlight = after.rows.filter((r) => keys.has(r.key) && inFlight(r)).map((r) => r.key);
+  return { targets, commands, signalled: [...pids.keys()], stillInFlight, after };
+}

@@ -1,0 +1,92 @@
+import type { Command } from "commander";
+import { EXIT } from "../../errors.js";
+import type { CancelResult } from "../../cancel/cancel.js";
+import { exitCodesHelp } from "../exit-codes-help.js";
+import { color, out } from "../output.js";
+import type { SetExit } from "./set-exit.js";
+
+interface CancelFlags {
+  out: string;
+  subjects?: string;
+  wait?: string;
+  json?: boolean;
+}
+
+const HELP_AFTER = `
+What is cancelled: every task of the study that status shows as running or queued (narrowed by
+--subjects). Tasks on a scheduler: their array elements, with one scancel (Slurm) or qdel
+(PBS Pro, Torque) of the recorded job ids; a running subject receives the scheduler's SIGTERM and
+records CANCELLED, a queued one is recorded CANCELLED from the scheduler's verdict. A local run
+(submit --scheduler local, this host): its process gets SIGTERM, records its running subjects as
+CANCELLED, starts nothing more and collects. Done and failed subjects are left alone.
+
+cancel waits (default 60 s, --wait) for the tasks to end and their records, then shows what they
+came to. Running it again finds nothing to cancel and changes nothing. Rerun later with
+\`cst-batch resubmit --out DIR --category CANCELLED\` (or resubmit --failed).
+
+Examples:
+  $ cst-batch cancel --out /scratch/study-cst
+  $ cst-batch cancel --out results --subjects sub-07,sub-12 --json
+
+${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SYSTEM])}`;
+
+/** `cst-batch cancel`: stop the study's queued and running tasks. */
+export function registerCancelCommand(program: Command, setExit: SetExit): void {
+  program
+    .command("cancel")
+    .description("cancel the study's queued and running tasks (scancel/qdel of its recorded jobs, or its local run); safe to repeat")
+    .requiredOption("--out <dir>", "the output folder of `cst-batch submit`")
+    .option("--subjects <list>", "only these subjects (sub-01,02,sub-03_ses-1), comma-separated")
+    .option("--wait <seconds>", "how long to wait for the cancelled tasks to record their end (default 60)")
+    .option("--json", "print the result as JSON on stdout")
+    .addHelpText("after", HELP_AFTER)
+    .action(async (flags: CancelFlags) => {
+      const { cancelStudy } = await import("../../cancel/cancel.js");
+      const { CstError } = await import("../../errors.js");
+      let waitMs: number | undefined;
+      if (flags.wait !== undefined) {
+        const n = Number(flags.wait);
+        if (!Number.isFinite(n) || n < 0) throw new CstError("USAGE", `--wait must be a number of seconds >= 0, found ${JSON.stringify(flags.wait)}`);
+        waitMs = n * 1000;
+      }
+      const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
+      const result = await cancelStudy({
+        out: flags.out,
+        subjects: flags.subjects !== undefined ? flags.subjects.split(",").map((s) => s.trim()).filter(Boolean) : null,
+        ...(waitMs !== undefined ? { waitMs } : {}),
+        ...(Number.isFinite(timeoutEnv) && timeoutEnv > 0 ? { commandTimeoutMs: timeoutEnv * 1000 } : {}),
+      });
+      if (flags.json) out.json(resultJson(result));
+      else printHuman(result);
+      setExit(EXIT.OK);
+    });
+}
+
+function resultJson(r: CancelResult): unknown {
+  const byKey = new Map(r.after.rows.map((row) => [row.key, row]));
+  return {
+    kind: r.targets.length === 0 ? "nothing-to-cancel" : "cancelled",
+    out: r.after.out,
+    targets: r.targets.map((t) => ({ key: t.key, state_before: t.state, how: t.how, id: t.id, state_after: byKey.get(t.key)?.state ?? null, category_after: byKey.get(t.key)?.category ?? null })),
+    commands: r.commands,
+    signalled_pids: r.signalled,
+    still_in_flight: r.stillInFlight,
+    totals: r.after.totals,
+  };
+}
+
+function printHuman(r: CancelResult): void {
+  if (r.targets.length === 0) {
+    out.info(`nothing to cancel: no task of ${r.after.out} is queued or running`);
+    return;
+  }
+  for (const c of r.commands) out.info(`${c.argv.join(" ")}: ${c.outcome}`);
+  if (r.signalled.length > 0) out.info(`local run: SIGTERM to pid ${r.signalled.join(", ")}`);
+  const byKey = new Map(r.after.rows.map((row) => [row.key, row]));
+  for (const t of r.targets) {
+    const after = byKey.get(t.key);
+    out.info(`  ${t.key}: ${t.state} (${t.id}) -> ${after ? `${after.state}${after.category ? ` ${after.category}` : ""}` : "?"}`);
+  }
+  out.info(`${color("1", "cancelled")} ${r.targets.length} task(s)`);
+  if (r.stillInFlight.length > 0) out.warn(`still queued or running after the wait: ${r.stillInFlight.join(", ")} (see \`cst-batch status --out ${r.after.out}\`)`);
+}

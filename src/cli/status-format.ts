@@ -1,0 +1,131 @@
+import path from "node:path";
+import { failureHeadline } from "../failures/what-now.js";
+import type { StatusRow, StatusState } from "../status/derive.js";
+import type { StatusReport } from "../status/status.js";
+import { rowLog, type StatusSummary } from "../status/summary.js";
+import { color } from "./output.js";
+
+/**
+ * status's human output: the row table (`--all`, `--failed`, or when every row fits), the
+ * compact summary (counts by state, failing subjects by category, damaged markers), the
+ * scheduler's state and the "what now" steps it always ends with.
+ */
+
+const STATE_COLOR: Partial<Record<StatusState, string>> = { done: "32", running: "36", failed: "31", stale: "33", damaged: "31", "not-run": "33", unknown: "33" };
+const STATE_ORDER: readonly StatusState[] = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"];
+/** Subjects named per category in the summary before "+N more". */
+const KEYS_SHOWN = 8;
+
+/** Cut `text` to at most `max` characters at a word boundary (never inside a word or number), marking the cut with `…`. */
+export function cutAtWord(text: string, max: number): string {
+  const whole = text.trimEnd();
+  const one = whole.split("\n")[0]!;
+  if (one.length <= max) return one === whole ? one : `${one} …`;
+  const room = Math.max(1, max - 2);
+  const head = one.slice(0, room + 1);
+  const space = head.lastIndexOf(" ");
+  const cut = space > 0 ? head.slice(0, space) : "";
+  return `${cut.replace(/[\s,;:(]+$/, "")} …`;
+}
+
+function formatDuration(s: number | null): string {
+  if (s === null) return "";
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, "0")}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+function formatRss(kb: number | null): string {
+  if (kb === null) return "";
+  return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)}G` : `${Math.round(kb / 1024)}M`;
+}
+
+/** One row per task; the note column is cut at a word to fit `width` (full text in --json). */
+export function formatRows(report: StatusReport, rows: readonly StatusRow[], width: number): string[] {
+  if (rows.length === 0) return [];
+  const header = ["subject", "session", "state", "category", "tries", "last", "maxrss", "job", "log", "note"];
+  const cells = rows.map((r) => [
+    r.subject,
+    r.session ?? "",
+    r.state,
+    r.category ?? "",
+    String(r.attempts),
+    formatDuration(r.durationSeconds),
+    formatRss(r.maxRssKb),
+    r.jobId ?? "",
+    r.state === "damaged" && r.damagedFile ? path.relative(report.out, r.damagedFile) : rowLog(r, report.out),
+    r.state === "done" ? "" : (r.reason ?? ""),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+  const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0);
+  const noteRoom = Math.max(40, width - fixed);
+  const line = (c: string[], colorState = false): string =>
+    c
+      .map((cell, i) => {
+        const last = i === c.length - 1;
+        const text = last ? cutAtWord(cell, noteRoom) : cell.padEnd(widths[i] ?? 0);
+        const code = colorState && i === 2 ? STATE_COLOR[cell as StatusState] : undefined;
+        return code ? color(code, text) : text;
+      })
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...cells.map((c) => line(c, true))];
+}
+
+/** `12 task(s): 3 done, 1 failed` */
+export function totalsLine(report: StatusReport): string {
+  const t = report.totals;
+  const parts = STATE_ORDER.filter((k) => t[k] > 0).map((k) => `${t[k]} ${k}`);
+  return `${t.total} task(s): ${parts.join(", ") || "none"}`;
+}
+
+/** Failing subjects by category and damaged markers, compact (the summary view). */
+export function formatFailing(report: StatusReport, summary: StatusSummary): string[] {
+  const lines: string[] = [];
+  for (const f of summary.failing) {
+    const more = f.keys.length > KEYS_SHOWN ? `, +${f.keys.length - KEYS_SHOWN} more` : "";
+    lines.push(`  ${f.category} (${f.keys.length}): ${f.keys.slice(0, KEYS_SHOWN).join(", ")}${more}`);
+  }
+  for (const d of summary.damaged.slice(0, KEYS_SHOWN)) lines.push(`  damaged: ${d.key}: ${path.relative(report.out, d.file) || d.file}`);
+  if (summary.damaged.length > KEYS_SHOWN) lines.push(`  damaged: +${summary.damaged.length - KEYS_SHOWN} more (--failed or --json lists them)`);
+  return lines;
+}
+
+/** The scheduler's state: how it was asked, or that it could not be (one line, a state, not a repeated message). */
+export function schedulerLines(report: StatusReport): string[] {
+  return report.scheduler.sources.map(
+    (s) => `scheduler ${s.scheduler}: ${s.source === "none" ? "could not be asked" : `via ${s.source}`}${s.note ? ` (${cutAtWord(s.note, 200)})` : ""}`,
+  );
+}
+
+/** The "what now" lines status ends with. */
+export function formatWhatNow(report: StatusReport, summary: StatusSummary): string[] {
+  const lines: string[] = [];
+  const head = failureHeadline(summary.state);
+  lines.push(head ? `what now (${head}):` : "what now:");
+  for (const s of summary.nextSteps) {
+    lines.push(s.category ? `  next step for ${s.text}` : `  ${s.text}`);
+    if (s.logs.length > 0) lines.push(`    logs: ${s.logs.join(", ")}`);
+  }
+  const written = report.writeBacks.filter((w) => w.outcome.kind === "written");
+  if (written.length > 0) {
+    lines.push(`recorded the scheduler's verdict for ${written.length} task(s): ${written.slice(0, 10).map((w) => `${w.key} ${w.outcome.kind === "written" ? w.outcome.category : ""}`).join(", ")}${written.length > 10 ? ", ..." : ""}`);
+  }
+  return lines;
+}
+
+export type StatusView = "rows" | "summary";
+
+/**
+ * Rows or summary: rows when asked (`--all`, `--failed`, `--category`) or when every row fits in
+ * the terminal's height with the summary under it; the summary otherwise. Off a terminal (a pipe,
+ * a file, a batch job's log) the budget is `PIPE_LINES` lines: a 2,000-row dump in a mail or a
+ * log helps nobody (`--all` lists them; `--json` has every row).
+ */
+export const PIPE_LINES = 50;
+export function chooseView(opts: { listRequested: boolean; rowCount: number; summaryLines: number; terminalRows: number | null }): StatusView {
+  if (opts.listRequested) return "rows";
+  const budget = opts.terminalRows ?? PIPE_LINES;
+  return opts.rowCount + 1 + opts.summaryLines <= budget ? "rows" : "summary";
+}

@@ -1,0 +1,62 @@
+import { checkInputs } from "../run/inputs.js";
+import { buildNiftiInput } from "../plan/inputs.js";
+import { configHash } from "../plan/hash.js";
+import { taskLineOf } from "../plan/plan-format.js";
+import { serializePlan, writePlanFiles, type PlanDraft } from "../plan/write-plan.js";
+import type { Plan, PlanTask } from "../schemas/records.js";
+
+/**
+ * Fix-and-rerun in one command: before `resubmit` runs its selection, each selected task's inputs
+ * are checked against the plan (as run-one would, just before csttool). A NIfTI task whose files
+ * changed (a fixed `.bval`, a replaced DWI) is planned again on its own: its input identity is
+ * read afresh (with the planner's own checks) and its configuration hash recomputed; every other
+ * task keeps its line, so done subjects stay done. The result is a new immutable plan, made
+ * current. A task whose inputs are missing, or that cannot be planned again here (a DICOM series,
+ * a schema-1 plan), is left out of the rerun with the reason and the command that fixes it.
+ */
+export interface ReplanOutcome {
+  plan: Plan;
+  planPath: string;
+  /** Tasks planned again (key, what changed). */
+  replanned: Array<{ key: string; reason: string }>;
+  /** Tasks left out of the rerun: their inputs are missing or cannot be planned again here. */
+  blocked: Array<{ index: number; key: string; reason: string }>;
+}
+
+export async function replanChangedInputs(out: string, plan: Plan, planPath: string, indices: readonly number[], planAgain: string, dryRun = false): Promise<ReplanOutcome> {
+  const replaced = new Map<number, PlanTask>();
+  const replanned: ReplanOutcome["replanned"] = [];
+  const blocked: ReplanOutcome["blocked"] = [];
+  for (const i of indices) {
+    const task = plan.tasks[i]!;
+    const check = await checkInputs(task);
+    if (check.ok) continue;
+    if (check.category === "INPUT_MISSING") {
+      blocked.push({ index: i, key: task.key, reason: `${check.message}; restore the files, then run this resubmit again (or if they moved: ${planAgain})` });
+      continue;
+    }
+    if (check.category !== "VALIDATION" || task.input.kind !== "nifti" || plan.schema_version !== 2) {
+      blocked.push({ index: i, key: task.key, reason: `${check.message}; plan it again: ${planAgain}` });
+      continue;
+    }
+    const built = await buildNiftiInput(task.input.nifti, { subject: task.subject, session: task.session });
+    if (!built.ok) {
+      blocked.push({ index: i, key: task.key, reason: `${built.problems.map((p) => `${p.message} (${p.fix})`).join("; ")}` });
+      continue;
+    }
+    const input = { ...built.input, entities: task.input.entities };
+    replaced.set(i, { ...task, input, config_hash: configHash(task.options, input, plan.csttool.version) });
+    replanned.push({ key: task.key, reason: check.message });
+  }
+  if (replaced.size === 0 || dryRun) {
+    const tasks = plan.tasks.map((t) => replaced.get(t.index) ?? t);
+    return { plan: { ...plan, tasks }, planPath, replanned, blocked };
+  }
+  const { schema_version: _v, kind: _k, plan_id: _id, created_at: _c, ...rest } = plan;
+  const { tasks: _t, ...draftFields } = rest;
+  const draft: PlanDraft = draftFields;
+  const tasks = plan.tasks.map((t) => replaced.get(t.index) ?? t);
+  const serialized = serializePlan(draft, tasks.map(taskLineOf));
+  const written = writePlanFiles(out, serialized, new Date());
+  return { plan: { ...serialized.header, created_at: written.createdAt, tasks }, planPath: written.planPath, replanned, blocked };
+}
