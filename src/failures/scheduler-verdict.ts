@@ -1,0 +1,61 @@
+import type { TaskSchedulerState } from "../schedulers/types.js";
+import type { FailureCategory } from "./catalogue.js";
+import { failureCategoryForState } from "./scheduler-states.js";
+
+/**
+ * When the scheduler's word on how a job ended decides (or corrects) a subject's category. The
+ * one place for these rules; status, collect and resubmit read them through src/status/derive.ts.
+ */
+
+/** Categories run-one records from what it saw itself (a signal, a killed child): the scheduler may know why. */
+export const CORRECTABLE_CATEGORIES: ReadonlySet<FailureCategory> = new Set(["CANCELLED", "KILLED"]);
+
+/** Causes only the scheduler knows; they replace a correctable category. */
+export const SCHEDULER_CAUSES: ReadonlySet<FailureCategory> = new Set(["TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED"]);
+
+/** Causes after which the scheduler itself runs the job again (requeue): not a failure while it does. */
+export const REQUEUE_CAUSES: ReadonlySet<FailureCategory> = new Set(["NODE_FAIL", "PREEMPTED"]);
+
+function atLeast(used: number | null | undefined, limit: number | null | undefined): boolean {
+  return used !== null && used !== undefined && limit !== null && limit !== undefined && limit > 0 && used >= limit;
+}
+
+/**
+ * The category a scheduler-side end implies, from the state and the job's own figures:
+ *   - killed by a signal (Slurm FAILED 0:9, PBS/Torque exit 128+N / 256+N) with the peak memory
+ *     at or above the request: OUT_OF_MEMORY (Slurm `JobAcctGatherParams=OverMemoryKill` kills
+ *     with SIGKILL and says only FAILED 0:9; Torque/PBS kill at the mem limit with a signal);
+ *   - killed by a signal after using the whole walltime: TIMEOUT (Torque's 271 = SIGTERM at the
+ *     walltime when it writes no -11);
+ *   - otherwise killed: KILLED; a plain FAILED (non-zero exit, no signal): SYSTEM (cst-batch
+ *     itself could not run, as a run of the pipeline always leaves a record);
+ *   - any other end: the catalogue's state (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED, CANCELLED).
+ * Null: not a failure (pending, running, completed, unknown).
+ */
+export function categoryOfSchedulerEnd(sched: TaskSchedulerState): FailureCategory | null {
+  const bySignal = sched.state === "killed" || (sched.state === "failed" && sched.signal !== null);
+  if (bySignal) {
+    const memKill = sched.state === "killed" || sched.signal === 9;
+    if (memKill && atLeast(sched.maxRssKb, sched.requestedMemKb)) return "OUT_OF_MEMORY";
+    if (atLeast(sched.elapsedSeconds, sched.requestedSeconds)) return "TIMEOUT";
+    return "KILLED";
+  }
+  if (sched.state === "failed") return "SYSTEM";
+  return failureCategoryForState(sched.state);
+}
+
+/**
+ * The scheduler's correction of a category run-one recorded: its cause when run-one said
+ * CANCELLED or KILLED (it saw a SIGTERM or a dead child) and the scheduler says TIMEOUT,
+ * OUT_OF_MEMORY, NODE_FAIL or PREEMPTED; null when the record stands.
+ */
+export function schedulerCorrection(recorded: FailureCategory, sched: TaskSchedulerState): FailureCategory | null {
+  if (!CORRECTABLE_CATEGORIES.has(recorded)) return null;
+  const cat = categoryOfSchedulerEnd(sched);
+  return cat !== null && SCHEDULER_CAUSES.has(cat) && cat !== recorded ? cat : null;
+}
+
+/** The scheduler still holds the job to run (pending or running): a requeued element is not finished. */
+export function schedulerWillRun(sched: TaskSchedulerState | null): boolean {
+  return sched !== null && (sched.state === "pending" || sched.state === "running");
+}
