@@ -59,3 +59,32 @@ export function schedulerCorrection(recorded: FailureCategory, sched: TaskSchedu
 export function schedulerWillRun(sched: TaskSchedulerState | null): boolean {
   return sched !== null && (sched.state === "pending" || sched.state === "running");
 }
+
+/** What Slurm says about a job at the moment run-one is told to stop (`scontrol show job -o`). */
+export interface StopContext {
+  /** `JobState=` word: RUNNING, REQUEUED, PENDING, TIMEOUT, NODE_FAIL, PREEMPTED, CANCELLED, ... */
+  jobState: string;
+  /** `Reason=` (None, NodeDown, BeginTime, Preemption, ...). */
+  reason: string | null;
+  /** `Restarts=`: how often the scheduler requeued the job so far. */
+  restarts: number | null;
+}
+
+/**
+ * Why the scheduler stopped run-one, when a plain stop signal (SIGTERM: CANCELLED) hides it:
+ *   - the job is requeued (REQUEUED / PENDING again, or more restarts than when run-one started,
+ *     `SLURM_RESTART_COUNT`): PREEMPTED when the reason says preemption, else NODE_FAIL; the
+ *     scheduler runs it again, so this is "requeued by the scheduler", not a failure of the subject;
+ *   - the job ended NODE_FAIL / PREEMPTED / TIMEOUT (the walltime without a warning signal);
+ *   - anything else (CANCELLED by scancel, still RUNNING, not known): null, the signal decides.
+ */
+export function stopCategory(ctx: StopContext, restartsAtStart: number): { category: FailureCategory; requeued: boolean } | null {
+  const state = ctx.jobState.toUpperCase().replace(/\+$/, "");
+  const preempt = state === "PREEMPTED" || /preempt/i.test(ctx.reason ?? "");
+  const requeued = ["REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "PENDING"].includes(state) || (ctx.restarts !== null && ctx.restarts > restartsAtStart);
+  if (requeued) return { category: preempt ? "PREEMPTED" : "NODE_FAIL", requeued: true };
+  if (state === "NODE_FAIL") return { category: "NODE_FAIL", requeued: false };
+  if (preempt) return { category: "PREEMPTED", requeued: false };
+  if (state === "TIMEOUT" || state === "DEADLINE") return { category: "TIMEOUT", requeued: false };
+  return null;
+}

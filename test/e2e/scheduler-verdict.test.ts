@@ -21,7 +21,7 @@ bin=$(dirname "$0")
 name=$(basename "$0")
 echo "$name $*" >> "$bin/calls.log"
 case "$name" in
-  scontrol) echo "MaxArraySize            = 1001"; exit 0 ;;
+  scontrol) if [ "$2" = job ]; then cat "$bin/scontrol-job.out" 2>/dev/null; exit 0; fi; echo "MaxArraySize            = 1001"; exit 0 ;;
   squeue) exit 0 ;;
   sacct) cat "$bin/sacct.out" 2>/dev/null; exit 0 ;;
   scancel) exit 0 ;;
@@ -45,11 +45,12 @@ async function waitFor(check: () => boolean, ms = 30_000): Promise<void> {
 }
 
 /** A one-subject Slurm study (sub-02), submitted as job 1001 with --time 1h --mem 2G; run-one stopped by SIGTERM as Slurm does at the walltime. */
-async function studyStoppedBySigterm(prefix: string) {
+async function studyStoppedBySigterm(prefix: string, scontrolJob: string | null = null, expectCategory = "CANCELLED") {
   const dir = tempDir(prefix);
   const bids = makeDemoBids(path.join(dir, "bids"));
   const out = path.join(dir, "out");
   const bin = fakeSlurm(dir);
+  if (scontrolJob !== null) writeFileSync(path.join(bin, "scontrol-job.out"), scontrolJob);
   const env = { XDG_CONFIG_HOME: path.join(dir, "xdg"), PATH: `${bin}:${process.env.PATH ?? ""}` };
   const sub = runCli(["submit", "--scheduler", "slurm", "--bids-dir", bids, "--out", out, "--include", "sub-02", "--csttool", STANDIN, "--skip-disk-check", "--time", "1h", "--mem", "2G", "--no-profile", "--json"], { env });
   expect(sub.code, sub.stderr).toBe(EXIT.OK);
@@ -65,7 +66,7 @@ async function studyStoppedBySigterm(prefix: string) {
   expect(r.code, r.stderr).toBe(EXIT.TIMEOUT_OR_KILLED);
   const failed = path.join(out, key, "_failed_attempts");
   const [rec] = readdirSync(failed);
-  expect(rec).toMatch(/_CANCELLED$/);
+  expect(rec).toMatch(new RegExp(`_${expectCategory}$`));
   return { dir, out, bin, env, key, failed };
 }
 
@@ -111,3 +112,28 @@ describe("the scheduler's verdict corrects run-one's (built CLI, sacct faked)", 
     }
   }, 240_000);
 });
+
+describe("run-one asks the scheduler why a SIGTERM came (built CLI, scontrol faked)", () => {
+  it("requeued after a node failure (JobState=PENDING, Restarts above SLURM_RESTART_COUNT): NODE_FAIL, requeued by the scheduler; status shows it queued, resubmit leaves it", async () => {
+    const s = await studyStoppedBySigterm("cst-stop-requeue-", "JobId=1002 ArrayJobId=1001 ArrayTaskId=0 JobName=cst-batch JobState=PENDING Reason=BeginTime Dependency=(null) Requeue=1 Restarts=1 BatchFlag=1\n", "NODE_FAIL");
+    const [dirName] = readdirSync(s.failed);
+    const rec = readJson<{ category: string; message: string; recorded_by: string }>(path.join(s.failed, dirName!, "attempt.json"));
+    expect(rec).toMatchObject({ category: "NODE_FAIL", recorded_by: "run-one" });
+    expect(rec.message).toMatch(/^requeued by the scheduler \(node failure\)/);
+    expect(rec.message).toContain("JobState=PENDING");
+    writeFileSync(path.join(s.bin, "sacct.out"), "1001_0|1002|PENDING|0:0|00:00:00||None assigned\n");
+    const st = JSON.parse(runCli(["status", "--out", s.out, "--json"], { env: s.env }).stdout);
+    expect(st.tasks[0]).toMatchObject({ state: "pending-in-queue" });
+    const rs = runCli(["resubmit", "--out", s.out, "--failed", "--no-profile", "--json"], { env: s.env });
+    expect(JSON.parse(rs.stdout)).toMatchObject({ kind: "nothing-to-do" });
+  }, 240_000);
+
+  it("the walltime without a warning signal (JobState=TIMEOUT): run-one records TIMEOUT itself", async () => {
+    await studyStoppedBySigterm("cst-stop-timeout-", "JobId=1002 ArrayJobId=1001 ArrayTaskId=0 JobState=TIMEOUT Reason=TimeLimit Restarts=0\n", "TIMEOUT");
+  }, 240_000);
+
+  it("a user's scancel (JobState=CANCELLED) stays CANCELLED", async () => {
+    await studyStoppedBySigterm("cst-stop-cancel-", "JobId=1002 ArrayJobId=1001 ArrayTaskId=0 JobState=CANCELLED Reason=None Restarts=0\n", "CANCELLED");
+  }, 240_000);
+});
+
