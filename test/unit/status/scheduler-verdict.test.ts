@@ -22,8 +22,9 @@ function attemptsOf(taskDir: string): Array<{ dir: string; record: any }> {
     .map((d) => ({ dir: d, record: JSON.parse(readFileSync(path.join(dir, d, "attempt.json"), "utf8")) }));
 }
 
-/** Hand-written in the recorded sacct -P layout (test/fixtures/schedulers/slurm/sacct_killed.txt): OverMemoryKill's FAILED 0:9, MaxRSS on .batch. */
-const SACCT_OVER_MEMORY_KILL = "30_0|31|FAILED|0:9|00:00:12||localhost\n30_0.batch|31.batch|CANCELLED|0:9|00:00:12|1100000K|localhost\n";
+/** Recorded on the test Slurm in CST_SLURM_MEMORY=overmemorykill mode (fixtures README): FAILED 0:9, MaxRSS 507560K on .batch, --mem 250M. */
+const SACCT_OVER_MEMORY_KILL = fixture("slurm/sacct_overmemorykill.txt");
+const OVER_MEMORY_KILL_RESOURCES = { array: { time_seconds: 300, mem_mib: 250 } };
 
 describe("the scheduler's verdict corrects run-one's CANCELLED/KILLED record", () => {
   it("run-one said CANCELLED (SIGTERM at the walltime, no warning signal), sacct says TIMEOUT: the record becomes TIMEOUT with run-one's kept as observed; collect and resubmit --category TIMEOUT follow", async () => {
@@ -57,21 +58,35 @@ describe("the scheduler's verdict corrects run-one's CANCELLED/KILLED record", (
     expect(sel.categoryOf.get(0)).toBe("TIMEOUT");
   });
 
-  it("run-one said KILLED, sacct says FAILED 0:9 with MaxRSS above the submission's --mem: OUT_OF_MEMORY", async () => {
+  it("run-one said KILLED, sacct says FAILED 0:9 with MaxRSS above the submission's --mem (OverMemoryKill, recorded): OUT_OF_MEMORY", async () => {
     const plan = writePlan(out, [{ subject: "sub-01" }]);
-    writeSubmission(out, plan, { jobId: "30" }); // mem_mib 1024
-    writeFailedAttempt(out, plan.tasks[0]!, { category: "KILLED", jobId: "30_0", finishedAt: "2026-01-03T10:02:00.000Z" });
+    writeSubmission(out, plan, { jobId: "608", resources: OVER_MEMORY_KILL_RESOURCES });
+    writeFailedAttempt(out, plan.tasks[0]!, { category: "KILLED", jobId: "608_0", finishedAt: "2026-01-03T10:02:00.000Z" });
     const r = await readStatus(out, { run: fakeRunner({ sacct: ok(SACCT_OVER_MEMORY_KILL) }) });
     expect(r.rows[0]).toMatchObject({ state: "failed", category: "OUT_OF_MEMORY" });
     expect(attemptsOf("sub-01")[0]!.record).toMatchObject({ category: "OUT_OF_MEMORY", observed: { category: "KILLED" } });
   });
 
+  it("OverMemoryKill killed run-one too (no record, recorded sacct): the dead attempt is filed OUT_OF_MEMORY", async () => {
+    const plan = writePlan(out, [{ subject: "sub-01" }]);
+    writeSubmission(out, plan, { jobId: "608", resources: OVER_MEMORY_KILL_RESOURCES });
+    const r = await readStatus(out, { run: fakeRunner({ sacct: ok(SACCT_OVER_MEMORY_KILL) }) });
+    expect(r.rows[0]).toMatchObject({ state: "failed", category: "OUT_OF_MEMORY", maxRssKb: 507560 });
+  });
+
+  it("cgroup enforcement (recorded sacct OUT_OF_MEMORY 0:125) is OUT_OF_MEMORY without any figure", async () => {
+    const plan = writePlan(out, [{ subject: "sub-01" }]);
+    writeSubmission(out, plan, { jobId: "604" });
+    const r = await readStatus(out, { run: fakeRunner({ sacct: ok(fixture("slurm/sacct_oom_cgroup.txt")) }) });
+    expect(r.rows[0]).toMatchObject({ state: "failed", category: "OUT_OF_MEMORY" });
+  });
+
   it("the same FAILED 0:9 below the request stays KILLED; a user's scancel (CANCELLED by 0) stays CANCELLED", async () => {
     const plan = writePlan(out, [{ subject: "sub-01" }, { subject: "sub-02" }]);
-    writeSubmission(out, plan, { jobId: "30", resources: { array: { time_seconds: 600, mem_mib: 4096 } } });
-    writeFailedAttempt(out, plan.tasks[0]!, { category: "KILLED", jobId: "30_0", finishedAt: "2026-01-03T10:02:00.000Z" });
-    writeFailedAttempt(out, plan.tasks[1]!, { category: "CANCELLED", jobId: "30_1", finishedAt: "2026-01-03T10:02:00.000Z" });
-    const sacct = SACCT_OVER_MEMORY_KILL + "30_1|32|CANCELLED by 0|0:0|00:00:03||localhost\n";
+    writeSubmission(out, plan, { jobId: "608", resources: { array: { time_seconds: 600, mem_mib: 4096 } } });
+    writeFailedAttempt(out, plan.tasks[0]!, { category: "KILLED", jobId: "608_0", finishedAt: "2026-01-03T10:02:00.000Z" });
+    writeFailedAttempt(out, plan.tasks[1]!, { category: "CANCELLED", jobId: "608_1", finishedAt: "2026-01-03T10:02:00.000Z" });
+    const sacct = SACCT_OVER_MEMORY_KILL + "608_1|609|CANCELLED by 0|0:0|00:00:03||localhost\n";
     const r = await readStatus(out, { run: fakeRunner({ sacct: ok(sacct) }) });
     expect(r.rows.map((x) => [x.state, x.category])).toEqual([
       ["failed", "KILLED"],
