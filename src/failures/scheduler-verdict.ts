@@ -75,7 +75,8 @@ export interface StopContext {
  *   - the job is requeued (REQUEUED / PENDING again, or more restarts than when run-one started,
  *     `SLURM_RESTART_COUNT`): PREEMPTED when the reason says preemption, else NODE_FAIL; the
  *     scheduler runs it again, so this is "requeued by the scheduler", not a failure of the subject;
- *   - the job ended NODE_FAIL / PREEMPTED / TIMEOUT (the walltime without a warning signal);
+ *   - the job ended NODE_FAIL / PREEMPTED / TIMEOUT (the walltime without a warning signal), by
+ *     its state or, while it is COMPLETING, by its reason (NodeDown, TimeLimit);
  *   - anything else (CANCELLED by scancel, still RUNNING, not known): null, the signal decides.
  */
 export function stopCategory(ctx: StopContext, restartsAtStart: number): { category: FailureCategory; requeued: boolean } | null {
@@ -83,8 +84,11 @@ export function stopCategory(ctx: StopContext, restartsAtStart: number): { categ
   const preempt = state === "PREEMPTED" || /preempt/i.test(ctx.reason ?? "");
   const requeued = ["REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "PENDING"].includes(state) || (ctx.restarts !== null && ctx.restarts > restartsAtStart);
   if (requeued) return { category: preempt ? "PREEMPTED" : "NODE_FAIL", requeued: true };
-  if (state === "NODE_FAIL") return { category: "NODE_FAIL", requeued: false };
+  // While the job's processes are being signalled, scontrol says JobState=COMPLETING and only the
+  // reason tells why (22.05, recorded on the test Slurm: `Reason=TimeLimit` at the walltime).
+  const reason = ctx.reason ?? "";
+  if (state === "NODE_FAIL" || /^Node(Down|Fail)/i.test(reason)) return { category: "NODE_FAIL", requeued: false };
   if (preempt) return { category: "PREEMPTED", requeued: false };
-  if (state === "TIMEOUT" || state === "DEADLINE") return { category: "TIMEOUT", requeued: false };
+  if (state === "TIMEOUT" || state === "DEADLINE" || /^TimeLimit$/i.test(reason)) return { category: "TIMEOUT", requeued: false };
   return null;
 }

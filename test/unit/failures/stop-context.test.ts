@@ -23,6 +23,9 @@ describe("why the scheduler stopped run-one (scontrol show job -o at the stop si
   it("TIMEOUT and NODE_FAIL without requeue name themselves; scancel and a still running job leave the signal's CANCELLED", () => {
     expect(stopCategory({ jobState: "TIMEOUT", reason: "TimeLimit", restarts: 0 }, 0)).toEqual({ category: "TIMEOUT", requeued: false });
     expect(stopCategory({ jobState: "NODE_FAIL", reason: null, restarts: 0 }, 0)).toEqual({ category: "NODE_FAIL", requeued: false });
+    expect(stopCategory({ jobState: "COMPLETING", reason: "TimeLimit", restarts: 0 }, 0)).toEqual({ category: "TIMEOUT", requeued: false });
+    expect(stopCategory({ jobState: "COMPLETING", reason: "NodeDown", restarts: 0 }, 0)).toEqual({ category: "NODE_FAIL", requeued: false });
+    expect(stopCategory({ jobState: "COMPLETING", reason: null, restarts: 0 }, 0)).toBeNull();
     expect(stopCategory({ jobState: "CANCELLED", reason: null, restarts: 0 }, 0)).toBeNull();
     expect(stopCategory({ jobState: "RUNNING", reason: null, restarts: 1 }, 1)).toBeNull();
   });
