@@ -170,13 +170,14 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
+$(case "$MEMORY" in
+  cgroup) printf '# memory enforced by cgroups (CST_SLURM_MEMORY=cgroup; cgroup.conf next to this file)\nProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup' ;;
+  overmemorykill) printf '# memory enforced by sampling (CST_SLURM_MEMORY=overmemorykill), no cgroups\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none' ;;
+  *) printf '# no cgroups/systemd needed:\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none' ;;
+esac)
 SwitchType=switch/none
 JobAcctGatherType=jobacct_gather/linux
-$(case "$MEMORY" in
-  cgroup) printf '# memory enforced by cgroups (CST_SLURM_MEMORY=cgroup; cgroup.conf next to this file)\nProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup\nJobAcctGatherFrequency=5' ;;
-  overmemorykill) printf '# memory enforced by sampling (CST_SLURM_MEMORY=overmemorykill), no cgroups\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherParams=OverMemoryKill\nJobAcctGatherFrequency=1' ;;
-  *) printf '# no cgroups/systemd needed (CST_SLURM_MEMORY=none: --mem not enforced)\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\nJobAcctGatherFrequency=5' ;;
-esac)
+$(if [ "$MEMORY" = overmemorykill ]; then printf 'JobAcctGatherParams=OverMemoryKill\nJobAcctGatherFrequency=1'; else printf 'JobAcctGatherFrequency=5'; fi)
 $(if [ "$ACCT" = 1 ]; then
   printf 'AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=localhost\nAccountingStoragePort=6819'
 else
