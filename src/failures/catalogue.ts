@@ -231,7 +231,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: null },
+    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again" },
     stopSignals: [],
   },
   SYSTEM: {
