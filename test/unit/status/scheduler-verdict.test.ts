@@ -139,6 +139,24 @@ describe("requeue is not failure", () => {
     expect(selectRerun(r.rows, tasks, { failedOnly: false, categories: ["CANCELLED"], subjects: null, retry: {} }).rerun).toEqual([]);
   });
 
+  it("sacct still says NODE_FAIL right after the requeue (accounting lags): the live queue's PENDING wins, one squeue for that job only", async () => {
+    const plan = writePlan(out, [{ subject: "sub-01" }, { subject: "sub-02" }]);
+    writeSubmission(out, plan, { jobId: "40" });
+    writeFailedAttempt(out, plan.tasks[0]!, { category: "NODE_FAIL", jobId: "40_0", finishedAt: "2026-01-03T10:02:00.000Z", message: "requeued by the scheduler (node failure)" });
+    writeFailedAttempt(out, plan.tasks[1]!, { category: "PIPELINE_FAILED", jobId: "40_1", finishedAt: "2026-01-03T10:02:00.000Z" });
+    const run = fakeRunner({
+      sacct: ok("40_0|41|NODE_FAIL|0:0|00:00:03||localhost\n40_1|42|FAILED|4:0|00:00:03||localhost\n"),
+      squeue: ok("40_0|41|40|0|PENDING|BeginTime|0:00|\n"),
+    });
+    const r = await readStatus(out, { run });
+    expect(run.calls.map((c) => c[0])).toEqual(["sacct", "squeue"]);
+    expect(r.rows.map((x) => [x.state, x.category])).toEqual([
+      ["pending-in-queue", null],
+      ["failed", "PIPELINE_FAILED"],
+    ]);
+    expect(r.rows[0]!.reason).toContain("requeued by the scheduler");
+  });
+
   it("once the requeued element ended NODE_FAIL, run-one's CANCELLED becomes NODE_FAIL, requeued by the scheduler", async () => {
     const plan = writePlan(out, [{ subject: "sub-01" }]);
     writeSubmission(out, plan, { jobId: "40" });
