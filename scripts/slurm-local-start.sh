@@ -3,7 +3,7 @@
 # for cst-batch's real-Slurm tests (test/slurm/). Project copy of the recipe in
 # shared/notes/start-local-slurm.sh (see slurm-local.md there for the measurements and pitfalls);
 # differences: CST_SLURM_CPUS defaults to 8.
-# (Debian 12 packages, Slurm 22.05, munge), no systemd, no cgroups.
+# (Debian 12 packages, Slurm 22.05, munge), no systemd; cgroups only with CST_SLURM_MEMORY=cgroup.
 #
 # Idempotent: if munged/slurmctld/slurmd are already running (started by this
 # script, PID files under $CST_SLURM_RUN), they are left alone and the script
@@ -33,9 +33,30 @@
 #                           the first time). Default 0: sacct then answers
 #                           "Slurm accounting storage is disabled" and only
 #                           `sacct -c` (reads the jobcomp file) gives anything.
+#   CST_SLURM_MEMORY=none   how memory requests are enforced, as sites run it:
+#                           none (default): --mem is only scheduled against RealMemory, never enforced;
+#                           cgroup: TaskPlugin=task/cgroup + ProctrackType=proctrack/cgroup,
+#                             cgroup.conf ConstrainRAMSpace=yes (+ConstrainSwapSpace, AllowedSwapSpace=0),
+#                             SelectTypeParameters=CR_CPU_Memory: the kernel's OOM killer stops a job
+#                             at its --mem (sacct OUT_OF_MEMORY). Works here on the cgroup v1 memory
+#                             controller mounted at /sys/fs/cgroup/memory (see docs/scheduler-truth.md);
+#                           overmemorykill: no cgroups, JobAcctGatherParams=OverMemoryKill with
+#                             JobAcctGatherFrequency=1 and CR_CPU_Memory: slurmstepd kills a step whose
+#                             sampled RSS passes its --mem (sacct FAILED/OUT_OF_MEMORY, MaxRSS >= request).
+#                           Both memory modes set DefMemPerCPU=512 so jobs without --mem still share the node.
 #   Changing any knob on a running cluster rewrites slurm.conf and restarts
 #   slurmctld + slurmd with their state kept (queued/running jobs survive).
 set -euo pipefail
+
+# The daemons started below must not inherit the caller's open files: under the documented
+# `flock /tmp/cst-slurm.lock bash -c '... slurm-local-start.sh ...'`, munged/mariadbd/slurmdbd/
+# slurmctld/slurmd would otherwise keep the lock's descriptor and hold the lock for as long as
+# they live (seen 2026-12-03: every later flock waited forever).
+for fd_path in /proc/$$/fd/*; do
+  fd_num=${fd_path##*/}
+  case $fd_num in 0|1|2|255) ;; *) eval "exec ${fd_num}>&-" 2>/dev/null || true ;; esac
+done
+unset fd_path fd_num
 
 RUN=${CST_SLURM_RUN:-/run/cst-slurm}          # our PID files live here
 SPOOL=${CST_SLURM_SPOOL:-/var/spool/cst-slurm}  # slurmctld + slurmd state
@@ -44,6 +65,8 @@ CONF=/etc/slurm/slurm.conf                       # default path: clients need no
 TIMEOUT=${CST_SLURM_TIMEOUT:-60}
 PBS=${CST_SLURM_PBS:-1}
 ACCT=${CST_SLURM_ACCOUNTING:-0}
+MEMORY=${CST_SLURM_MEMORY:-none}
+case "$MEMORY" in none|cgroup|overmemorykill) ;; *) echo "slurm-local: ERROR: CST_SLURM_MEMORY must be none, cgroup or overmemorykill, got '$MEMORY'" >&2; exit 1 ;; esac
 MARK="# managed-by: start-local-slurm.sh"
 
 say() { echo "slurm-local: $*"; }
@@ -147,12 +170,14 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
-# no cgroups/systemd needed:
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+$(case "$MEMORY" in
+  cgroup) printf '# memory enforced by cgroups (CST_SLURM_MEMORY=cgroup; cgroup.conf next to this file)\nProctrackType=proctrack/cgroup\nTaskPlugin=task/cgroup' ;;
+  overmemorykill) printf '# memory enforced by sampling (CST_SLURM_MEMORY=overmemorykill), no cgroups\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none' ;;
+  *) printf '# no cgroups/systemd needed:\nProctrackType=proctrack/linuxproc\nTaskPlugin=task/none' ;;
+esac)
 SwitchType=switch/none
 JobAcctGatherType=jobacct_gather/linux
-JobAcctGatherFrequency=5
+$(if [ "$MEMORY" = overmemorykill ]; then printf 'JobAcctGatherParams=OverMemoryKill\nJobAcctGatherFrequency=1'; else printf 'JobAcctGatherFrequency=5'; fi)
 $(if [ "$ACCT" = 1 ]; then
   printf 'AccountingStorageType=accounting_storage/slurmdbd\nAccountingStorageHost=localhost\nAccountingStoragePort=6819'
 else
@@ -165,7 +190,7 @@ SchedulerType=sched/backfill
 # default batch_sched_delay=3 makes each submission wait ~3 s; 0 gives ~1 s
 SchedulerParameters=batch_sched_delay=0
 SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
+$(if [ "$MEMORY" = none ]; then printf 'SelectTypeParameters=CR_CPU'; else printf 'SelectTypeParameters=CR_CPU_Memory\nDefMemPerCPU=512'; fi)
 # trust the node line below, even if it claims more CPUs than the box has
 SlurmdParameters=config_overrides
 ReturnToService=2
@@ -199,6 +224,14 @@ fi
 conf_changed=0
 if [ ! -e "$CONF" ] || [ "$(cat "$CONF")" != "$new_conf" ]; then
   printf '%s\n' "$new_conf" > "$CONF"; conf_changed=1
+fi
+if [ "$MEMORY" = cgroup ]; then
+  new_cg=$(printf '%s\n' "$MARK" "CgroupPlugin=cgroup/v1" "CgroupMountpoint=/sys/fs/cgroup" "ConstrainRAMSpace=yes" "ConstrainSwapSpace=yes" "AllowedSwapSpace=0")
+  if [ ! -e /etc/slurm/cgroup.conf ] || [ "$(cat /etc/slurm/cgroup.conf)" != "$new_cg" ]; then
+    printf '%s\n' "$new_cg" > /etc/slurm/cgroup.conf; conf_changed=1
+  fi
+elif [ -e /etc/slurm/cgroup.conf ] && grep -qF "$MARK" /etc/slurm/cgroup.conf; then
+  rm -f /etc/slurm/cgroup.conf
 fi
 if [ "$PBS" = 1 ]; then
   echo "required /usr/lib/x86_64-linux-gnu/slurm-wlm/spank_pbs.so" > /etc/slurm/plugstack.conf.d/cst-pbs.conf
@@ -299,4 +332,4 @@ while :; do
   sleep 0.2
 done
 secs=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
-say "node localhost is $state (CPUs=$CPUS, cluster cstlocal) after ${secs}s"
+say "node localhost is $state (CPUs=$CPUS, memory enforcement $MEMORY, cluster cstlocal) after ${secs}s"

@@ -161,7 +161,13 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: TIME_X2,
     retry: RETRIED,
     aliases: ["WALLTIME"],
-    scheduler: { states: ["timeout"], slurm: ["TIMEOUT", "TO"], pbsPro: [-29], torque: [-11], note: 'a PBS comment "walltime N exceeded limit M"' },
+    scheduler: {
+      states: ["timeout"],
+      slurm: ["TIMEOUT", "TO"],
+      pbsPro: [-29],
+      torque: [-11],
+      note: 'a PBS comment "walltime N exceeded limit M"; a kill by a signal after the whole walltime (e.g. Torque 271); replaces run-one\'s CANCELLED/KILLED',
+    },
     // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
     stopSignals: ["SIGUSR1", "SIGXCPU"],
   },
@@ -203,7 +209,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       slurm: ["OUT_OF_MEMORY", "OOM"],
       pbsPro: [-27, -26],
       torque: [-10],
-      note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); a PBS comment "mem N exceeded limit M"',
+      note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); Slurm FAILED 0:9 with MaxRSS at or above --mem (OverMemoryKill); a PBS comment "mem N exceeded limit M"; replaces run-one\'s CANCELLED/KILLED',
     },
     stopSignals: [],
   },
@@ -215,7 +221,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: ["NODE_FAILURE"],
-    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: null },
+    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job (run-one asks scontrol); not a failure while the scheduler runs it again" },
     stopSignals: [],
   },
   PREEMPTED: {
@@ -226,7 +232,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: null },
+    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again" },
     stopSignals: [],
   },
   SYSTEM: {

@@ -1,3 +1,4 @@
+import { withStopVerdict } from "./stop-context.js";
 import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
@@ -215,7 +216,8 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     // an observer must not break the run
   }
 
-  const failure = classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study);
+  // A plain stop signal (CANCELLED) gives way to what the scheduler says (requeue, walltime), src/run/stop-context.ts.
+  const failure = await withStopVerdict(classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study), opts.signal);
   // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
   if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
   if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);

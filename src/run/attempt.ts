@@ -60,6 +60,8 @@ export interface FailedAttemptInput {
   signal: string | null;
   logTail: string[];
   recordedBy?: AttemptRecord["recorded_by"];
+  /** run-one's own record when the scheduler's verdict replaced its category (write-back). */
+  observed?: AttemptRecord["observed"];
   /** A next step more precise than the category's (e.g. `csttool doctor`). */
   nextStep?: string | null;
   /** The study the record is in: the category's next step names a command that works there. */
@@ -68,7 +70,7 @@ export interface FailedAttemptInput {
 
 export type RunIdentity = Omit<
   AttemptRecord,
-  "schema_version" | "kind" | "attempt_id" | "category" | "exit_code" | "signal" | "message" | "next_step" | "log_tail" | "recorded_by"
+  "schema_version" | "kind" | "attempt_id" | "category" | "exit_code" | "signal" | "message" | "next_step" | "log_tail" | "recorded_by" | "observed"
 >;
 
 /** The identity fields a record takes from the plan: which task, and what planned it. */
@@ -100,6 +102,7 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
     next_step: f.nextStep ?? nextStepFor(f.category, f.study),
     log_tail: f.logTail,
     recorded_by: f.recordedBy ?? "run-one",
+    observed: f.observed ?? null,
   };
 }
 

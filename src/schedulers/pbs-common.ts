@@ -82,11 +82,14 @@ export function parseQstatFull(stdout: string): Array<{ id: string; attrs: Map<s
       continue;
     }
     if (!current) continue;
-    const kv = /^\s+([A-Za-z_][\w.]*) = (.*)$/.exec(raw);
+    // Attributes are indented 4 spaces; a long value continues on lines indented with a tab
+    // (PBS Pro) or 8 spaces (Torque 6, recorded in test/fixtures/schedulers/torque/).
+    const continued = /^(\t| {5,})/.test(raw) && lastKey !== null;
+    const kv = continued ? null : /^\s+([A-Za-z_][\w.]*) = (.*)$/.exec(raw);
     if (kv) {
       lastKey = kv[1] as string;
       current.attrs.set(lastKey, kv[2] as string);
-    } else if (/^\t/.test(raw) && lastKey !== null) {
+    } else if (continued && lastKey !== null) {
       current.attrs.set(lastKey, (current.attrs.get(lastKey) ?? "") + raw.trim());
     }
   }
@@ -155,6 +158,8 @@ export function parseQstatStates(stdout: string, dialect: QstatDialect): TaskSch
       elapsedSeconds: parseClockSeconds(a.get("resources_used.walltime")),
       maxRssKb: parseSizeKb(a.get("resources_used.mem")),
       node: host ? (host.split("/")[0] ?? null) : null,
+      requestedMemKb: parseSizeKb(a.get("Resource_List.mem")),
+      requestedSeconds: parseClockSeconds(a.get("Resource_List.walltime")),
     });
   }
   return out;

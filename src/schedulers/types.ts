@@ -102,6 +102,10 @@ export interface TaskSchedulerState {
   elapsedSeconds: number | null;
   maxRssKb: number | null;
   node: string | null;
+  /** The memory the job asked for (PBS `Resource_List.mem`; else filled from the submission record by status). */
+  requestedMemKb?: number | null;
+  /** The walltime the job asked for (PBS `Resource_List.walltime`; else from the submission record). */
+  requestedSeconds?: number | null;
 }
 
 /** Options for the submit command line. */

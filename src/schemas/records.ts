@@ -81,6 +81,23 @@ export const AttemptRecordSchema = z.object({
   log_tail: z.array(z.string()),
   /** Who recorded it: run-one itself, or status/collect from the scheduler's view. */
   recorded_by: z._default(z.enum(["run-one", "recovery", "scheduler"]), "run-one"),
+  /**
+   * What run-one itself recorded, kept when the scheduler's verdict replaced its category
+   * (CANCELLED/KILLED corrected to TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED by status/collect).
+   */
+  observed: z._default(
+    z.nullable(
+      z.object({
+        category: FailureCategorySchema,
+        message: z.string(),
+        recorded_by: z.enum(["run-one", "recovery"]),
+        exit_code: z.nullable(z.int()),
+        signal: z.nullable(z.string()),
+        next_step: z.string(),
+      }),
+    ),
+    null,
+  ),
 });
 export type AttemptRecord = z.infer<typeof AttemptRecordSchema>;
 

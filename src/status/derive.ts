@@ -1,5 +1,5 @@
 import { EXIT } from "../errors.js";
-import { failureCategoryForState } from "../failures/scheduler-states.js";
+import { categoryOfSchedulerEnd, REQUEUE_CAUSES, schedulerCorrection, schedulerWillRun } from "../failures/scheduler-verdict.js";
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
 import type { AttemptRecord, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
@@ -94,9 +94,7 @@ export function parseElementId(id: string): { jobId: string; arrayIndex: number 
  * (missing module, node, plan): SYSTEM, not a pipeline failure.
  */
 export function schedulerCategory(sched: TaskSchedulerState): FailureCategory | null {
-  // Killed by a signal (Slurm ExitCode 0:9): something outside stopped it; else cst-batch itself could not run.
-  if (sched.state === "failed") return sched.signal !== null ? "KILLED" : "SYSTEM";
-  return failureCategoryForState(sched.state);
+  return categoryOfSchedulerEnd(sched);
 }
 
 /** `TIMEOUT (sacct: TIMEOUT, exit 0:9, elapsed 95 s)` style evidence for messages. */
@@ -175,19 +173,21 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     row.jobId = r.job_id;
   };
 
-  // A recovery record that said KILLED while the scheduler knows why: refine it (any state).
-  for (const r of ts.failedAttempts) {
-    if (r.recorded_by !== "recovery" || r.category !== "KILLED" || !r.job_id) continue;
+  // run-one (or its recovery) recorded CANCELLED/KILLED while the scheduler knows why: correct
+  // the newest such record (any state); the next status corrects an older one.
+  for (const r of [...ts.failedAttempts].reverse()) {
+    if (r.recorded_by === "scheduler" || !r.job_id) continue;
     const s = input.lookup(r.job_id);
-    const cat = s ? schedulerCategory(s) : null;
-    if (s && cat && cat !== "KILLED" && cat !== "SYSTEM") {
+    const cat = s ? schedulerCorrection(r.category, s) : null;
+    if (s && cat) {
+      const who = r.recorded_by === "recovery" ? "run-one's recovery" : "run-one";
       row.writeBack = {
         kind: "refine",
         category: cat,
         attemptId: r.attempt_id,
         elementId: r.job_id,
         sched: s,
-        message: `the scheduler says job ${r.job_id} ended ${describeSched(s)}; run-one's recovery had recorded KILLED: ${r.message}`,
+        message: `${REQUEUE_CAUSES.has(cat) ? "requeued by the scheduler: " : ""}the scheduler says job ${r.job_id} ended ${describeSched(s)}; ${who} had recorded ${r.category}: ${r.message}`,
       };
       break;
     }
@@ -230,13 +230,24 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     const s = start?.job_id ? input.lookup(start.job_id) : null;
     // run-one was running csttool when its element FAILED without a record: it was killed (squeue
     // shows no exit code; sacct shows 0:9), unless it exited by itself with a status (a crash: SYSTEM).
-    const cat = s ? (s.state === "failed" && (s.exitCode === null || s.exitCode === 0) ? "KILLED" : schedulerCategory(s)) : null;
+    if (s && start?.job_id && schedulerWillRun(s)) {
+      // Requeued (node failure, preemption): the scheduler runs the element again; that run files the `_work/`.
+      row.state = s.state === "running" ? "running" : "pending-in-queue";
+      row.reason = `requeued by the scheduler: the attempt (${who}) was stopped and ${start.job_id} is ${describeSched(s)} again`;
+      return row;
+    }
+    // A FAILED element without an exit status was killed (squeue shows none; sacct 0:9).
+    const killed = s && s.state === "failed" && s.signal === null && (s.exitCode === null || s.exitCode === 0);
+    const cat = s ? categoryOfSchedulerEnd(killed ? { ...s, signal: 9 } : s) : null;
     if (s && cat && start?.job_id) {
-      row.category = start.pending_category ?? cat;
+      // What run-one saw while stopping (a SIGTERM: CANCELLED) gives way to a cause the scheduler knows.
+      const pending = start.pending_category;
+      const decided = pending ? (schedulerCorrection(pending, s) ?? (cat === "OUT_OF_MEMORY" || REQUEUE_CAUSES.has(cat) ? cat : pending)) : cat;
+      row.category = decided;
       row.reason = `the attempt (${who}) ended without a record; the scheduler says ${describeSched(s)}`;
       row.writeBack = {
         kind: "archive-work",
-        category: start.pending_category && cat !== "OUT_OF_MEMORY" && cat !== "NODE_FAIL" ? start.pending_category : cat,
+        category: decided,
         elementId: start.job_id,
         sched: s,
         message: `the attempt ended without recording its outcome; the scheduler says job ${start.job_id} ended ${describeSched(s)}`,
@@ -310,6 +321,20 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
         : `job ${elementId} ended without a record from cst-batch (killed before it could write one); the scheduler says ${describeSched(sched)}`;
       row.reason = message;
       if (cat) row.writeBack = { kind: "record", category: cat, elementId, sched, submissionCreatedAt: placement.submission.created_at, message };
+      return row;
+    }
+  }
+
+  if (placement && elementId && sched && lastRecord?.job_id === elementId && schedulerWillRun(sched)) {
+    // The element that wrote the newest record is queued or running again, and has not moved on
+    // to a later task of its chunk: the scheduler requeued it (node failure, preemption). Not a
+    // failure while the scheduler still runs it (and `resubmit` must not run it a second time).
+    const later = placement.chunk.slice(placement.position + 1);
+    if (sched.state === "pending" || !later.some((idx) => input.chunkRecorded?.(idx))) {
+      row.state = sched.state === "running" ? "running" : "pending-in-queue";
+      row.reason = `requeued by the scheduler: ${elementId} is ${describeSched(sched)} again after the attempt recorded ${lastRecord.category}`;
+      setFromRecord(lastRecord);
+      row.jobId = elementId;
       return row;
     }
   }

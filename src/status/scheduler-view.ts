@@ -122,6 +122,7 @@ export async function querySchedulerView(submissions: readonly Submission[], opt
       if (answers.length === groups.length) {
         for (const a of answers) if (a.kind === "ok") add(backend.parseAccounting(a.stdout));
         view.sources.push({ scheduler, source: "sacct", command: backend.accountingQueryArgv(ids), note: null });
+        await overlayRequeued(view, backend.statusQueryArgv.bind(backend), backend.parseStatus.bind(backend), exec, size);
         done = true;
       } else if (note) {
         view.sources.push({ scheduler, source: "none", command: null, note });
@@ -149,4 +150,33 @@ export async function querySchedulerView(submissions: readonly Submission[], opt
 /** The element's state for a placement (a one-element PBS Pro "array" is a plain job: index null). */
 export function elementState(view: SchedulerView, jobId: string, arrayIndex: number, elementCount: number): TaskSchedulerState | null {
   return view.elements.get(elementKey(jobId, arrayIndex)) ?? (elementCount === 1 ? (view.elements.get(elementKey(jobId, null)) ?? null) : null);
+}
+
+/**
+ * Accounting lags a requeue: right after a node failure (or a preemption) sacct can still say
+ * NODE_FAIL / PREEMPTED for an element that the scheduler has already queued again. Ask the
+ * live queue about those jobs only (one command, none when no element ended that way) and take
+ * its pending / running state: a requeued task is shown by what the scheduler will do with it.
+ */
+async function overlayRequeued(
+  view: SchedulerView,
+  statusArgv: (ids: string[]) => string[],
+  parse: (stdout: string) => TaskSchedulerState[],
+  exec: (argv: string[]) => Promise<CommandOutcome>,
+  size: number,
+): Promise<void> {
+  const ids = new Set<string>();
+  for (const st of view.elements.values()) if (st.state === "node_fail" || st.state === "preempted") ids.add(jobSequence(st.jobId));
+  if (ids.size === 0) return;
+  for (const g of chunked([...ids], size)) {
+    const o = await exec(statusArgv(g));
+    if (o.kind !== "ok") continue;
+    for (const live of parse(o.stdout)) {
+      const key = elementKey(live.jobId, live.arrayIndex);
+      const seen = view.elements.get(key);
+      if (seen && (seen.state === "node_fail" || seen.state === "preempted") && (live.state === "pending" || live.state === "running")) {
+        view.elements.set(key, { ...live, reason: live.reason ?? `requeued after ${seen.rawState}` });
+      }
+    }
+  }
 }

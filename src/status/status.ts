@@ -13,6 +13,7 @@ import { isLocalStudy, studyOfPlan } from "../failures/study.js";
 import type { StudyRef } from "../failures/catalogue.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
+import { CORRECTABLE_CATEGORIES } from "../failures/scheduler-verdict.js";
 
 export interface StatusOptions {
   /** Default: the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
@@ -89,7 +90,9 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     if (s.done === "current") return;
     const p = placements.get(s.key);
     if (p) needed.add(p.submission.submission_id);
-    const ids = [s.attemptStart?.job_id, ...s.failedAttempts.filter((r) => r.recorded_by === "recovery" && r.category === "KILLED").map((r) => r.job_id)];
+    // The newest record run-one wrote from what it saw (CANCELLED/KILLED): the scheduler may know why.
+    const correctable = [...s.failedAttempts].reverse().find((r) => r.recorded_by !== "scheduler" && CORRECTABLE_CATEGORIES.has(r.category));
+    const ids = [s.attemptStart?.job_id, correctable?.job_id];
     for (const id of ids) {
       const sub = id ? bySequence.get(jobSequence(id)) : undefined;
       if (sub) needed.add(sub.submission_id);
@@ -104,6 +107,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
           ...(opts.schedulerTimeoutMs ? { timeoutMs: opts.schedulerTimeoutMs } : {}),
           ...(opts.run ? { run: opts.run } : {}),
         });
+  addRequestedLimits(view, bySequence);
   const answered = new Set(view.sources.filter((s) => s.source !== "none").map((s) => s.scheduler as string));
   const queriedIds = new Set(toQuery.map((s) => s.submission_id));
 
@@ -159,7 +163,8 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       }
       writeBacks.push({ key: row.key, kind: wb.kind, outcome });
       if (outcome.kind === "written") {
-        row.category = wb.category;
+        // A refined record decides the row only when it is the one the row shows (derive chose that already).
+        if (wb.kind !== "refine") row.category = wb.category;
         row.durationSeconds ??= wb.sched.elapsedSeconds;
         row.maxRssKb ??= wb.sched.maxRssKb;
         if (wb.kind !== "refine") {
@@ -209,4 +214,20 @@ function countCategories(rows: readonly StatusRow[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const c of FAILURE_CATEGORIES) if (counts.get(c)) out[c] = counts.get(c)!;
   return out;
+}
+
+/**
+ * The limits each element asked for, when the scheduler did not say (sacct, squeue): from the
+ * submission record (`resources.array`), so that a kill at the request is recognised (see
+ * src/failures/scheduler-verdict.ts).
+ */
+function addRequestedLimits(view: SchedulerView, bySequence: ReadonlyMap<string, Submission>): void {
+  for (const st of view.elements.values()) {
+    const sub = bySequence.get(jobSequence(st.jobId));
+    const array = sub?.resources.array;
+    if (typeof array !== "object" || array === null) continue;
+    const { mem_mib: mem, time_seconds: time } = array as Record<string, unknown>;
+    if (st.requestedMemKb == null && typeof mem === "number") st.requestedMemKb = mem * 1024;
+    if (st.requestedSeconds == null && typeof time === "number") st.requestedSeconds = time;
+  }
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { ATTEMPT_FILE, taskPaths } from "../layout.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, hostName, taskIdentity, type RunIdentity } from "../run/attempt.js";
 import { nextStepFor, type StudyRef } from "../failures/catalogue.js";
+import { CORRECTABLE_CATEGORIES } from "../failures/scheduler-verdict.js";
 import { acquireLock } from "../lock/lock.js";
 import { csttoolArgv } from "../run/csttool-argv.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
@@ -141,6 +142,7 @@ async function archiveWithVerdict(
   const s = start.value;
   const identity = { ...identityFor(header, task, paths.dir, wb, now, s.started_at), config_hash: s.config_hash, plan_id: s.plan_id, host: s.host, pid: s.pid };
   const target = await failedAttemptDir(paths.out, paths.dir, wb.category, now);
+  const pending = s.pending_category;
   const record = buildAttemptRecord(target.id, identity, {
     category: wb.category,
     message: wb.message,
@@ -149,6 +151,11 @@ async function archiveWithVerdict(
     logTail: await readLogTail(paths.log),
     recordedBy: "scheduler",
     study: schedulerStudy(paths.out, task.key),
+    // run-one was stopping for a reason it saw (a signal) when it died: kept beside the verdict.
+    observed:
+      pending && pending !== wb.category
+        ? { category: pending, message: `run-one was stopping (${pending}) when it ended without a record`, recorded_by: "run-one", exit_code: null, signal: null, next_step: nextStepFor(pending, schedulerStudy(paths.out, task.key)) }
+        : null,
   });
   await archiveWorkDir(paths.work, paths.dir, record, target, paths.log);
   try {
@@ -165,17 +172,20 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
   const dir = path.join(paths.failed, wb.attemptId);
   const file = path.join(dir, ATTEMPT_FILE);
   const r = await readStateFile(file, AttemptRecordSchema);
-  if (r.kind !== "ok" || r.value.category !== "KILLED" || r.value.recorded_by !== "recovery") return { kind: "skipped", reason: "already-recorded" };
-  const newId = await freeName(paths.failed, wb.attemptId.replace(/_KILLED(-\d+)?$/, "") + `_${wb.category}`);
+  // Only a record run-one wrote from what it saw (CANCELLED/KILLED), never one already corrected.
+  if (r.kind !== "ok" || r.value.recorded_by === "scheduler" || !CORRECTABLE_CATEGORIES.has(r.value.category)) return { kind: "skipped", reason: "already-recorded" };
+  const own = r.value;
+  const newId = await freeName(paths.failed, wb.attemptId.replace(new RegExp(`_${own.category}(-\\d+)?$`), "") + `_${wb.category}`);
   const refined: AttemptRecord = {
-    ...r.value,
+    ...own,
     attempt_id: newId,
     category: wb.category,
     message: wb.message,
-    next_step: nextStepFor(wb.category, schedulerStudy(paths.out, r.value.task_key)),
+    next_step: nextStepFor(wb.category, schedulerStudy(paths.out, own.task_key)),
     recorded_by: "scheduler",
-    max_rss_kb: r.value.max_rss_kb ?? wb.sched.maxRssKb,
-    max_rss_source: r.value.max_rss_kb !== null ? r.value.max_rss_source : wb.sched.maxRssKb === null ? null : "sacct",
+    max_rss_kb: own.max_rss_kb ?? wb.sched.maxRssKb,
+    max_rss_source: own.max_rss_kb !== null ? own.max_rss_source : wb.sched.maxRssKb === null ? null : "sacct",
+    observed: { category: own.category, message: own.message, recorded_by: own.recorded_by === "recovery" ? "recovery" : "run-one", exit_code: own.exit_code, signal: own.signal, next_step: own.next_step },
   };
   await writeJsonAtomic(file, refined, { root: paths.out });
   const target = path.join(paths.failed, newId);

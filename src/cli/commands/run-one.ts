@@ -114,7 +114,17 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
     const handler = (): void => {
       if (controller.signal.aborted) return;
       out.warn(`received ${signal}: stopping csttool (${category})`);
-      controller.abort({ category, signal });
+      // Inside a Slurm job, a SIGTERM may be a requeue (node failure, preemption) or the walltime:
+      // ask the scheduler while csttool is being stopped; the record takes its answer.
+      const verdict =
+        category === "CANCELLED" && process.env.SLURM_JOB_ID
+          ? import("../../run/stop-context.js").then(async (m) => {
+              const v = await m.askStopVerdict(process.env);
+              if (v) out.warn(`${v.requeued ? "requeued by the scheduler" : "the scheduler ended the job"}: ${v.category} (${v.evidence})`);
+              return v;
+            })
+          : null;
+      controller.abort({ category, signal, ...(verdict ? { verdict } : {}) });
     };
     process.on(signal, handler);
     return [signal, handler] as const;

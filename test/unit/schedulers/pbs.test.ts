@@ -133,3 +133,15 @@ describe("PBS rendering rules", () => {
     expect(() => torqueBackend.renderArrayScript(plainArrayContext({ resources: { ...r, gres: "gpu:1" } }))).toThrow(/--gres/);
   });
 });
+
+describe("recorded qstat -f output of a real Torque server (bcgsc/mavis test data, see fixtures README)", () => {
+  it("parses 8-space continuation lines, the requested limits, and 271 (256 + SIGTERM) as a kill", () => {
+    const rows = parseTorqueQstat(fixture("torque/qstat_f_recorded_bcgsc.txt"));
+    expect(rows).toHaveLength(2);
+    const [plain, element] = rows;
+    expect(plain).toMatchObject({ jobId: "9.torque01.bcgsc.ca", arrayIndex: null, state: "completed", exitCode: 0, elapsedSeconds: 60, maxRssKb: 3624, requestedSeconds: 3600, requestedMemKb: null });
+    expect(element).toMatchObject({ jobId: "48[].torque01.bcgsc.ca", arrayIndex: 1, state: "killed", exitCode: 271, signal: 15, requestedMemKb: 12000 * 1024, requestedSeconds: 16 * 3600 });
+    // the comment continued on an 8-space line is read whole
+    expect(element!.reason).toBe("Job 48[].torque01.bcgsc.ca deleted because its dependency of array 43[].torque01.bcgsc.ca can never be satisfied");
+  });
+});
