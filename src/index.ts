@@ -16,5 +16,6 @@ export { resolveRunTargets, runTargets, type RunTargetRequest, type RunTarget } 
 export { collect, type CollectOptions, type CollectResult } from "./collect/collect.js";
 export { readStatus as status, type StatusOptions, type StatusReport } from "./status/status.js";
 export { resubmit, type ResubmitRequest, type ResubmitResult, type ResubmitGroup } from "./resubmit/resubmit.js";
+export { readEvents, eventFiles, type EventRecord, type EventReadStats } from "./events/read-events.js";
 export { CstError, EXIT, type ErrorCode, type ExitCode } from "./errors.js";
 export type { Plan, PlanTask, DoneRecord, AttemptRecord, FailureCategory } from "./schemas/records.js";

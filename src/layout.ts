@@ -1,4 +1,5 @@
 import path from "node:path";
+import { hostId } from "./util/host-id.js";
 
 /**
  * The output folder's layout, in one place:
@@ -9,7 +10,8 @@ import path from "node:path";
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
  *   <out>/.cst-batch/submissions/           one record per submit
- *   <out>/.cst-batch/events.jsonl           JSON-lines event log
+ *   <out>/.cst-batch/events/<host>.jsonl    JSON-lines event log, one file per machine (src/events/)
+ *   <out>/.cst-batch/events.jsonl           the event log of a study from cst-batch before 0.x (still read)
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
  *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
  *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _promoted.json  _done.json
@@ -57,7 +59,16 @@ export function submissionsDir(out: string): string {
 export function statusCachePath(out: string): string {
   return path.join(out, STATE_DIR, "status-cache.json");
 }
-export function eventLogPath(out: string): string {
+/** The event logs' folder: one file per machine, so no two hosts ever append to the same file. */
+export function eventsDir(out: string): string {
+  return path.join(out, STATE_DIR, "events");
+}
+/** The event log this process appends to: `events/<host>.jsonl` (src/util/host-id.ts names the machine). */
+export function hostEventLogPath(out: string): string {
+  return path.join(out, STATE_DIR, "events", `${hostId()}.jsonl`);
+}
+/** The single shared event log of a study written before per-host files (read, never appended to). */
+export function legacyEventLogPath(out: string): string {
   return path.join(out, STATE_DIR, "events.jsonl");
 }
 export function logsDir(out: string): string {
@@ -111,12 +122,12 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
 
 /**
  * The study folder's paths where a planted symbolic link is refused up front, naming it
- * (src/util/confined-fs.ts `assertNoLinks`): its folders and the appended event log. A link at
+ * (src/util/confined-fs.ts `assertNoLinks`): its folders and the event logs. A link at
  * a file that is replaced whole (a plan, a report, a log) is removed or renamed over instead,
  * never followed.
  */
 export function studyLinkChecked(out: string): string[] {
-  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out)];
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventsDir(out), hostEventLogPath(out), legacyEventLogPath(out)];
 }
 
 /** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */
