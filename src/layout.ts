@@ -9,7 +9,8 @@ import { hostId } from "./util/host-id.js";
  *   <out>/.cst-batch/plans/<plan_id>.jsonl  every plan ever written (immutable; arrays point here),
  *   <out>/.cst-batch/plans/<plan_id>.idx    each with its task offsets (src/plan/plan-index.ts)
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
- *   <out>/.cst-batch/submissions/           one record per submit
+ *   <out>/.cst-batch/submissions/           one record per submit (<id>.json), its scripts and
+ *                                           chunk index (<id>/chunks.idx)
  *   <out>/.cst-batch/events/<host>.jsonl    JSON-lines event log, one file per machine (src/events/)
  *   <out>/.cst-batch/events.jsonl           the event log of a study from cst-batch before 0.x (still read)
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
@@ -54,6 +55,13 @@ export function planIndexPath(planFile: string): string {
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
+}
+/**
+ * The chunk index of a submission record `submissions/<id>.json`: `submissions/<id>/chunks.idx`,
+ * beside its job scripts (src/state/submission-chunks.ts). An array element reads its chunk there.
+ */
+export function submissionChunksPath(submissionFile: string): string {
+  return path.join(submissionFile.replace(/\.json$/, ""), "chunks.idx");
 }
 /** The done records status has read, by file identity (see `DoneCacheSchema`). */
 export function statusCachePath(out: string): string {

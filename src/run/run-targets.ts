@@ -1,7 +1,9 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
+import { submissionChunksPath } from "../layout.js";
 import { currentPlanFile } from "../plan/load-plan.js";
+import { readSubmissionChunk } from "../state/submission-chunks.js";
 import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
 
 /** What run-one is asked to run: one plan task, or one chunk of a submission. */
@@ -43,6 +45,21 @@ export function planFileOf(given: string): string {
   return given;
 }
 
+/**
+ * A chunk from the submission's chunk index (its cost does not grow with the study), when that
+ * index belongs to the record: it is the record's `<id>/chunks.idx`, names the same id, and the
+ * record is still in place (a submit that failed moves its record aside). null: read the record.
+ */
+function chunkFromIndex(submission: string, chunk: number): { planPath: string; indices: number[] } | null {
+  const id = path.basename(submission).replace(/\.json$/, "");
+  const found = readSubmissionChunk(submissionChunksPath(submission), id, chunk);
+  if (found === null || !existsSync(submission)) return null;
+  if (found.indices === null) {
+    throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${found.head.submission_id} has ${found.head.chunks} chunk(s)`);
+  }
+  return { planPath: found.head.plan_path, indices: found.indices };
+}
+
 /** The (plan, index) pairs run-one runs, in order: one from plan + index, or a submission chunk's. */
 export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarget[]> {
   if (req.submission !== undefined || req.chunk !== undefined) {
@@ -51,7 +68,13 @@ export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarge
     }
     if (req.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
     const chunk = nonNegativeInt("--chunk", req.chunk);
-    // Loaded only for a chunk: a plain run-one needs neither.
+    const fromIndex = chunkFromIndex(req.submission, chunk);
+    if (fromIndex !== null) {
+      const planFile = req.plan ?? path.resolve(fromIndex.planPath);
+      return fromIndex.indices.map((index) => ({ planFile, index }));
+    }
+    // A submission without a chunk index (written before them, or copied alone): the whole record.
+    // Loaded only then: a plain run-one needs neither.
     const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../schemas/study-records.js"), import("../util/read-json.js")]);
     const submission = requireState(
       await readStateFile(req.submission, SubmissionSchema),

@@ -50,6 +50,7 @@ export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
     taskDir: path.join(out, task.output_dir),
     planId: "0000000000000000",
     planFile: layout.currentPlanPath(out),
+    submissionFile: path.join(layout.submissionsDir(out), "00000000T000000Z-0000.json"),
   };
   const found: LayoutPath[] = [];
   const names: { from: string; name: string }[] = [];
