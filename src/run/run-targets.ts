@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { submissionChunksPath } from "../layout.js";
@@ -47,13 +47,13 @@ export function planFileOf(given: string): string {
 
 /**
  * A chunk from the submission's chunk index (its cost does not grow with the study), when that
- * index belongs to the record: it is the record's `<id>/chunks.idx`, names the same id, and the
- * record is still in place (a submit that failed moves its record aside). null: read the record.
+ * index belongs to the record: it is the record's `<id>/chunks.idx` and names the same id (a
+ * submit that failed and was rolled back removes it with the record). null: read the record.
  */
 function chunkFromIndex(submission: string, chunk: number): { planPath: string; indices: number[] } | null {
   const id = path.basename(submission).replace(/\.json$/, "");
   const found = readSubmissionChunk(submissionChunksPath(submission), id, chunk);
-  if (found === null || !existsSync(submission)) return null;
+  if (found === null) return null;
   if (found.indices === null) {
     throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${found.head.submission_id} has ${found.head.chunks} chunk(s)`);
   }
