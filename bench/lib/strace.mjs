@@ -1,11 +1,12 @@
 // Metadata calls on the study filesystem, counted with strace: `strace -f -y -e trace=file,desc`,
 // kept when the call names a path below one of `roots` (the output folder, the BIDS folder);
 // calls of child processes that exec something else (the csttool stand-in) are left out: they
-// are csttool's, not cst-batch's. `total` counts the calls that name a path (strace's `file`
-// class: open, stat, mkdir, rename, unlink, rmdir, and the stat of an open descriptor, which
-// Node makes with statx/newfstatat), the issue's measure; `descCalls` the metadata calls on a
-// descriptor (getdents64, fsync, ftruncate, flock); reads, writes and closes are data (closes
-// reported apart, never in a total).
+// are csttool's, not cst-batch's. `total` counts the calls that look a path up (open, stat,
+// access, mkdir, rename, unlink, rmdir: each a lookup, a round trip to the metadata server on
+// NFS or Lustre); `descCalls` the metadata calls on an open descriptor (getdents64, fsync,
+// ftruncate, flock, and the stat of an open descriptor, which Node makes as statx/newfstatat
+// with an empty path and AT_EMPTY_PATH: answered from the attributes the open fetched); reads,
+// writes and closes are data (closes reported apart, never in a total).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -47,7 +48,7 @@ export function straceCounts(argv, { env, roots }) {
         continue;
       }
       if (DATA.has(m[2])) continue;
-      if (DESC_ONLY.has(m[2])) {
+      if (DESC_ONLY.has(m[2]) || /^\d+\s+[a-z0-9_]+\(\d+<[^>]*>, "", /.test(l)) {
         descByCall[m[2]] = (descByCall[m[2]] ?? 0) + 1;
         descCalls++;
         continue;
