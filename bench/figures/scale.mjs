@@ -173,6 +173,7 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
 export async function metadataFigure(ctx, { bids, out, subjects }) {
   if (!canStrace) {
     ctx.print(figureLine({ name: "9. metadata calls (strace)", value: null, note: "n/a (strace missing)" }));
+    ctx.record("metadata", null);
     return;
   }
   const roots = [out, bids];
