@@ -139,7 +139,8 @@ try {
   if (want(6)) slurmFigure(ctx, { bids: paths.smallBids, count: small, out: path.join(dataDir, "out-slurm") });
   if (want(9)) {
     const metaBids = path.join(dataDir, "bids-meta");
-    const count = Math.min(small, 1000);
+    // 1,000 subjects (fewer only in a run smaller than that): the study's fixed calls spread thin.
+    const count = Math.min(subjects, 1000);
     makeBidsTree(metaBids, count);
     await metadataFigure(ctx, { bids: metaBids, out: path.join(dataDir, "out-meta"), subjects: count });
   }
