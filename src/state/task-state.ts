@@ -1,3 +1,5 @@
+// Over ~350 lines: one task's state is one derivation (done record, failed attempts, work
+// folder, lock, error log) whose readers share its context and io; split, they would pass it all around.
 import { forManyRecords } from "../schemas/zod.js";
 import type * as z from "../schemas/zod.js";
 import path from "node:path";
