@@ -16,8 +16,9 @@ import { runOneFigure, runOneRssFigure } from "./figures/run-one.mjs";
 import { collectFigure, earlyStatusFigure, statusFigure } from "./figures/collect-status.mjs";
 import { localFigure } from "./figures/local.mjs";
 import { slurmFigure } from "./figures/slurm.mjs";
+import { metadataFigure, scaleFigure } from "./figures/scale.mjs";
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--budget-s N] [--keep] [--json FILE]
+const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--budget-s N] [--keep] [--json FILE] [--scale N]
   --quick        1,000 subjects, 3 runs per case, 100-task Slurm array (~2 min without figure 6, under load)
   --subjects N   study size for plan / collect / status (default 10000); the smaller
                  studies (collect growth, local --jobs 2, Slurm array) are N/10
@@ -27,6 +28,12 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--
   --budget-s N   whole-run time budget in seconds (default 540): figure 6, the last and
                  the only open-ended one, waits at most what is left of it, and is skipped
                  with under a minute left
+  --scale N      biobank mode: figure 8 (plan, run-one, status, collect at N tasks, e.g.
+                 200000, next to 10,000 and 1,000: memory, time per task) and figure 9
+                 (metadata calls per subject, strace) only, unless --only says more; the
+                 N-subject BIDS tree (4 small files per subject, ~1.5 GB of inodes at
+                 200,000) and its records are generated under the temp folder and removed
+                 after the figure (and the folder at the end, unless --keep)
   --keep         keep the generated data (its folder is printed)
   --json FILE    also write the figures as JSON`;
 
@@ -40,6 +47,7 @@ const { values: flags } = parseArgs({
     "budget-s": { type: "string" },
     keep: { type: "boolean", default: false },
     json: { type: "string" },
+    scale: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -63,7 +71,12 @@ if (!(budgetMs > 0)) {
   console.error(`--budget-s must be a number of seconds > 0\n${USAGE}`);
   process.exit(2);
 }
-const only = flags.only ? new Set(flags.only.split(",").map((s) => s.trim())) : null;
+const scale = flags.scale === undefined ? null : Number(flags.scale);
+if (scale !== null && (!Number.isInteger(scale) || scale < 10_000)) {
+  console.error(`--scale must be a whole number >= 10000\n${USAGE}`);
+  process.exit(2);
+}
+const only = flags.only ? new Set(flags.only.split(",").map((s) => s.trim())) : scale !== null ? new Set(["8", "9"]) : null;
 const want = (n) => (only === null || only.has(String(n))) && !(n === 6 && flags["no-slurm"]);
 const small = Math.max(10, Math.round(subjects / 10));
 
@@ -91,12 +104,15 @@ try {
     smallOut: path.join(dataDir, "out-small"),
   };
   let t = performance.now();
-  makeBidsTree(paths.bids, subjects);
-  makeBidsTree(paths.smallBids, small);
-  console.log(`(data: BIDS trees of ${subjects} and ${small} subjects in ${elapsed(t)})`);
+  const needsMain = [1, 2, 3, 4, 5, 6, 7].some(want);
+  if (needsMain) {
+    makeBidsTree(paths.bids, subjects);
+    makeBidsTree(paths.smallBids, small);
+    console.log(`(data: BIDS trees of ${subjects} and ${small} subjects in ${elapsed(t)})`);
+  }
 
   // Figure 1 leaves the plan of the large study in paths.out; figures 2, 3, 4, 7 use it.
-  const planFile = want(1) ? planFigure(ctx, { bids: paths.bids, out: paths.out, subjects }) : planQuietly(paths.bids, paths.out);
+  const planFile = want(1) ? planFigure(ctx, { bids: paths.bids, out: paths.out, subjects }) : needsMain ? planQuietly(paths.bids, paths.out) : null;
   let nextIndex = 0;
   if (want(2)) nextIndex = runOneFigure(ctx, { planFile, firstIndex: 0 });
   if (want(7)) runOneRssFigure(ctx, { planFile, index: nextIndex });
@@ -121,6 +137,17 @@ try {
     localFigure(ctx, { smallBids: aBids, smallCount: a, bigBids: bBids, bigCount: b, wideBids: paths.smallBids, wideCount: small, outBase: path.join(dataDir, "out-local") });
   }
   if (want(6)) slurmFigure(ctx, { bids: paths.smallBids, count: small, out: path.join(dataDir, "out-slurm") });
+  if (want(9)) {
+    const metaBids = path.join(dataDir, "bids-meta");
+    // 1,000 subjects (fewer only in a run smaller than that): the study's fixed calls spread thin.
+    const count = Math.min(subjects, 1000);
+    makeBidsTree(metaBids, count);
+    await metadataFigure(ctx, { bids: metaBids, out: path.join(dataDir, "out-meta"), subjects: count });
+  }
+  if (want(8)) {
+    if (scale === null) console.log("(figure 8 needs --scale N)");
+    else await scaleFigure(ctx, { dataDir, large: scale });
+  }
 } finally {
   if (flags.keep) console.log(`(data kept in ${dataDir})`);
   else rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });

@@ -22,5 +22,6 @@ export { readStatus as status, type StatusOptions, type StatusReport } from "./s
 export { resubmit, type ResubmitRequest, type ResubmitResult, type ResubmitGroup } from "./resubmit/resubmit.js";
 export { cancelStudy as cancel, type CancelRequest, type CancelResult, type CancelTarget } from "./cancel/cancel.js";
 export { summarizeStatus, type StatusSummary } from "./status/summary.js";
+export { readEvents, eventFiles, type EventRecord, type EventReadStats } from "./events/read-events.js";
 export { CstError, EXIT, type ErrorCode, type ExitCode } from "./errors.js";
 export type { Plan, PlanTask, DoneRecord, AttemptRecord, FailureCategory } from "./schemas/records.js";

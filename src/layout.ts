@@ -1,4 +1,5 @@
 import path from "node:path";
+import { hostId } from "./util/host-id.js";
 
 /**
  * The output folder's layout, in one place:
@@ -10,8 +11,10 @@ import path from "node:path";
  *   <out>/.cst-batch/plan.json              a study's current plan from cst-batch before schema 2
  *   <out>/.cst-batch/settings.json          the study's settings, given once (src/study/settings.ts)
  *   <out>/.cst-batch/input-hashes.json      content hashes of done subjects' inputs (a cache)
- *   <out>/.cst-batch/submissions/           one record per submit
- *   <out>/.cst-batch/events.jsonl           JSON-lines event log
+ *   <out>/.cst-batch/submissions/           one record per submit (<id>.json), its scripts and
+ *                                           chunk index (<id>/chunks.idx)
+ *   <out>/.cst-batch/events/<host>.jsonl    JSON-lines event log, one file per machine (src/events/)
+ *   <out>/.cst-batch/events.jsonl           the event log of a study from cst-batch before 0.x (still read)
  *   <out>/.cst-batch/canary/<submission>/   the array tasks' canary: slot-<n>.json, verdict.json
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
  *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
@@ -64,11 +67,27 @@ export function inputHashesPath(out: string): string {
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
 }
+/**
+ * The chunk index of a submission record `submissions/<id>.json`: `submissions/<id>/chunks.idx`,
+ * beside its job scripts (src/state/submission-chunks.ts). An array element reads its chunk there.
+ */
+export function submissionChunksPath(submissionFile: string): string {
+  return path.join(submissionFile.replace(/\.json$/, ""), "chunks.idx");
+}
 /** The done records status has read, by file identity (see `DoneCacheSchema`). */
 export function statusCachePath(out: string): string {
   return path.join(out, STATE_DIR, "status-cache.json");
 }
-export function eventLogPath(out: string): string {
+/** The event logs' folder: one file per machine, so no two hosts ever append to the same file. */
+export function eventsDir(out: string): string {
+  return path.join(out, STATE_DIR, "events");
+}
+/** The event log this process appends to: `events/<host>.jsonl` (src/util/host-id.ts names the machine). */
+export function hostEventLogPath(out: string): string {
+  return path.join(out, STATE_DIR, "events", `${hostId()}.jsonl`);
+}
+/** The single shared event log of a study written before per-host files (read, never appended to). */
+export function legacyEventLogPath(out: string): string {
   return path.join(out, STATE_DIR, "events.jsonl");
 }
 /** The canary of one submission's array tasks: `slot-<n>.json` per finished subject, `verdict.json` when it stops the rest. */
@@ -129,13 +148,13 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
 
 /**
  * The study folder's paths where a planted symbolic link is refused up front, naming it
- * (src/util/confined-fs.ts `assertNoLinks`): its folders and the appended event log. A link at
+ * (src/util/confined-fs.ts `assertNoLinks`): its folders and the event logs. A link at
  * a file that is replaced whole (a plan, a report, a log) is removed or renamed over instead,
  * never followed.
  */
 export function studyLinkChecked(out: string): string[] {
   // The input-hash cache too: it is read (and trusted) long before it is first replaced.
-  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventLogPath(out), inputHashesPath(out)];
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventsDir(out), hostEventLogPath(out), legacyEventLogPath(out), inputHashesPath(out)];
 }
 
 /** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */

@@ -111,7 +111,7 @@ function resultFiles(prefix) {
  * (a `_failed_attempts/<ts>_PIPELINE_FAILED/attempt.json` + error log), 1% done with an older
  * config (outdated: pending again), 2% never run. Every record is checked against its schema.
  */
-export async function writeDoneTree(out) {
+export async function writeDoneTree(out, { light = false } = {}) {
   const [{ loadPlan }, { csttoolArgv }, layout, records, attempt, { CST_BATCH_VERSION }] = await Promise.all([
     load("plan/load-plan.js"),
     load("run/csttool-argv.js"),
@@ -132,7 +132,8 @@ export async function writeDoneTree(out) {
     if (kind === "pending") continue;
     const paths = layout.taskPaths(out, task);
     mkdirSync(paths.dir, { recursive: true });
-    writeFileSync(paths.lock, JSON.stringify({ schema_version: 1, kind: "cst-batch-lock", pid: 1000 + i, host: "bench-node", job_id: `77_${i}`, since: new Date(t0 + i * 1000).toISOString(), child_pgid: 2000 + i, token: "0".repeat(32) }) + "\n");
+    // light (the --scale study): only what status and collect read: records, metrics, error logs.
+    if (!light) writeFileSync(paths.lock, JSON.stringify({ schema_version: 1, kind: "cst-batch-lock", pid: 1000 + i, host: "bench-node", job_id: `77_${i}`, since: new Date(t0 + i * 1000).toISOString(), child_pgid: 2000 + i, token: "0".repeat(32) }) + "\n");
     const started = new Date(t0 + i * 60_000);
     const finished = new Date(started.getTime() + 3_600_000 + (i % 17) * 61_000);
     const identity = {
@@ -153,7 +154,7 @@ export async function writeDoneTree(out) {
       max_rss_kb: 3_500_000 + (i % 1000) * 1000,
     };
     const logLines = Array.from({ length: 40 }, (_, k) => `${finished.toISOString()} out| step ${k}: ok`);
-    writeFileSync(path.join(out, layout.relativeLogFile(task.key)), logLines.join("\n") + "\n");
+    if (!light) writeFileSync(path.join(out, layout.relativeLogFile(task.key)), logLines.join("\n") + "\n");
     if (kind === "failed") {
       const id = `${attempt.fsTimestamp(finished)}_PIPELINE_FAILED`;
       const dir = path.join(paths.failed, id);
@@ -179,10 +180,12 @@ export async function writeDoneTree(out) {
     const done = { schema_version: 1, kind: "cst-batch-done", ...identity, exit_code: 0, files, metrics_file: `reports/${prefix}_metrics.json` };
     records.DoneRecordSchema.parse(done);
     mkdirSync(path.join(paths.dir, "reports"), { recursive: true });
-    mkdirSync(path.join(paths.dir, "dwi"), { recursive: true });
     writeFileSync(path.join(paths.dir, "reports", `${prefix}_metrics.json`), metrics);
-    writeFileSync(path.join(paths.dir, "reports", `${prefix}_metrics.csv`), "subject_id,left_fa_mean\n" + `${task.subject},0.5\n`);
-    writeFileSync(path.join(paths.dir, "dwi", `${prefix}_desc-preproc_dwi.nii.gz`), Buffer.alloc(16));
+    if (!light) {
+      mkdirSync(path.join(paths.dir, "dwi"), { recursive: true });
+      writeFileSync(path.join(paths.dir, "reports", `${prefix}_metrics.csv`), "subject_id,left_fa_mean\n" + `${task.subject},0.5\n`);
+      writeFileSync(path.join(paths.dir, "dwi", `${prefix}_desc-preproc_dwi.nii.gz`), Buffer.alloc(16));
+    }
     writeFileSync(paths.done, JSON.stringify(done, null, 2) + "\n");
   }
   return { plan, counts };

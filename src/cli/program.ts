@@ -16,7 +16,7 @@ Examples:
 
 Each command has --help with examples. Human output goes to stderr (no colour when it is not a
 terminal or NO_COLOR is set); --json puts machine-readable output on stdout. Every state change
-is also logged as JSON lines in <out>/.cst-batch/events.jsonl.
+is also logged as JSON lines in <out>/.cst-batch/events/<host>.jsonl (one file per machine).
 
 ${exitCodesHelp()}`;
 

@@ -21,7 +21,8 @@ import { jsonPiecesByElement } from "../util/json-pieces.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import { datasetDescription, participantsTsv } from "./bids.js";
 import { foreignOutputProblem, foreignOutputs } from "./own-outputs.js";
-import { csvLines, csvRow, numberCell } from "./csv.js";
+import { CSV_EOL, csvRow, numberCell } from "./csv.js";
+import { AtomicSpool, InOrder } from "./spool.js";
 import { readTaskMetrics } from "./find-metrics.js";
 import { CSV_COLUMNS, METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { pickReportMetrics, type ReportRowInput } from "../report/data.js";
@@ -66,18 +67,41 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
   resolveStudyDir(outDir, plan, planFile);
   const io = await taskIoFor(outDir, opts.io);
   const logNames = await readLogNames(outDir, io);
+  const files = {
+    summary: path.join(outDir, OUTPUT_FILES.summary),
+    csv: path.join(outDir, OUTPUT_FILES.metricsCsv),
+    description: path.join(outDir, OUTPUT_FILES.datasetDescription),
+    participants: path.join(outDir, OUTPUT_FILES.participants),
+  };
+  assertNoLinks(outDir, studyLinkChecked(outDir));
+  // A study-level file of the user's own is left alone (src/collect/own-outputs.ts).
+  const foreign = foreignOutputs(outDir);
+  // The CSV is written row by row, in plan order, as the folders are read (~1.4 KB a row: never
+  // all of them in memory); it is put in place once every row is there.
+  const csvSpool = foreign.has(files.csv) ? null : await openOutput(files.csv, () => new AtomicSpool(files.csv, outDir));
+  csvSpool?.write(csvRow(CSV_COLUMNS) + CSV_EOL);
+  const csvInOrder = new InOrder<string>((row) => csvSpool?.write(row + CSV_EOL));
 
   let lockNote: string | null = null;
-  const rows = await mapLimit(
-    plan.tasks,
-    opts.concurrency ?? 64,
-    async (task) => {
-      const state = await readTaskState(outDir, task, { logNames, io });
-      if (state.lock.kind === "unsupported") lockNote ??= state.lock.reason;
-      return collectTask(outDir, task, state, io);
-    },
-    io.mode === "sync" ? 4 : 0,
-  );
+  let rows: TaskRow[];
+  try {
+    rows = await mapLimit(
+      plan.tasks,
+      opts.concurrency ?? 64,
+      async (task, i) => {
+        const state = await readTaskState(outDir, task, { logNames, io });
+        if (state.lock.kind === "unsupported") lockNote ??= state.lock.reason;
+        const row = await collectTask(outDir, task, state, io);
+        csvInOrder.put(i, row.csv);
+        row.csv = "";
+        return row;
+      },
+      io.mode === "sync" ? 4 : 0,
+    );
+  } catch (e) {
+    csvSpool?.abort();
+    throw e;
+  }
 
   const problems = rows.flatMap((r) => r.problems);
   if (lockNote) problems.push(`subject locks could not be probed (${lockNote}); running tasks may show as pending or failed`);
@@ -96,15 +120,6 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     ...nonEmpty(setAsideOf(plan)),
   };
 
-  const files = {
-    summary: path.join(outDir, OUTPUT_FILES.summary),
-    csv: path.join(outDir, OUTPUT_FILES.metricsCsv),
-    description: path.join(outDir, OUTPUT_FILES.datasetDescription),
-    participants: path.join(outDir, OUTPUT_FILES.participants),
-  };
-  assertNoLinks(outDir, studyLinkChecked(outDir));
-  // A study-level file of the user's own is left alone (src/collect/own-outputs.ts).
-  const foreign = foreignOutputs(outDir);
   const written: string[] = [];
   const writeReport = async (file: string, write: () => Promise<void>): Promise<void> => {
     if (foreign.has(file)) {
@@ -114,10 +129,8 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     await writeOutput(file, write);
     written.push(file);
   };
-  // Streamed: 10,000 rows of ~90 columns are ~14 MB of text, never joined into one string.
-  await writeReport(files.csv, () => writeFileAtomic(files.csv, csvLines([csvRow(CSV_COLUMNS), ...rows.map((r) => r.csv)]), { root: outDir }));
-  // Written: let the CSV text go before the report and the summary are built.
-  for (const r of rows) r.csv = "";
+  // Streamed above: 200,000 rows of ~90 columns are ~280 MB of text, never held.
+  await writeReport(files.csv, async () => csvSpool?.commit());
   const reportFile = path.join(outDir, OUTPUT_FILES.report);
   await writeReport(reportFile, async () => {
     const written = await writeBatchReport(outDir, {
@@ -140,6 +153,15 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
 
   recordEvent(outDir, { event: "collected", plan_id: plan.plan_id, counts: summary.counts, by_category: summary.by_category, problems: problems.length });
   return { summary, files: written, problems, plan: { source: plan.source, run: plan.run } };
+}
+
+/** Open an output written piece by piece; a filesystem error becomes a CstError naming the file. */
+async function openOutput<T>(file: string, open: () => T): Promise<T> {
+  let opened: T | undefined;
+  await writeOutput(file, async () => {
+    opened = open();
+  });
+  return opened as T;
 }
 
 /** Run one atomic write; a filesystem error becomes a CstError naming the file. */

@@ -1,9 +1,9 @@
 import os from "node:os";
-import { eventLogPath } from "../layout.js";
+import { hostEventLogPath } from "../layout.js";
 import { appendLineSync, jsonLine } from "./append.js";
 
 /**
- * The output folder's event log, `<out>/.cst-batch/events.jsonl`: one JSON line per state change
+ * The output folder's event log, `<out>/.cst-batch/events/<host>.jsonl`: one JSON line per state change
  * (planned, submitted, started, promoted, finished, failed, collected), in pino's line format
  * (`level`, `time` in epoch ms, `pid`, `hostname`, `msg`, then the fields), so `pino-pretty`
  * and any JSON-lines tool read it.
@@ -14,6 +14,12 @@ import { appendLineSync, jsonLine } from "./append.js";
  * every exit (and pino's load time to run-one's start-up), while one synchronous write per
  * event is already whole-line atomic, which is what concurrent writers need. Writing the log is
  * best effort: a failure never fails the command.
+ *
+ * Each machine appends to its own file (src/layout.ts `hostEventLogPath`): appends from several
+ * NFS clients to one file are not atomic (lines can interleave or be lost), and one file written
+ * by thousands of array tasks is a lock hotspot on Lustre. Processes on one machine share its
+ * file, ordered by that kernel. Readers merge the files by time (./read-events.ts), with the
+ * single `events.jsonl` of a study written before per-host files.
  */
 
 export const LEVELS = { debug: 20, info: 30, warn: 40, error: 50 } as const;
@@ -53,7 +59,7 @@ export function eventLine(e: BatchEvent, now: Date = new Date()): string {
   return jsonLine({ level, time: now.getTime(), pid: process.pid, hostname: os.hostname(), msg: eventMessage(e) }, e as unknown as Record<string, unknown>);
 }
 
-/** Append an event to `<out>/.cst-batch/events.jsonl`; false when it could not be written. */
+/** Append an event to this machine's `<out>/.cst-batch/events/<host>.jsonl`; false when it could not be written. */
 export function recordEvent(out: string, e: BatchEvent): boolean {
-  return appendLineSync(out, eventLogPath(out), eventLine(e));
+  return appendLineSync(out, hostEventLogPath(out), eventLine(e));
 }

@@ -6,7 +6,7 @@ import { forManyRecords } from "../schemas/zod.js";
 import { formatZodIssues } from "../util/read-json.js";
 import { closeQuietly } from "../util/quiet-fs.js";
 import { decodeTask } from "./plan-format.js";
-import { readFirstLine, type PlanHead } from "./plan-head.js";
+import { readFirstLine, readFirstLineOf, type PlanHead } from "./plan-head.js";
 import { readTaskSpan } from "./plan-index.js";
 import { checkIndex, loadPlanTaskV1, loadPlanV1, newerPlan, PLAN_FIX } from "./plan-v1.js";
 
@@ -36,9 +36,9 @@ function damaged(file: string, reason: string): CstError {
   return new CstError("CORRUPT_STATE", `plan ${file} is damaged: ${reason}`, { hint: PLAN_FIX });
 }
 
-/** The first line of a plan: a schema-2 header, or "v1"; every other outcome is thrown. */
-function headOf(file: string): Extract<PlanHead, { kind: "v2" | "v1" }> {
-  const head = readFirstLine(file);
+/** The first line of a plan: a schema-2 header, or "v1"; every other outcome is thrown. `fd`: the plan, already open. */
+function headOf(file: string, fd?: number): Extract<PlanHead, { kind: "v2" | "v1" }> {
+  const head = fd === undefined ? readFirstLine(file) : readFirstLineOf(fd);
   if (head === null) {
     try {
       fs.accessSync(file);
@@ -142,12 +142,19 @@ export async function loadPlanRefs(planFile: string, outDir: string): Promise<Pl
  * of another plan), the lines are read in order up to it. The cost does not grow with the plan.
  */
 export async function loadPlanTask(file: string, index: number): Promise<{ header: PlanHeader; task: PlanTask }> {
-  const head = headOf(file);
-  if (head.kind === "v1") return loadPlanTaskV1(file, index);
-  const { header } = head;
-  checkIndex(file, index, header.task_count);
-  const fd = fs.openSync(file, "r");
+  let fd: number;
   try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    headOf(file); // says why (missing, unreadable)
+    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be opened`, { hint: "check the file's permissions" });
+  }
+  try {
+    // One descriptor for the header and the task line: one open on the study filesystem.
+    const head = headOf(file, fd);
+    if (head.kind === "v1") return await loadPlanTaskV1(file, index);
+    const { header } = head;
+    checkIndex(file, index, header.task_count);
     const line = taskAtOffsets(file, fd, head, index) ?? taskByScan(file, fd, head, index);
     return { header, task: decodeTask(line, header.input_root) };
   } finally {

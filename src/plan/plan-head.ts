@@ -27,6 +27,15 @@ export function readFirstLine(file: string): PlanHead | null {
     return null;
   }
   try {
+    return readFirstLineOf(fd);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/** The parsed first line of the plan open at `fd` (run-one reads its task through the same descriptor). */
+export function readFirstLineOf(fd: number): PlanHead {
+  try {
     const size = fs.fstatSync(fd).size;
     const chunks: Buffer[] = [];
     let read = 0;
@@ -44,8 +53,6 @@ export function readFirstLine(file: string): PlanHead | null {
     }
   } catch (e) {
     return { kind: "damaged", reason: `cannot be read: ${(e as Error).message}` };
-  } finally {
-    closeQuietly(fd);
   }
 }
 

@@ -2,7 +2,7 @@ import { withStopVerdict } from "./stop-context.js";
 import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
-import { csttoolOutDir, dicomLinkDir, eventLogPath, logsDir, type TaskPaths } from "../layout.js";
+import { csttoolOutDir, dicomLinkDir, hostEventLogPath, logsDir, type TaskPaths } from "../layout.js";
 import { csttoolArgv, linkedSeries } from "./csttool-argv.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type MaxRssSource, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { rmQuietly } from "../util/quiet-fs.js";
@@ -246,5 +246,5 @@ async function writeLogOnly(root: string, file: string, text: string): Promise<v
 function assertTaskWritable(out: string, paths: TaskPaths): void {
   assertRealDirs(out, paths.failed);
   // `_promoted.json` decides what a rerun may replace: a link there is never trusted.
-  assertNoLinks(out, [logsDir(out), eventLogPath(out), paths.promoted]);
+  assertNoLinks(out, [logsDir(out), hostEventLogPath(out), paths.promoted]);
 }

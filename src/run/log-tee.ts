@@ -25,13 +25,15 @@ export class LogTee {
     const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
     try {
       mkdirConfined(root, path.dirname(file));
-      // Never write through a symlink planted at the log's name: remove it, then open with O_NOFOLLOW.
+      // Never write through a symlink planted at the log's name: O_NOFOLLOW refuses it (ELOOP); it is removed, then opened again.
+      const open = (): number => fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
       try {
-        if (fs.lstatSync(file).isSymbolicLink()) fs.unlinkSync(file);
-      } catch {
-        // no such file yet
+        this.fd = open();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "ELOOP" || !fs.lstatSync(file).isSymbolicLink()) throw e;
+        fs.unlinkSync(file);
+        this.fd = open();
       }
-      this.fd = fs.openSync(file, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o666);
     } catch (e) {
       this.error = `cannot write the log ${file}: ${(e as Error).message}`;
       this.fd = null;

@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import path from "node:path";
 import { SCHEMA_VERSION, type AttemptStart, type DoneRecord, type FailureCategory } from "../schemas/records.js";
 import { rmQuietly } from "../util/quiet-fs.js";
-import { findConflicts, ownedFiles } from "./ownership.js";
+import { findConflicts, ownedFiles, type StagedEntry } from "./ownership.js";
 import { buildAttemptRecord, fsTimestamp, type RunIdentity } from "./attempt.js";
 import { applyPromotion, findMetricsFile, listFiles, stageOutput, STAGED_DIR, writeJournal, PromotionConflictError, type PromoteJournal } from "./promote.js";
 import { type SuperviseResult } from "./supervise.js";
@@ -28,9 +27,11 @@ export async function promote(
   const prefix = task.session ? `${task.subject}_${task.session}` : task.subject;
   let files: { path: string; size: number }[];
   let metricsFile: string | null;
+  // The staged folders' listings, from the one walk that lists the files (findConflicts and the journal reuse them).
+  const tree = new Map<string, readonly StagedEntry[]>();
   try {
-    await stageOutput(p.csttoolOut, staged, task.subject, task.session);
-    files = await listFiles(staged);
+    const top = await stageOutput(p.csttoolOut, staged, task.subject, task.session);
+    files = await listFiles(staged, tree, top);
     metricsFile = findMetricsFile(files, prefix);
   } catch (e) {
     return p.fail("SYSTEM", `cannot gather csttool's output: ${(e as Error).message}`, p.result);
@@ -51,9 +52,10 @@ export async function promote(
     metrics_file: metricsFile,
   };
   let replaces: string[];
+  const seen = { done: true };
   try {
-    replaces = ownedFiles(paths.dir);
-    const conflicts = findConflicts(paths.dir, staged, new Set(replaces));
+    replaces = ownedFiles(paths.dir, seen);
+    const conflicts = findConflicts(paths.dir, staged, new Set(replaces), tree);
     if (conflicts.length > 0 && !ctx.opts.adoptExisting) {
       const e = new PromotionConflictError(paths.dir, conflicts);
       return p.fail("SYSTEM", `${e.message} (csttool's output is kept with this attempt)`, p.result, conflictNextStep(paths.dir, conflicts));
@@ -64,7 +66,7 @@ export async function promote(
   }
   let journal: PromoteJournal;
   try {
-    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: fs.readdirSync(staged).sort(), replaces };
+    journal = { schema_version: SCHEMA_VERSION, kind: "cst-batch-promote", done, entries: (tree.get("") ?? []).map((e) => e.name).sort(), replaces };
     await writeJournal(paths.work, journal);
     pauseForTest("journal-written");
   } catch (e) {
@@ -72,7 +74,7 @@ export async function promote(
     return p.fail("SYSTEM", `cannot write the promotion journal: ${(e as Error).message}; nothing was promoted`, p.result);
   }
   try {
-    await applyPromotion(out, paths.dir, journal, { checked: true });
+    await applyPromotion(out, paths.dir, journal, { checked: true, noDone: !seen.done });
   } catch (e) {
     // The journal stays; the next run on this subject finishes the promotion before anything else.
     const message = `promotion interrupted: ${(e as Error).message}; the next run of this subject finishes it`;

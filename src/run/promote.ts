@@ -1,14 +1,14 @@
 import fs from "node:fs";
 import path from "node:path";
-import { randomHex } from "../util/random-hex.js";
 import * as z from "../schemas/zod.js";
-import { CSTTOOL_STUDY_LEVEL_FILES, DONE_FILE, FAILED_DIR, LOCK_FILE, PROMOTED_FILE, WORK_DIR } from "../layout.js";
+import { ATTEMPT_FILE, CSTTOOL_STUDY_LEVEL_FILES, DONE_FILE, FAILED_DIR, LOCK_FILE, PROMOTED_FILE, WORK_DIR } from "../layout.js";
 import { DoneRecordSchema, SCHEMA_VERSION, type DoneRecord } from "../schemas/records.js";
 import { fsyncDirSync, writeJsonAtomicSync } from "../util/atomic-write.js";
 import { readStateFileSync } from "../util/read-json.js";
 import { assertRealDirs } from "../util/confined-fs.js";
-import { findConflicts, isSafeRelative, ownedFiles, writePromotedList } from "./ownership.js";
+import { findConflicts, isSafeRelative, ownedFiles, writePromotedList, type StagedEntry } from "./ownership.js";
 import { pauseForTest } from "../util/test-pause.js";
+import { removeWorkDir, TRASH_PREFIX } from "./work-removal.js";
 
 /**
  * Promotion: csttool's tree (in `_work/csttool`) becomes the subject folder's results.
@@ -29,8 +29,7 @@ import { pauseForTest } from "../util/test-pause.js";
 export const JOURNAL_FILE = "promote.json";
 export const STAGED_DIR = "staged";
 export const PREVIOUS_DIR = "previous";
-/** `_work` is renamed to this prefix + random before removal, so a crash mid-removal is recognisable. */
-export const TRASH_PREFIX = "_work.done-";
+export { TRASH_PREFIX, removeTrash, removeWorkDir, type KnownWork } from "./work-removal.js";
 
 export const PromoteJournalSchema = z.object({
   schema_version: z.literal(SCHEMA_VERSION),
@@ -83,12 +82,13 @@ function freeName(dir: string, name: string, taken: Set<string>): string {
   }
 }
 
-function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, leave: ReadonlySet<string> = new Set()): void {
+/** Move every entry of `srcDir` into `destDir` except those in `leave` (a clash gets a suffix); how many were moved. */
+function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, leave: ReadonlySet<string> = new Set()): number {
   let names: string[];
   try {
     names = fs.readdirSync(srcDir).sort();
   } catch {
-    return;
+    return 0;
   }
   for (const name of names) {
     if (leave.has(name)) continue;
@@ -96,6 +96,7 @@ function moveEntriesInto(srcDir: string, destDir: string, taken: Set<string>, le
     taken.add(target);
     fs.renameSync(path.join(srcDir, name), path.join(destDir, target));
   }
+  return names.length;
 }
 
 function rmdirQuietly(dir: string): void {
@@ -107,58 +108,86 @@ function rmdirQuietly(dir: string): void {
 }
 
 /**
+ * Remove `dir` if it is an empty folder; true when nothing is left there (removed, or never
+ * there). One rmdir instead of a listing (five calls on a network filesystem) where csttool left
+ * a folder empty, as it usually does.
+ */
+function removedIfEmpty(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT";
+  }
+}
+
+/**
  * Flatten csttool's output into `staged`: the contents of `sub-X/[ses-Y/]` first, then the rest
  * of `sub-X/`, then csttool's top-level files except its study-level ones
  * (`CSTTOOL_STUDY_LEVEL_FILES`: dataset_description.json, participants.*), which stay in `_work`
  * and go with it. Nothing subject-level is dropped; a clash gets a `_2` suffix.
+ * Returns the entries of `staged` when they are known without listing it again (its folder was
+ * renamed whole and nothing else was moved in), else null; `sub-X/` and csttool's folder are
+ * removed when empty (an rmdir costs less than a listing).
  */
-export async function stageOutput(csttoolOut: string, staged: string, subject: string, session: string | null): Promise<void> {
+export async function stageOutput(csttoolOut: string, staged: string, subject: string, session: string | null): Promise<StagedEntry[] | null> {
   const taken = new Set<string>();
   const subjectDir = path.join(csttoolOut, subject);
   const innermost = session ? path.join(subjectDir, session) : subjectDir;
-  if (!renameWhole(innermost, staged, taken)) {
+  const whole = renameWhole(innermost, staged, taken);
+  let moved = 0;
+  if (whole === null) {
     fs.mkdirSync(staged, { recursive: true });
     if (session) {
-      moveEntriesInto(innermost, staged, taken);
+      moved += moveEntriesInto(innermost, staged, taken);
       rmdirQuietly(innermost);
     }
   }
-  moveEntriesInto(subjectDir, staged, taken);
-  rmdirQuietly(subjectDir);
-  moveEntriesInto(csttoolOut, staged, taken, CSTTOOL_STUDY_LEVEL_FILES);
+  if (!removedIfEmpty(subjectDir)) {
+    moved += moveEntriesInto(subjectDir, staged, taken);
+    rmdirQuietly(subjectDir);
+  }
+  if (!removedIfEmpty(csttoolOut)) moved += moveEntriesInto(csttoolOut, staged, taken, CSTTOOL_STUDY_LEVEL_FILES);
+  return whole !== null && moved === 0 ? whole : null;
 }
 
 /**
  * `src` renamed to `dest` as a whole: one rename instead of a mkdir, a rename per entry and a
  * rmdir (a mkdir alone costs ~0.25 ms on ext4). Only for a real folder (not a link) holding no
- * name cst-batch manages (those get a suffix, entry by entry); false when not done.
+ * name cst-batch manages (those get a suffix, entry by entry). Returns its entries; null when not done.
  */
-function renameWhole(src: string, dest: string, taken: Set<string>): boolean {
-  let names: string[];
+function renameWhole(src: string, dest: string, taken: Set<string>): StagedEntry[] | null {
+  let entries: StagedEntry[];
   try {
-    if (!fs.lstatSync(src).isDirectory()) return false;
-    names = fs.readdirSync(src);
+    if (!fs.lstatSync(src).isDirectory()) return null;
+    entries = fs.readdirSync(src, { withFileTypes: true }).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
   } catch {
-    return false;
+    return null;
   }
-  if (names.some(isManagedName)) return false;
+  if (entries.some((e) => isManagedName(e.name))) return null;
   try {
     fs.renameSync(src, dest);
   } catch {
-    return false;
+    return null;
   }
-  for (const name of names) taken.add(name);
-  return true;
+  for (const e of entries) taken.add(e.name);
+  return entries;
 }
 
-/** Every file under `root` (relative paths, sorted) with its size; symlinks listed, not followed. */
-export async function listFiles(root: string): Promise<{ path: string; size: number }[]> {
+/**
+ * Every file under `root` (relative paths, sorted) with its size; symlinks listed, not followed.
+ * `tree`, when given, is filled with each folder's entries (for findConflicts and the journal,
+ * so `staged` is listed once); `top`, when given, stands for the listing of `root` itself.
+ */
+export async function listFiles(root: string, tree?: Map<string, readonly StagedEntry[]>, top?: readonly StagedEntry[] | null): Promise<{ path: string; size: number }[]> {
   const out: { path: string; size: number }[] = [];
   const walk = (rel: string): void => {
-    const entries = fs.readdirSync(path.join(root, rel), { withFileTypes: true });
+    const entries: StagedEntry[] =
+      rel === "" && top ? [...top] : fs.readdirSync(path.join(root, rel), { withFileTypes: true }).map((e) => ({ name: e.name, isDir: e.isDirectory() }));
+    tree?.set(rel.split(path.sep).join("/"), entries);
     for (const e of entries) {
       const r = rel ? path.join(rel, e.name) : e.name;
-      if (e.isDirectory()) walk(r);
+      if (e.isDir) walk(r);
       else out.push({ path: r.split(path.sep).join("/"), size: fs.lstatSync(path.join(root, r)).size });
     }
   };
@@ -198,12 +227,14 @@ export async function readJournal(workDir: string): Promise<JournalRead> {
  * a foreign file in the way stops it before anything is moved (`PromotionConflictError`).
  * `checked`: the caller compared the staged tree with the folder just now (a fresh promotion);
  * a roll-forward after a crash checks again, since the folder may have changed meanwhile.
+ * `noDone` (with `checked`): the caller found no `_done.json` just now.
  */
-export async function applyPromotion(root: string, taskDir: string, journal: PromoteJournal, opts: { checked?: boolean } = {}): Promise<void> {
+export async function applyPromotion(root: string, taskDir: string, journal: PromoteJournal, opts: { checked?: boolean; noDone?: boolean } = {}): Promise<void> {
   const work = path.join(taskDir, WORK_DIR);
   const staged = path.join(work, STAGED_DIR);
   const previous = path.join(work, PREVIOUS_DIR);
-  assertRealDirs(root, staged);
+  // A fresh promotion made `staged` itself just now (a rename of a real folder, or a mkdir).
+  if (!opts.checked) assertRealDirs(root, staged);
   const owned = new Set(journal.replaces ?? ownedFiles(taskDir));
   const conflicts = opts.checked ? [] : findConflicts(taskDir, staged, owned);
   if (conflicts.length > 0) throw new PromotionConflictError(taskDir, conflicts);
@@ -221,7 +252,8 @@ export async function applyPromotion(root: string, taskDir: string, journal: Pro
 
   // 1. The previous `_done.json` goes first: from here on the folder never claims "done" for a mix.
   const done = path.join(taskDir, DONE_FILE);
-  if (exists(done)) moveAside(DONE_FILE);
+  // `noDone`: the caller, holding the subject's lock, has just found no `_done.json` (or only a link, never trusted).
+  if (!(opts.checked && opts.noDone) && exists(done)) moveAside(DONE_FILE);
   pauseForTest("promote-previous-out");
   // 2. Previous results that the new one does not replace go (only files cst-batch made).
   const fresh = new Set(journal.done.files.map((f) => f.path));
@@ -234,7 +266,8 @@ export async function applyPromotion(root: string, taskDir: string, journal: Pro
   }
   // 3. Staged entries in: a whole rename where nothing is in the way, else merged file by file.
   for (const [i, name] of journal.entries.entries()) {
-    if (exists(path.join(staged, name))) mergeIn(staged, taskDir, name, moveAside);
+    const src = lstatOrNull(path.join(staged, name));
+    if (src !== null) mergeIn(staged, taskDir, name, moveAside, src.isDirectory());
     if (i === 0) pauseForTest("promote-mid");
   }
   // 4. The list of what cst-batch made here (kept when a user moves `_done.json` away), then `_done.json` last.
@@ -244,7 +277,8 @@ export async function applyPromotion(root: string, taskDir: string, journal: Pro
   writeJsonAtomicSync(done, journal.done);
   pauseForTest("after-done");
   // 5. Clear the work folder: rename first so a crash mid-removal leaves a recognisable name.
-  await removeWorkDir(taskDir);
+  //    What a promotion leaves there is known: removed by name, without listing the folders.
+  await removeWorkDir(taskDir, { files: [ATTEMPT_FILE, JOURNAL_FILE], emptyDirs: [STAGED_DIR], trees: previousMade ? [PREVIOUS_DIR] : [] });
 }
 
 /** A result would replace files cst-batch did not make: nothing was promoted. */
@@ -262,13 +296,13 @@ export class PromotionConflictError extends Error {
 }
 
 /** Move `staged/rel` to `taskDir/rel`; the checks of findConflicts ran first. */
-function mergeIn(staged: string, taskDir: string, rel: string, moveAside: (rel: string) => void): void {
+function mergeIn(staged: string, taskDir: string, rel: string, moveAside: (rel: string) => void, srcIsDir: boolean): void {
   const src = path.join(staged, rel);
   const dest = path.join(taskDir, rel);
   const target = lstatOrNull(dest);
-  const srcIsDir = fs.lstatSync(src).isDirectory();
   if (target !== null && target.isDirectory() && !target.isSymbolicLink() && srcIsDir) {
-    for (const name of fs.readdirSync(src).sort()) mergeIn(staged, taskDir, `${rel}/${name}`, moveAside);
+    const entries = fs.readdirSync(src, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) mergeIn(staged, taskDir, `${rel}/${e.name}`, moveAside, e.isDirectory());
     rmdirQuietly(src);
     return;
   }
@@ -293,58 +327,6 @@ function lstatOrNull(p: string): fs.Stats | null {
     return fs.lstatSync(p);
   } catch {
     return null;
-  }
-}
-
-/**
- * Rename `_work` aside and delete it. Earlier leftovers of the same kind (a crash mid-removal)
- * are removed by the next run's `removeTrash`.
- */
-export async function removeWorkDir(taskDir: string): Promise<void> {
-  const trash = path.join(taskDir, `${TRASH_PREFIX}${randomHex(4)}`);
-  try {
-    fs.renameSync(path.join(taskDir, WORK_DIR), trash);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw e;
-  }
-  removeTree(trash);
-}
-
-/**
- * Delete `_work.done-*` folders left by an interrupted removal; returns the folder's other
- * names (empty when it cannot be listed).
- */
-export async function removeTrash(taskDir: string): Promise<Set<string>> {
-  let names: string[];
-  try {
-    names = fs.readdirSync(taskDir);
-  } catch {
-    return new Set();
-  }
-  const kept = new Set<string>();
-  for (const name of names) {
-    if (name.startsWith(TRASH_PREFIX)) removeTree(path.join(taskDir, name));
-    else kept.add(name);
-  }
-  return kept;
-}
-
-/**
- * `rm -rf target`: the walk uses the entry types readdir gives (no lstat per entry, unlike
- * fs.rmSync; `isDir` is known for entries, lstat'ed for the top) and never follows a symbolic
- * link; anything unexpected falls back to fs.rmSync.
- */
-function removeTree(target: string, isDir?: boolean): void {
-  try {
-    if (isDir ?? fs.lstatSync(target).isDirectory()) {
-      for (const e of fs.readdirSync(target, { withFileTypes: true })) removeTree(path.join(target, e.name), e.isDirectory());
-      fs.rmdirSync(target);
-    } else {
-      fs.unlinkSync(target);
-    }
-  } catch {
-    fs.rmSync(target, { recursive: true, force: true });
   }
 }
 

@@ -1,7 +1,9 @@
 import { statSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
+import { submissionChunksPath } from "../layout.js";
 import { currentPlanFile } from "../plan/load-plan.js";
+import { readSubmissionChunk } from "../state/submission-chunks.js";
 import type { RunOneOptions, RunOneOutcome } from "./run-one.js";
 import { DEFAULT_CANARY } from "../failures/canary.js";
 import type { CanaryVerdictFile } from "./canary-file.js";
@@ -57,6 +59,21 @@ export interface RunCanary {
   k: number;
 }
 
+/**
+ * A chunk from the submission's chunk index (its cost does not grow with the study), when that
+ * index belongs to the record: it is the record's `<id>/chunks.idx` and names the same id (a
+ * submit that failed and was rolled back removes it with the record). null: read the record.
+ */
+function chunkFromIndex(submission: string, chunk: number): { submissionId: string; planPath: string; indices: number[]; canary: number | undefined } | null {
+  const id = path.basename(submission).replace(/\.json$/, "");
+  const found = readSubmissionChunk(submissionChunksPath(submission), id, chunk);
+  if (found === null) return null;
+  if (found.indices === null) {
+    throw new CstError("USAGE", `--chunk ${chunk} is out of range: submission ${found.head.submission_id} has ${found.head.chunks} chunk(s)`);
+  }
+  return { submissionId: found.head.submission_id, planPath: found.head.plan_path, indices: found.indices, canary: found.head.canary };
+}
+
 /** The (plan, index) pairs run-one runs, in order: one from plan + index, or a submission chunk's. */
 export async function resolveRunTargets(req: RunTargetRequest): Promise<RunTarget[]> {
   return (await resolveRunPlan(req)).targets;
@@ -70,7 +87,14 @@ async function resolveRunPlan(req: RunTargetRequest): Promise<{ targets: RunTarg
     }
     if (req.index !== undefined) throw new CstError("USAGE", "--index cannot be combined with --submission/--chunk");
     const chunk = nonNegativeInt("--chunk", req.chunk);
-    // Loaded only for a chunk: a plain run-one needs neither.
+    const fromIndex = chunkFromIndex(req.submission, chunk);
+    if (fromIndex !== null) {
+      const planFile = req.plan ?? path.resolve(fromIndex.planPath);
+      const canary = { out: studyDirOfSubmissionFile(req.submission), submissionId: fromIndex.submissionId, k: fromIndex.canary ?? DEFAULT_CANARY };
+      return { targets: fromIndex.indices.map((index) => ({ planFile, index })), canary };
+    }
+    // A submission without a chunk index (written before them, or copied alone): the whole record.
+    // Loaded only then: a plain run-one needs neither.
     const [{ SubmissionSchema }, { readStateFile, requireState }] = await Promise.all([import("../schemas/study-records.js"), import("../util/read-json.js")]);
     const submission = requireState(
       await readStateFile(req.submission, SubmissionSchema),

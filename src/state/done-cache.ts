@@ -36,6 +36,11 @@ export class DoneRecordCache {
     return e.done;
   }
 
+  /** Whether a record of `dir` is known at all (else its `_done.json` is read without a `stat` first). */
+  has(dir: string): boolean {
+    return this.known.has(dir);
+  }
+
   put(dir: string, id: string, done: CachedDone): void {
     this.seen.set(dir, { id, done });
     this.added = true;

@@ -26,6 +26,11 @@ export interface TaskIo {
   statId(file: string): Promise<string | null>;
   /** True only when nothing is there (ENOENT, ENOTDIR); false also when it cannot be stat'ed. */
   missing(file: string): Promise<boolean>;
+  /**
+   * The text and `fileIdentity` of a file, the identity from the open descriptor: one lookup of
+   * the path instead of a `stat` and an open. Rejects like readText.
+   */
+  readTextWithId(file: string): Promise<{ text: string; id: string }>;
 }
 
 export const SYNC_IO: TaskIo = {
@@ -46,6 +51,15 @@ export const SYNC_IO: TaskIo = {
       return fs.statSync(file, { throwIfNoEntry: false }) === undefined;
     } catch {
       return false;
+    }
+  },
+  readTextWithId: async (file) => {
+    const fd = fs.openSync(file, "r");
+    try {
+      const id = fileIdentity(fs.fstatSync(fd));
+      return { text: fs.readFileSync(fd, "utf8"), id };
+    } finally {
+      fs.closeSync(fd);
     }
   },
 };
@@ -69,6 +83,15 @@ export const ASYNC_IO: TaskIo = {
       () => false,
       (e: unknown) => errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR",
     ),
+  readTextWithId: async (file) => {
+    const handle = await fsp.open(file, "r");
+    try {
+      const id = fileIdentity(await handle.stat());
+      return { text: await handle.readFile("utf8"), id };
+    } finally {
+      await handle.close();
+    }
+  },
 };
 
 /** statfs magic numbers of network / cluster filesystems (linux/magic.h and vendors). */

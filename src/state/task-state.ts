@@ -1,3 +1,5 @@
+// Over ~350 lines: one task's state is one derivation (done record, failed attempts, work
+// folder, lock, error log) whose readers share its context and io; split, they would pass it all around.
 import { forManyRecords } from "../schemas/zod.js";
 import type * as z from "../schemas/zod.js";
 import path from "node:path";
@@ -283,11 +285,35 @@ const NO_DONE: DoneRead = { kind: "none", record: null, htmlReport: null };
  * it), and early in a study most subjects have no `_done.json`.
  */
 async function readDone(io: TaskIo, file: string, task: TaskStateRef, cache: DoneRecordCache | undefined, problems: string[]): Promise<DoneRead> {
-  const id = await io.statId(file);
+  let id: string | null;
+  let done: DoneState;
+  if (cache === undefined || !cache.has(task.output_dir)) {
+    // Nothing cached for this subject (a first status, or collect): open it straight away, its
+    // identity from the open descriptor; a `stat` first would be a second lookup of the path.
+    let read: { text: string; id: string };
+    try {
+      read = await io.readTextWithId(file);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return NO_DONE;
+      id = await io.statId(file);
+      if (id === null) return NO_DONE;
+      done = doneStateOf({ kind: "corrupt", path: file, reason: `cannot read: ${(e as Error).message}` }, task.config_hash);
+      return afterRead(done, id, task, cache, problems);
+    }
+    id = read.id;
+    done = doneStateOf(parseStateText(file, read.text, forManyRecords(DoneRecordSchema)), task.config_hash);
+    return afterRead(done, id, task, cache, problems);
+  }
+  id = await io.statId(file);
   if (id === null) return NO_DONE;
   const cached = cache?.get(task.output_dir, id);
   if (cached) return { kind: doneKindOf(cached.record, task.config_hash), record: cached.record, htmlReport: cached.htmlReport };
-  const done = await readDoneFile(io, file, task.config_hash);
+  done = await readDoneFile(io, file, task.config_hash);
+  return afterRead(done, id, task, cache, problems);
+}
+
+/** A done record just read: its problem noted, its summary cached. */
+function afterRead(done: DoneState, id: string, task: TaskStateRef, cache: DoneRecordCache | undefined, problems: string[]): DoneRead {
   if (done.kind === "corrupt") problems.push(damagedDoneProblem(done.path, done.reason));
   if (done.kind !== "current" && done.kind !== "outdated") return { ...NO_DONE, kind: done.kind };
   const r = done.record;

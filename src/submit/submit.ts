@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CstError } from "../errors.js";
-import { logsDir, submissionsDir } from "../layout.js";
+import { logsDir, submissionChunksPath, submissionsDir } from "../layout.js";
 import { getBackend } from "../schedulers/index.js";
 import { resolveMaxArraySize, type MaxArraySizeSource } from "../schedulers/max-array-size.js";
 import { runSchedulerCommand, type RunCommandOptions } from "../schedulers/runner.js";
@@ -15,6 +15,7 @@ import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Submission } from "../schemas/study-records.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
+import { encodeSubmissionChunks } from "../state/submission-chunks.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { layoutArrays } from "./chunks.js";
@@ -304,6 +305,8 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   }
   const submission = prep.submission;
   mkdirConfined(out, path.dirname(prep.recordPath));
+  // Before the record: an array element that finds the record finds its chunk index too.
+  await writeFileAtomic(submissionChunksPath(prep.recordPath), encodeSubmissionChunks(submission.submission_id, submission.plan_path, submission.chunks, submission.canary ?? undefined), { root: out });
   await writeJsonAtomic(prep.recordPath, submission, { root: out });
 
   const submitted: string[] = [];

@@ -70,22 +70,29 @@ export function assertWritableFile(root: string, file: string): void {
 /** `mkdir -p dir` below `root`, refusing a link at any component (made or found). */
 export function mkdirConfined(root: string, dir: string): void {
   if (!realDirs.has(root)) {
-    fs.mkdirSync(root, { recursive: true }); // the output folder itself may be (or sit behind) a link
+    // The output folder itself may be (or sit behind) a link: stat, not lstat. One call when it exists.
+    let isDir = false;
+    try {
+      isDir = fs.statSync(root).isDirectory();
+    } catch {
+      // made below
+    }
+    if (!isDir) fs.mkdirSync(root, { recursive: true });
     realDirs.add(root);
   }
   let cur = root;
   for (const part of componentsBelow(root, dir)) {
     cur = `${cur}${path.sep}${part}`;
     if (realDirs.has(cur)) continue;
-    let st = lstatOrNull(cur);
-    if (st === null) {
-      try {
-        fs.mkdirSync(cur);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      }
-      st = fs.lstatSync(cur);
+    // mkdir first: a folder it makes is a real one (one call); only one already there is looked at.
+    try {
+      fs.mkdirSync(cur);
+      realDirs.add(cur);
+      continue;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
+    const st = fs.lstatSync(cur);
     if (st.isSymbolicLink()) throw plantedLinkError(cur, root);
     if (!st.isDirectory()) {
       throw new CstError("SYSTEM", `cannot create the folder ${dir}: ${cur} is a file, not a folder`, {
@@ -120,9 +127,12 @@ export function openAppendConfined(root: string, file: string): number {
 
 /** Throws naming `p` when it (below `root`) or a folder on its way is a symbolic link. */
 export function assertNotLink(root: string, p: string): void {
+  if (realDirs.has(p)) return;
   assertRealDirs(root, path.dirname(p));
   const st = lstatOrNull(p);
   if (st?.isSymbolicLink()) throw plantedLinkError(p, root);
+  // A real folder: remembered like the ones on the way (a write into it need not look again).
+  if (st?.isDirectory()) realDirs.add(p);
 }
 
 /** assertNotLink for each of `paths` (the layout's `studyPaths`, a task's paths). */

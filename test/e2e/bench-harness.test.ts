@@ -35,9 +35,11 @@ describe("npm run bench", () => {
 
     const figures = JSON.parse(readFileSync(json, "utf8")) as { subjects: number; figures: Record<string, Record<string, unknown>> };
     expect(figures.subjects).toBe(100);
-    expect(Object.keys(figures.figures).sort()).toEqual(["collect", "collectNoScheduler", "local", "plan", "runOne", "runOneRss", "status", "statusEarly"]);
+    expect(Object.keys(figures.figures).sort()).toEqual(["collect", "collectNoScheduler", "local", "metadata", "plan", "runOne", "runOneRss", "status", "statusEarly"]);
     expect(figures.figures.runOne!.wallMs).toBeGreaterThan(0);
     expect(figures.figures.runOne!.floorMs).toBeGreaterThan(0);
+    // Figure 9 counts calls with strace where it is installed.
+    if (figures.figures.metadata) expect((figures.figures.metadata.runOne as { total: number }).total).toBeGreaterThan(0);
 
     const dataDir = /data in (\S+)/.exec(r.stdout)?.[1];
     expect(dataDir).toBeDefined();
@@ -52,7 +54,7 @@ describe("npm run bench", () => {
   });
 
   it("rejects a bad size or budget with usage, before generating anything", () => {
-    for (const args of [["--subjects", "5"], ["--budget-s", "soon"]]) {
+    for (const args of [["--subjects", "5"], ["--budget-s", "soon"], ["--scale", "500"]]) {
       const r = bench(args);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/usage: node bench\/run\.mjs/);

@@ -17,7 +17,7 @@ function npm(args: string[], cwd: string): string {
 
 // The script an outside project would write: the package's named exports, nothing from src/.
 const SCRIPT = `
-import { plan, collect, EXIT, CstError } from "cst-batch";
+import { plan, collect, readEvents, EXIT, CstError } from "cst-batch";
 const [bidsDir, out, csttool] = process.argv.slice(2);
 const outcome = await plan({ bidsDir, out, csttool });
 const summary = outcome.kind === "planned" ? await collect(out) : null;
@@ -27,6 +27,7 @@ console.log(JSON.stringify({
   collected: summary === null ? null : typeof summary,
   exitOk: EXIT.OK,
   cstError: typeof CstError,
+  events: [...readEvents(out)].map((e) => e.record.event),
 }));
 `;
 
@@ -51,6 +52,6 @@ describe("cst-batch as an installed package", () => {
     const r = spawnSync(process.execPath, ["use.mjs", bids, out, STANDIN], { cwd: project, encoding: "utf8" });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ kind: "planned", tasks: 4, collected: "object", exitOk: 0, cstError: "function" });
+    expect(JSON.parse(r.stdout)).toEqual({ kind: "planned", tasks: 4, collected: "object", exitOk: 0, cstError: "function", events: ["planned", "collected"] });
   }, 120_000);
 });

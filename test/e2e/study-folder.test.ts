@@ -132,7 +132,7 @@ describe("the folder given is the study (built CLI)", () => {
     const lastCall = standinCalls(argvLog).at(-1)!;
     expect(lastCall.argv.join(" ")).toContain("--subject-id 02");
     expect(lastCall.argv.every((x) => !x.startsWith(b + path.sep))).toBe(true);
-    expect(readFileSync(path.join(c, ".cst-batch", "events.jsonl"), "utf8")).toMatch(/"event":"finished".*"key":"sub-02"/);
+    expect(readdirSync(path.join(c, ".cst-batch", "events")).map((f) => readFileSync(path.join(c, ".cst-batch", "events", f), "utf8")).join("")).toMatch(/"event":"finished".*"key":"sub-02"/);
     expect(existsSync(b)).toBe(false);
 
     // submit into C (local): reruns the failed subject there.

@@ -51,6 +51,7 @@ export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
     planId: "0000000000000000",
     submissionId: "20260101-000000-0000",
     planFile: layout.currentPlanPath(out),
+    submissionFile: path.join(layout.submissionsDir(out), "00000000T000000Z-0000.json"),
   };
   const found: LayoutPath[] = [];
   const names: { from: string; name: string }[] = [];

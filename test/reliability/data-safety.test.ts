@@ -180,7 +180,7 @@ describe("reliability: data safety", () => {
       const refTask = readCurrentPlan(ref.out).tasks.find((t) => t.key === "sub-02")!;
       const plants = layoutPaths(ref.out, refTask);
       if (plants.length < 15) throw new Error(`only ${plants.length} layout paths derived`);
-      const FAST_PLANTS = new Set(["logs", "sub-02/_failed_attempts", ".cst-batch/events.jsonl"]);
+      const FAST_PLANTS = new Set(["logs", "sub-02/_failed_attempts", ".cst-batch/events"]);
       for (const missing of FAST_PLANTS) if (!plants.some((p) => p.rel === missing)) throw new Error(`layout no longer defines ${missing}`);
       for (const plant of plants) {
         if (!FULL && !FAST_PLANTS.has(plant.rel)) continue;

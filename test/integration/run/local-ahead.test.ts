@@ -1,6 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
+import { readEvents } from "../../../src/events/read-events.js";
 import { runLocal } from "../../../src/local/run-local.js";
 import { probeLock } from "../../../src/lock/lock.js";
 import { makeStudy, rewritePlan, type TestStudy } from "../../helpers/run-plan.js";
@@ -86,11 +87,7 @@ printf '{"metrics": {}}\n' > "$out/sub-$sub/reports/sub-\${sub}_metrics.json"
 }, 30_000);
 
 async function events(out: string): Promise<{ event: string; index: number }[]> {
-  const text = await fsp.readFile(path.join(out, ".cst-batch", "events.jsonl"), "utf8");
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { event: string; index: number });
+  return [...readEvents(out)].map((e) => e.record as { event: string; index: number });
 }
 
 test("the next csttool starts before the finished output is promoted, never while the last one runs", async () => {

@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { CstError } from "../../../src/errors.js";
-import { currentPlanPath } from "../../../src/layout.js";
+import { currentPlanPath, submissionChunksPath } from "../../../src/layout.js";
+import { encodeSubmissionChunks } from "../../../src/state/submission-chunks.js";
 import { resolveRunTargets } from "../../../src/run/run-targets.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "cst-targets-"));
@@ -72,5 +73,35 @@ describe("resolveRunTargets: what run-one runs", () => {
     expect(await usageError(resolveRunTargets({ plan: "p.json", index: "1.5" }))).toMatch(/--index must be a whole number/);
     expect(await usageError(resolveRunTargets({ index: 0, env: {} }))).toMatch(/needs --plan/);
     expect(await usageError(resolveRunTargets({ plan: "p.json", env: {} }))).toMatch(/needs --index/);
+  });
+
+  test("a chunk is read from the submission's chunk index, without parsing the record", async () => {
+    const file = path.join(dir, "20261203T000000Z-abcd.json");
+    // A record too damaged to parse: only the chunk index can answer.
+    writeFileSync(file, "{ not json");
+    mkdirSync(path.dirname(submissionChunksPath(file)), { recursive: true });
+    const chunks = [[0, 1, 2], [], [7, 5], [9]];
+    writeFileSync(submissionChunksPath(file), encodeSubmissionChunks("20261203T000000Z-abcd", "plans/q.jsonl", chunks));
+    expect(await resolveRunTargets({ submission: file, chunk: 2 })).toEqual([
+      { planFile: path.resolve("plans/q.jsonl"), index: 7 },
+      { planFile: path.resolve("plans/q.jsonl"), index: 5 },
+    ]);
+    expect(await resolveRunTargets({ submission: file, chunk: 1 })).toEqual([]);
+    expect(await resolveRunTargets({ submission: file, chunk: 3, plan: "other.jsonl" })).toEqual([{ planFile: "other.jsonl", index: 9 }]);
+    expect(await usageError(resolveRunTargets({ submission: file, chunk: 4 }))).toMatch(/--chunk 4 is out of range: submission 20261203T000000Z-abcd has 4 chunk\(s\)/);
+  });
+
+  test("a chunk index of another submission, or one cut short, is not trusted: the record is read", async () => {
+    const file = submissionFile([[3], [8, 6]]);
+    mkdirSync(path.dirname(submissionChunksPath(file)), { recursive: true });
+    writeFileSync(submissionChunksPath(file), encodeSubmissionChunks("another-id", "plans/x.jsonl", [[100], [200]]));
+    expect(await resolveRunTargets({ submission: file, chunk: 1 })).toEqual([
+      { planFile: path.resolve("plans/p.json"), index: 8 },
+      { planFile: path.resolve("plans/p.json"), index: 6 },
+    ]);
+    const id = path.basename(file, ".json");
+    const whole = encodeSubmissionChunks(id, "plans/x.jsonl", [[100], [200, 300]]);
+    writeFileSync(submissionChunksPath(file), whole.subarray(0, whole.length - 2));
+    expect((await resolveRunTargets({ submission: file, chunk: 1 })).map((t) => t.index)).toEqual([8, 6]);
   });
 });

@@ -186,6 +186,8 @@ describe("submit with fake scheduler commands", () => {
     expect(records(study)).toEqual([]);
     const dirs = readdirSync(submissionsDir(study));
     expect(dirs.some((d) => existsSync(path.join(submissionsDir(study), d, "submit-failed.json")))).toBe(true);
+    // Nor is its chunk index left for an array element to find.
+    expect(dirs.some((d) => existsSync(path.join(submissionsDir(study), d, "chunks.idx")))).toBe(false);
 
     const again = await submitToScheduler(request(study, { maxArraySize: "2" }, { env: fake.env() }));
     expect(again.kind).toBe("submitted");

@@ -1,0 +1,219 @@
+// Figure 8 (`--scale N`): a biobank-size study (N tasks, default 200,000) next to a 10,000-task
+// one, measured side by side in one run: plan, status (first / cached), collect: peak RSS
+// (target < 400 MB at N) and time per task (target: at N within 1.3x of 10,000); plan against
+// `find -name` (target <= 3x); run-one of one task of a submission at N against one at 1,000
+// (target: within 10% in time and memory, peak RSS <= 60 MB).
+// Figure 9: metadata calls on the study filesystem per subject (strace), run-one / status / collect.
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { interleave, run } from "../lib/measure.mjs";
+import { figureLine, fmtMb, fmtMs } from "../lib/report.mjs";
+import { STANDIN, cli, cliEnv } from "../lib/context.mjs";
+import { makeBidsTree, writeDoneTree } from "../lib/data.mjs";
+import { canStrace, formatByCall, straceCounts } from "../lib/strace.mjs";
+
+const dist = new URL("../../dist/", import.meta.url);
+const load = (p) => import(new URL(p, dist).href);
+
+const planArgv = (bids, out) => cli("plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check");
+const statusArgv = (out) => cli("status", "--out", out, "--no-scheduler", "--json");
+const collectArgv = (out) => cli("collect", "--out", out, "--no-scheduler");
+
+/**
+ * A submission record for `out`'s current plan, one task per array element, with its chunk
+ * index (as `submit` writes them): run-one --submission FILE --chunk K then runs task K.
+ */
+async function writeSubmission(out, taskCount) {
+  const [{ submissionsDir, submissionChunksPath, currentPlanPath }, { encodeSubmissionChunks }] = await Promise.all([load("layout.js"), load("state/submission-chunks.js")]);
+  const id = "20261203T000000Z-bench";
+  const file = path.join(submissionsDir(out), `${id}.json`);
+  const chunks = Array.from({ length: taskCount }, (_, i) => [i]);
+  const planPath = currentPlanPath(out);
+  mkdirSync(path.dirname(submissionChunksPath(file)), { recursive: true });
+  writeFileSync(submissionChunksPath(file), encodeSubmissionChunks(id, planPath, chunks));
+  const record = {
+    schema_version: 1,
+    kind: "cst-batch-submission",
+    submission_id: id,
+    created_at: new Date().toISOString(),
+    scheduler: "slurm",
+    plan_id: "bench",
+    plan_path: planPath,
+    command_line: [],
+    chunks,
+    shards: [{ shard: 0, first_chunk: 0, count: taskCount, job_id: null, script: "array-0.sh", submit_argv: [] }],
+    collect: null,
+    resources: {},
+    dry_run: true,
+  };
+  writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+  return file;
+}
+
+const perTask = (ms, n) => (ms / n) * 1000; // microseconds per task
+
+export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneSmall = 1000 }) {
+  const t = performance.now();
+  const d = {
+    bigBids: path.join(dataDir, "scale-bids"),
+    bigOut: path.join(dataDir, "scale-out"),
+    smallBids: path.join(dataDir, "scale-bids-small"),
+    smallOut: path.join(dataDir, "scale-out-small"),
+    tinyBids: path.join(dataDir, "scale-bids-tiny"),
+    tinyOut: path.join(dataDir, "scale-out-tiny"),
+  };
+  makeBidsTree(d.bigBids, large);
+  makeBidsTree(d.smallBids, small);
+  makeBidsTree(d.tinyBids, runOneSmall);
+  ctx.print(`(scale data: BIDS trees of ${large}, ${small} and ${runOneSmall} subjects in ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+
+  // Plan, side by side: each round plans both studies afresh; find runs in the same rounds.
+  const rounds = Math.max(1, Math.min(2, ctx.slowRuns));
+  const p = interleave(
+    {
+      small: () => (rmSync(d.smallOut, { recursive: true, force: true }), run(planArgv(d.smallBids, d.smallOut), { env: cliEnv() })),
+      findSmall: () => run(["find", d.smallBids, "-name", "*_dwi.nii.gz"]),
+      large: () => (rmSync(d.bigOut, { recursive: true, force: true }), run(planArgv(d.bigBids, d.bigOut), { env: cliEnv() })),
+      findLarge: () => run(["find", d.bigBids, "-name", "*_dwi.nii.gz"]),
+    },
+    { times: rounds },
+  );
+  run(planArgv(d.tinyBids, d.tinyOut), { env: cliEnv() });
+  const planRatio = { small: p.small.medianMs / p.findSmall.medianMs, large: p.large.medianMs / p.findLarge.medianMs };
+  const planGrowth = perTask(p.large.medianMs, large) / perTask(p.small.medianMs, small);
+  ctx.print(
+    figureLine({
+      name: `8. plan ${large} subjects`,
+      value: p.large.medianMs,
+      baseName: `plan ${small}`,
+      base: p.small.medianMs,
+      target: "< 400 MB, per task <= 1.3x, <= 3x find",
+      ok: p.large.maxRssKb < 400 * 1024 && planGrowth <= 1.3 && planRatio.large <= 3 && planRatio.small <= 3,
+      note: `peak RSS ${fmtMb(p.large.maxRssKb)} (${small}: ${fmtMb(p.small.maxRssKb)}); per task ${perTask(p.large.medianMs, large).toFixed(0)} µs vs ${perTask(p.small.medianMs, small).toFixed(0)} µs (x${planGrowth.toFixed(2)}); vs find: ${planRatio.large.toFixed(2)}x at ${large} (find ${fmtMs(p.findLarge.medianMs)}), ${planRatio.small.toFixed(2)}x at ${small} (find ${fmtMs(p.findSmall.medianMs)})`,
+    }),
+  );
+
+  // run-one of one task, the way an array element runs it (--submission --chunk), at N and at 1,000.
+  const bigSub = await writeSubmission(d.bigOut, large);
+  const tinySub = await writeSubmission(d.tinyOut, runOneSmall);
+  let nextBig = 0;
+  let nextTiny = 0;
+  const r = interleave(
+    {
+      tiny: () => run(cli("run-one", "--submission", tinySub, "--chunk", String(nextTiny++)), { env: cliEnv() }),
+      big: () => run(cli("run-one", "--submission", bigSub, "--chunk", String(large - 1 - nextBig++)), { env: cliEnv() }),
+    },
+    { times: ctx.runs * 2, warmup: 1 },
+  );
+  const timeRatio = r.big.medianMs / r.tiny.medianMs;
+  const rssRatio = r.big.medianRssKb / r.tiny.medianRssKb;
+  ctx.print(
+    figureLine({
+      name: `8. run-one --submission --chunk, ${large} tasks`,
+      value: r.big.medianMs,
+      baseName: `${runOneSmall} tasks`,
+      base: r.tiny.medianMs,
+      target: "within 10% (time, memory), peak RSS <= 60 MB",
+      ok: timeRatio <= 1.1 && rssRatio <= 1.1 && r.big.maxRssKb <= 60 * 1024,
+      note: `peak RSS ${fmtMb(r.big.maxRssKb)} (median ${fmtMb(r.big.medianRssKb)}) vs ${fmtMb(r.tiny.maxRssKb)} (median ${fmtMb(r.tiny.medianRssKb)}), x${rssRatio.toFixed(2)}; cpu ${fmtMs(r.big.medianCpuMs)} vs ${fmtMs(r.tiny.medianCpuMs)}`,
+    }),
+  );
+
+  const t2 = performance.now();
+  await writeDoneTree(d.bigOut, { light: true });
+  await writeDoneTree(d.smallOut, { light: true });
+  ctx.print(`(scale data: records of ${large} and ${small} subjects in ${((performance.now() - t2) / 1000).toFixed(0)} s)`);
+
+  const cache = (out) => path.join(out, ".cst-batch", "status-cache.json");
+  const s = interleave(
+    {
+      firstSmall: () => (rmSync(cache(d.smallOut), { force: true }), run(statusArgv(d.smallOut), { env: cliEnv(), check: false })),
+      cachedSmall: () => run(statusArgv(d.smallOut), { env: cliEnv(), check: false }),
+      firstLarge: () => (rmSync(cache(d.bigOut), { force: true }), run(statusArgv(d.bigOut), { env: cliEnv(), check: false })),
+      cachedLarge: () => run(statusArgv(d.bigOut), { env: cliEnv(), check: false }),
+      collectSmall: () => run(collectArgv(d.smallOut), { env: cliEnv(), check: false }),
+      collectLarge: () => run(collectArgv(d.bigOut), { env: cliEnv(), check: false }),
+    },
+    { times: rounds },
+  );
+  for (const [name, a, b] of [
+    ["status, first (no cache)", s.firstLarge, s.firstSmall],
+    ["status, cached", s.cachedLarge, s.cachedSmall],
+    ["collect --no-scheduler", s.collectLarge, s.collectSmall],
+  ]) {
+    const growth = perTask(a.medianMs, large) / perTask(b.medianMs, small);
+    ctx.print(
+      figureLine({
+        name: `8. ${name} ${large}`,
+        value: a.maxRssKb,
+        fmt: fmtMb,
+        baseName: `${small}`,
+        base: b.maxRssKb,
+        target: "< 400 MB, per task <= 1.3x",
+        ok: a.maxRssKb < 400 * 1024 && growth <= 1.3,
+        note: `wall ${fmtMs(a.medianMs)} vs ${fmtMs(b.medianMs)}; per task ${perTask(a.medianMs, large).toFixed(0)} µs vs ${perTask(b.medianMs, small).toFixed(0)} µs (x${growth.toFixed(2)}); exit ${a.results[0]?.status}`,
+      }),
+    );
+  }
+  ctx.record("scale", {
+    large,
+    small,
+    plan: { largeMs: p.large.medianMs, smallMs: p.small.medianMs, largeRssKb: p.large.maxRssKb, smallRssKb: p.small.maxRssKb, findLargeMs: p.findLarge.medianMs, findSmallMs: p.findSmall.medianMs },
+    runOne: { largeMs: r.big.medianMs, smallMs: r.tiny.medianMs, largeRssKb: r.big.maxRssKb, smallRssKb: r.tiny.maxRssKb },
+    status: { firstLargeMs: s.firstLarge.medianMs, firstSmallMs: s.firstSmall.medianMs, cachedLargeMs: s.cachedLarge.medianMs, cachedSmallMs: s.cachedSmall.medianMs, firstLargeRssKb: s.firstLarge.maxRssKb, cachedLargeRssKb: s.cachedLarge.maxRssKb },
+    collect: { largeMs: s.collectLarge.medianMs, smallMs: s.collectSmall.medianMs, largeRssKb: s.collectLarge.maxRssKb, smallRssKb: s.collectSmall.maxRssKb },
+  });
+  for (const dir of Object.values(d)) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+}
+
+/**
+ * Figure 9: calls on the study filesystem per subject (strace), on a study of `subjects`:
+ * run-one of fresh tasks (median of 3), then status (first, cached) and collect over its records.
+ */
+export async function metadataFigure(ctx, { bids, out, subjects }) {
+  if (!canStrace) {
+    ctx.print(figureLine({ name: "9. metadata calls (strace)", value: null, note: "n/a (strace missing)" }));
+    ctx.record("metadata", null);
+    return;
+  }
+  const roots = [out, bids];
+  rmSync(out, { recursive: true, force: true });
+  run(planArgv(bids, out), { env: cliEnv() });
+  const planFile = path.join(out, ".cst-batch", "plan.jsonl");
+  const sub = await writeSubmission(out, subjects);
+  const one = [0, 1, 2].map((k) => straceCounts(cli("run-one", "--submission", sub, "--chunk", String(k)), { env: cliEnv(), roots }));
+  const mid = one.sort((a, b) => a.total - b.total)[1];
+  ctx.print(
+    figureLine({
+      name: "9. run-one metadata calls per subject",
+      value: mid.total,
+      fmt: (v) => (v === null ? "n/a" : String(v)),
+      target: "<= 60",
+      ok: mid.total <= 60,
+      note: `${formatByCall(mid.byCall)}; on descriptors: ${formatByCall(mid.descByCall)}; ${mid.closes} closes not counted; --submission --chunk of a fresh subject (stand-in's own calls not counted)`,
+    }),
+  );
+  await writeDoneTree(out);
+  rmSync(path.join(out, ".cst-batch", "status-cache.json"), { force: true });
+  const first = straceCounts(statusArgv(out), { env: cliEnv(), roots });
+  const cached = straceCounts(statusArgv(out), { env: cliEnv(), roots });
+  const coll = straceCounts(collectArgv(out), { env: cliEnv(), roots });
+  for (const [name, c, target] of [
+    ["status, first", first, 3],
+    ["status, cached", cached, 2.5],
+    ["collect --no-scheduler", coll, 5],
+  ]) {
+    const per = c.total / subjects;
+    ctx.print(
+      figureLine({
+        name: `9. ${name}: calls per subject`,
+        value: per,
+        fmt: (v) => v.toFixed(2),
+        target: `<= ${target}`,
+        ok: per <= target,
+        note: `${subjects} subjects; ${formatByCall(c.byCall, subjects)}; on descriptors ${(c.descCalls / subjects).toFixed(2)} (${formatByCall(c.descByCall, subjects)}); closes ${(c.closes / subjects).toFixed(2)} not counted`,
+      }),
+    );
+  }
+  ctx.record("metadata", { runOne: mid, statusFirst: first, statusCached: cached, collect: coll, subjects });
+}
