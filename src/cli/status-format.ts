@@ -36,15 +36,17 @@ function formatDuration(s: number | null): string {
   return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, "0")}m`;
 }
 
-function formatRss(kb: number | null): string {
+/** `712M rusage`: the peak and where it came from (docs/peak-memory.md); older records have no source. */
+function formatRss(kb: number | null, source: string | null): string {
   if (kb === null) return "";
-  return kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)}G` : `${Math.round(kb / 1024)}M`;
+  const size = kb >= 1024 * 1024 ? `${(kb / 1024 / 1024).toFixed(1)}G` : `${Math.round(kb / 1024)}M`;
+  return source ? `${size} ${source}` : size;
 }
 
 /** One row per task; the note column is cut at a word to fit `width` (full text in --json). */
 export function formatRows(report: StatusReport, rows: readonly StatusRow[], width: number): string[] {
   if (rows.length === 0) return [];
-  const header = ["subject", "session", "state", "category", "tries", "last", "maxrss", "job", "log", "note"];
+  const header = ["subject", "session", "state", "category", "tries", "last", "maxrss (source)", "job", "log", "note"];
   const cells = rows.map((r) => [
     r.subject,
     r.session ?? "",
@@ -52,7 +54,7 @@ export function formatRows(report: StatusReport, rows: readonly StatusRow[], wid
     r.category ?? "",
     String(r.attempts),
     formatDuration(r.durationSeconds),
-    formatRss(r.maxRssKb),
+    formatRss(r.maxRssKb, r.maxRssSource),
     r.jobId ?? "",
     r.state === "damaged" && r.damagedFile ? path.relative(report.out, r.damagedFile) : rowLog(r, report.out),
     r.state === "done" ? "" : (r.reason ?? ""),

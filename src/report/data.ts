@@ -52,6 +52,8 @@ export interface ReportRowInput {
   category: string | null;
   durationSeconds: number | null;
   maxRssKb: number | null;
+  /** Where maxRssKb came from (cgroup, rusage, sampled, sacct); null when unknown (docs/peak-memory.md). */
+  maxRssSource?: string | null;
   attempts: number;
   host: string | null;
   /** Relative to out. */
@@ -84,6 +86,7 @@ export const ROW_COLUMNS = [
   "category",
   "duration_s",
   "max_rss_mb",
+  "max_rss_source",
   "attempts",
   "host",
   "log",
@@ -160,6 +163,7 @@ export function buildReportData(input: ReportInput): ReportData {
       r.category,
       round(r.durationSeconds, 1),
       r.maxRssKb === null ? null : Math.round(r.maxRssKb / 1024),
+      r.maxRssKb === null ? null : (r.maxRssSource ?? null),
       r.attempts,
       r.host,
       relativeHref(r.logPath),

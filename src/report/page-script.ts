@@ -94,7 +94,7 @@ export const PAGE_SCRIPT = String.raw`
       tr.appendChild(el("td", { "class": "status" }, r.status));
       tr.appendChild(el("td", { "class": "category" }, r.category || ""));
       tr.appendChild(el("td", { "class": "num" }, r.duration_s === null ? "" : fmt(r.duration_s / 60, 1)));
-      tr.appendChild(el("td", { "class": "num" }, r.max_rss_mb === null ? "" : fmt(r.max_rss_mb / 1024, 2)));
+      tr.appendChild(el("td", { "class": "num" }, r.max_rss_mb === null ? "" : fmt(r.max_rss_mb / 1024, 2) + (r.max_rss_source ? " " + r.max_rss_source : "")));
       tr.appendChild(el("td", { "class": "num" }, r.attempts));
       tr.appendChild(el("td", { "class": "num" }, fmt(r.left_fa_mean, 3)));
       tr.appendChild(el("td", { "class": "num" }, fmt(r.right_fa_mean, 3)));

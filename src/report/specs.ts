@@ -102,7 +102,7 @@ function memoryChart(): ChartSpec {
   return {
     id: "memory",
     title: "Peak memory per subject",
-    note: "Peak resident memory of csttool and its children (sampled), against runtime; one point per subject.",
+    note: "Peak resident memory of each subject's run against runtime, one point per subject; the point's shape says where the figure came from (cgroup: the job's memory cgroup, rusage: the largest reaped process, sampled: /proc samples, sacct: the scheduler's MaxRSS).",
     spec: {
       $schema: SCHEMA,
       width: WIDTH,
@@ -112,6 +112,7 @@ function memoryChart(): ChartSpec {
         { filter: "datum.max_rss_mb != null && datum.duration_s != null" },
         { calculate: "datum.duration_s / 60", as: "minutes" },
         { calculate: "datum.max_rss_mb / 1024", as: "gb" },
+        { calculate: "datum.max_rss_source || 'unknown'", as: "source" },
       ],
       mark: { type: "point", filled: true, opacity: 0.7 },
       encoding: {
@@ -122,9 +123,11 @@ function memoryChart(): ChartSpec {
           type: "nominal",
           scale: { domain: ["success", "failed"], range: [STATUS_COLORS.success, STATUS_COLORS.failed] },
         },
+        shape: { field: "source", type: "nominal", title: "measured by" },
         tooltip: [
           { field: "key", title: "subject" },
           { field: "gb", format: ".2f", title: "GB" },
+          { field: "source", title: "measured by" },
           { field: "minutes", format: ".1f", title: "minutes" },
           { field: "category" },
         ],

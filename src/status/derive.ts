@@ -1,7 +1,7 @@
 import { EXIT } from "../errors.js";
 import { categoryOfSchedulerEnd, REQUEUE_CAUSES, schedulerCorrection, schedulerWillRun } from "../failures/scheduler-verdict.js";
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
-import type { AttemptRecord, FailureCategory, LockOwner } from "../schemas/records.js";
+import type { AttemptRecord, FailureCategory, LockOwner, MaxRssSource } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
@@ -35,6 +35,8 @@ export interface StatusRow {
   attempts: number;
   durationSeconds: number | null;
   maxRssKb: number | null;
+  /** Where `maxRssKb` came from (cgroup, rusage, sampled, sacct); null when unknown (see docs/peak-memory.md). */
+  maxRssSource: MaxRssSource | null;
   /** The array element (`12_3`, `48[3].server`) of the newest submission holding the task, else the record's. */
   jobId: string | null;
   logPath: string;
@@ -153,6 +155,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     attempts: ts.attempts,
     durationSeconds: ts.durationSeconds,
     maxRssKb: ts.maxRssKb,
+    maxRssSource: ts.maxRssSource,
     jobId: ts.jobId ?? elementId,
     logPath: ts.logPath,
     errorLogPath: ts.errorLogPath,
@@ -170,6 +173,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     if (!r) return;
     row.durationSeconds = r.duration_seconds;
     row.maxRssKb = r.max_rss_kb;
+    row.maxRssSource = r.max_rss_source;
     row.jobId = r.job_id;
   };
 
@@ -315,6 +319,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
       row.category = cat;
       row.durationSeconds = sched.elapsedSeconds;
       row.maxRssKb = sched.maxRssKb;
+      row.maxRssSource = sched.maxRssKb === null ? null : "sacct";
       const neverStarted = sched.state === "cancelled" && (sched.elapsedSeconds ?? 0) === 0 && sched.node === null;
       const message = neverStarted
         ? `job ${elementId} was cancelled before it started (${describeSched(sched)})`

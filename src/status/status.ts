@@ -166,7 +166,10 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
         // A refined record decides the row only when it is the one the row shows (derive chose that already).
         if (wb.kind !== "refine") row.category = wb.category;
         row.durationSeconds ??= wb.sched.elapsedSeconds;
-        row.maxRssKb ??= wb.sched.maxRssKb;
+        if (row.maxRssKb === null && wb.sched.maxRssKb !== null) {
+          row.maxRssKb = wb.sched.maxRssKb;
+          row.maxRssSource = "sacct";
+        }
         if (wb.kind !== "refine") {
           row.state = "failed";
           row.attempts += 1;

@@ -168,6 +168,7 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
       attempts: r.attempts,
       duration_seconds: r.durationSeconds,
       max_rss_kb: r.maxRssKb,
+      max_rss_source: r.maxRssSource,
       job_id: r.jobId,
       log_path: r.logPath,
       error_log_path: r.errorLogPath,

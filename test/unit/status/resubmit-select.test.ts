@@ -10,7 +10,7 @@ import type { StatusRow, StatusState } from "../../../src/status/derive.js";
 
 function row(index: number, state: StatusState, category: StatusRow["category"] = null, failures: StatusRow["failures"] = []): StatusRow {
   const key = `sub-0${index}`;
-  return { index, key, subject: key, session: null, state, category, reason: null, attempts: failures.length, durationSeconds: null, maxRssKb: null, jobId: null, logPath: "", errorLogPath: null, schedulerLogPath: null, damagedFile: null, lockOwner: null, scheduler: null, writeBack: null, failures, staleLock: false };
+  return { index, key, subject: key, session: null, state, category, reason: null, attempts: failures.length, durationSeconds: null, maxRssKb: null, maxRssSource: null, jobId: null, logPath: "", errorLogPath: null, schedulerLogPath: null, damagedFile: null, lockOwner: null, scheduler: null, writeBack: null, failures, staleLock: false };
 }
 const tasks = new Map<number, PlanTask>([0, 1, 2, 3, 4, 5, 6].map((i) => [i, { config_hash: "cfg" } as PlanTask]));
 
