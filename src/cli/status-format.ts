@@ -110,7 +110,9 @@ export function formatWhatNow(report: StatusReport, summary: StatusSummary): str
     lines.push(s.category ? `  next step for ${s.text}` : `  ${s.text}`);
     if (s.logs.length > 0) lines.push(`    logs: ${s.logs.join(", ")}`);
   }
-  const written = report.writeBacks.filter((w) => w.outcome.kind === "written");
+  const written = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind !== "peak");
+  const peaks = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind === "peak");
+  if (peaks.length > 0) lines.push(`recorded the scheduler's larger peak memory (MaxRSS, source sacct) for ${peaks.length} task(s): ${peaks.slice(0, 10).map((w) => w.key).join(", ")}${peaks.length > 10 ? ", ..." : ""}`);
   if (written.length > 0) {
     lines.push(`recorded the scheduler's verdict for ${written.length} task(s): ${written.slice(0, 10).map((w) => `${w.key} ${w.outcome.kind === "written" ? w.outcome.category : ""}`).join(", ")}${written.length > 10 ? ", ..." : ""}`);
   }

@@ -47,6 +47,8 @@ const runIdentity = {
   max_rss_kb: z._default(z.nullable(z.number()), null),
   /** Where max_rss_kb came from (see MAX_RSS_SOURCES); null when unknown (older records). */
   max_rss_source: z._default(z.nullable(MaxRssSourceSchema), null),
+  /** run-one's own figure, kept when status/collect replaced it by the scheduler's larger MaxRSS (max_rss_source `sacct`). */
+  max_rss_own: z.optional(z.object({ kb: z.nullable(z.number()), source: z.nullable(MaxRssSourceSchema) })),
 };
 
 /** `<subject>/_promoted.json`: the files (relative) of the last result cst-batch promoted there. */

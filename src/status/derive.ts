@@ -21,7 +21,13 @@ export type WriteBack =
   /** A dead attempt left `_work/`: file it away with the scheduler's category (what run-one's recovery would do, knowing more). */
   | { kind: "archive-work"; category: FailureCategory; elementId: string; sched: TaskSchedulerState; message: string }
   /** A recovery record said KILLED; the scheduler knows better (TIMEOUT, OUT_OF_MEMORY, ...). */
-  | { kind: "refine"; category: FailureCategory; attemptId: string; elementId: string; sched: TaskSchedulerState; message: string };
+  | { kind: "refine"; category: FailureCategory; attemptId: string; elementId: string; sched: TaskSchedulerState; message: string }
+  /**
+   * The scheduler's accounting (sacct MaxRSS) knows a larger peak than run-one's own figure for
+   * the same run (`_done.json`, or the attempt record `attemptId`): the larger one is recorded,
+   * with source `sacct` (run-one's own figure kept beside it). Never changes the category.
+   */
+  | { kind: "peak"; record: "done" | { attemptId: string }; elementId: string; sched: TaskSchedulerState & { maxRssKb: number } };
 
 export interface StatusRow {
   index: number;
@@ -70,6 +76,25 @@ export interface DeriveInput {
   lookup: (recordJobId: string) => TaskSchedulerState | null;
   /** Whether the task at a plan index of the same chunk has been dealt with by the element (record since the submission, done, or running). */
   chunkRecorded?: (planIndex: number) => boolean;
+  /**
+   * Element state for a record's job id when the element ran that task alone (a chunk of one),
+   * so that its MaxRSS is this subject's own; null otherwise or when unknown.
+   */
+  peakLookup?: (recordJobId: string) => TaskSchedulerState | null;
+}
+
+/**
+ * The larger of run-one's figure and the scheduler's MaxRSS for the run that wrote `r`: when the
+ * scheduler's is larger, the row shows it (source sacct) and, when nothing else is to be written
+ * for the task, a "peak" write-back records it.
+ */
+function takeSchedulerPeak(row: StatusRow, input: DeriveInput, r: { job_id: string | null; max_rss_kb: number | null } | null, record: "done" | { attemptId: string }): void {
+  if (!r?.job_id || !input.peakLookup) return;
+  const s = input.peakLookup(r.job_id);
+  if (!s || s.maxRssKb === null || (r.max_rss_kb !== null && s.maxRssKb <= r.max_rss_kb)) return;
+  row.maxRssKb = s.maxRssKb;
+  row.maxRssSource = "sacct";
+  row.writeBack ??= { kind: "peak", record, elementId: r.job_id, sched: { ...s, maxRssKb: s.maxRssKb } };
 }
 
 const ENDED_ABNORMALLY: ReadonlySet<SchedulerJobState> = new Set(["failed", "cancelled", "killed", "timeout", "out_of_memory", "node_fail", "preempted"]);
@@ -199,6 +224,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
 
   if (ts.done === "current") {
     row.state = "done";
+    takeSchedulerPeak(row, input, ts.doneRecord, "done");
     return row;
   }
 
@@ -339,6 +365,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
       row.state = sched.state === "running" ? "running" : "pending-in-queue";
       row.reason = `requeued by the scheduler: ${elementId} is ${describeSched(sched)} again after the attempt recorded ${lastRecord.category}`;
       setFromRecord(lastRecord);
+      takeSchedulerPeak(row, input, lastRecord, { attemptId: lastRecord.attempt_id });
       row.jobId = elementId;
       return row;
     }
@@ -349,6 +376,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
     row.category = row.writeBack?.kind === "refine" && row.writeBack.attemptId === lastRecord.attempt_id ? row.writeBack.category : ts.category;
     row.reason = lastRecord.message;
     setFromRecord(lastRecord);
+    takeSchedulerPeak(row, input, lastRecord, { attemptId: lastRecord.attempt_id });
     return row;
   }
   if (ts.damagedDone) {

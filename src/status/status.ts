@@ -23,6 +23,12 @@ export interface StatusOptions {
   queryScheduler?: boolean;
   /** Record the scheduler's verdicts into subject folders (default true). */
   writeBack?: boolean;
+  /**
+   * Also ask about the submissions that ran finished tasks (done, or failed with a record), so
+   * that a larger scheduler MaxRSS replaces run-one's peak (collect sets it; status asks only
+   * about submissions holding unfinished tasks, and shows what collect recorded).
+   */
+  schedulerPeaks?: boolean;
   /** Environment of the scheduler commands (tests put wrappers on PATH). */
   env?: NodeJS.ProcessEnv;
   schedulerTimeoutMs?: number;
@@ -98,6 +104,14 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       if (sub) needed.add(sub.submission_id);
     }
   });
+  if (opts.schedulerPeaks) {
+    for (const s of states) {
+      const shown = s.done === "current" ? s.doneRecord : s.latestAttempt;
+      if (!shown?.job_id || shown.max_rss_source === "sacct") continue;
+      const sub = bySequence.get(jobSequence(shown.job_id));
+      if (sub) needed.add(sub.submission_id);
+    }
+  }
   const toQuery = submissions.filter((s) => needed.has(s.submission_id) && s.scheduler !== "local");
   const view: SchedulerView =
     opts.queryScheduler === false || toQuery.length === 0
@@ -114,6 +128,14 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   const lookup = (recordJobId: string) => {
     const { jobId, arrayIndex } = parseElementId(recordJobId);
     return view.elements.get(elementKey(jobId, arrayIndex)) ?? null;
+  };
+  // An element's MaxRSS is one subject's own only when the element ran that subject alone.
+  const peakLookup = (recordJobId: string) => {
+    const { jobId, arrayIndex } = parseElementId(recordJobId);
+    const sub = bySequence.get(jobSequence(jobId));
+    const shard = sub?.shards.find((sh) => sh.job_id === jobId);
+    const chunk = sub && shard ? sub.chunks[shard.first_chunk + (arrayIndex ?? 0)] : undefined;
+    return chunk?.length === 1 ? lookup(recordJobId) : null;
   };
   const recordedSince = (planIndex: number, p: Placement): boolean => {
     const st = stateByIndex.get(planIndex);
@@ -134,6 +156,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
       schedulerAnswered: placement ? queriedIds.has(placement.submission.submission_id) && answered.has(placement.submission.scheduler) : false,
       jobKnown: placement ? view.jobs.has(jobSequence(placement.jobId)) : false,
       lookup,
+      peakLookup,
       ...(placement ? { chunkRecorded: (idx: number) => recordedSince(idx, placement) } : {}),
     });
   });
@@ -158,11 +181,11 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
         const full = await loadPlanTask(planFile, row.index);
         outcome = await applyWriteBack(outDir, plan, full.task, wb);
       } catch (e) {
-        problems.push(`${task.output_dir}: could not record the scheduler's verdict (${wb.category}): ${(e as Error).message}`);
+        problems.push(`${task.output_dir}: could not record the scheduler's ${wb.kind === "peak" ? "peak memory (MaxRSS)" : `verdict (${wb.category})`}: ${(e as Error).message}`);
         continue;
       }
       writeBacks.push({ key: row.key, kind: wb.kind, outcome });
-      if (outcome.kind === "written") {
+      if (outcome.kind === "written" && wb.kind !== "peak") {
         // A refined record decides the row only when it is the one the row shows (derive chose that already).
         if (wb.kind !== "refine") row.category = wb.category;
         row.durationSeconds ??= wb.sched.elapsedSeconds;

@@ -27,7 +27,8 @@ import { readLogTail } from "../events/subject-log.js";
  *   - `_work/` with a promotion journal is left alone (run-one must finish that promotion).
  */
 export type WriteBackOutcome =
-  | { kind: "written"; path: string; category: string }
+  /** `category`: null for a peak-memory write-back (the category is unchanged). */
+  | { kind: "written"; path: string; category: string | null }
   | { kind: "skipped"; reason: "busy" | "already-recorded" | "done" | "promotion-pending" | "changed" | "unsupported" };
 
 /** Apply one write-back for a task; see the rules above. */
@@ -45,6 +46,7 @@ export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan
   if (got.kind === "busy") return { kind: "skipped", reason: "busy" };
   if (got.kind === "unsupported") return { kind: "skipped", reason: "unsupported" };
   try {
+    if (wb.kind === "peak") return await recordSchedulerPeak(paths, wb);
     const done = await readStateFile(paths.done, DoneRecordSchema);
     if (done.kind === "ok" && done.value.config_hash === task.config_hash) return { kind: "skipped", reason: "done" };
     switch (wb.kind) {
@@ -54,6 +56,8 @@ export async function applyWriteBack(out: string, header: Pick<PlanHeader, "plan
         return await archiveWithVerdict(paths, header, task, wb, now);
       case "refine":
         return await refineRecord(paths, wb);
+      default:
+        return { kind: "skipped", reason: "unsupported" };
     }
   } finally {
     await got.lock.release();
@@ -183,14 +187,37 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
     message: wb.message,
     next_step: nextStepFor(wb.category, schedulerStudy(paths.out, own.task_key)),
     recorded_by: "scheduler",
-    max_rss_kb: own.max_rss_kb ?? wb.sched.maxRssKb,
-    max_rss_source: own.max_rss_kb !== null ? own.max_rss_source : wb.sched.maxRssKb === null ? null : "sacct",
+    ...largerPeak(own, wb.sched.maxRssKb),
     observed: { category: own.category, message: own.message, recorded_by: own.recorded_by === "recovery" ? "recovery" : "run-one", exit_code: own.exit_code, signal: own.signal, next_step: own.next_step },
   };
   await writeJsonAtomic(file, refined, { root: paths.out });
   const target = path.join(paths.failed, newId);
   await fsp.rename(dir, target).catch(() => {});
   return { kind: "written", path: target, category: wb.category };
+}
+
+/**
+ * run-one's peak, or the scheduler's MaxRSS of the same run when that is larger (source `sacct`,
+ * run-one's own figure kept in `max_rss_own`).
+ */
+function largerPeak(own: { max_rss_kb: number | null; max_rss_source: AttemptRecord["max_rss_source"]; max_rss_own?: AttemptRecord["max_rss_own"] }, schedKb: number | null): Pick<AttemptRecord, "max_rss_kb" | "max_rss_source" | "max_rss_own"> {
+  if (schedKb === null || (own.max_rss_kb !== null && schedKb <= own.max_rss_kb)) return { max_rss_kb: own.max_rss_kb, max_rss_source: own.max_rss_source, max_rss_own: own.max_rss_own };
+  return { max_rss_kb: schedKb, max_rss_source: "sacct", max_rss_own: own.max_rss_kb === null ? undefined : { kb: own.max_rss_kb, source: own.max_rss_source } };
+}
+
+/**
+ * The scheduler's larger MaxRSS into the record of the run it measured (`_done.json` or one
+ * attempt record), read again under the lock: only while that record still names the element
+ * and holds a smaller figure.
+ */
+async function recordSchedulerPeak(paths: ReturnType<typeof taskPaths>, wb: Extract<WriteBack, { kind: "peak" }>): Promise<WriteBackOutcome> {
+  const file = wb.record === "done" ? paths.done : path.join(paths.failed, wb.record.attemptId, ATTEMPT_FILE);
+  const r = wb.record === "done" ? await readStateFile(file, DoneRecordSchema) : await readStateFile(file, AttemptRecordSchema);
+  if (r.kind !== "ok" || r.value.job_id !== wb.elementId) return { kind: "skipped", reason: "changed" };
+  const own = r.value;
+  if (own.max_rss_kb !== null && own.max_rss_kb >= wb.sched.maxRssKb) return { kind: "skipped", reason: "already-recorded" };
+  await writeJsonAtomic(file, { ...own, ...largerPeak(own, wb.sched.maxRssKb) }, { root: paths.out });
+  return { kind: "written", path: path.dirname(file), category: null };
 }
 
 /** The study of a verdict the scheduler gave: rerun with `resubmit`, this subject only. */

@@ -26,9 +26,11 @@ async function recordSchedulerVerdicts(dir: string): Promise<void> {
   if (await isLocal(dir)) return;
   const { readStatus } = await import("../../status/status.js");
   try {
-    const report = await readStatus(dir, { writeBack: true });
-    const written = report.writeBacks.filter((w) => w.outcome.kind === "written");
+    const report = await readStatus(dir, { writeBack: true, schedulerPeaks: true });
+    const written = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind !== "peak");
+    const peaks = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind === "peak");
     if (written.length > 0) out.info(`recorded the scheduler's verdict for ${written.length} task(s) that left no record`);
+    if (peaks.length > 0) out.info(`recorded the scheduler's larger peak memory (MaxRSS, source sacct) for ${peaks.length} task(s)`);
     for (const s of report.scheduler.sources) if (s.source === "none" && s.note) out.warn(`scheduler not asked: ${s.note}`);
   } catch (e) {
     out.warn(`could not combine the scheduler's view: ${(e as Error).message}`);
