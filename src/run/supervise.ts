@@ -288,6 +288,12 @@ export async function supervise(opts: SuperviseOptions): Promise<SuperviseResult
     ["sampled", maxRssKb],
   ]);
 
+  // In a job's cgroup, every figure goes into the log: the recorded one is the largest, and the
+  // others show what each source saw (the cgroup does not charge file pages cached before the job).
+  if (cgroup) {
+    const rusageKb = report.kind === "rusage" ? report.maxRssKb : null;
+    tee.note(`peak memory (KiB): cgroup ${cgroupAfter ?? "?"} (${cgroup.file}, ${cgroupBefore ?? "?"} before csttool), rusage ${rusageKb ?? "-"}, sampled ${maxRssKb ?? "-"}; recorded ${peak.source ?? "none"}`);
+  }
   const how = exit.signal ? `killed by ${exit.signal}` : `exited with status ${exit.code}`;
   tee.note(`csttool ${how} after ${((Date.now() - started) / 1000).toFixed(1)} s`);
   const s = stopping as { reason: "timeout" | "aborted"; category: FailureCategory } | null;
