@@ -6,10 +6,12 @@ import type { TaskState } from "../state/task-state.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
+import { takeSchedulerPeak } from "./scheduler-peak.js";
 
 /**
  * The status of one task, derived from its folder and the scheduler's view (pure; see
- * `deriveTaskStatus` for the rules).
+ * `deriveTaskStatus` for the rules). Over ~350 lines because the rules are one ordered
+ * derivation, kept in one function so that their order is read in one place.
  */
 export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
@@ -83,19 +85,6 @@ export interface DeriveInput {
   peakLookup?: (recordJobId: string) => TaskSchedulerState | null;
 }
 
-/**
- * The larger of run-one's figure and the scheduler's MaxRSS for the run that wrote `r`: when the
- * scheduler's is larger, the row shows it (source sacct) and, when nothing else is to be written
- * for the task, a "peak" write-back records it.
- */
-function takeSchedulerPeak(row: StatusRow, input: DeriveInput, r: { job_id: string | null; max_rss_kb: number | null } | null, record: "done" | { attemptId: string }): void {
-  if (!r?.job_id || !input.peakLookup) return;
-  const s = input.peakLookup(r.job_id);
-  if (!s || s.maxRssKb === null || (r.max_rss_kb !== null && s.maxRssKb <= r.max_rss_kb)) return;
-  row.maxRssKb = s.maxRssKb;
-  row.maxRssSource = "sacct";
-  row.writeBack ??= { kind: "peak", record, elementId: r.job_id, sched: { ...s, maxRssKb: s.maxRssKb } };
-}
 
 const ENDED_ABNORMALLY: ReadonlySet<SchedulerJobState> = new Set(["failed", "cancelled", "killed", "timeout", "out_of_memory", "node_fail", "preempted"]);
 
