@@ -3,6 +3,7 @@ import { categoryOfSchedulerEnd, REQUEUE_CAUSES, schedulerCorrection, schedulerW
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
 import type { AttemptRecord, FailureCategory, LockOwner } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
+import type { InvalidSubject } from "../schemas/plan.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
@@ -11,7 +12,7 @@ import { schedulerOutputFile } from "../schedulers/output-file.js";
  * The status of one task, derived from its folder and the scheduler's view (pure; see
  * `deriveTaskStatus` for the rules).
  */
-export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"] as const;
+export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted", "invalid"] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
 /** What only the scheduler knows, to be recorded into the subject folder (see write-back.ts). */
@@ -24,6 +25,7 @@ export type WriteBack =
   | { kind: "refine"; category: FailureCategory; attemptId: string; elementId: string; sched: TaskSchedulerState; message: string };
 
 export interface StatusRow {
+  /** The plan task index; -1 for an `invalid` row (a subject the plan set aside, in no task). */
   index: number;
   key: string;
   subject: string;
@@ -52,6 +54,8 @@ export interface StatusRow {
   failures: Array<{ category: FailureCategory; configHash: string }>;
   /** The lock is held by orphans of a dead run-one on this host (taking the lock reaps them). */
   staleLock: boolean;
+  /** State `invalid` only: what preflight found wrong with the subject (--skip-invalid set it aside). */
+  problems?: InvalidSubject["problems"];
 }
 
 /** What status knows besides `TaskState`. */
