@@ -23,7 +23,7 @@ export interface ReplanOutcome {
   blocked: Array<{ index: number; key: string; reason: string }>;
 }
 
-export async function replanChangedInputs(out: string, plan: Plan, planPath: string, indices: readonly number[], planAgain: string, dryRun = false): Promise<ReplanOutcome> {
+export async function replanChangedInputs(out: string, plan: Plan, planPath: string, indices: readonly number[], planAgain: (key: string) => string, dryRun = false): Promise<ReplanOutcome> {
   const replaced = new Map<number, PlanTask>();
   const replanned: ReplanOutcome["replanned"] = [];
   const blocked: ReplanOutcome["blocked"] = [];
@@ -32,11 +32,11 @@ export async function replanChangedInputs(out: string, plan: Plan, planPath: str
     const check = await checkInputs(task);
     if (check.ok) continue;
     if (check.category === "INPUT_MISSING") {
-      blocked.push({ index: i, key: task.key, reason: `${check.message}; restore the files, then run this resubmit again (or if they moved: ${planAgain})` });
+      blocked.push({ index: i, key: task.key, reason: `${check.message}; restore the files, then run this resubmit again (or if they moved: ${planAgain(task.key)})` });
       continue;
     }
     if (check.category !== "VALIDATION" || task.input.kind !== "nifti" || plan.schema_version !== 2) {
-      blocked.push({ index: i, key: task.key, reason: `${check.message}; plan it again: ${planAgain}` });
+      blocked.push({ index: i, key: task.key, reason: `${check.message}; plan it again: ${planAgain(task.key)}` });
       continue;
     }
     const built = await buildNiftiInput(task.input.nifti, { subject: task.subject, session: task.session });

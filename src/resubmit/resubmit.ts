@@ -141,7 +141,8 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
 
   // Inputs fixed since the plan: plan those tasks again (a new current plan), leave out what cannot run.
   const src = loaded.source;
-  const planAgain = `\`cst-batch plan --out ${shellQuote(out)} ${src.type === "bids" ? `--bids-dir ${shellQuote(src.bids_dir)}` : `--manifest ${shellQuote(src.manifest_path)}`}\` (with the flags the plan was made with), then this resubmit again`;
+  const planAgain = (key: string): string =>
+    `\`cst-batch plan --out ${shellQuote(out)}\` (it uses the study's recorded settings; add \`${src.type === "bids" ? "--bids-dir" : "--manifest"} <new path>\` only if the dataset itself moved), then \`cst-batch resubmit --out ${shellQuote(out)} --subjects ${shellQuote(key)}\` (planned again, it is not run yet: --failed and --category no longer select it)`;
   const replanned = await replanChangedInputs(out, loaded, planPath, selection.rerun, planAgain, req.dryRun === true);
   const plan = replanned.plan;
   planPath = replanned.planPath;
