@@ -149,7 +149,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
   const blocked = new Set(replanned.blocked.map((b) => b.index));
   selection.rerun = selection.rerun.filter((i) => !blocked.has(i));
-  const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked };
+  const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked, notes: replanned.notes };
 
   const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = base ? baseResourcesOf(base) : localResources(plan, req.timeoutMinutes ?? null);
   const baseline: SubmitSettings = structuredClone(baseSettings);
@@ -181,7 +181,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     g.indices.push(idx);
   }
 
-  const notes: string[] = [];
+  const notes: string[] = [...replanned.notes];
   // A lock held only by orphans of a dead run-one (this host) would make submit see the subject
   // as running: reap them now so the rerun can start it.
   if (!req.dryRun) {
