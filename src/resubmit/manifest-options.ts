@@ -19,9 +19,14 @@ export type ManifestOptionsView =
   | { kind: "unreadable"; note: string }
   | { kind: "read"; optionsOf: (subject: string, session: string | null) => { options: CsttoolOptions; problems: string[] } | null };
 
-export async function readManifestOptions(out: string, plan: Plan): Promise<ManifestOptionsView> {
+/**
+ * The manifest read for `subjects` only (the others' inputs are not checked: a resubmit of three
+ * subjects of a 10,000-subject study reads three subjects' files). Subject ids are BIDS labels, so
+ * as include globs they match themselves.
+ */
+export async function readManifestOptions(out: string, plan: Plan, subjects: readonly string[]): Promise<ManifestOptionsView> {
   if (plan.source.type !== "manifest") return { kind: "none" };
-  const manifest = await loadManifestSource(plan.source.manifest_path, { include: [], exclude: [] });
+  const manifest = await loadManifestSource(plan.source.manifest_path, { include: [...new Set(subjects)], exclude: [] });
   const fatal = manifest.problems.filter((p) => p.severity === "error" && !p.subject);
   if (fatal.length > 0) {
     return { kind: "unreadable", note: `${plan.source.manifest_path}: ${fatal.map((p) => p.message).join("; ")}: options are kept as planned` };

@@ -55,7 +55,7 @@ export async function replanChangedInputs(out: string, plan: Plan, planPath: str
   }
   const notes: string[] = [];
   const stillSelected = indices.filter((i) => !blocked.some((b) => b.index === i));
-  const manifest = plan.schema_version === 2 && stillSelected.length > 0 ? await readManifestOptions(out, plan) : { kind: "none" as const };
+  const manifest = plan.schema_version === 2 && stillSelected.length > 0 ? await readManifestOptions(out, plan, stillSelected.map((i) => plan.tasks[i]!.subject)) : { kind: "none" as const };
   if (manifest.kind === "unreadable") notes.push(manifest.note);
   if (manifest.kind === "read") {
     for (const i of stillSelected) {
