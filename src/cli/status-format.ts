@@ -11,8 +11,8 @@ import { color } from "./output.js";
  * scheduler's state and the "what now" steps it always ends with.
  */
 
-const STATE_COLOR: Partial<Record<StatusState, string>> = { done: "32", running: "36", failed: "31", stale: "33", damaged: "31", "not-run": "33", unknown: "33" };
-const STATE_ORDER: readonly StatusState[] = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"];
+const STATE_COLOR: Partial<Record<StatusState, string>> = { done: "32", running: "36", failed: "31", stale: "33", damaged: "31", "not-run": "33", unknown: "33", invalid: "31" };
+const STATE_ORDER: readonly StatusState[] = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted", "invalid"];
 /** Subjects named per category in the summary before "+N more". */
 const KEYS_SHOWN = 8;
 

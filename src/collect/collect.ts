@@ -2,6 +2,7 @@ import path from "node:path";
 import { CstError, errnoCode } from "../errors.js";
 import { resolveStudyDir } from "../study/study-folder.js";
 import { setAsideOf, type SetAside } from "../study/set-aside.js";
+import type { InvalidSubject } from "../schemas/plan.js";
 import { currentPlanFile, loadPlanRefs, type PlanTaskRef } from "../plan/load-plan.js";
 import { OUTPUT_FILES, studyLinkChecked } from "../layout.js";
 import { assertNoLinks } from "../util/confined-fs.js";
@@ -103,6 +104,10 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     throw e;
   }
 
+  // Invalid subjects (--skip-invalid) are in no task: one CSV row each, status "invalid", their problems as the error.
+  const setAside = setAsideOf(plan);
+  for (const inv of setAside.invalid) csvSpool?.write(invalidCsvRow(inv) + CSV_EOL);
+
   const problems = rows.flatMap((r) => r.problems);
   if (lockNote) problems.push(`subject locks could not be probed (${lockNote}); running tasks may show as pending or failed`);
 
@@ -113,11 +118,11 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     generated_at: new Date().toISOString(),
     cst_batch_version: CST_BATCH_VERSION,
     plan: { plan_id: plan.plan_id, path: planFile, created_at: plan.created_at, task_count: plan.tasks.length },
-    counts: countStatuses(tasks),
+    counts: countStatuses(tasks, setAside),
     by_category: countCategories(tasks),
     tasks,
     problems,
-    ...nonEmpty(setAsideOf(plan)),
+    ...nonEmpty(setAside),
   };
 
   const written: string[] = [];
@@ -140,7 +145,7 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
       counts: summary.counts,
       byCategory: summary.by_category,
       problemCount: problems.length,
-      setAside: setAsideOf(plan),
+      setAside,
       rows: rows.map((r) => r.report),
     });
     if (written.problem) problems.push(written.problem);
@@ -269,10 +274,18 @@ export function errorExcerpt(attempt: AttemptRecord): string {
   return text.length > ERROR_EXCERPT_CHARS ? text.slice(0, ERROR_EXCERPT_CHARS - 1) + "…" : text;
 }
 
-function countStatuses(tasks: readonly SummaryTask[]): Summary["counts"] {
-  const counts = { total: tasks.length, success: 0, failed: 0, pending: 0, running: 0, stale: 0 };
+/** Counts by status; `total` includes the invalid subjects (set aside, not run), not the excluded ones. */
+function countStatuses(tasks: readonly SummaryTask[], setAside: SetAside): Summary["counts"] {
+  const invalid = setAside.invalid.length;
+  const counts = { total: tasks.length + invalid, success: 0, failed: 0, pending: 0, running: 0, stale: 0, invalid, excluded: setAside.excluded.length };
   for (const t of tasks) counts[t.status]++;
   return counts;
+}
+
+/** The CSV row of an invalid subject: status `invalid`, its problems (with their fixes) as the error, no metrics. */
+function invalidCsvRow(inv: InvalidSubject): string {
+  const error = inv.problems.map((p) => `${p.message}; fix: ${p.fix}`).join("\n");
+  return csvRow([inv.subject, inv.session ?? "", "invalid", "", "", error, ...METRIC_COLUMNS.map(() => ""), "0", "", "", "", "", "", ""]);
 }
 
 /** Failed tasks per category, in the catalogue's order; categories with none are left out. */

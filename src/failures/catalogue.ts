@@ -106,10 +106,15 @@ function rerun(s: StudyRef, category: FailureCategory, escalation: Escalation | 
   return s.local ? localCommand(s, category, localExtra) : resubmitCommand(s, category, escalation);
 }
 
-/** Plan again (inputs moved), then rerun. */
-function replanThenRerun(s: StudyRef, category: FailureCategory): string {
-  const source = s.source ? `${s.source.flag} ${q(s.source.path)}` : "--bids-dir <dir>";
-  return `re-run \`cst-batch plan --out ${q(s.out)} ${source}\` (with the flags the plan was made with), then ${s.local ? localCommand(s, category) : resubmitCommand(s, category)}`;
+/**
+ * Plan again (inputs moved), then rerun. `plan --out` alone plans with the study's recorded
+ * settings (<out>/.cst-batch/settings.json: source, filters, options), so no flag is repeated.
+ * The rerun names no category: in the new plan the subject is not yet run (its failure belongs to
+ * the old configuration), so `--category` would select nothing.
+ */
+function replanThenRerun(s: StudyRef): string {
+  const flag = s.source?.flag ?? "--bids-dir";
+  return `plan again with \`cst-batch plan --out ${q(s.out)}\` (it uses the study's recorded settings; add \`${flag} <new path>\` only if the dataset itself moved), then ${rerunRemainingCommand(s)}`;
 }
 
 const NONE: SchedulerEvidence = { states: [], slurm: [], pbsPro: [], torque: [], note: null };
@@ -123,7 +128,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     category: "INPUT_MISSING",
     meaning: "an input file of the plan is missing or unreadable (csttool was not started), or csttool could not read it (corrupt, truncated)",
     exitCode: EXIT.SUBJECT_FAILED,
-    nextStep: (s) => `restore the input files, or if they moved ${replanThenRerun(s, "INPUT_MISSING")}; once restored: ${rerun(s, "INPUT_MISSING")}`,
+    nextStep: (s) => `restore the input files, or if they moved ${replanThenRerun(s)}; once restored: ${rerun(s, "INPUT_MISSING")}`,
     escalation: null,
     retry: RETRIED,
     aliases: ["INPUT"],
@@ -134,7 +139,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     category: "VALIDATION",
     meaning: "the inputs changed since the plan was made, or csttool refused its arguments",
     exitCode: EXIT.SUBJECT_FAILED,
-    nextStep: (s) => `the inputs changed since the plan (or csttool refused its arguments): ${rerun(s, "VALIDATION")} plans a changed subject again and reruns it; if its files moved, ${replanThenRerun(s, "VALIDATION")}`,
+    nextStep: (s) => `the inputs changed since the plan (or csttool refused its arguments): ${rerun(s, "VALIDATION")} plans a changed subject again and reruns it; if its files moved, ${replanThenRerun(s)}`,
     escalation: null,
     retry: RETRIED,
     aliases: [],

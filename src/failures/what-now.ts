@@ -17,6 +17,8 @@ export interface StudyState {
   damaged: number;
   /** not run, unknown and never submitted. */
   notRun: number;
+  /** Subjects set aside as invalid (--skip-invalid): in no task until fixed and planned again. */
+  invalid?: number;
   /** Failed and stale tasks with a known cause, per category. */
   byCategory: Readonly<Record<string, number>>;
   /** Logs worth reading first (relative to the study folder), per category. */
@@ -24,8 +26,8 @@ export interface StudyState {
 }
 
 export interface WhatNowStep {
-  /** `failed`, `stale`, `damaged`, `not-run`, `in-flight` or `done`. */
-  kind: "failed" | "stale" | "damaged" | "not-run" | "in-flight" | "done";
+  /** `failed`, `stale`, `damaged`, `invalid`, `not-run`, `in-flight` or `done`. */
+  kind: "failed" | "stale" | "damaged" | "invalid" | "not-run" | "in-flight" | "done";
   category: FailureCategory | null;
   count: number;
   /** One line: the situation and what to do, with the command in backticks. */
@@ -63,6 +65,16 @@ export function whatNow(state: StudyState, study: StudyRef): WhatNowStep[] {
       category: null,
       count: state.damaged,
       text: `${state.damaged} damaged _done.json (not counted as done): a rerun moves each aside and runs the subject again: ${rerunRemainingCommand(study)}`,
+      logs: [],
+    });
+  }
+  const invalid = state.invalid ?? 0;
+  if (invalid > 0) {
+    steps.push({
+      kind: "invalid",
+      category: null,
+      count: invalid,
+      text: `${invalid} invalid (not run; their problems are listed above, all in \`cst-batch status --out ${out} --failed --json\`): fix them, then \`cst-batch plan --out ${out}\` plans them with the study's recorded settings, and ${rerunRemainingCommand(study)} runs them`,
       logs: [],
     });
   }

@@ -70,7 +70,7 @@ export interface ReportInput {
   generatedAt: string;
   planId: string;
   csttoolVersion: string | null;
-  counts: { total: number; success: number; failed: number; pending: number; running: number; stale: number };
+  counts: { total: number; success: number; failed: number; pending: number; running: number; stale: number; invalid?: number; excluded?: number };
   byCategory: Record<string, number>;
   problemCount: number;
   /** Subjects the plan set aside (invalid: not run; excluded by --include/--exclude). */

@@ -120,7 +120,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
 <p class="meta">plan <code>${escapeHtml(data.meta.plan_id)}</code>${data.meta.csttool_version ? ` · csttool ${escapeHtml(data.meta.csttool_version)}` : ""} · collected ${escapeHtml(data.meta.generated_at)} ·
 <a href="batch_summary.json">batch_summary.json</a> · <a href="batch_metrics.csv">batch_metrics.csv</a></p>
 <div class="totals" id="totals">
-${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${c.stale ? card("stale", "stale", c.stale) : ""}${card("pending", "pending", c.pending)}
+${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${c.stale ? card("stale", "stale", c.stale) : ""}${card("pending", "pending", c.pending)}${c.invalid ? card("invalid", "invalid (not run)", c.invalid) : ""}${c.excluded ? card("excluded", "excluded", c.excluded) : ""}
 </div>
 ${warning}${problems}${setAside}
 <h2>Batch</h2>

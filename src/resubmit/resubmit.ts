@@ -141,14 +141,15 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
 
   // Inputs fixed since the plan: plan those tasks again (a new current plan), leave out what cannot run.
   const src = loaded.source;
-  const planAgain = `\`cst-batch plan --out ${shellQuote(out)} ${src.type === "bids" ? `--bids-dir ${shellQuote(src.bids_dir)}` : `--manifest ${shellQuote(src.manifest_path)}`}\` (with the flags the plan was made with), then this resubmit again`;
+  const planAgain = (key: string): string =>
+    `\`cst-batch plan --out ${shellQuote(out)}\` (it uses the study's recorded settings; add \`${src.type === "bids" ? "--bids-dir" : "--manifest"} <new path>\` only if the dataset itself moved), then \`cst-batch resubmit --out ${shellQuote(out)} --subjects ${shellQuote(key)}\` (planned again, it is not run yet: --failed and --category no longer select it)`;
   const replanned = await replanChangedInputs(out, loaded, planPath, selection.rerun, planAgain, req.dryRun === true);
   const plan = replanned.plan;
   planPath = replanned.planPath;
   const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
   const blocked = new Set(replanned.blocked.map((b) => b.index));
   selection.rerun = selection.rerun.filter((i) => !blocked.has(i));
-  const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked };
+  const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked, notes: replanned.notes };
 
   const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = base ? baseResourcesOf(base) : localResources(plan, req.timeoutMinutes ?? null);
   const baseline: SubmitSettings = structuredClone(baseSettings);
@@ -180,7 +181,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     g.indices.push(idx);
   }
 
-  const notes: string[] = [];
+  const notes: string[] = [...replanned.notes];
   // A lock held only by orphans of a dead run-one (this host) would make submit see the subject
   // as running: reap them now so the rerun can start it.
   if (!req.dryRun) {

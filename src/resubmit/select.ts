@@ -38,7 +38,10 @@ export function selectRerun(rows: readonly StatusRow[], tasks: ReadonlyMap<numbe
   for (const row of rows) {
     if (opts.subjects && !matchesSubject(row, opts.subjects)) continue;
     if (!RERUNNABLE.has(row.state)) {
-      if (opts.subjects) sel.skipped.push({ key: row.key, state: row.state, why: `it is ${row.state}` });
+      if (opts.subjects) {
+        const why = row.state === "invalid" ? `it is invalid (${row.reason ?? "preflight found errors in it"}): fix it, then plan the study again` : `it is ${row.state}`;
+        sel.skipped.push({ key: row.key, state: row.state, why });
+      }
       continue;
     }
     const failed = row.state === "failed" || row.state === "stale";

@@ -44,6 +44,10 @@ export const SummarySchema = z.object({
     running: z.int(),
     /** Added with the shared state derivation; summaries written before it have none. */
     stale: z._default(z.int(), 0),
+    /** Subjects set aside as invalid (--skip-invalid; not run): counted in `total`, listed in `invalid`. Older summaries have none. */
+    invalid: z._default(z.int(), 0),
+    /** Subjects left out by --include/--exclude: not in `total`, listed in `excluded`. Older summaries have none. */
+    excluded: z._default(z.int(), 0),
   }),
   by_category: z.record(z.string(), z.int()),
   tasks: z.array(SummaryTaskSchema),

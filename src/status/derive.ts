@@ -3,6 +3,7 @@ import { categoryOfSchedulerEnd, REQUEUE_CAUSES, schedulerCorrection, schedulerW
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
 import type { AttemptRecord, FailureCategory, LockOwner, MaxRssSource } from "../schemas/records.js";
 import type { TaskState } from "../state/task-state.js";
+import type { InvalidSubject } from "../schemas/plan.js";
 import type { Placement } from "./submissions.js";
 import { timeOf } from "../util/time.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
@@ -13,7 +14,7 @@ import { takeSchedulerPeak } from "./scheduler-peak.js";
  * `deriveTaskStatus` for the rules). Over ~350 lines because the rules are one ordered
  * derivation, kept in one function so that their order is read in one place.
  */
-export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted"] as const;
+export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted", "invalid"] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
 
 /** What only the scheduler knows, to be recorded into the subject folder (see write-back.ts). */
@@ -32,6 +33,7 @@ export type WriteBack =
   | { kind: "peak"; record: "done" | { attemptId: string }; elementId: string; sched: TaskSchedulerState & { maxRssKb: number } };
 
 export interface StatusRow {
+  /** The plan task index; -1 for an `invalid` row (a subject the plan set aside, in no task). */
   index: number;
   key: string;
   subject: string;
@@ -62,6 +64,8 @@ export interface StatusRow {
   failures: Array<{ category: FailureCategory; configHash: string }>;
   /** The lock is held by orphans of a dead run-one on this host (taking the lock reaps them). */
   staleLock: boolean;
+  /** State `invalid` only: what preflight found wrong with the subject (--skip-invalid set it aside). */
+  problems?: InvalidSubject["problems"];
 }
 
 /** What status knows besides `TaskState`. */

@@ -13,6 +13,7 @@ import { isLocalStudy, studyOfPlan } from "../failures/study.js";
 import type { StudyRef } from "../failures/catalogue.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
+import { withInvalidRows } from "./invalid-rows.js";
 import { CORRECTABLE_CATEGORIES } from "../failures/scheduler-verdict.js";
 
 export interface StatusOptions {
@@ -41,8 +42,10 @@ export interface StatusReport {
   plan: { planId: string; path: string; taskCount: number };
   /** The study, for the failure catalogue's next steps (local when no scheduler submission is recorded). */
   study: StudyRef;
+  /** One per task, plus one per subject set aside as `invalid` (state `invalid`, index -1), by key. */
   rows: StatusRow[];
-  totals: Record<StatusState, number> & { total: number };
+  /** `total` counts every row (invalid ones included); `excluded` the subjects --include/--exclude left out (no rows). */
+  totals: Record<StatusState, number> & { total: number; excluded: number };
   /** Failed (and stale with a known cause) tasks per category. */
   byCategory: Record<string, number>;
   scheduler: Pick<SchedulerView, "sources" | "commands">;
@@ -206,14 +209,16 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     }
   }
 
+  const setAside = setAsideOf(plan);
+  const allRows = withInvalidRows(rows, setAside.invalid);
   return {
     generatedAt: new Date().toISOString(),
     out: outDir,
     plan: { planId: plan.plan_id, path: planFile, taskCount: plan.tasks.length },
     study: studyOfPlan(outDir, plan, isLocalStudy(submissions)),
-    setAside: setAsideOf(plan),
-    rows,
-    totals: countStates(rows),
+    setAside,
+    rows: allRows,
+    totals: { ...countStates(allRows), excluded: setAside.excluded.length },
     byCategory: countCategories(rows),
     scheduler: { sources: view.sources, commands: view.commands },
     submissions: submissions.map((s) => ({
@@ -228,7 +233,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
   };
 }
 
-function countStates(rows: readonly StatusRow[]): StatusReport["totals"] {
+function countStates(rows: readonly StatusRow[]): Record<StatusState, number> & { total: number } {
   const totals = Object.fromEntries(STATUS_STATES.map((s) => [s, 0])) as Record<StatusState, number>;
   for (const r of rows) totals[r.state]++;
   return { ...totals, total: rows.length };

@@ -47,6 +47,7 @@ export function summarizeStatus(report: StatusReport): StatusSummary {
     stale: t.stale,
     damaged: t.damaged,
     notRun: t["not-run"] + t.unknown + t["never-submitted"],
+    invalid: t.invalid,
     byCategory: report.byCategory,
     logsByCategory: logs,
   };

@@ -19,8 +19,8 @@ export function setAsideOf(header: { invalid?: InvalidSubject[] | undefined; exc
 /** Invalid subjects listed one a line before the rest are summed up. */
 const MAX_LISTED = 10;
 
-/** Human lines: each invalid subject with its first problem, the way to pick them up, the excluded count. */
-export function formatSetAside(s: SetAside, out: string): string[] {
+/** Human lines: each invalid subject with its first problem, the way to pick them up (unless `fixLine: false`: status says it in its next steps), the excluded count. */
+export function formatSetAside(s: SetAside, out: string, opts: { fixLine?: boolean } = {}): string[] {
   const lines: string[] = [];
   if (s.invalid.length > 0) {
     lines.push(`${s.invalid.length} invalid (not run; preflight found errors in them):`);
@@ -30,7 +30,7 @@ export function formatSetAside(s: SetAside, out: string): string[] {
       lines.push(`  ${i.key}: ${first ? `${first.message}; fix: ${first.fix}` : "invalid"}${more}`);
     }
     if (s.invalid.length > MAX_LISTED) lines.push(`  ... and ${s.invalid.length - MAX_LISTED} more (--json lists every one)`);
-    lines.push(`  once fixed: cst-batch plan --out ${shellQuote(out)} (a plan picks them up)`);
+    if (opts.fixLine !== false) lines.push(`  once fixed: \`cst-batch plan --out ${shellQuote(out)}\` picks them up (the study's settings are recorded)`);
   }
   if (s.excluded.length > 0) lines.push(`${s.excluded.length} excluded by --include/--exclude`);
   return lines;

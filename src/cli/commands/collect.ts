@@ -91,7 +91,7 @@ function printHuman(result: CollectResult, study: StudyRef): void {
   const { summary, problems, files } = result;
   const c = summary.counts;
   out.info(
-    `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.stale ? `${c.stale} stale, ` : ""}${c.pending} pending`,
+    `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.stale ? `${c.stale} stale, ` : ""}${c.pending} pending${c.invalid ? `, ${c.invalid} invalid` : ""}${c.excluded ? ` (${c.excluded} excluded)` : ""}`,
   );
   for (const line of formatSetAside({ invalid: summary.invalid ?? [], excluded: summary.excluded ?? [] }, study.out)) out.info(line);
   const categories = Object.entries(summary.by_category);

@@ -41,6 +41,9 @@ States (how each is derived, in this order):
   not-run           the element ended before reaching the task
   unknown           submitted, but the scheduler no longer knows the element and nothing was recorded
   never-submitted   none of the above
+  invalid           set aside by --skip-invalid: preflight found errors in the subject (its problems
+                    are the note; --json "problems"); in no task, never run. Fix them, then
+                    \`cst-batch plan --out DIR\` (the study's settings are recorded) picks it up
 
 The scheduler is asked once per status (all submissions batched): Slurm \`sacct -P\` when accounting
 works, else \`squeue -t all\` (finished jobs visible for MinJobAge only); PBS/Torque \`qstat -f\`.
@@ -80,7 +83,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--watch", "refresh until nothing is queued or running (in place on a terminal; with --json one JSON document per line)")
     .option("--interval <seconds>", "seconds between refreshes with --watch (default 10, at least 2)")
     .option("--all", "list every task (default: rows when they fit on the terminal, else a summary)")
-    .option("--failed", "list only failed, stale and damaged tasks")
+    .option("--failed", "list only failed, stale, damaged and invalid tasks")
     .addOption(choiceOption("--category <list>", "list only tasks failed with these categories (TIMEOUT,OUT_OF_MEMORY,...; INPUT = INPUT_MISSING)", CATEGORY_VALUES))
     .option("--no-scheduler", "do not ask the scheduler; the output folder's records only")
     .option("--no-write-back", "do not record the scheduler's verdicts into subject folders")
@@ -133,7 +136,7 @@ function parseInterval(text: string | undefined): number {
 
 function filterRows(rows: StatusRow[], failedOnly: boolean, categories: FailureCategory[] | null): StatusRow[] {
   return rows.filter((r) => {
-    if (failedOnly && r.state !== "failed" && r.state !== "stale" && r.state !== "damaged") return false;
+    if (failedOnly && r.state !== "failed" && r.state !== "stale" && r.state !== "damaged" && r.state !== "invalid") return false;
     if (categories && !(r.category !== null && categories.includes(r.category) && (r.state === "failed" || r.state === "stale"))) return false;
     return true;
   });
@@ -158,7 +161,7 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     invalid: report.setAside.invalid,
     excluded: report.setAside.excluded,
     tasks: rows.map((r) => ({
-      index: r.index,
+      index: r.state === "invalid" ? null : r.index,
       key: r.key,
       subject: r.subject,
       session: r.session,
@@ -175,6 +178,7 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
       scheduler_log_path: r.schedulerLogPath,
       damaged_file: r.damagedFile,
       scheduler: r.scheduler,
+      ...(r.problems ? { problems: r.problems } : {}),
     })),
     problems: report.problems,
   };
@@ -193,7 +197,7 @@ export function formatReport(
   const lines: string[] = [];
   if (view === "rows") lines.push(...formatRows(report, rows, opts.width));
   lines.push(totalsLine(report));
-  lines.push(...formatSetAside(report.setAside, report.out));
+  lines.push(...formatSetAside(report.setAside, report.out, { fixLine: false }));
   if (view === "summary") {
     if (failing.length > 0) lines.push("failing subjects by category:", ...failing);
     lines.push(`(summary: ${rows.length} rows do not fit; --all lists every task, --failed the failing ones, --json everything)`);

@@ -204,7 +204,7 @@ describe("collect", () => {
     const { corruptDone, corruptAttempt } = buildStudy();
     const result = await collect(out);
     const summary = SummarySchema.parse(JSON.parse(read("batch_summary.json")));
-    expect(summary.counts).toEqual({ total: 7, success: 3, failed: 1, pending: 3, running: 0, stale: 0 });
+    expect(summary.counts).toEqual({ total: 7, success: 3, failed: 1, pending: 3, running: 0, stale: 0, invalid: 0, excluded: 0 });
     expect(summary.by_category).toEqual({ TIMEOUT: 1 });
     expect(summary.plan).toMatchObject({ plan_id: "plan-abc123", task_count: 7, path: path.join(out, ".cst-batch", "plan.json") });
     expect(summary.tasks).toHaveLength(7);

@@ -232,6 +232,22 @@ describe("next steps name commands that work for the study", () => {
     expect(nextStepFor("TIMEOUT", STUDIES["local task"]!)).toContain("--timeout-minutes 60");
   });
 
+  it("a step that plans again names `plan --out` alone (the study's settings are recorded) and then a rerun that selects the re-planned subject (no --category)", () => {
+    for (const [name, study] of Object.entries(STUDIES)) {
+      for (const category of ["INPUT_MISSING", "VALIDATION"] as const) {
+        const text = nextStepFor(category, study);
+        expect(text, `${category} ${name}`).not.toMatch(/flags the plan was made with/);
+        const cmds = commandsIn(text);
+        const plan = cmds.findIndex((c) => c[0] === "plan");
+        expect(cmds[plan], `${category} ${name}`).toEqual(["plan", "--out", study.out]);
+        const after = cmds[plan + 1]!;
+        expect(after[0]).toBe("resubmit");
+        expect(after).not.toContain("--category");
+        if (study.subjects) expect(after.join(" ")).toContain(`--subjects ${study.subjects.join(",")}`);
+      }
+    }
+  });
+
   it("studyOfPlan and nextStepsFor: the plan's source, local or not, one step per category found", () => {
     const study = studyOfPlan("/o", { source: { type: "manifest", manifest_path: "/m.json", name: null, description: null }, run: { timeout_minutes: 10, grace_seconds: 5 } }, true);
     expect(study).toEqual({ out: "/o", local: true, source: { flag: "--manifest", path: "/m.json" }, timeoutMinutes: 10 });

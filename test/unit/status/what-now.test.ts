@@ -73,6 +73,15 @@ describe("status says what to do, and agrees with collect", () => {
     expect(whatNow({ ...state, failed: 0, byCategory: {}, running: 2, queued: 3 }, { out: "/r", local: false })[0]!.text).toContain("cst-batch cancel --out /r");
     expect(whatNow({ ...state, failed: 0, byCategory: {}, done: 5 }, { out: "/r", local: false })[0]).toMatchObject({ kind: "done" });
   });
+
+  it("invalid subjects: fix them, plan again with `plan --out` alone (settings recorded), then run them; never 'all done' while some are invalid", () => {
+    const state = { total: 5, done: 4, running: 0, queued: 0, failed: 0, stale: 0, damaged: 0, notRun: 0, invalid: 1, byCategory: {} };
+    const steps = whatNow(state, { out: "/r s", local: false });
+    expect(steps.map((s) => s.kind)).toEqual(["invalid"]);
+    expect(steps[0]!.text).toContain("`cst-batch plan --out '/r s'`");
+    expect(steps[0]!.text).toContain("`cst-batch resubmit --out '/r s'`");
+    expect(steps[0]!.text).not.toMatch(/--bids-dir|--manifest/);
+  });
 });
 
 describe("notes are cut at a word, never inside a number", () => {
