@@ -216,7 +216,7 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   let canaryStop: LocalRunResult["canaryStop"] = null;
   if (verdict.kind === "stop") {
     const notRun = tasks.slice(next).map((t) => t.key);
-    if (notRun.length > 0) canaryStop = { notRun, ...describeCanaryStop(verdict.first, notRun.length) };
+    if (notRun.length > 0) canaryStop = { notRun, ...describeCanaryStop(verdict.first, notRun.length, out) };
   }
   return { results, interrupted: Boolean(opts.signal?.aborted), progress: progress(null), canaryStop };
 }

@@ -70,7 +70,7 @@ export function noteCanaryOutcome(out: string, submissionId: string, k: number, 
     }
     const verdict = canaryVerdict(readSlots(dir, k), k);
     if (verdict.kind !== "stop") return null;
-    const text = describeCanaryStop(verdict.first, 0);
+    const text = describeCanaryStop(verdict.first, 0, out);
     const file: CanaryVerdictFile = {
       kind: "cst-batch-canary-verdict",
       submission_id: submissionId,

@@ -14,6 +14,7 @@ import type { StudyRef } from "../failures/catalogue.js";
 import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 import { CORRECTABLE_CATEGORIES } from "../failures/scheduler-verdict.js";
+import { applyCanaryVerdicts, type CanaryReport } from "./canary-view.js";
 
 export interface StatusOptions {
   /** Default: the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
@@ -45,6 +46,8 @@ export interface StatusReport {
   problems: string[];
   /** Subjects the plan set aside: invalid (not run) and excluded (src/study/set-aside.ts). */
   setAside: SetAside;
+  /** The newest canary verdict that left tasks of this study not run (src/status/canary-view.ts). */
+  canary: CanaryReport | null;
 }
 
 /**
@@ -146,6 +149,8 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     if (sub) row.schedulerLogPath = schedulerOutputFile(sub, last.job_id);
   }
 
+  const canary = applyCanaryVerdicts(outDir, rows, (key) => placements.get(key) ?? null);
+
   const writeBacks: StatusReport["writeBacks"] = [];
   if (opts.writeBack !== false) {
     for (const row of rows) {
@@ -199,6 +204,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     })),
     writeBacks,
     problems,
+    canary,
   };
 }
 

@@ -155,6 +155,9 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     scheduler: report.scheduler,
     submissions: report.submissions,
     write_backs: report.writeBacks,
+    canary: report.canary
+      ? { submission_id: report.canary.submissionId, written_at: report.canary.writtenAt, first: report.canary.first, not_run: report.canary.notRun, message: report.canary.message, next_step: report.canary.nextStep }
+      : null,
     invalid: report.setAside.invalid,
     excluded: report.setAside.excluded,
     tasks: rows.map((r) => ({
