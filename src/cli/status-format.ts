@@ -104,7 +104,7 @@ export function canaryLines(report: StatusReport): string[] {
   const c = report.canary;
   if (!c) return [];
   return [
-    `  canary: submission ${c.submissionId} stopped ${c.notRun} task(s) before they ran (not failures): ${c.message}`,
+    `  canary: ${c.submissionId === "local" ? "the local run" : `submission ${c.submissionId}`} stopped ${c.notRun} task(s) before they ran (not failures): ${c.message}`,
     `  next step for the canary: ${c.nextStep}`,
   ];
 }

@@ -1,4 +1,4 @@
-import { readCanaryStop, type CanaryVerdictFile } from "../run/canary-file.js";
+import { LOCAL_CANARY_ID, readCanaryStop, type CanaryVerdictFile } from "../run/canary-file.js";
 import type { StatusRow } from "./derive.js";
 import type { Placement } from "./submissions.js";
 
@@ -19,7 +19,10 @@ export interface CanaryReport {
   notRun: number;
 }
 
-/** Mark the rows the canary stopped (pure apart from reading each submission's verdict once); returns the newest verdict still in force. */
+/**
+ * Mark the rows the canary stopped (reading each submission's verdict once, and the last local
+ * run's); returns the newest verdict still in force.
+ */
 export function applyCanaryVerdicts(out: string, rows: StatusRow[], placementOf: (key: string) => Placement | null): CanaryReport | null {
   const verdicts = new Map<string, CanaryVerdictFile | null>();
   const stopped = new Map<string, { verdict: CanaryVerdictFile; createdAt: string; count: number }>();
@@ -40,7 +43,24 @@ export function applyCanaryVerdicts(out: string, rows: StatusRow[], placementOf:
     else stopped.set(id, { verdict, createdAt: placement.submission.created_at, count: 1 });
   }
   const newest = [...stopped.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
-  if (!newest) return null;
+  if (!newest) return applyLocalVerdict(out, rows);
   const v = newest.verdict;
   return { submissionId: v.submission_id, writtenAt: v.written_at, first: v.first, message: v.message, nextStep: v.next_step, notRun: newest.count };
+}
+
+/** The last local run's verdict: the subjects it did not start that have still not run since. */
+function applyLocalVerdict(out: string, rows: StatusRow[]): CanaryReport | null {
+  const verdict = readCanaryStop(out, LOCAL_CANARY_ID);
+  if (!verdict?.not_run) return null;
+  const keys = new Set(verdict.not_run);
+  let count = 0;
+  for (const row of rows) {
+    if ((row.state !== "never-submitted" && row.state !== "not-run") || !keys.has(row.key)) continue;
+    row.state = "not-run";
+    row.category = null;
+    row.reason = `not run: the canary of the local run stopped it (the first ${verdict.first.length} subject(s) to finish all failed SYSTEM: ${verdict.first.map((f) => f.key).join(", ")})`;
+    count++;
+  }
+  if (count === 0) return null;
+  return { submissionId: LOCAL_CANARY_ID, writtenAt: verdict.written_at, first: verdict.first, message: verdict.message, nextStep: verdict.next_step, notRun: count };
 }

@@ -31,6 +31,38 @@ describe("local mode: canary", () => {
     expect(summary.by_category).toMatchObject({ SYSTEM: ran });
   });
 
+  it("status and collect name the local run's canary verdict, the subjects it did not start and a resubmit that runs them after the fix", () => {
+    const s = setup("env-check-failed");
+    const r = runCli(["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "1", "--canary", "1"], { env: s.env });
+    expect(r.code).toBe(EXIT.SYSTEM);
+    const ran = standinCalls(s.argvLog).length;
+    const next = `cst-batch resubmit --out ${s.out}`;
+    expect(r.stderr).toContain(next);
+
+    const st = runCli(["status", "--out", s.out, "--json"], { env: s.env });
+    expect(st.code, st.stderr).toBe(0);
+    const j = JSON.parse(st.stdout);
+    expect(j.totals).toMatchObject({ failed: ran, "not-run": 4 - ran });
+    expect(j.canary).toMatchObject({ submission_id: "local", not_run: 4 - ran });
+    expect(j.canary.message).toContain("User data dir: not writable");
+    for (const t of j.tasks.filter((x: { state: string }) => x.state === "not-run")) expect(t.reason).toContain("canary of the local run");
+    const human = runCli(["status", "--out", s.out], { env: s.env });
+    expect(human.stdout).toContain("canary: the local run stopped");
+    expect(human.stdout).toContain(next);
+    const summary = readJson(path.join(s.out, "batch_summary.json"));
+    expect(summary.canary).toMatchObject({ submission_id: "local" });
+    expect(summary.canary.not_run).toHaveLength(4 - ran);
+
+    // After the fix, the command named runs the rest, and the verdict is gone.
+    const fixed = { ...s.env, CSTTOOL_STANDIN_BEHAVIOR: "succeed" };
+    const again = runCli(next.split(" ").slice(1), { env: fixed });
+    expect(again.code, again.stderr).toBe(0);
+    const after = JSON.parse(runCli(["status", "--out", s.out, "--json"], { env: fixed }).stdout);
+    expect(after.totals).toMatchObject({ total: 4, done: 4 });
+    expect(after.canary).toBeNull();
+    expect(readJson(path.join(s.out, "batch_summary.json")).canary).toBeUndefined();
+  });
+
   it("--canary 0 runs every subject", () => {
     const s = setup("env-check-failed");
     const r = runCli(["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "1", "--canary", "0"], { env: s.env });

@@ -14,8 +14,8 @@ import { canaryVerdictPath } from "../../src/layout.js";
  * The first 2 subjects to finish write the verdict; every element started after it exits at once.
  * Bound: at most K + (throttle - 1) = 3 subjects run csttool (the K canaries, plus one element
  * that may have started while the K-th was still recording its failure). The rest are shown as
- * not run (not failed) by status and collect, status names the verdict and the fix, and after the
- * fix `resubmit` runs every one of them.
+ * not run (not failed) by status and collect, both name the verdict and the fix, and after the
+ * fix `resubmit` (the command they name) runs every one of them.
  */
 const haveSlurm = requireSlurmOrSkip();
 
@@ -88,9 +88,11 @@ describe.skipIf(!haveSlurm)("the canary on the local Slurm", () => {
     expect(human.stdout).toContain(`cst-batch resubmit --out ${out}`);
 
     // collect (run by the submission's collect job) lists the not-run subjects as not run, not as failures.
-    const summary = readJson<{ counts: Record<string, number> }>(path.join(out, "batch_summary.json"));
-    expect(summary.counts).toMatchObject({ failed: ran });
-    expect(JSON.stringify(summary.counts)).toContain(String(9 - ran));
+    const summary = readJson<{ counts: Record<string, number>; canary?: { submission_id: string; not_run: string[]; next_step: string } }>(path.join(out, "batch_summary.json"));
+    expect(summary.counts).toMatchObject({ success: 0, failed: ran, pending: 9 - ran });
+    expect(summary.canary?.submission_id).toBe(submitted.submission_id);
+    expect(summary.canary?.not_run.sort()).toEqual(s.tasks.filter((t) => t.state === "not-run").map((t) => t.key).sort());
+    expect(summary.canary?.next_step).toContain(`cst-batch resubmit --out ${out}`);
 
     // The fix, then resubmit: every subject runs (a new submission, its own canary).
     writeFileSync(config, "{}");
@@ -104,6 +106,9 @@ describe.skipIf(!haveSlurm)("the canary on the local Slurm", () => {
     const after = JSON.parse((await cli(["status", "--out", out, "--json"], env)).stdout) as StatusJson;
     expect(after.totals).toMatchObject({ total: 9, done: 9 });
     expect(after.canary).toBeNull();
+    const collected = readJson<{ counts: Record<string, number>; canary?: unknown }>(path.join(out, "batch_summary.json"));
+    expect(collected.counts).toMatchObject({ success: 9, pending: 0 });
+    expect(collected.canary).toBeUndefined();
     expect(standinCalls(argvLog).length).toBe(ran + 9);
   }, 600_000);
 });
