@@ -191,6 +191,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
           onStarted,
           onCsttoolExit: () => {
             if (opts.signal?.aborted) return undefined;
+            // Once a SYSTEM failure has been seen (or K is 1) and the canary is still undecided,
+            // this subject's outcome may be the K-th: take the next task only once it is classified
+            // (after runTask), not overlapped. Before any outcome, overlap as usual (K >= 2 needs
+            // the next subject anyway).
+            const canary = canaryVerdict(finishedOrder, canaryK);
+            if (canary.kind === "undecided" && (canary.seen > 0 || canaryK === 1)) return undefined;
             const next = claim();
             if (!next) return undefined;
             next.lock = lockTask(taskPaths(out, next.task), null);

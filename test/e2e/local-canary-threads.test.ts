@@ -21,9 +21,9 @@ describe("local mode: canary", () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(r.code).toBe(EXIT.SYSTEM);
     const ran = standinCalls(s.argvLog).length;
-    // K finished, plus at most one per worker started while the K-th was being recorded
-    expect(ran).toBeGreaterThanOrEqual(1);
-    expect(ran).toBeLessThanOrEqual(2);
+    // at most K + jobs - 1: while the canary is undecided a worker starts its next subject only
+    // once the finished one is classified, so one worker stops right after the K-th
+    expect(ran).toBe(1);
     expect(r.stderr).toContain("canary:");
     expect(r.stderr).toContain("csttool doctor");
     const summary = readJson(path.join(s.out, "batch_summary.json"));
@@ -61,6 +61,14 @@ describe("local mode: canary", () => {
     expect(after.totals).toMatchObject({ total: 4, done: 4 });
     expect(after.canary).toBeNull();
     expect(readJson(path.join(s.out, "batch_summary.json")).canary).toBeUndefined();
+  });
+
+  it("one worker stops right after the K-th SYSTEM failure (K = 2: exactly 2 csttool runs, not 3)", () => {
+    const s = setup("env-check-failed");
+    const r = runCli(["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "1", "--canary", "2"], { env: s.env });
+    expect(r.code).toBe(EXIT.SYSTEM);
+    expect(standinCalls(s.argvLog)).toHaveLength(2);
+    expect(readJson(path.join(s.out, "batch_summary.json")).counts).toMatchObject({ failed: 2, pending: 2 });
   });
 
   it("--canary 0 runs every subject", () => {
