@@ -55,7 +55,8 @@ function applyLocalVerdict(out: string, rows: StatusRow[]): CanaryReport | null 
   const keys = new Set(verdict.not_run);
   let count = 0;
   for (const row of rows) {
-    if ((row.state !== "never-submitted" && row.state !== "not-run") || !keys.has(row.key)) continue;
+    // Only tasks nothing has touched since (a later submission's element explains its own).
+    if (row.state !== "never-submitted" || !keys.has(row.key)) continue;
     row.state = "not-run";
     row.category = null;
     row.reason = `not run: the canary of the local run stopped it (the first ${verdict.first.length} subject(s) to finish all failed SYSTEM: ${verdict.first.map((f) => f.key).join(", ")})`;
