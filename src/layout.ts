@@ -15,7 +15,7 @@ import { hostId } from "./util/host-id.js";
  *                                           chunk index (<id>/chunks.idx)
  *   <out>/.cst-batch/events/<host>.jsonl    JSON-lines event log, one file per machine (src/events/)
  *   <out>/.cst-batch/events.jsonl           the event log of a study from cst-batch before 0.x (still read)
- *   <out>/.cst-batch/canary/<submission>/   the array tasks' canary: slot-<n>.json, verdict.json
+ *   <out>/.cst-batch/canary/<submission>/   the array tasks' canary: slot-<n>.json, verdict.json (local/: the last local run's verdict)
  *   <out>/logs/<key>.log, <key>_error.log   per-subject logs
  *   <out>/sub-X/[ses-Y/]                    the subject folder: promoted results + the files below
  *       _lock  _work/  _failed_attempts/<timestamp>_<CATEGORY>/  _promoted.json  _done.json

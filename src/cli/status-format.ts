@@ -101,11 +101,22 @@ export function schedulerLines(report: StatusReport): string[] {
   );
 }
 
+/** The canary's verdict, once for the study (the rows it stopped only say "not run"). */
+export function canaryLines(report: StatusReport): string[] {
+  const c = report.canary;
+  if (!c) return [];
+  return [
+    `  canary: ${c.submissionId === "local" ? "the local run" : `submission ${c.submissionId}`} stopped ${c.notRun} task(s) before they ran (not failures): ${c.message}`,
+    `  next step for the canary: ${c.nextStep}`,
+  ];
+}
+
 /** The "what now" lines status ends with. */
 export function formatWhatNow(report: StatusReport, summary: StatusSummary): string[] {
   const lines: string[] = [];
   const head = failureHeadline(summary.state);
   lines.push(head ? `what now (${head}):` : "what now:");
+  lines.push(...canaryLines(report));
   for (const s of summary.nextSteps) {
     lines.push(s.category ? `  next step for ${s.text}` : `  ${s.text}`);
     if (s.logs.length > 0) lines.push(`    logs: ${s.logs.join(", ")}`);

@@ -29,6 +29,7 @@ import { CSV_COLUMNS, METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { pickReportMetrics, type ReportRowInput } from "../report/data.js";
 import { writeBatchReport } from "../report/write-report.js";
 import { recordEvent } from "../events/events.js";
+import { canaryNote } from "./canary-note.js";
 
 export interface CollectOptions {
   /** Plan to collect; default the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
@@ -124,6 +125,8 @@ export async function collect(out: string, opts: CollectOptions = {}): Promise<C
     problems,
     ...nonEmpty(setAside),
   };
+  const canary = await canaryNote(outDir, plan.plan_id, tasks);
+  if (canary) summary.canary = canary;
 
   const written: string[] = [];
   const writeReport = async (file: string, write: () => Promise<void>): Promise<void> => {

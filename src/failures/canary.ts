@@ -1,3 +1,4 @@
+import { shellQuote } from "../shell/shell-quote.js";
 import type { FailureCategory } from "./catalogue.js";
 
 /**
@@ -36,12 +37,16 @@ export function canaryVerdict(outcomes: readonly CanaryOutcome[], k: number): Ca
   return { kind: "stop", first };
 }
 
-/** What the user is told when the canary stopped a run, and what to do. */
-export function describeCanaryStop(first: readonly CanaryOutcome[], notRun: number): { message: string; nextStep: string } {
+/**
+ * What the user is told when the canary stopped a run, and what to do: the fix, then
+ * `cst-batch resubmit --out OUT`, which reruns the failed and the never-run tasks on the study's
+ * scheduler (locally when it has none).
+ */
+export function describeCanaryStop(first: readonly CanaryOutcome[], notRun: number, out: string): { message: string; nextStep: string } {
   const cause = first[0]?.message ?? "a system problem";
   return {
     message: `the first ${first.length} subject(s) (${first.map((o) => o.key).join(", ")}) all failed with a study-wide SYSTEM problem, so ${notRun} subject(s) were not started: ${cause}`,
     nextStep:
-      "fix the environment problem named above (`csttool doctor` on a compute node shows most), then run the study again; subjects not started were not counted as failures. `--canary 0` turns this check off",
+      `fix the environment problem named above (\`csttool doctor\` where the jobs run shows most), then \`cst-batch resubmit --out ${shellQuote(out)}\` runs the failed and the not-started subjects (a new run, with its own canary); not-started subjects are not failures. \`--canary 0\` turns this check off`,
   };
 }

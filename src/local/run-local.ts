@@ -4,6 +4,7 @@ import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Plan, PlanTask } from "../schemas/records.js";
 import { lockTask, runOne, type RunOneEvent, type RunOneOutcome, type TaskLock } from "../run/run-one.js";
 import { canaryVerdict, DEFAULT_CANARY, describeCanaryStop, type CanaryOutcome } from "../failures/canary.js";
+import { clearLocalCanaryVerdict, writeLocalCanaryVerdict } from "../run/canary-file.js";
 
 export interface LocalRunOptions {
   /** The immutable plan file the tasks come from (recorded in every `_done.json`). */
@@ -63,7 +64,7 @@ export interface LocalRunResult {
   interrupted: boolean;
   progress: LocalProgress;
   /** Set when the canary stopped the run: the subjects not started (not failures) and why. */
-  canaryStop: { notRun: string[]; message: string; nextStep: string } | null;
+  canaryStop: { first: CanaryOutcome[]; notRun: string[]; message: string; nextStep: string } | null;
 }
 
 export function defaultJobs(): number {
@@ -102,6 +103,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   };
 
   const out = studyDirOfPlan(opts.planFile, opts.plan);
+  // A new run decides afresh: the previous local run's verdict (for status) no longer holds.
+  clearLocalCanaryVerdict(out);
   const canaryK = opts.canary ?? DEFAULT_CANARY;
   const finishedOrder: CanaryOutcome[] = [];
   const canaryStopped = (): boolean => canaryVerdict(finishedOrder, canaryK).kind === "stop";
@@ -188,6 +191,12 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
           onStarted,
           onCsttoolExit: () => {
             if (opts.signal?.aborted) return undefined;
+            // Once a SYSTEM failure has been seen (or K is 1) and the canary is still undecided,
+            // this subject's outcome may be the K-th: take the next task only once it is classified
+            // (after runTask), not overlapped. Before any outcome, overlap as usual (K >= 2 needs
+            // the next subject anyway).
+            const canary = canaryVerdict(finishedOrder, canaryK);
+            if (canary.kind === "undecided" && (canary.seen > 0 || canaryK === 1)) return undefined;
             const next = claim();
             if (!next) return undefined;
             next.lock = lockTask(taskPaths(out, next.task), null);
@@ -216,7 +225,8 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
   let canaryStop: LocalRunResult["canaryStop"] = null;
   if (verdict.kind === "stop") {
     const notRun = tasks.slice(next).map((t) => t.key);
-    if (notRun.length > 0) canaryStop = { notRun, ...describeCanaryStop(verdict.first, notRun.length) };
+    if (notRun.length > 0) canaryStop = { first: verdict.first, notRun, ...describeCanaryStop(verdict.first, notRun.length, out) };
+    if (canaryStop) writeLocalCanaryVerdict(out, canaryStop);
   }
   return { results, interrupted: Boolean(opts.signal?.aborted), progress: progress(null), canaryStop };
 }

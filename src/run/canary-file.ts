@@ -2,7 +2,7 @@ import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { canaryDir, canaryVerdictPath } from "../layout.js";
 import { canaryVerdict, describeCanaryStop, type CanaryOutcome } from "../failures/canary.js";
-import { mkdirConfined } from "../util/confined-fs.js";
+import { assertWritableFile, mkdirConfined } from "../util/confined-fs.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
 
 /**
@@ -20,7 +20,12 @@ export interface CanaryVerdictFile {
   first: CanaryOutcome[];
   message: string;
   next_step: string;
+  /** A local run's verdict: the subjects it did not start. */
+  not_run?: string[];
 }
+
+/** The canary folder of local runs (a submission id is a timestamp, never this). */
+export const LOCAL_CANARY_ID = "local";
 
 /** The stop verdict of this submission, if any (an unreadable one counts as none). */
 export function readCanaryStop(out: string, submissionId: string): CanaryVerdictFile | null {
@@ -70,7 +75,7 @@ export function noteCanaryOutcome(out: string, submissionId: string, k: number, 
     }
     const verdict = canaryVerdict(readSlots(dir, k), k);
     if (verdict.kind !== "stop") return null;
-    const text = describeCanaryStop(verdict.first, 0);
+    const text = describeCanaryStop(verdict.first, 0, out);
     const file: CanaryVerdictFile = {
       kind: "cst-batch-canary-verdict",
       submission_id: submissionId,
@@ -83,5 +88,37 @@ export function noteCanaryOutcome(out: string, submissionId: string, k: number, 
     return file;
   } catch {
     return null;
+  }
+}
+
+/**
+ * A local run's verdict, for `status` (the run itself already stopped): written when the canary
+ * stopped the run, removed when the next local run starts (it decides afresh). Best effort.
+ */
+export function writeLocalCanaryVerdict(out: string, stop: { first: CanaryOutcome[]; notRun: string[]; message: string; nextStep: string }): void {
+  try {
+    mkdirConfined(out, canaryDir(out, LOCAL_CANARY_ID));
+    const file: CanaryVerdictFile = {
+      kind: "cst-batch-canary-verdict",
+      submission_id: LOCAL_CANARY_ID,
+      written_at: new Date().toISOString(),
+      first: stop.first,
+      message: stop.message,
+      next_step: stop.nextStep,
+      not_run: stop.notRun,
+    };
+    writeJsonAtomicSync(canaryVerdictPath(out, LOCAL_CANARY_ID), file);
+  } catch {
+    // the run's own output already says it
+  }
+}
+
+export function clearLocalCanaryVerdict(out: string): void {
+  const file = canaryVerdictPath(out, LOCAL_CANARY_ID);
+  try {
+    assertWritableFile(out, file);
+    fs.unlinkSync(file);
+  } catch {
+    // none, or not ours to remove
   }
 }

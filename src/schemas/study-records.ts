@@ -57,6 +57,8 @@ export const SummarySchema = z.object({
   invalid: z.optional(z.array(InvalidSubjectSchema)),
   /** Subject ids left out by --include/--exclude. Optional, as above. */
   excluded: z.optional(z.array(z.string())),
+  /** The newest run's canary stopped these pending tasks (not failures; src/collect/canary-note.ts). Optional, as above. */
+  canary: z.optional(z.object({ submission_id: z.string(), message: z.string(), next_step: z.string(), not_run: z.array(z.string()) })),
 });
 export type Summary = z.infer<typeof SummarySchema>;
 

@@ -15,6 +15,7 @@ import { schedulerOutputFile } from "../schedulers/output-file.js";
 import { applyWriteBack, type WriteBackOutcome } from "./write-back.js";
 import { withInvalidRows } from "./invalid-rows.js";
 import { CORRECTABLE_CATEGORIES } from "../failures/scheduler-verdict.js";
+import { applyCanaryVerdicts, type CanaryReport } from "./canary-view.js";
 
 export interface StatusOptions {
   /** Default: the current plan (`<out>/.cst-batch/plan.jsonl`, or a schema-1 study's `plan.json`). */
@@ -54,6 +55,8 @@ export interface StatusReport {
   problems: string[];
   /** Subjects the plan set aside: invalid (not run) and excluded (src/study/set-aside.ts). */
   setAside: SetAside;
+  /** The newest canary verdict that left tasks of this study not run (src/status/canary-view.ts). */
+  canary: CanaryReport | null;
 }
 
 /**
@@ -172,6 +175,8 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     if (sub) row.schedulerLogPath = schedulerOutputFile(sub, last.job_id);
   }
 
+  const canary = applyCanaryVerdicts(outDir, rows, (key) => placements.get(key) ?? null);
+
   const writeBacks: StatusReport["writeBacks"] = [];
   if (opts.writeBack !== false) {
     for (const row of rows) {
@@ -230,6 +235,7 @@ export async function readStatus(out: string, opts: StatusOptions = {}): Promise
     })),
     writeBacks,
     problems,
+    canary,
   };
 }
 

@@ -383,6 +383,43 @@ describeReal("the real csttool's own failures, diagnosed from its lines (fast on
   });
 });
 
+describeReal("the canary with the real csttool: an unwritable cache folder stops a local run after K subjects", () => {
+  const dir = tempDir("cst-real-canary-");
+  const bids = path.join(dir, "bids");
+  const out = path.join(dir, "out");
+  const notADir = path.join(dir, "cache-is-a-file");
+  let r: ReturnType<typeof runCli>;
+
+  beforeAll(() => {
+    if (!HAVE_VENV) throw new Error(`CI is set but the csttool venv is missing (${CSTTOOL}): run bash scripts/csttool-venv.sh before the tests`);
+    const made = spawnSync(PYTHON, [PHANTOM, bids], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`make-phantom-dataset.py failed: ${made.stderr}`);
+    writeFileSync(notADir, "not a folder\n");
+    // The environment check fails before any step: the atlas is never reached.
+    r = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", WRAPPER, "--jobs", "1", "--canary", "1", "--allow-missing-atlas"], {
+      env: { CSTTOOL_REAL: CSTTOOL, CSTTOOL_PYTHON: PYTHON, XDG_CACHE_HOME: notADir, CSTTOOL_ARGV_LOG: path.join(dir, "argv.jsonl") },
+      timeoutMs: 10 * 60_000,
+    });
+  }, 12 * 60_000);
+
+  it("--canary 1 --jobs 1: K + jobs - 1 = 1 of the 4 tasks runs csttool, the rest are not run (not failed), status names the verdict and the fix", () => {
+    expect(r.code, r.stdout + r.stderr).toBe(EXIT.SYSTEM);
+    expect(r.stderr).toContain("canary:");
+    const st = runCli(["status", "--out", out, "--json"]);
+    expect(st.code, st.stderr).toBe(0);
+    const j = JSON.parse(st.stdout);
+    const failed = j.tasks.filter((t: { state: string }) => t.state === "failed");
+    expect(failed).toHaveLength(1);
+    for (const t of failed) expect(t.category).toBe("SYSTEM");
+    expect(j.totals).toMatchObject({ total: 4, done: 0, "not-run": 4 - failed.length });
+    expect(j.canary.message).toContain(`✗ Cache dir: not writable ([Errno 20] Not a directory: '${path.join(notADir, "csttool")}')`);
+    expect(j.canary.next_step).toContain(`cst-batch resubmit --out ${out}`);
+    // csttool itself ran exactly for the failed tasks
+    const runs = readFileSync(path.join(dir, "argv.jsonl"), "utf8").split("\n").filter((l) => l.startsWith('["run"') && !l.includes('"--help"'));
+    expect(runs).toHaveLength(failed.length);
+  });
+});
+
 describeReal("the real csttool finding no left CST (a synthetic test atlas without a left motor ROI)", () => {
   const dir = tempDir("cst-real-hemi-");
   const bids = path.join(dir, "bids");

@@ -21,14 +21,54 @@ describe("local mode: canary", () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect(r.code).toBe(EXIT.SYSTEM);
     const ran = standinCalls(s.argvLog).length;
-    // K finished, plus at most one per worker started while the K-th was being recorded
-    expect(ran).toBeGreaterThanOrEqual(1);
-    expect(ran).toBeLessThanOrEqual(2);
+    // at most K + jobs - 1: while the canary is undecided a worker starts its next subject only
+    // once the finished one is classified, so one worker stops right after the K-th
+    expect(ran).toBe(1);
     expect(r.stderr).toContain("canary:");
     expect(r.stderr).toContain("csttool doctor");
     const summary = readJson(path.join(s.out, "batch_summary.json"));
     expect(summary.counts).toMatchObject({ total: 4, failed: ran, pending: 4 - ran });
     expect(summary.by_category).toMatchObject({ SYSTEM: ran });
+  });
+
+  it("status and collect name the local run's canary verdict, the subjects it did not start and a resubmit that runs them after the fix", () => {
+    const s = setup("env-check-failed");
+    const r = runCli(["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "1", "--canary", "1"], { env: s.env });
+    expect(r.code).toBe(EXIT.SYSTEM);
+    const ran = standinCalls(s.argvLog).length;
+    const next = `cst-batch resubmit --out ${s.out}`;
+    expect(r.stderr).toContain(next);
+
+    const st = runCli(["status", "--out", s.out, "--json"], { env: s.env });
+    expect(st.code, st.stderr).toBe(0);
+    const j = JSON.parse(st.stdout);
+    expect(j.totals).toMatchObject({ failed: ran, "not-run": 4 - ran });
+    expect(j.canary).toMatchObject({ submission_id: "local", not_run: 4 - ran });
+    expect(j.canary.message).toContain("User data dir: not writable");
+    for (const t of j.tasks.filter((x: { state: string }) => x.state === "not-run")) expect(t.reason).toContain("canary of the local run");
+    const human = runCli(["status", "--out", s.out], { env: s.env });
+    expect(human.stdout).toContain("canary: the local run stopped");
+    expect(human.stdout).toContain(next);
+    const summary = readJson(path.join(s.out, "batch_summary.json"));
+    expect(summary.canary).toMatchObject({ submission_id: "local" });
+    expect(summary.canary.not_run).toHaveLength(4 - ran);
+
+    // After the fix, the command named runs the rest, and the verdict is gone.
+    const fixed = { ...s.env, CSTTOOL_STANDIN_BEHAVIOR: "succeed" };
+    const again = runCli(next.split(" ").slice(1), { env: fixed });
+    expect(again.code, again.stderr).toBe(0);
+    const after = JSON.parse(runCli(["status", "--out", s.out, "--json"], { env: fixed }).stdout);
+    expect(after.totals).toMatchObject({ total: 4, done: 4 });
+    expect(after.canary).toBeNull();
+    expect(readJson(path.join(s.out, "batch_summary.json")).canary).toBeUndefined();
+  });
+
+  it("one worker stops right after the K-th SYSTEM failure (K = 2: exactly 2 csttool runs, not 3)", () => {
+    const s = setup("env-check-failed");
+    const r = runCli(["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "1", "--canary", "2"], { env: s.env });
+    expect(r.code).toBe(EXIT.SYSTEM);
+    expect(standinCalls(s.argvLog)).toHaveLength(2);
+    expect(readJson(path.join(s.out, "batch_summary.json")).counts).toMatchObject({ failed: 2, pending: 2 });
   });
 
   it("--canary 0 runs every subject", () => {

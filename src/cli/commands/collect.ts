@@ -94,6 +94,11 @@ function printHuman(result: CollectResult, study: StudyRef): void {
     `${c.total} task(s): ${c.success} succeeded, ${c.failed} failed, ${c.running} running, ${c.stale ? `${c.stale} stale, ` : ""}${c.pending} pending${c.invalid ? `, ${c.invalid} invalid` : ""}${c.excluded ? ` (${c.excluded} excluded)` : ""}`,
   );
   for (const line of formatSetAside({ invalid: summary.invalid ?? [], excluded: summary.excluded ?? [] }, study.out)) out.info(line);
+  if (summary.canary) {
+    const who = summary.canary.submission_id === "local" ? "the local run" : `submission ${summary.canary.submission_id}`;
+    out.info(`canary: ${summary.canary.not_run.length} of the pending task(s) were not started by the canary of ${who} (not failures): ${summary.canary.message}`);
+    out.info(`next step for the canary: ${summary.canary.next_step}`);
+  }
   const categories = Object.entries(summary.by_category);
   if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
   for (const n of nextStepsFor(summary.by_category, study)) out.info(`next step for ${n.category} (${n.count}): ${n.nextStep}`);

@@ -64,7 +64,9 @@ else the summary: counts by state, failing subjects by category, damaged markers
 
 It always ends with "what now": per failure category the next step for this study (from the
 failure catalogue), with logs to read first; stale, damaged and never-run tasks; what is still
-running or queued (--json: "next_steps" and "what_now").
+running or queued (--json: "next_steps" and "what_now"). When the newest run's canary stopped
+subjects because the first K all failed with a SYSTEM problem, they show as not-run (not failed)
+and "what now" names the verdict, its cause and the fix once (--json: "canary").
 
 --watch redraws in place on a terminal (fixed header and summary), shows a scheduler that cannot
 be asked as one state line (not a message per refresh), and exits by itself once nothing is
@@ -158,6 +160,9 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
     scheduler: report.scheduler,
     submissions: report.submissions,
     write_backs: report.writeBacks,
+    canary: report.canary
+      ? { submission_id: report.canary.submissionId, written_at: report.canary.writtenAt, first: report.canary.first, not_run: report.canary.notRun, message: report.canary.message, next_step: report.canary.nextStep }
+      : null,
     invalid: report.setAside.invalid,
     excluded: report.setAside.excluded,
     tasks: rows.map((r) => ({
