@@ -20,6 +20,7 @@ export function invalidRow(s: InvalidSubject): StatusRow {
     attempts: 0,
     durationSeconds: null,
     maxRssKb: null,
+    maxRssSource: null,
     jobId: null,
     logPath: "",
     errorLogPath: null,
