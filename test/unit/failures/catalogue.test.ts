@@ -13,6 +13,7 @@ import { mapTorqueState, parseTorqueQstat } from "../../../src/schedulers/torque
 import type { TaskSchedulerState } from "../../../src/schedulers/types.js";
 import { schedulerCategory } from "../../../src/status/derive.js";
 import { runCli } from "../../helpers/cli.js";
+import { commandsIn } from "../../helpers/shell-words.js";
 
 /** Studies a next step may be written for: a cluster study (whole, one subject), a local one (whole, one task), awkward paths. */
 const STUDIES: Record<string, StudyRef> = {
@@ -23,32 +24,6 @@ const STUDIES: Record<string, StudyRef> = {
   "paths with blanks and quotes": { out: "/data/my study's out", local: false, subjects: ["sub-01"] },
 };
 
-/** The `cst-batch ...` commands a next step names (between backticks), as argv after `cst-batch`. */
-function commandsIn(text: string): string[][] {
-  return [...text.matchAll(/`cst-batch ([^`]*)`/g)].map((m) => shellWords(m[1]!));
-}
-
-/** Split a command line as a POSIX shell would for the quoting shellQuote produces (bare words, '...' with '\''). */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i]!;
-    if (ch === " ") {
-      if (word !== null) words.push(word);
-      word = null;
-    } else if (ch === "'") {
-      const end = line.indexOf("'", i + 1);
-      expect(end, `unclosed quote in ${line}`).toBeGreaterThan(i);
-      word = (word ?? "") + line.slice(i + 1, end);
-      i = end;
-    } else if (ch === "\\") {
-      word = (word ?? "") + line[++i];
-    } else word = (word ?? "") + ch;
-  }
-  if (word !== null) words.push(word);
-  return words;
-}
 
 /** Long options a command's `--help` lists (the real CLI's option table). */
 const helpCache = new Map<string, Set<string>>();
