@@ -1,10 +1,11 @@
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeBidsDataset } from "../helpers/plan-bids-maker.js";
 import { parseCsv, readJson, runCli, STANDIN, tempDir } from "../helpers/cli.js";
 import { readCurrentPlan } from "../helpers/plan-file.js";
+import { fakeSlurm } from "../helpers/fake-slurm.js";
 
 /**
  * The scheduler's MaxRSS against run-one's own peak, through the built CLI with Slurm's commands
@@ -13,29 +14,6 @@ import { readCurrentPlan } from "../helpers/plan-file.js";
  * and the CSV, summary, report and status show it; a smaller sacct figure changes nothing.
  */
 
-/** sbatch answers 1001, 1002, ...; sacct prints `<bin>/sacct.out`; squeue lists nothing. */
-function fakeSlurm(dir: string): string {
-  const bin = path.join(dir, "fakebin");
-  mkdirSync(bin, { recursive: true });
-  const script = `#!/bin/sh
-bin=$(dirname "$0")
-name=$(basename "$0")
-echo "$name $*" >> "$bin/calls.log"
-case "$name" in
-  scontrol) echo "MaxArraySize            = 1001"; exit 0 ;;
-  squeue) exit 0 ;;
-  sacct) cat "$bin/sacct.out" 2>/dev/null; exit 0 ;;
-  scancel) exit 0 ;;
-esac
-n=$(( $(cat "$bin/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$bin/count"
-echo "$((1000 + n))"
-`;
-  for (const name of ["sbatch", "scontrol", "squeue", "sacct", "scancel"]) {
-    writeFileSync(path.join(bin, name), script);
-    chmodSync(path.join(bin, name), 0o755);
-  }
-  return bin;
-}
 
 describe("the scheduler's larger MaxRSS wins (built CLI, sacct faked)", () => {
   it("sacct's 900 MB MaxRSS replaces run-one's ~700 MB rusage peak (source sacct, own figure kept) in _done.json, the CSV, the summary, the report and status; a subject whose sacct figure is smaller keeps its own", async () => {

@@ -1,9 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, readJson, runCli, startCli, STANDIN, tempDir } from "../helpers/cli.js";
 import { readCurrentPlan } from "../helpers/plan-file.js";
+import { fakeSlurm } from "../helpers/fake-slurm.js";
 
 /**
  * The scheduler's verdict through the built CLI, with Slurm's commands faked on PATH (the real
@@ -12,29 +13,6 @@ import { readCurrentPlan } from "../helpers/plan-file.js";
  * sacct; a requeued element is never shown failed nor resubmitted.
  */
 
-/** sbatch answers 1001, 1002, ... and logs its argv; sacct prints `<bin>/sacct.out`; squeue lists nothing. */
-function fakeSlurm(dir: string): string {
-  const bin = path.join(dir, "fakebin");
-  mkdirSync(bin, { recursive: true });
-  const script = `#!/bin/sh
-bin=$(dirname "$0")
-name=$(basename "$0")
-echo "$name $*" >> "$bin/calls.log"
-case "$name" in
-  scontrol) if [ "$2" = job ]; then cat "$bin/scontrol-job.out" 2>/dev/null; exit 0; fi; echo "MaxArraySize            = 1001"; exit 0 ;;
-  squeue) exit 0 ;;
-  sacct) cat "$bin/sacct.out" 2>/dev/null; exit 0 ;;
-  scancel) exit 0 ;;
-esac
-n=$(( $(cat "$bin/count" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$bin/count"
-echo "$((1000 + n))"
-`;
-  for (const name of ["sbatch", "scontrol", "squeue", "sacct", "scancel"]) {
-    writeFileSync(path.join(bin, name), script);
-    chmodSync(path.join(bin, name), 0o755);
-  }
-  return bin;
-}
 
 async function waitFor(check: () => boolean, ms = 30_000): Promise<void> {
   const until = Date.now() + ms;
