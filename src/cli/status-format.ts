@@ -118,6 +118,8 @@ export function formatWhatNow(report: StatusReport, summary: StatusSummary): str
   lines.push(head ? `what now (${head}):` : "what now:");
   lines.push(...canaryLines(report));
   for (const s of summary.nextSteps) {
+    // The canary's step (a plain resubmit) reruns its SYSTEM failures and the tasks it stopped; `--category SYSTEM` would leave the latter.
+    if (report.canary && s.category === "SYSTEM") continue;
     lines.push(s.category ? `  next step for ${s.text}` : `  ${s.text}`);
     if (s.logs.length > 0) lines.push(`    logs: ${s.logs.join(", ")}`);
   }
