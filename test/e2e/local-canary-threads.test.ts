@@ -49,6 +49,8 @@ describe("local mode: canary", () => {
     const human = runCli(["status", "--out", s.out], { env: s.env });
     expect(human.stdout).toContain("canary: the local run stopped");
     expect(human.stdout).toContain(next);
+    // A `--category SYSTEM` rerun would leave the stopped tasks behind: only the canary's step is offered.
+    expect(human.stdout).not.toContain("--category SYSTEM");
     const summary = readJson(path.join(s.out, "batch_summary.json"));
     expect(summary.canary).toMatchObject({ submission_id: "local" });
     expect(summary.canary.not_run).toHaveLength(4 - ran);
