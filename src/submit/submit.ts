@@ -1,3 +1,5 @@
+// Over ~350 lines: submit is one flow (prepare, shard and lane, render, submit, record, roll back on failure) whose
+// steps share the prepared submission; the pieces that stand alone live beside it (chunks, throttle-lanes, in-flight, roll-back).
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
