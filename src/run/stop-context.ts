@@ -1,7 +1,20 @@
 import { stopCategory } from "../failures/scheduler-verdict.js";
 import type { FailureCategory } from "../schemas/records.js";
 import { parseSlurmJobContext, slurmJobContextArgv } from "../schedulers/slurm-job-context.js";
-import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
+import { execFile } from "node:child_process";
+import type { CommandOutcome, RunCommandOptions } from "../schedulers/runner.js";
+
+/**
+ * `scontrol show job` run with node:child_process, not the runner module's execa: this is on
+ * run-one's path, which stays free of execa (see supervise.ts); only an ok answer is used.
+ */
+function runScontrol(argv: readonly string[], o: RunCommandOptions = {}): Promise<CommandOutcome> {
+  return new Promise((resolve) => {
+    execFile(argv[0]!, argv.slice(1), { timeout: o.timeoutMs ?? 3_000, killSignal: "SIGKILL", encoding: "utf8" }, (err, stdout, stderr) => {
+      resolve(err ? { kind: "failed", exitCode: typeof err.code === "number" ? err.code : null, signal: err.signal ?? null, stdout, stderr } : { kind: "ok", stdout, stderr });
+    });
+  });
+}
 
 /** Why the scheduler stopped this job, when it says more than the stop signal (see stopCategory). */
 export interface StopVerdict {
@@ -23,7 +36,7 @@ export async function askStopVerdict(
 ): Promise<StopVerdict | null> {
   const jobId = env.SLURM_JOB_ID;
   if (!jobId || !/^\d+$/.test(jobId)) return null;
-  const run = opts.run ?? runSchedulerCommand;
+  const run = opts.run ?? runScontrol;
   const o = await run(slurmJobContextArgv(jobId), { timeoutMs: opts.timeoutMs ?? 3_000 }).catch(() => null);
   if (!o || o.kind !== "ok") return null;
   const ctx = parseSlurmJobContext(o.stdout);
