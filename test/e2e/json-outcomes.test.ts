@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, runCli, STANDIN, tempDir } from "../helpers/cli.js";
+import { linkBasicTools } from "../helpers/fake-scheduler.js";
 
 /**
  * `--json` holds on every outcome: usage errors (exit 2) and scheduler failures (exit 6) print one
@@ -14,15 +15,7 @@ function setup(sbatch: string) {
   const bids = makeDemoBids(path.join(dir, "bids"));
   const bin = path.join(dir, "bin");
   mkdirSync(bin);
-  for (const tool of ["node", "sh", "bash", "env", "flock"]) {
-    for (const d of ["/usr/local/bin", "/usr/bin", "/bin"]) {
-      if (existsSync(path.join(d, tool))) {
-        writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${path.join(d, tool)} "$@"\n`);
-        chmodSync(path.join(bin, tool), 0o755);
-        break;
-      }
-    }
-  }
+  linkBasicTools(bin);
   const fakes: Record<string, string> = {
     sbatch: `#!/bin/sh\n${sbatch}\n`,
     scontrol: "#!/bin/sh\necho 'MaxArraySize            = 1001'\n",

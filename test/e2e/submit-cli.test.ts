@@ -3,6 +3,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
 import { makeDemoBids, runCli, STANDIN, tempDir } from "../helpers/cli.js";
+import { linkBasicTools } from "../helpers/fake-scheduler.js";
 
 /**
  * `submit` flag handling through the built CLI, with fake scheduler programs first on PATH (a
@@ -23,15 +24,7 @@ function setup(withSbatch: boolean) {
   const bin = path.join(dir, "bin");
   mkdirSync(bin);
   // a PATH without the system's scheduler programs: node and sh only
-  for (const tool of ["node", "sh", "bash", "env", "flock"]) {
-    for (const d of ["/usr/local/bin", "/usr/bin", "/bin"]) {
-      if (existsSync(path.join(d, tool))) {
-        writeFileSync(path.join(bin, tool), `#!/bin/sh\nexec ${path.join(d, tool)} "$@"\n`);
-        chmodSync(path.join(bin, tool), 0o755);
-        break;
-      }
-    }
-  }
+  linkBasicTools(bin);
   if (withSbatch) {
     for (const name of ["sbatch", "scontrol", "scancel"]) {
       writeFileSync(path.join(bin, name), FAKE);

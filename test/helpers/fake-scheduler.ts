@@ -12,13 +12,8 @@ case "\${0##*/}" in
 esac
 `;
 
-/**
- * A PATH holding only node, sh, flock and the fake scheduler programs (no real sbatch reachable),
- * the env to use it, and the scheduler calls made so far.
- */
-export function fakeSchedulerEnv(dir: string): { env: Record<string, string>; calls: () => string[] } {
-  const bin = path.join(dir, "bin");
-  mkdirSync(bin, { recursive: true });
+/** Into `bin`: node, sh, bash, env and flock (wrappers exec'ing the system's), so a PATH of `bin` reaches no scheduler. */
+export function linkBasicTools(bin: string): void {
   for (const tool of ["node", "sh", "bash", "env", "flock"]) {
     for (const d of ["/usr/local/bin", "/usr/bin", "/bin"]) {
       if (existsSync(path.join(d, tool))) {
@@ -28,6 +23,16 @@ export function fakeSchedulerEnv(dir: string): { env: Record<string, string>; ca
       }
     }
   }
+}
+
+/**
+ * A PATH holding only node, sh, flock and the fake scheduler programs (no real sbatch reachable),
+ * the env to use it, and the scheduler calls made so far.
+ */
+export function fakeSchedulerEnv(dir: string): { env: Record<string, string>; calls: () => string[] } {
+  const bin = path.join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  linkBasicTools(bin);
   for (const name of ["sbatch", "scontrol", "scancel", "squeue", "sacct", "qsub", "qstat", "qdel"]) {
     writeFileSync(path.join(bin, name), FAKE);
     chmodSync(path.join(bin, name), 0o755);
