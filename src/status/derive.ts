@@ -1,3 +1,5 @@
+// Over ~350 lines: the status rules are one ordered derivation (deriveTaskStatus), kept in one
+// function so their order is read in one place; the scheduler verdict and peak rules live beside it.
 import { EXIT } from "../errors.js";
 import { categoryOfSchedulerEnd, REQUEUE_CAUSES, schedulerCorrection, schedulerWillRun } from "../failures/scheduler-verdict.js";
 import type { SchedulerJobState, TaskSchedulerState } from "../schedulers/types.js";
@@ -11,8 +13,7 @@ import { takeSchedulerPeak } from "./scheduler-peak.js";
 
 /**
  * The status of one task, derived from its folder and the scheduler's view (pure; see
- * `deriveTaskStatus` for the rules). Over ~350 lines because the rules are one ordered
- * derivation, kept in one function so that their order is read in one place.
+ * `deriveTaskStatus` for the rules).
  */
 export const STATUS_STATES = ["done", "running", "pending-in-queue", "failed", "stale", "damaged", "not-run", "unknown", "never-submitted", "invalid"] as const;
 export type StatusState = (typeof STATUS_STATES)[number];
