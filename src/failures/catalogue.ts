@@ -59,6 +59,8 @@ export interface SchedulerEvidence {
   torque: readonly number[];
   /** Evidence that is not a plain state word or number (ranges, FAILED with a signal, comments). */
   note: string | null;
+  /** Grid Engine qacct `failed` codes that mean this category (absent: none). */
+  sge?: readonly number[];
 }
 
 export interface FailureEntry {
@@ -172,6 +174,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       pbsPro: [-29],
       torque: [-11],
       note: 'a PBS comment "walltime N exceeded limit M"; a kill by a signal after the whole walltime (e.g. Torque 271); replaces run-one\'s CANCELLED/KILLED',
+      sge: [37],
     },
     // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
     stopSignals: ["SIGUSR1", "SIGXCPU"],
@@ -185,7 +188,8 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     retry: RETRIED,
     aliases: [],
     scheduler: { states: ["cancelled"], slurm: ["CANCELLED", "REVOKED", "CA"], pbsPro: [], torque: [], note: null },
-    stopSignals: ["SIGTERM", "SIGINT", "SIGHUP"],
+    // SIGUSR2: Grid Engine's `-notify` warning before the SIGKILL of a qdel (or of h_rt: qacct's failed 37 then corrects it to TIMEOUT).
+    stopSignals: ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR2"],
   },
   KILLED: {
     category: "KILLED",
@@ -214,7 +218,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       slurm: ["OUT_OF_MEMORY", "OOM"],
       pbsPro: [-27, -26],
       torque: [-10],
-      note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); Slurm FAILED 0:9 with MaxRSS at or above --mem (OverMemoryKill); a PBS comment "mem N exceeded limit M"; replaces run-one\'s CANCELLED/KILLED',
+      note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); Slurm FAILED 0:9 with MaxRSS at or above --mem (OverMemoryKill); a PBS comment "mem N exceeded limit M"; Grid Engine failed 37 with maxvmem at or above the h_vmem request; replaces run-one\'s CANCELLED/KILLED',
     },
     stopSignals: [],
   },

@@ -29,3 +29,9 @@ function onlyState(category: FailureCategory, states: readonly SchedulerJobState
   if (states.length !== 1) throw new Error(`failure catalogue: ${category} lists Slurm words but ${states.length} scheduler states`);
   return states[0]!;
 }
+
+/** Grid Engine qacct `failed` codes of jobs killed at a limit: walltime (TIMEOUT) and memory (OUT_OF_MEMORY). */
+export function sgeFailedCodes(): { walltime: number[]; memory: number[] } {
+  const codes = (state: SchedulerJobState): number[] => FAILURE_ENTRIES.filter((e) => e.scheduler.states.includes(state)).flatMap((e) => e.scheduler.sge ?? []);
+  return { walltime: codes("timeout"), memory: codes("out_of_memory") };
+}

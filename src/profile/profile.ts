@@ -27,7 +27,7 @@ export const CollectProfileSchema = z.strictObject(ResourceKeys);
 export const ProfileSchema = z.strictObject({
   /** Ignored by cst-batch; lets a profile point at its documentation. */
   $comment: z.optional(z.string()),
-  scheduler: z.optional(z.enum(["slurm", "pbs", "torque", "local", "auto"])),
+  scheduler: z.optional(z.enum(["slurm", "pbs", "torque", "local", "auto", "sge"])),
   ...ResourceKeys,
   /** Same as `partition` (PBS wording); give one of the two. */
   queue: z.optional(z.string().check(z.minLength(1))),
@@ -44,6 +44,10 @@ export const ProfileSchema = z.strictObject({
   collect: z.optional(CollectProfileSchema),
   /** `resubmit`'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`); keys checked by resubmit. */
   retry: z.optional(z.record(z.string(), z.int().check(z.minimum(0)))),
+  /** Grid Engine: the resource memory is requested as (h_vmem, mem_free, m_mem_free; default mem_free). */
+  sge_memory_resource: z.optional(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_]*$/))),
+  /** Grid Engine: the parallel environment for --cpus > 1 (`-pe <name> N`; `qconf -spl` lists them). */
+  sge_pe: z.optional(z.string().check(z.minLength(1))),
 });
 export type Profile = z.infer<typeof ProfileSchema>;
 

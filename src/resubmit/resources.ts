@@ -39,7 +39,7 @@ export function baseResourcesOf(submission: Submission): BaseResources {
   const runtime = container.runtime === "singularity" ? "singularity" : "apptainer";
   const jobName = str(r.job_name) ?? "cst-batch";
   const settings: SubmitSettings = {
-    array: { timeSeconds: time, memMiB: mem, cpus: num(a.cpus) ?? 1, partition: str(a.partition), account: str(a.account), qos: str(a.qos), gres: str(a.gres) },
+    array: { timeSeconds: time, memMiB: mem, cpus: num(a.cpus) ?? 1, partition: str(a.partition), account: str(a.account), qos: str(a.qos), gres: str(a.gres), memoryResource: str(a.sge_memory_resource), parallelEnvironment: str(a.sge_pe) },
     collect: {
       timeSeconds: num(c.time_seconds) ?? 900,
       memMiB: num(c.mem_mib) ?? 2048,
@@ -48,6 +48,8 @@ export function baseResourcesOf(submission: Submission): BaseResources {
       account: str(c.account),
       qos: str(c.qos),
       gres: str(c.gres),
+      memoryResource: str(c.sge_memory_resource),
+      parallelEnvironment: str(c.sge_pe),
     },
     throttle: num(r.array_throttle),
     maxArraySize: num(r.max_array_size),

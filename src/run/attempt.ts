@@ -16,6 +16,9 @@ import { nextStepFor, type StudyRef } from "../failures/catalogue.js";
 export function detectJobId(env: NodeJS.ProcessEnv = process.env): string | null {
   if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
   if (env.SLURM_JOB_ID) return env.SLURM_JOB_ID;
+  // Grid Engine: tasks count from 1, element ids from the plan's 0 (`12_0` is task 1 of job 12).
+  if (env.JOB_ID && env.SGE_TASK_ID !== undefined && /^\d+$/.test(env.SGE_TASK_ID)) return `${env.JOB_ID}_${Number(env.SGE_TASK_ID) - 1}`;
+  if (env.JOB_ID && env.SGE_TASK_ID !== undefined) return env.JOB_ID;
   if (env.PBS_JOBID) return env.PBS_JOBID;
   return null;
 }

@@ -10,8 +10,11 @@ export type DetectedScheduler =
  * Tell PBS Pro from Torque by `qstat --version`: PBS Pro prints `pbs_version = 19.1.3`, Torque
  * `Version: 6.1.2`. Anything else (Slurm's qstat wrapper prints its usage) is not guessed.
  */
-export function classifyQstatVersion(output: string): "pbs" | "torque" | null {
+export function classifyQstatVersion(output: string): "pbs" | "torque" | "sge" | null {
   if (/pbs_version\s*=\s*\S+/i.test(output)) return "pbs";
+  // Grid Engine's qstat has no --version: it prints its usage, headed `SGE 8.1.9` (Son of Grid
+  // Engine), `UGE 8.6.4` / `AGE 2024.1` (Univa/Altair) or `OCS 9.0` (Open Cluster Scheduler).
+  if (/^\s*(?:SGE|UGE|AGE|OGS\/GE|OCS|GE)\s+\d[\w.]*\s*$/m.test(output)) return "sge";
   if (/^\s*Version:\s*\S+/im.test(output)) return "torque";
   return null;
 }

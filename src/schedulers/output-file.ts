@@ -29,6 +29,13 @@ export function schedulerOutputFile(submission: { scheduler: string; resources: 
       if (!m) return path.join(dir, `${jobName}.o${seq}`);
       return path.join(dir, submission.scheduler === "pbs" ? `${jobName}.o${seq}.${m[2]}` : `${jobName}.o${seq}-${m[2]}`);
     }
+    case "sge": {
+      // `#$ -o <log_dir>/` names it `<job_name>.o<job>.<task>`, task = array index + 1 (`<job_name>.o<job>` for a plain job)
+      if (!jobName) return null;
+      const m = /^(\d+)_(\d+)$/.exec(elementId);
+      if (m) return path.join(dir, `${jobName}.o${m[1]}.${Number(m[2]) + 1}`);
+      return /^\d+$/.test(elementId) ? path.join(dir, `${jobName}.o${elementId}`) : null;
+    }
     default:
       return null;
   }

@@ -1,5 +1,5 @@
 /** The batch schedulers cst-batch renders scripts for (`local` is not a scheduler backend). */
-export const SCHEDULER_NAMES = ["slurm", "pbs", "torque"] as const;
+export const SCHEDULER_NAMES = ["slurm", "pbs", "torque", "sge"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 export type ContainerRuntime = "apptainer" | "singularity";
@@ -18,6 +18,10 @@ export interface ResourceRequest {
   qos: string | null;
   /** Slurm `--gres` (e.g. `gpu:1`); PBS Pro appends it to the select chunk (`ngpus=1`); Torque rejects it. */
   gres: string | null;
+  /** Grid Engine: the resource memory is requested as (`h_vmem`, `mem_free`, `m_mem_free`); default `mem_free`. */
+  memoryResource?: string | null;
+  /** Grid Engine: the parallel environment `--cpus` > 1 is requested in (`-pe <name> N`). */
+  parallelEnvironment?: string | null;
 }
 
 /** Fields shared by the array and the collect script. All paths absolute. */
@@ -140,6 +144,12 @@ export interface SchedulerBackend {
   parseAccounting?(stdout: string): TaskSchedulerState[];
   /** argv that cancels the given jobs. */
   cancelArgv(jobIds: string[]): string[];
+  /**
+   * Grid Engine: accounting (qacct) knows finished tasks only, so status asks the live queue
+   * once AND accounting once per job (`accountingIdsPerCommand` ids per command).
+   */
+  accountingComplementsQueue?: boolean;
+  accountingIdsPerCommand?: number;
 }
 
 export interface RenderOptions {

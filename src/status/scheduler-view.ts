@@ -5,7 +5,7 @@ import type { Submission } from "../schemas/study-records.js";
 import { arrayJobIds } from "./submissions.js";
 
 /** Where the scheduler's view came from. */
-export type ViewSource = "sacct" | "squeue" | "qstat" | "none";
+export type ViewSource = "sacct" | "squeue" | "qstat" | "none" | "qacct";
 
 /** The scheduler's view of every array element of the submissions asked about. */
 export interface SchedulerView {
@@ -105,6 +105,12 @@ export async function querySchedulerView(submissions: readonly Submission[], opt
       return run(argv, runOpts);
     };
 
+    if (backend.accountingComplementsQueue && backend.accountingQueryArgv && backend.parseAccounting) {
+      // Grid Engine: qacct knows finished tasks only; one qstat for the live ones, then one qacct per job.
+      const note = await queueThenAccounting(ids, backend, exec, add);
+      view.sources.push(note === null ? { scheduler, source: "qacct", command: backend.statusQueryArgv(ids), note: null } : { scheduler, source: "none", command: null, note });
+      continue;
+    }
     let done = false;
     if (backend.accountingQueryArgv && backend.parseAccounting) {
       const groups = chunked(ids, size);
@@ -179,4 +185,26 @@ async function overlayRequeued(
       }
     }
   }
+}
+
+/** Live queue once, then accounting per `accountingIdsPerCommand` jobs (a finished task's accounting wins). Null, or why it failed. */
+async function queueThenAccounting(
+  ids: string[],
+  backend: ReturnType<typeof getBackend>,
+  exec: (argv: string[]) => Promise<CommandOutcome>,
+  add: (states: TaskSchedulerState[]) => void,
+): Promise<string | null> {
+  const live = backend.statusQueryArgv(ids);
+  const o = await exec(live);
+  if (o.kind !== "ok") return describeOutcome(live, o);
+  add(backend.parseStatus(o.stdout));
+  for (const g of chunked(ids, backend.accountingIdsPerCommand ?? ids.length)) {
+    const argv = backend.accountingQueryArgv!(g);
+    const a = await exec(argv);
+    // qacct: "error: job id 12 not found" while no task of it has finished yet.
+    if (a.kind === "failed" && /job id \S+ not found|no jobs running since startup/i.test(a.stderr + a.stdout)) continue;
+    if (a.kind !== "ok") return describeOutcome(argv, a);
+    add(backend.parseAccounting!(a.stdout));
+  }
+  return null;
 }

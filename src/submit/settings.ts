@@ -158,13 +158,15 @@ export function resolveSubmitSettings(flags: SubmitFlagValues, profile: Profile,
     throw new CstError("USAGE", `--template-dir ${templateDir} does not exist`, { hint: "copy the templates you want to change there (see templates/README.md)" });
   }
 
+  // Grid Engine only (profile keys): how memory and --cpus are requested there.
+  const sge = { memoryResource: profile.sge_memory_resource ?? null, parallelEnvironment: profile.sge_pe ?? null };
   const pc = profile.collect ?? {};
   const collectTime = parseDuration(pick("collect.time", flags.collectTime, pc.time, SUBMIT_DEFAULTS.collect.time), "--collect-time");
   const collectMem = parseMemory(pick("collect.mem", flags.collectMem, pc.mem, SUBMIT_DEFAULTS.collect.mem), "--collect-mem");
   const collectCpus = positiveInt("--collect-cpus", pick<string | number>("collect.cpus", flags.collectCpus, pc.cpus, SUBMIT_DEFAULTS.collect.cpus));
 
   return {
-    array: { timeSeconds, memMiB, cpus, partition, account, qos, gres },
+    array: { timeSeconds, memMiB, cpus, partition, account, qos, gres, ...sge },
     collect: {
       timeSeconds: collectTime,
       memMiB: collectMem,
@@ -173,6 +175,7 @@ export function resolveSubmitSettings(flags: SubmitFlagValues, profile: Profile,
       account: pc.account ?? account,
       qos: pc.qos ?? qos,
       gres: pc.gres ?? null,
+      ...sge,
     },
     throttle,
     maxArraySize,

@@ -272,8 +272,9 @@ function shardDependencies(s: number, lanes: ReturnType<typeof planThrottleLanes
   return lane.lane === null ? [] : [...inFlight];
 }
 
-function resourceRecord(r: { timeSeconds: number; memMiB: number; cpus: number; partition: string | null; account: string | null; qos: string | null; gres: string | null }): Record<string, unknown> {
-  return { time_seconds: r.timeSeconds, mem_mib: r.memMiB, cpus: r.cpus, partition: r.partition, account: r.account, qos: r.qos, gres: r.gres };
+function resourceRecord(r: { timeSeconds: number; memMiB: number; cpus: number; partition: string | null; account: string | null; qos: string | null; gres: string | null; memoryResource?: string | null; parallelEnvironment?: string | null }): Record<string, unknown> {
+  const sge = { ...(r.memoryResource ? { sge_memory_resource: r.memoryResource } : {}), ...(r.parallelEnvironment ? { sge_pe: r.parallelEnvironment } : {}) };
+  return { time_seconds: r.timeSeconds, mem_mib: r.memMiB, cpus: r.cpus, partition: r.partition, account: r.account, qos: r.qos, gres: r.gres, ...sge };
 }
 
 function runOptions(req: SubmitRequest, out: string): RunCommandOptions {
@@ -363,5 +364,7 @@ export function watchCommands(scheduler: SchedulerName, jobIds: string[], out: s
       return [`qstat -t ${jobIds.map(shellQuote).join(" ")}`, `qstat -x -t ${jobIds.map(shellQuote).join(" ")}`, status];
     case "torque":
       return [`qstat -t ${jobIds.map(shellQuote).join(" ")}`, status];
+    case "sge":
+      return [`qstat -j ${jobIds.join(",")}`, `qacct -j ${jobIds[0] ?? ""}`, status];
   }
 }

@@ -75,7 +75,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--time-factor <f>", "multiply the walltime of TIMEOUT reruns by F (e.g. 2)")
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
-    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs or torque (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
+    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs, torque or sge (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
     .option("--jobs <n>", "local rerun: concurrent subjects (default: CPU count)")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
@@ -90,7 +90,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         return n;
       };
       const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
-      const schedulers = ["local", "slurm", "pbs", "torque"] as const;
+      const schedulers = ["local", "slurm", "pbs", "torque", "sge"] as const;
       if (flags.scheduler !== undefined && !(schedulers as readonly string[]).includes(flags.scheduler)) {
         throw new CstError("USAGE", `--scheduler must be one of ${schedulers.join(", ")}, found ${JSON.stringify(flags.scheduler)}`, { hint: "e.g. --scheduler local" });
       }

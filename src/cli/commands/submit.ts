@@ -74,7 +74,7 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
   const cmd = program
     .command("submit")
     .description("plan the study, then run it: array jobs on Slurm/PBS/Torque, or a local worker pool")
-    .addOption(choiceOption("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, local, or auto (default: the profile's, else auto)", SUBMIT_SCHEDULERS))
+    .addOption(choiceOption("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, sge (Grid Engine), local, or auto (default: the profile's, else auto)", SUBMIT_SCHEDULERS))
     .option("--jobs <n>", "local mode: concurrent subjects (default: min(CPU count, available memory ÷ --mem-per-subject), printed at start)")
     .option("--mem-per-subject <size>", "local mode: memory one csttool needs, for the default --jobs (e.g. 3G; default 2G)")
     .option("--canary <k>", "stop starting subjects when the first K to finish all failed with a SYSTEM problem (default 3; 0 turns it off)")

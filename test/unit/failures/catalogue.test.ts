@@ -75,18 +75,19 @@ describe("the failure catalogue", () => {
     expect(() => parseCategoryList("SLOW")).toThrow(/unknown failure category "SLOW".*/);
   });
 
-  it("stop signals: SIGTERM, SIGINT, SIGHUP are CANCELLED; SIGUSR1 (Slurm's warning), SIGXCPU are TIMEOUT; each signal once", () => {
+  it("stop signals: SIGTERM, SIGINT, SIGHUP, SIGUSR2 (Grid Engine's -notify before a kill) are CANCELLED; SIGUSR1 (Slurm's and Grid Engine's s_rt warning), SIGXCPU are TIMEOUT; each signal once", () => {
     expect(new Map(STOP_SIGNALS)).toEqual(
       new Map<NodeJS.Signals, FailureCategory>([
         ["SIGTERM", "CANCELLED"],
         ["SIGINT", "CANCELLED"],
         ["SIGHUP", "CANCELLED"],
+        ["SIGUSR2", "CANCELLED"],
         ["SIGUSR1", "TIMEOUT"],
         ["SIGXCPU", "TIMEOUT"],
       ]),
     );
-    expect(STOP_SIGNALS).toHaveLength(5);
-    expect([...CANCEL_SIGNALS].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM"]);
+    expect(STOP_SIGNALS).toHaveLength(6);
+    expect([...CANCEL_SIGNALS].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM", "SIGUSR2"]);
   });
 });
 

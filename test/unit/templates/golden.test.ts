@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { pbsProBackend } from "../../../src/schedulers/pbs-pro.js";
 import { slurmBackend } from "../../../src/schedulers/slurm.js";
 import { torqueBackend } from "../../../src/schedulers/torque.js";
+import { sgeBackend } from "../../../src/schedulers/sge.js";
 import type { ArrayScriptContext, SchedulerBackend } from "../../../src/schedulers/types.js";
 import { collectContext, fullArrayContext, hostileArrayContext, plainArrayContext } from "./contexts.js";
 
@@ -40,13 +41,18 @@ const backends: Array<[string, SchedulerBackend, Partial<ArrayScriptContext>]> =
   ["slurm", slurmBackend, {}],
   ["pbs", pbsProBackend, {}],
   ["torque", torqueBackend, {}],
+  ["sge", sgeBackend, {}],
 ];
 
 describe.each(backends)("%s scripts match their golden files", (dialect, backend) => {
-  it.each(cases)("array script, %s context", (name, ctx) => {
+  it.each(cases)("array script, %s context", (name, given) => {
+    // Grid Engine needs a parallel environment for the contexts' --cpus 2 (profile "sge_pe")
+    const ctx = dialect === "sge" ? { ...given, resources: { ...given.resources, parallelEnvironment: "smp" } } : given;
     const full =
       name === "full" && dialect === "slurm"
         ? { ...ctx, resources: { ...ctx.resources, qos: "normal", gres: "gpu:1" }, schedulerArgs: ["--constraint=avx2"] }
+        : name === "full" && dialect === "sge"
+          ? { ...ctx, resources: { ...ctx.resources, memoryResource: "h_vmem", parallelEnvironment: "smp" }, schedulerArgs: ["-l arch=lx-amd64"] }
         : name === "full" && dialect === "pbs"
           ? { ...ctx, resources: { ...ctx.resources, gres: "gpu:1" }, schedulerArgs: ["-l place=scatter"] }
           : name === "full"
@@ -56,11 +62,14 @@ describe.each(backends)("%s scripts match their golden files", (dialect, backend
   });
 
   it("collect script", () => {
-    expectGolden(`${dialect}-collect-full.sh`, backend.renderCollectScript(collectContext(fullArrayContext())));
+    const full = fullArrayContext();
+    const ctx = dialect === "sge" ? { ...full, resources: { ...full.resources, parallelEnvironment: "smp" } } : full;
+    expectGolden(`${dialect}-collect-full.sh`, backend.renderCollectScript(collectContext(ctx)));
   });
 
   it("hostile paths on shell lines are quoted, never interpreted", () => {
-    const ctx = hostileArrayContext();
+    const hostile = hostileArrayContext();
+    const ctx = dialect === "sge" ? { ...hostile, resources: { ...hostile.resources, parallelEnvironment: "smp" } } : hostile;
     expectGolden(`${dialect}-array-hostile.sh`, backend.renderArrayScript(ctx));
     expectGolden(`${dialect}-collect-hostile.sh`, backend.renderCollectScript(collectContext(ctx)));
   });
