@@ -51,6 +51,8 @@ const PROFILE_DOC: Record<string, string> = {
   template_dir: "A folder with your own job script templates (relative to the profile's folder).",
   collect: "Resources of the dependent collect job (default 15m, 2G, 1 CPU; partition/account/qos follow the array's).",
   retry: '`resubmit`\'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`).',
+  sge_memory_resource: "Grid Engine: the resource memory is requested as: `h_vmem` (enforced, virtual memory), `mem_free` (default) or `m_mem_free`; per slot (docs/clusters.md).",
+  sge_pe: "Grid Engine: the parallel environment `--cpus` > 1 asks for (`-pe <name> N`; `qconf -spl` lists the site's).",
 };
 const COLLECT_DOC: Record<string, string> = {
   time: "Walltime of the collect job (default `15m`).",

@@ -60,8 +60,8 @@ outcome (afterany), and writes batch_summary.json / batch_metrics.csv.
 
 Cluster profile: JSON with keys scheduler, time, mem, cpus, partition|queue, account, qos, gres,
 array_throttle, max_array_size, chunk_size, job_name, setup[], scheduler_args[], container,
-container_runtime, template_dir, collect{time,mem,cpus,partition,account,qos,gres}
-(examples/profiles/). Flags override it; list flags (--setup, --scheduler-arg) replace its lists.
+container_runtime, template_dir, collect{time,mem,cpus,partition,account,qos,gres},
+sge_memory_resource, sge_pe (Grid Engine) (examples/profiles/). Flags override it; list flags (--setup, --scheduler-arg) replace its lists.
 
 Scheduler failures (submit command missing, failing, printing no job id, not answering in 60 s):
 the jobs this submit already created are cancelled and no submission is recorded, so rerunning

@@ -62,7 +62,7 @@ describe("cluster profile", () => {
       "/p.json",
     );
     const s = resolveSubmitSettings({ time: "90m", setup: ["module load b"] }, profile);
-    expect(s.array).toEqual({ timeSeconds: 5400, memMiB: 16384, cpus: 4, partition: "long", account: null, qos: null, gres: null });
+    expect(s.array).toEqual({ timeSeconds: 5400, memMiB: 16384, cpus: 4, partition: "long", account: null, qos: null, gres: null, memoryResource: null, parallelEnvironment: null });
     expect(s.setupLines).toEqual(["module load b"]);
     expect(s.sources).toMatchObject({ time: "flag", mem: "profile", cpus: "profile", partition: "profile", account: "default" });
     expect(s.collect).toMatchObject({ timeSeconds: 900, memMiB: 3072, cpus: 1, partition: "long" });
