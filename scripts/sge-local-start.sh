@@ -125,15 +125,16 @@ else
 fi
 
 # ---------------------------------------------------------------- daemons
-alive() { local f=$RUN/$1.pid; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && [ "$(cat /proc/"$(cat "$f")"/comm 2>/dev/null)" = "$1" ]; }
+alive() { local f=$RUN/$1.pid; [ -f "$f" ] && [ "$(cat /proc/"$(cat "$f")"/comm 2>/dev/null)" = "$1" ] && [ "$(awk '{print $3}' /proc/"$(cat "$f")"/stat 2>/dev/null)" != Z ]; }
 start_daemon() {
   local name=$1
   alive "$name" && return 0
   ( cd /tmp && "$BIN/$name" ) || die "$name did not start"
   # the daemons fork; find the child by its comm under our binary path
   for _ in $(seq 1 50); do
-    local pid
-    pid=$(pgrep -n -x "$name" || true)
+    local pid="" p
+    # the newest live one (a daemon's exited parent may linger as a zombie: PID 1 here does not reap)
+    for p in $(pgrep -x "$name" || true); do [ "$(awk '{print $3}' /proc/"$p"/stat 2>/dev/null)" = Z ] || pid=$p; done
     if [ -n "$pid" ]; then echo "$pid" > "$RUN/$name.pid"; return 0; fi
     sleep 0.1
   done
