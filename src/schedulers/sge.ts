@@ -130,6 +130,14 @@ export function sgeAccountingArgv(jobIds: string[]): string[] {
   return ["qacct", "-j", ...jobIds.slice(0, 1)];
 }
 
+/** `qdel 12 13.4`: an element id `13_3` (plan index 3) is Grid Engine's task 4 (`job.task`). */
+export function sgeCancelArgv(ids: string[]): string[] {
+  return ["qdel", ...ids.map((id) => {
+    const m = /^(\d+)_(\d+)$/.exec(id);
+    return m ? `${m[1]}.${Number(m[2]) + 1}` : id;
+  })];
+}
+
 function currentUser(): string {
   try {
     return os.userInfo().username;
@@ -149,7 +157,7 @@ export const sgeBackend: SchedulerBackend = {
   parseStatus: parseSgeQstatXml,
   accountingQueryArgv: sgeAccountingArgv,
   parseAccounting: parseQacct,
-  cancelArgv: (jobIds: string[]) => ["qdel", ...jobIds],
+  cancelArgv: sgeCancelArgv,
   accountingComplementsQueue: true,
   accountingIdsPerCommand: 1,
 };

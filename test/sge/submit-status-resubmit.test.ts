@@ -42,7 +42,7 @@ interface StatusJson {
 }
 
 describe.skipIf(!haveSge)("cst-batch on a real Grid Engine (--scheduler sge)", { timeout: 420_000 }, () => {
-  it("a throttled mixed cohort (success, pipeline failure, walltime, qdel) ends with every subject's cause, collect runs once after the array, status asks one qstat and one qacct, and resubmit reruns exactly the failed", async () => {
+  it("a throttled mixed cohort (success, pipeline failure, walltime, cancel by qdel) ends with every subject's cause, collect runs once after the array, status asks one qstat and one qacct, and resubmit reruns exactly the failed", async () => {
     const dir = tempDir("cst-sge-");
     const ids = ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"];
     const bids = await makeBidsDataset(path.join(dir, "bids"), ids.map((id) => ({ id })));
@@ -72,14 +72,17 @@ describe.skipIf(!haveSge)("cst-batch on a real Grid Engine (--scheduler sge)", {
 
     // the throttle holds: never more than 3 of the array's tasks running at once
     let maxRunning = 0;
-    // qdel sub-04 (index 3 = Grid Engine task 4) once its csttool runs
+    // cancel sub-04 (index 3 = Grid Engine task 4) once its csttool runs: `cst-batch cancel` runs `qdel <job>.4`
     for (let i = 0; i < 240 && runsPerSubject(argvLog)["sub-04"] !== 1; i++) {
       const q = await runSchedulerCommand(["qstat", "-u", "*"], { env });
       if (q.kind === "ok") maxRunning = Math.max(maxRunning, q.stdout.split("\n").filter((l) => l.trim().startsWith(`${arrayId} `) && / r /.test(l)).length);
       await delay(250);
     }
     expect(runsPerSubject(argvLog)["sub-04"]).toBe(1);
-    expect(await runSchedulerCommand(["qdel", arrayId, "-t", "4"], { env })).toMatchObject({ kind: "ok" });
+    bin.reset();
+    const cancelled = await cli(["cancel", "--out", out, "--subjects", "sub-04", "--json"], env);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(bin.calls().filter((c) => c.startsWith("qdel"))).toEqual([`qdel ${arrayId}.4`]);
     await waitForSgeJobsGone([arrayId, json.collect_job_id], 300_000);
     expect(maxRunning).toBeLessThanOrEqual(3);
 

@@ -34,6 +34,8 @@ describe("Grid Engine submit, status and cancel commands", () => {
     expect(sgeBackend.accountingQueryArgv!(["12"])).toEqual(["qacct", "-j", "12"]);
     expect(sgeBackend.accountingIdsPerCommand).toBe(1);
     expect(sgeBackend.cancelArgv(["12", "13"])).toEqual(["qdel", "12", "13"]);
+    // an element (plan index 3) is task 4: `qdel 13.4` (checked on the real Grid Engine)
+    expect(sgeBackend.cancelArgv(["13_3", "14"])).toEqual(["qdel", "13.4", "14"]);
   });
 
   it("auto detection tells Grid Engine by the first line of its qstat usage (no --version there)", () => {
