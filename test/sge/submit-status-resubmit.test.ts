@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { runSchedulerCommand } from "../../src/schedulers/runner.js";
-import { readJson, STANDIN, standinCalls, startCli, tempDir, type CliResult } from "../helpers/cli.js";
+import { readJson, REPO, STANDIN, standinCalls, startCli, tempDir, type CliResult } from "../helpers/cli.js";
 import { makeBidsDataset } from "../helpers/plan-bids-maker.js";
 import { requireSgeOrSkip, sgeWrapperBin, waitForSgeJobsGone } from "../helpers/sge-env.js";
 
@@ -41,7 +41,7 @@ interface StatusJson {
   tasks: Array<{ key: string; state: string; category: string | null; job_id: string | null }>;
 }
 
-describe.skipIf(!haveSge)("cst-batch on a real Grid Engine (--scheduler sge)", { timeout: 420_000 }, () => {
+describe.skipIf(!haveSge).concurrent("cst-batch on a real Grid Engine (--scheduler sge)", { timeout: 420_000 }, () => {
   it("a throttled mixed cohort (success, pipeline failure, walltime, cancel by qdel) ends with every subject's cause, collect runs once after the array, status asks one qstat and one qacct, and resubmit reruns exactly the failed", async () => {
     const dir = tempDir("cst-sge-");
     const ids = ["sub-01", "sub-02", "sub-03", "sub-04", "sub-05"];
@@ -128,5 +128,44 @@ describe.skipIf(!haveSge)("cst-batch on a real Grid Engine (--scheduler sge)", {
     await waitForSgeJobsGone(jobs, 240_000);
     expect(runsPerSubject(argvLog)).toEqual({ "sub-01": 1, "sub-02": 2, "sub-03": 2, "sub-04": 2, "sub-05": 1 });
     expect(readJson<{ counts: Record<string, number> }>(path.join(out, "batch_summary.json")).counts).toMatchObject({ total: 5, success: 5, failed: 0 });
+  });
+
+  it("a task killed at h_rt (no s_rt warning in the site's template) is recorded CANCELLED on -notify's SIGUSR2, and status corrects it to TIMEOUT from qacct's failed 37", async () => {
+    const dir = tempDir("cst-sge-hrt-");
+    const bids = await makeBidsDataset(path.join(dir, "bids"), [{ id: "sub-01" }]);
+    const config = path.join(dir, "behaviours.json");
+    writeFileSync(config, JSON.stringify({ "sub-01": "hang" }));
+    const out = path.join(dir, "out");
+    const bin = sgeWrapperBin(path.join(dir, "bin"));
+    const env = { ...bin.env, CSTTOOL_STANDIN_CONFIG: config, CSTTOOL_STANDIN_ARGV_LOG: path.join(dir, "argv.jsonl"), XDG_CONFIG_HOME: path.join(dir, "xdg") };
+    // a site's copy of the array template without the s_rt line (--template-dir): only h_rt ends the task
+    const templates = path.join(dir, "templates", "sge");
+    mkdirSync(templates, { recursive: true });
+    const packaged = readFileSync(path.join(REPO, "templates", "sge", "array.sh.hbs"), "utf8");
+    const withoutSoft = packaged.replace(/\{\{#if sRt\}\}\n#\$ -l s_rt=\{\{q sRt\}\}\n\{\{\/if\}\}\n/, "");
+    expect(withoutSoft).not.toContain("s_rt");
+    writeFileSync(path.join(templates, "array.sh.hbs"), withoutSoft);
+
+    const sub = await cli(["submit", "--scheduler", "sge", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--json", "--skip-disk-check", "--mem", "200M", "--time", "1m", "--timeout-minutes", "10", "--grace-seconds", "1", "--template-dir", path.join(dir, "templates")], env);
+    expect(sub.code, sub.stderr).toBe(0);
+    const json = JSON.parse(sub.stdout) as { job_ids: string[]; collect_job_id: string };
+    const arrayId = json.job_ids[0]!;
+    await waitForSgeJobsGone([arrayId, json.collect_job_id], 300_000);
+
+    const acct = await runSchedulerCommand(["qacct", "-j", arrayId], { env });
+    expect(acct.kind === "ok" ? acct.stdout : "").toMatch(/failed\s+37\s*:/);
+    const st = await cli(["status", "--out", out, "--json", "--all"], env);
+    expect(st.code, st.stderr).toBe(0);
+    const s1 = JSON.parse(st.stdout) as StatusJson & { write_backs: Array<{ key: string; kind: string; outcome: { kind: string } }> };
+    expect(s1.tasks.find((t) => t.key === "sub-01")).toMatchObject({ state: "failed", category: "TIMEOUT" });
+    expect(s1.write_backs.filter((w) => w.kind !== "peak")).toEqual([expect.objectContaining({ key: "sub-01", outcome: expect.objectContaining({ kind: "written" }) })]);
+    expect(failures(out, "sub-01")).toEqual([expect.stringMatching(/_TIMEOUT$/)]);
+    const corrected = readJson<{ category: string; message: string; recorded_by: string; job_id: string }>(path.join(out, "sub-01", "_failed_attempts", failures(out, "sub-01")[0]!, "attempt.json"));
+    expect(corrected).toMatchObject({ category: "TIMEOUT", recorded_by: "scheduler", job_id: `${arrayId}_0` });
+    expect(corrected.message).toMatch(/failed 37.*run-one had recorded CANCELLED: stopped on request \(SIGUSR2\)/);
+    // written once: the next status reads the corrected record and writes nothing
+    const again = JSON.parse((await cli(["status", "--out", out, "--json", "--all"], env)).stdout) as typeof s1;
+    expect(again.tasks.find((t) => t.key === "sub-01")).toMatchObject({ category: "TIMEOUT" });
+    expect(again.write_backs.filter((w) => w.kind !== "peak")).toEqual([]);
   });
 });
