@@ -79,7 +79,7 @@ async function chooseScheduler(requested: string, req: StudySubmitRequest): Prom
   const found = await detectScheduler(req.env !== undefined ? { env: req.env } : {});
   if (found.kind === "unknown-pbs") {
     throw new CstError("USAGE", `--scheduler auto: qsub is on PATH but PBS Pro and Torque cannot be told apart (${found.evidence})`, {
-      hint: "pass --scheduler pbs (PBS Pro / OpenPBS) or --scheduler torque",
+      hint: "pass --scheduler pbs (PBS Pro / OpenPBS), --scheduler torque or --scheduler sge (Grid Engine)",
     });
   }
   req.onEvent?.({ type: "scheduler-detected", detected: found });

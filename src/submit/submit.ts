@@ -137,6 +137,8 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
   // A throttle holds for the study: this submission waits for the study's arrays still in the queue.
   const inFlight = settings.throttle === null ? { jobIds: [], command: null, warning: null } : await findInFlight(out, scheduler, runOpts);
   if (inFlight.warning) warnings.push(inFlight.warning);
+  const sgeNote = sgeMemoryWarning(req.scheduler, settings.array);
+  if (sgeNote) warnings.push(sgeNote);
   if (inFlight.jobIds.length > 0) {
     notes.push(`--array-throttle ${settings.throttle} holds for the whole study: this submission starts after the study's arrays still in the queue end (job ${inFlight.jobIds.join(", ")})`);
   }
@@ -352,6 +354,13 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   await writeJsonAtomic(prep.recordPath, submission, { root: out });
 
   return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, prep.outDir) };
+}
+
+/** Grid Engine's h_vmem is a per-slot limit on virtual memory: say what was asked for, and how. */
+function sgeMemoryWarning(scheduler: SchedulerName, r: { memMiB: number; cpus: number; memoryResource?: string | null }): string | null {
+  if (scheduler !== "sge" || r.memoryResource !== "h_vmem") return null;
+  const perSlot = Math.ceil(r.memMiB / r.cpus);
+  return `Grid Engine h_vmem is a per-slot limit on virtual memory: each task asks for h_vmem=${perSlot}M${r.cpus > 1 ? ` x ${r.cpus} slots` : ""} (--mem ${r.memMiB}M in all); Node and Python reserve more virtual than resident memory, so leave headroom`;
 }
 
 /** Commands to follow the jobs. */
