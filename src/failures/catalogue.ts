@@ -57,6 +57,8 @@ export interface SchedulerEvidence {
   pbsPro: readonly number[];
   /** Torque `exit_status` values that mean this category. */
   torque: readonly number[];
+  /** LSF termination reasons (`bjobs -o exit_reason`, `TERM_RUNLIMIT: job killed after ...`) that mean this category. */
+  lsf?: readonly string[];
   /** Evidence that is not a plain state word or number (ranges, FAILED with a signal, comments). */
   note: string | null;
 }
@@ -172,19 +174,21 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       pbsPro: [-29],
       torque: [-11],
       note: 'a PBS comment "walltime N exceeded limit M"; a kill by a signal after the whole walltime (e.g. Torque 271); replaces run-one\'s CANCELLED/KILLED',
+      lsf: ["TERM_RUNLIMIT", "TERM_CPULIMIT"],
     },
     // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
-    stopSignals: ["SIGUSR1", "SIGXCPU"],
+    // SIGUSR2: LSF's signal at the run limit (before SIGKILL; recorded: exit 140 = 128 + 12, test/fixtures/schedulers/lsf/).
+    stopSignals: ["SIGUSR1", "SIGXCPU", "SIGUSR2"],
   },
   CANCELLED: {
     category: "CANCELLED",
-    meaning: "the run was cancelled (scancel, qdel, Ctrl-C)",
+    meaning: "the run was cancelled (scancel, qdel, bkill, Ctrl-C)",
     exitCode: EXIT.TIMEOUT_OR_KILLED,
     nextStep: (s) => `rerun when ready: ${rerun(s, "CANCELLED")}`,
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["cancelled"], slurm: ["CANCELLED", "REVOKED", "CA"], pbsPro: [], torque: [], note: null },
+    scheduler: { states: ["cancelled"], slurm: ["CANCELLED", "REVOKED", "CA"], pbsPro: [], torque: [], note: null, lsf: ["TERM_OWNER", "TERM_FORCE_OWNER", "TERM_ADMIN", "TERM_FORCE_ADMIN"] },
     stopSignals: ["SIGTERM", "SIGINT", "SIGHUP"],
   },
   KILLED: {
@@ -195,7 +199,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["killed"], slurm: [], pbsPro: [], torque: [], note: "Slurm FAILED with a signal (ExitCode 0:9); PBS/Torque exit status 128-253 or >= 256 (killed by signal N-128 / N-256)" },
+    scheduler: { states: ["killed"], slurm: [], pbsPro: [], torque: [], note: "Slurm FAILED with a signal (ExitCode 0:9); PBS/Torque exit status 128-253 or >= 256 (killed by signal N-128 / N-256)", lsf: ["TERM_EXTERNAL_SIGNAL"] },
     stopSignals: [],
   },
   OUT_OF_MEMORY: {
@@ -215,6 +219,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       pbsPro: [-27, -26],
       torque: [-10],
       note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); Slurm FAILED 0:9 with MaxRSS at or above --mem (OverMemoryKill); a PBS comment "mem N exceeded limit M"; replaces run-one\'s CANCELLED/KILLED',
+      lsf: ["TERM_MEMLIMIT", "TERM_SWAP"],
     },
     stopSignals: [],
   },
@@ -226,7 +231,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: ["NODE_FAILURE"],
-    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job (run-one asks scontrol); not a failure while the scheduler runs it again" },
+    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job (run-one asks scontrol); not a failure while the scheduler runs it again", lsf: ["TERM_ZOMBIE"] },
     stopSignals: [],
   },
   PREEMPTED: {
@@ -237,7 +242,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again" },
+    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again", lsf: ["TERM_PREEMPT"] },
     stopSignals: [],
   },
   SYSTEM: {

@@ -29,3 +29,8 @@ function onlyState(category: FailureCategory, states: readonly SchedulerJobState
   if (states.length !== 1) throw new Error(`failure catalogue: ${category} lists Slurm words but ${states.length} scheduler states`);
   return states[0]!;
 }
+
+/** LSF's termination reasons for the ends the catalogue names (`TERM_RUNLIMIT`, `TERM_MEMLIMIT`, ...) -> our state. */
+export const LSF_TERM_REASONS: ReadonlyMap<string, SchedulerJobState> = new Map(
+  FAILURE_ENTRIES.flatMap((e) => (e.scheduler.lsf ?? []).map((word) => [word, onlyState(e.category, e.scheduler.states)] as const)),
+);

@@ -13,6 +13,7 @@ export function describeEvidence(e: FailureEntry): string {
   if (s.slurm.length > 0) parts.push(`Slurm ${s.slurm.join(", ")}`);
   if (s.pbsPro.length > 0) parts.push(`PBS Pro exit ${s.pbsPro.join(", ")}`);
   if (s.torque.length > 0) parts.push(`Torque exit ${s.torque.join(", ")}`);
+  if (s.lsf && s.lsf.length > 0) parts.push(`LSF ${s.lsf.join(", ")}`);
   if (s.note) parts.push(s.note);
   if (e.stopSignals.length > 0) parts.push(`run-one receiving ${e.stopSignals.join(", ")}`);
   return parts.length > 0 ? parts.join("; ") : "run-one's own checks";

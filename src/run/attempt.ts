@@ -17,6 +17,9 @@ export function detectJobId(env: NodeJS.ProcessEnv = process.env): string | null
   if (env.SLURM_ARRAY_JOB_ID && env.SLURM_ARRAY_TASK_ID) return `${env.SLURM_ARRAY_JOB_ID}_${env.SLURM_ARRAY_TASK_ID}`;
   if (env.SLURM_JOB_ID) return env.SLURM_JOB_ID;
   if (env.PBS_JOBID) return env.PBS_JOBID;
+  // LSF: element LSB_JOBINDEX (from 1) of job LSB_JOBID is named `<job>_<index - 1>` like a Slurm element (see src/schedulers/lsf.ts).
+  if (env.LSB_JOBID && env.LSB_JOBINDEX && /^[1-9]\d*$/.test(env.LSB_JOBINDEX)) return `${env.LSB_JOBID}_${Number(env.LSB_JOBINDEX) - 1}`;
+  if (env.LSB_JOBID) return env.LSB_JOBID;
   return null;
 }
 

@@ -1,6 +1,7 @@
 import { pbsProBackend } from "./pbs-pro.js";
 import { slurmBackend } from "./slurm.js";
 import { torqueBackend } from "./torque.js";
+import { lsfBackend } from "./lsf.js";
 import type { SchedulerBackend, SchedulerName } from "./types.js";
 
 export * from "./types.js";
@@ -12,11 +13,14 @@ export { resolveMaxArraySize, parseMaxArraySize, shardChunks, type Shard } from 
 export { detectScheduler, classifyQstatVersion, type DetectedScheduler } from "./detect.js";
 export { PACKAGED_TEMPLATE_DIR, renderTemplate, clearTemplateCache } from "./render.js";
 export { slurmBackend, pbsProBackend, torqueBackend };
+export { lsfBackend };
+export { parseBjobs, lsfStatusArgv, BJOBS_FIELDS } from "./lsf-status.js";
 
 const BACKENDS: Record<SchedulerName, SchedulerBackend> = {
   slurm: slurmBackend,
   pbs: pbsProBackend,
   torque: torqueBackend,
+  lsf: lsfBackend,
 };
 
 /** The backend for a scheduler name. */

@@ -75,7 +75,7 @@ describe("the failure catalogue", () => {
     expect(() => parseCategoryList("SLOW")).toThrow(/unknown failure category "SLOW".*/);
   });
 
-  it("stop signals: SIGTERM, SIGINT, SIGHUP are CANCELLED; SIGUSR1 (Slurm's warning), SIGXCPU are TIMEOUT; each signal once", () => {
+  it("stop signals: SIGTERM, SIGINT, SIGHUP are CANCELLED; SIGUSR1 (Slurm's warning), SIGXCPU, SIGUSR2 (LSF's run limit) are TIMEOUT; each signal once", () => {
     expect(new Map(STOP_SIGNALS)).toEqual(
       new Map<NodeJS.Signals, FailureCategory>([
         ["SIGTERM", "CANCELLED"],
@@ -83,9 +83,10 @@ describe("the failure catalogue", () => {
         ["SIGHUP", "CANCELLED"],
         ["SIGUSR1", "TIMEOUT"],
         ["SIGXCPU", "TIMEOUT"],
+        ["SIGUSR2", "TIMEOUT"],
       ]),
     );
-    expect(STOP_SIGNALS).toHaveLength(5);
+    expect(STOP_SIGNALS).toHaveLength(6);
     expect([...CANCEL_SIGNALS].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM"]);
   });
 });
