@@ -75,11 +75,14 @@ export function classifyLsfExit(exitCode: number | null, exitReason: string | nu
 
 const KB_PER: Record<string, number> = { B: 1 / 1024, K: 1, M: 1024, G: 1024 ** 2, T: 1024 ** 3, P: 1024 ** 4, E: 1024 ** 5 };
 
-/** `25600 Mbytes`, `1.3 Gbytes`, `512 Kbytes` (bjobs -o max_mem) -> KiB; null for `-` or no unit word. */
+/**
+ * `25600 Mbytes`, `1.3 Gbytes`, `512 Kbytes` (LSF's unit words, as in `bjobs -l`'s `MEM: 1 Mbytes`),
+ * also `25600 MB` / `2G` -> KiB; null for `-` or a bare number (its unit would be a guess).
+ */
 export function parseLsfMemKb(text: string | null): number | null {
-  const m = text ? /^(\d+(?:\.\d+)?)\s*([KMGTPE]?)bytes$/i.exec(text.trim()) : null;
+  const m = text ? /^(\d+(?:\.\d+)?)\s*(?:([KMGTPE])(?:bytes|B)?|(bytes|B))$/i.exec(text.trim()) : null;
   if (!m) return null;
-  const factor = KB_PER[(m[2] || "B").toUpperCase()];
+  const factor = KB_PER[(m[2] ?? "B").toUpperCase()];
   return factor === undefined ? null : Math.round(Number(m[1]) * factor);
 }
 
