@@ -145,7 +145,7 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       return;
     case "scheduler-detected":
       if (e.detected.kind === "found") out.info(`--scheduler auto: using ${e.detected.scheduler} (${e.detected.evidence})`);
-      else out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${e.detected.evidence})`);
+      else out.info(`--scheduler auto: no sbatch, qsub or bsub on PATH, running locally on this machine (${e.detected.evidence})`);
       return;
     case "ignored-in-local-mode": {
       // Only flags typed now: recorded batch settings stay for the study's cluster runs, unsaid.
