@@ -177,7 +177,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       lsf: ["TERM_RUNLIMIT", "TERM_CPULIMIT"],
     },
     // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
-    // SIGUSR2: LSF's signal at the run limit (before SIGKILL; recorded: exit 140 = 128 + 12, test/fixtures/schedulers/lsf/).
+    // SIGUSR2: LSF's signal at the run limit, SIGKILL ten minutes later (IBM bsub -W; recorded: exit 140 = 128 + 12, test/fixtures/schedulers/lsf/).
     stopSignals: ["SIGUSR1", "SIGXCPU", "SIGUSR2"],
   },
   CANCELLED: {

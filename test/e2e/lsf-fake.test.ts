@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
-import { makeDemoBids, readJson, runCli, STANDIN, tempDir } from "../helpers/cli.js";
+import { makeDemoBids, readJson, runCli, startCli, STANDIN, tempDir } from "../helpers/cli.js";
+import { readCurrentPlan } from "../helpers/plan-file.js";
 import { fakeLsf } from "../helpers/fake-lsf.js";
 
 /**
@@ -117,5 +118,32 @@ describe("--scheduler lsf through the built CLI (bsub/bjobs/bkill faked with rec
     expect(cj.commands.map((x: { argv: string[] }) => x.argv)).toEqual([["bkill", "764254593[3-4]"]]);
     expect(cj.targets.map((t: { id: string }) => t.id).sort()).toEqual(["764254593_2", "764254593_3"]);
     expect(cj.targets.map((t: { category_after: string | null }) => t.category_after)).toEqual(["CANCELLED", "CANCELLED"]);
+  }, 240_000);
+
+  it("run-one in an LSF element (LSB_JOBID, LSB_JOBINDEX from 1) stopped by SIGUSR2, LSF's run-limit signal, records TIMEOUT for element <job>_<index-1>", async () => {
+    const s = setup("cst-e2e-lsf-usr2-");
+    const sub = runCli([...base(s), "--scheduler", "lsf", "--include", "sub-02", "--time", "1h", "--mem", "2G", "--no-profile", "--json"], { env: s.env });
+    expect(sub.code, sub.stderr).toBe(EXIT.OK);
+    const key = readCurrentPlan(s.out).tasks[0]!.key;
+    const one = startCli(["run-one", "--plan", path.join(s.out, ".cst-batch", "plan.jsonl"), "--index", "0"], {
+      env: { ...s.env, CSTTOOL_STANDIN_BEHAVIOR: "hang", LSB_JOBID: "764254593", LSB_JOBINDEX: "1" },
+    });
+    const until = Date.now() + 60_000;
+    while (!existsSync(path.join(s.out, key, "_work", "attempt.json"))) {
+      if (Date.now() > until) throw new Error("run-one did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    one.child.kill("SIGUSR2");
+    const r = await one.done;
+    expect(r.code, r.stderr).toBe(EXIT.TIMEOUT_OR_KILLED);
+    const failed = path.join(s.out, key, "_failed_attempts");
+    const [dirName] = readdirSync(failed);
+    expect(dirName).toMatch(/_TIMEOUT$/);
+    expect(readJson<{ category: string; job_id: string; recorded_by: string }>(path.join(failed, dirName!, "attempt.json"))).toMatchObject({
+      category: "TIMEOUT",
+      job_id: "764254593_0",
+      recorded_by: "run-one",
+    });
   }, 240_000);
 });
