@@ -4,7 +4,7 @@ import { arrayRunView, baseView, validateArrayContext, validateBaseContext } fro
 import { lsfStatusArgv, parseBjobs } from "./lsf-status.js";
 import { lines } from "./parse-util.js";
 import { renderTemplate } from "./render.js";
-import { assertBareDirectiveValue, lsfDirectiveQuote } from "../shell/shell-quote.js";
+import { lsfDirectiveQuote } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, LsfUnit, RenderOptions, SchedulerBackend, SubmitOptions } from "./types.js";
 
 /**
@@ -54,8 +54,12 @@ function lsfGpu(gres: string | null): string | null {
  * double quotes (spaces are fine); `%` is rejected there, LSF expands `%J`/`%I` in file names.
  */
 function assertLsfDirectiveValues(ctx: ArrayScriptContext | CollectScriptContext): void {
-  assertBareDirectiveValue(ctx.jobName, "job name");
-  if (ctx.jobName.includes("%")) throw new CstError("USAGE", `an LSF job name cannot contain %: ${JSON.stringify(ctx.jobName)}`, { hint: "choose a --job-name without %" });
+  if (!/^[A-Za-z0-9_@+=:,./-]+$/.test(ctx.jobName)) {
+    throw new CstError("USAGE", `the job name cannot be written on a #BSUB -J line: ${JSON.stringify(ctx.jobName)}`, {
+      details: ["expected: letters, digits and _ @ + = : , . / - only (it is also the array name, name[1-N])"],
+      hint: "choose a --job-name without spaces, brackets, % or shell characters",
+    });
+  }
   lsfDirectiveQuote(ctx.logDir, "log folder (on a #BSUB -o/-e line)");
   if (ctx.logDir.includes("%")) {
     throw new CstError("USAGE", `the log folder cannot contain % on LSF: ${JSON.stringify(ctx.logDir)}`, {

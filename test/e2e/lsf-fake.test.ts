@@ -146,4 +146,16 @@ describe("--scheduler lsf through the built CLI (bsub/bjobs/bkill faked with rec
       recorded_by: "run-one",
     });
   }, 240_000);
+
+  it("values LSF cannot hold are usage errors (exit 2) naming the value and what to do, before anything is submitted", () => {
+    const s = setup("cst-e2e-lsf-usage-");
+    const qos = runCli([...base(s), "--scheduler", "lsf", "--time", "1h", "--qos", "high"], { env: s.env });
+    expect(qos.code).toBe(EXIT.USAGE);
+    expect(qos.stderr).toMatch(/--qos is a Slurm option; LSF has no QOS/);
+    const name = runCli([...base(s), "--scheduler", "lsf", "--time", "1h", "--job-name", "my study"], { env: s.env });
+    expect(name.code).toBe(EXIT.USAGE);
+    expect(name.stderr).toMatch(/job name cannot be written on a #BSUB -J line: "my study"/);
+    expect(name.stderr).toMatch(/choose a --job-name without spaces/);
+    expect(s.calls().filter((c) => c.startsWith("bsub"))).toEqual([]);
+  }, 120_000);
 });

@@ -84,7 +84,7 @@ describe("hostile values on LSF directive lines", () => {
     for (const bad of ['/data/a "b"/logs', "/data/$(id)/logs", "/data/`id`/logs", "/data/100%/logs"]) {
       expect(() => lsfBackend.renderArrayScript(hostileArrayContext({ logDir: bad }))).toThrow(/log folder/);
     }
-    expect(() => lsfBackend.renderArrayScript(plainArrayContext({ jobName: "a b" }))).toThrow(/job name cannot be written/);
+    for (const name of ["a b", "a%b", "a[1]", "a'b"]) expect(() => lsfBackend.renderArrayScript(plainArrayContext({ jobName: name }))).toThrow(/job name cannot be written on a #BSUB -J line/);
     expect(() => lsfBackend.renderArrayScript(plainArrayContext({ resources: { ...plainArrayContext().resources, partition: 'q"x' } }))).toThrow(/--partition \(LSF queue\)/);
   });
 });
