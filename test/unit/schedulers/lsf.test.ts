@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { STOP_SIGNALS } from "../../../src/failures/signals.js";
 import { detectJobId } from "../../../src/run/attempt.js";
+import { taskCpus } from "../../../src/run/thread-env.js";
 import { formatLsfRunLimit, lsfBackend, lsfCancelArgv, lsfMemoryNumbers, lsfSubmitArgv, parseLsfJobId } from "../../../src/schedulers/lsf.js";
 import { BJOBS_FIELDS, classifyLsfExit, lsfStatusArgv, parseBjobs, parseLsfMemKb } from "../../../src/schedulers/lsf-status.js";
 import { schedulerOutputFile } from "../../../src/schedulers/output-file.js";
@@ -138,5 +139,7 @@ describe("bsub, bkill and the script's numbers", () => {
     expect(schedulerOutputFile(sub, "764254593_2")).toBe("/o/logs/scheduler/array_764254593_3.out");
     expect(detectJobId({ LSB_JOBID: "764254593", LSB_JOBINDEX: "3" })).toBe("764254593_2");
     expect(detectJobId({ LSB_JOBID: "2329803", LSB_JOBINDEX: "0" })).toBe("2329803");
+    // the slots of -n, for csttool's thread variables
+    expect(taskCpus({ LSB_DJOB_NUMPROC: "4" }, null)).toEqual({ cpus: 4, source: "LSB_DJOB_NUMPROC" });
   });
 });
