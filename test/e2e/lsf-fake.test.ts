@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
@@ -76,10 +76,14 @@ describe("--scheduler lsf through the built CLI (bsub/bjobs/bkill faked with rec
     expect(existsSync(path.join(s.out, "logs"))).toBe(true);
 
     writeFileSync(path.join(s.bin, "bjobs.out"), `${BJOBS_KILLED}\n`);
+    // as when one id of the query has left LSF's memory: bjobs exits 255 and says so on stderr, and still lists the rows it has
+    writeFileSync(path.join(s.bin, "bjobs.err"), "Job <6065212> is not found\n");
     const before = s.calls().length;
     const st = runCli(["status", "--out", s.out, "--json"], { env: s.env });
     expect(st.code, st.stderr).toBe(EXIT.OK);
+    rmSync(path.join(s.bin, "bjobs.err"));
     const j = JSON.parse(st.stdout);
+    expect(j.scheduler.sources).toEqual([expect.objectContaining({ scheduler: "lsf", source: "bjobs", note: null })]);
     const bjobsCalls = s.calls().slice(before).filter((c) => c.startsWith("bjobs"));
     expect(bjobsCalls).toEqual([`bjobs -a -noheader -o ${BSUB_W} 764254593`]);
     const byJob = new Map<string, { key: string; state: string; category: string | null; scheduler_log_path: string | null }>(j.tasks.map((t: { job_id: string }) => [t.job_id, t]));
