@@ -8,8 +8,8 @@ import { lsfDirectiveQuote } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, LsfUnit, RenderOptions, SchedulerBackend, SubmitOptions } from "./types.js";
 
 /**
- * IBM Spectrum LSF. Scripts are submitted on stdin (`bsub < script`: bsub reads `#BSUB` lines
- * only from a script it is given that way); arrays are `#BSUB -J "name[1-N]%T"` — LSF indices
+ * IBM Spectrum LSF. Scripts are submitted on stdin (`bsub < script`: every site reads the `#BSUB`
+ * lines of a script given that way, not every site those of a script given as an argument); arrays are `#BSUB -J "name[1-N]%T"` — LSF indices
  * start at 1, so element LSB_JOBINDEX runs cst-batch's array index LSB_JOBINDEX - 1 (the script
  * and the status parser map it the same way). LSF cannot run in this project's CI: the scripts are
  * proven by golden files, the parsers by recorded real outputs (test/fixtures/schedulers/lsf/).
