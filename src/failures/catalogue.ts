@@ -57,6 +57,8 @@ export interface SchedulerEvidence {
   pbsPro: readonly number[];
   /** Torque `exit_status` values that mean this category. */
   torque: readonly number[];
+  /** LSF termination reasons (`bjobs -o exit_reason`, `TERM_RUNLIMIT: job killed after ...`) that mean this category. */
+  lsf?: readonly string[];
   /** Evidence that is not a plain state word or number (ranges, FAILED with a signal, comments). */
   note: string | null;
   /** Grid Engine qacct `failed` codes that mean this category (absent: none). */
@@ -80,6 +82,8 @@ export interface FailureEntry {
   scheduler: SchedulerEvidence;
   /** Signals to run-one that stop the run and are recorded as this category. */
   stopSignals: readonly NodeJS.Signals[];
+  /** Signals that mean this category only inside a job of one scheduler (over `stopSignals` of another entry). */
+  stopSignalsIn?: { readonly lsf?: readonly NodeJS.Signals[] };
 }
 
 const q = shellQuote;
@@ -175,19 +179,22 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       torque: [-11],
       note: 'a PBS comment "walltime N exceeded limit M"; a kill by a signal after the whole walltime (e.g. Torque 271); replaces run-one\'s CANCELLED/KILLED',
       sge: [37],
+      lsf: ["TERM_RUNLIMIT", "TERM_CPULIMIT"],
     },
-    // Slurm `--signal=B:USR1@T`: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
+    // Slurm `--signal=B:USR1@T` and Grid Engine's s_rt: the walltime is near. SIGXCPU: a CPU-time limit (PBS/Torque).
     stopSignals: ["SIGUSR1", "SIGXCPU"],
+    // SIGUSR2 in an LSF job: the run limit, SIGKILL ten minutes later (IBM bsub -W; recorded: exit 140 = 128 + 12, test/fixtures/schedulers/lsf/).
+    stopSignalsIn: { lsf: ["SIGUSR2"] },
   },
   CANCELLED: {
     category: "CANCELLED",
-    meaning: "the run was cancelled (scancel, qdel, Ctrl-C)",
+    meaning: "the run was cancelled (scancel, qdel, bkill, Ctrl-C)",
     exitCode: EXIT.TIMEOUT_OR_KILLED,
     nextStep: (s) => `rerun when ready: ${rerun(s, "CANCELLED")}`,
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["cancelled"], slurm: ["CANCELLED", "REVOKED", "CA"], pbsPro: [], torque: [], note: null },
+    scheduler: { states: ["cancelled"], slurm: ["CANCELLED", "REVOKED", "CA"], pbsPro: [], torque: [], note: null, lsf: ["TERM_OWNER", "TERM_FORCE_OWNER", "TERM_ADMIN", "TERM_FORCE_ADMIN"] },
     // SIGUSR2: Grid Engine's `-notify` warning before the SIGKILL of a qdel (or of h_rt: qacct's failed 37 then corrects it to TIMEOUT).
     stopSignals: ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR2"],
   },
@@ -199,7 +206,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["killed"], slurm: [], pbsPro: [], torque: [], note: "Slurm FAILED with a signal (ExitCode 0:9); PBS/Torque exit status 128-253 or >= 256 (killed by signal N-128 / N-256)" },
+    scheduler: { states: ["killed"], slurm: [], pbsPro: [], torque: [], note: "Slurm FAILED with a signal (ExitCode 0:9); PBS/Torque exit status 128-253 or >= 256 (killed by signal N-128 / N-256)", lsf: ["TERM_EXTERNAL_SIGNAL"] },
     stopSignals: [],
   },
   OUT_OF_MEMORY: {
@@ -219,6 +226,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
       pbsPro: [-27, -26],
       torque: [-10],
       note: 'a SIGKILL cst-batch did not send (with the cgroup\'s oom_kill count); Slurm FAILED 0:9 with MaxRSS at or above --mem (OverMemoryKill); a PBS comment "mem N exceeded limit M"; Grid Engine failed 37 with maxvmem at or above the h_vmem request; replaces run-one\'s CANCELLED/KILLED',
+      lsf: ["TERM_MEMLIMIT", "TERM_SWAP"],
     },
     stopSignals: [],
   },
@@ -230,7 +238,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: ["NODE_FAILURE"],
-    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job (run-one asks scontrol); not a failure while the scheduler runs it again" },
+    scheduler: { states: ["node_fail"], slurm: ["NODE_FAIL", "NF"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job (run-one asks scontrol); not a failure while the scheduler runs it again", lsf: ["TERM_ZOMBIE"] },
     stopSignals: [],
   },
   PREEMPTED: {
@@ -241,7 +249,7 @@ export const CATALOGUE: { readonly [C in FailureCategory]: FailureEntry & { cate
     escalation: null,
     retry: RETRIED,
     aliases: [],
-    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again" },
+    scheduler: { states: ["preempted"], slurm: ["PREEMPTED", "PR"], pbsPro: [], torque: [], note: "a stop signal while Slurm requeues the job for preemption (run-one asks scontrol); not a failure while the scheduler runs it again", lsf: ["TERM_PREEMPT"] },
     stopSignals: [],
   },
   SYSTEM: {

@@ -35,3 +35,7 @@ export function sgeFailedCodes(): { walltime: number[]; memory: number[] } {
   const codes = (state: SchedulerJobState): number[] => FAILURE_ENTRIES.filter((e) => e.scheduler.states.includes(state)).flatMap((e) => e.scheduler.sge ?? []);
   return { walltime: codes("timeout"), memory: codes("out_of_memory") };
 }
+/** LSF's termination reasons for the ends the catalogue names (`TERM_RUNLIMIT`, `TERM_MEMLIMIT`, ...) -> our state. */
+export const LSF_TERM_REASONS: ReadonlyMap<string, SchedulerJobState> = new Map(
+  FAILURE_ENTRIES.flatMap((e) => (e.scheduler.lsf ?? []).map((word) => [word, onlyState(e.category, e.scheduler.states)] as const)),
+);

@@ -14,8 +14,10 @@ export function describeEvidence(e: FailureEntry): string {
   if (s.pbsPro.length > 0) parts.push(`PBS Pro exit ${s.pbsPro.join(", ")}`);
   if (s.torque.length > 0) parts.push(`Torque exit ${s.torque.join(", ")}`);
   if (s.sge && s.sge.length > 0) parts.push(`Grid Engine qacct failed ${s.sge.join(", ")}`);
+  if (s.lsf && s.lsf.length > 0) parts.push(`LSF ${s.lsf.join(", ")}`);
   if (s.note) parts.push(s.note);
-  if (e.stopSignals.length > 0) parts.push(`run-one receiving ${e.stopSignals.join(", ")}`);
+  const signals = [...e.stopSignals, ...(e.stopSignalsIn?.lsf ?? []).map((sig) => `${sig} in an LSF job`)];
+  if (signals.length > 0) parts.push(`run-one receiving ${signals.join(", ")}`);
   return parts.length > 0 ? parts.join("; ") : "run-one's own checks";
 }
 

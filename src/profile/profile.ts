@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import * as z from "../schemas/zod.js";
 import { CstError, errnoCode } from "../errors.js";
+import { LSF_UNITS } from "../schedulers/types.js";
 
 /**
  * A cluster profile: the defaults a site's users share (scheduler, partition, account, time,
@@ -27,7 +28,7 @@ export const CollectProfileSchema = z.strictObject(ResourceKeys);
 export const ProfileSchema = z.strictObject({
   /** Ignored by cst-batch; lets a profile point at its documentation. */
   $comment: z.optional(z.string()),
-  scheduler: z.optional(z.enum(["slurm", "pbs", "torque", "local", "auto", "sge"])),
+  scheduler: z.optional(z.enum(["slurm", "pbs", "torque", "local", "auto", "sge", "lsf"])),
   ...ResourceKeys,
   /** Same as `partition` (PBS wording); give one of the two. */
   queue: z.optional(z.string().check(z.minLength(1))),
@@ -42,6 +43,8 @@ export const ProfileSchema = z.strictObject({
   template_dir: z.optional(z.string().check(z.minLength(1))),
   /** Resources of the collect job (default 15m, 2G, 1 cpu; partition/account/qos follow the array's). */
   collect: z.optional(CollectProfileSchema),
+  /** LSF: the site's `LSF_UNIT_FOR_LIMITS` (lsf.conf), the unit of `-M` / `rusage[mem=]`; absent: not set there (KB / MB). */
+  lsf_unit_for_limits: z.optional(z.enum(LSF_UNITS)),
   /** `resubmit`'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`); keys checked by resubmit. */
   retry: z.optional(z.record(z.string(), z.int().check(z.minimum(0)))),
   /** Grid Engine: the resource memory is requested as (h_vmem, mem_free, m_mem_free; default mem_free). */

@@ -49,6 +49,7 @@ const PROFILE_DOC: Record<string, string> = {
   container: "Apptainer/Singularity image csttool runs in.",
   container_runtime: "`apptainer` (default) or `singularity`.",
   template_dir: "A folder with your own job script templates (relative to the profile's folder).",
+  lsf_unit_for_limits: "LSF: your site's `LSF_UNIT_FOR_LIMITS` (lsf.conf; `KB`, `MB`, `GB`, `TB`, `PB` or `EB`), the unit of `-M` and `rusage[mem=]`; absent: not set at the site (LSF reads KB and MB).",
   collect: "Resources of the dependent collect job (default 15m, 2G, 1 CPU; partition/account/qos follow the array's).",
   retry: '`resubmit`\'s retry policy: at most N attempts may end in a category (`{"TIMEOUT": 2}`).',
   sge_memory_resource: "Grid Engine: the resource memory is requested as: `h_vmem` (enforced, virtual memory), `mem_free` (default) or `m_mem_free`; per slot (docs/clusters.md).",

@@ -1,6 +1,7 @@
 import { CstError } from "../errors.js";
 import type { Submission } from "../schemas/study-records.js";
 import type { SubmitSettings } from "../submit/settings.js";
+import { LSF_UNITS, type LsfUnit } from "../schedulers/types.js";
 
 /** Resource settings of an earlier submission, as `submit` recorded them in `resources`. */
 export interface BaseResources {
@@ -17,6 +18,9 @@ function str(v: unknown): string | null {
 }
 function strList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+}
+function lsfUnit(v: unknown): LsfUnit | null {
+  return (LSF_UNITS as readonly unknown[]).includes(v) ? (v as LsfUnit) : null;
 }
 function obj(v: unknown): Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -60,6 +64,7 @@ export function baseResourcesOf(submission: Submission): BaseResources {
     setupLines: strList(r.setup),
     container: image ? { image, runtime } : null,
     templateDir: str(r.template_dir),
+    lsfUnitForLimits: lsfUnit(r.lsf_unit_for_limits),
     sources: {},
     warnings: [],
   };

@@ -20,6 +20,9 @@ export function detectJobId(env: NodeJS.ProcessEnv = process.env): string | null
   if (env.JOB_ID && env.SGE_TASK_ID !== undefined && /^\d+$/.test(env.SGE_TASK_ID)) return `${env.JOB_ID}_${Number(env.SGE_TASK_ID) - 1}`;
   if (env.JOB_ID && env.SGE_TASK_ID !== undefined) return env.JOB_ID;
   if (env.PBS_JOBID) return env.PBS_JOBID;
+  // LSF: element LSB_JOBINDEX (from 1) of job LSB_JOBID is named `<job>_<index - 1>` like a Slurm element (see src/schedulers/lsf.ts).
+  if (env.LSB_JOBID && env.LSB_JOBINDEX && /^[1-9]\d*$/.test(env.LSB_JOBINDEX)) return `${env.LSB_JOBID}_${Number(env.LSB_JOBINDEX) - 1}`;
+  if (env.LSB_JOBID) return env.LSB_JOBID;
   return null;
 }
 

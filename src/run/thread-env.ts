@@ -17,7 +17,7 @@ export const THREAD_ENV_VARS = [
 ] as const;
 
 /** Where a task's CPU count came from. */
-export type CpuSource = "option" | "SLURM_CPUS_PER_TASK" | "NCPUS" | "PBS_NUM_PPN" | "local-share";
+export type CpuSource = "option" | "SLURM_CPUS_PER_TASK" | "NCPUS" | "PBS_NUM_PPN" | "LSB_DJOB_NUMPROC" | "local-share";
 
 export interface TaskCpus {
   cpus: number;
@@ -32,12 +32,13 @@ function positiveInt(value: string | undefined): number | null {
 
 /**
  * The CPUs this task owns: an explicit count (run-one's option; local mode passes cores ÷ jobs),
- * else the scheduler's (`SLURM_CPUS_PER_TASK`, PBS Pro's `NCPUS`, Torque's `PBS_NUM_PPN`); null
+ * else the scheduler's (`SLURM_CPUS_PER_TASK`, PBS Pro's `NCPUS`, Torque's `PBS_NUM_PPN`, LSF's
+ * `LSB_DJOB_NUMPROC` = the slots of `-n`); null
  * when none is known (then nothing is set).
  */
 export function taskCpus(env: NodeJS.ProcessEnv, explicit: number | null | undefined, explicitSource: CpuSource = "option"): TaskCpus | null {
   if (explicit !== null && explicit !== undefined && Number.isInteger(explicit) && explicit >= 1) return { cpus: explicit, source: explicitSource };
-  for (const name of ["SLURM_CPUS_PER_TASK", "NCPUS", "PBS_NUM_PPN"] as const) {
+  for (const name of ["SLURM_CPUS_PER_TASK", "NCPUS", "PBS_NUM_PPN", "LSB_DJOB_NUMPROC"] as const) {
     const n = positiveInt(env[name]);
     if (n !== null) return { cpus: n, source: name };
   }

@@ -21,7 +21,8 @@ export function classifyQstatVersion(output: string): "pbs" | "torque" | "sge" |
 
 /**
  * `--scheduler auto`: `sbatch` on PATH -> slurm (also when Slurm's PBS wrappers are installed
- * next to it: they need Slurm); else `qsub` -> PBS Pro or Torque by `qstat --version`; neither -> local.
+ * next to it: they need Slurm); else `qsub` -> PBS Pro or Torque by `qstat --version`; else LSF's
+ * `bsub` or `lsid` -> lsf; none of them -> local.
  * A qsub whose qstat answers neither way is reported as `unknown-pbs`: the caller asks for an
  * explicit `--scheduler pbs|torque` rather than guessing.
  */
@@ -33,7 +34,9 @@ export async function detectScheduler(opts: RunCommandOptions = {}): Promise<Det
   }
   const qstat = await runSchedulerCommand(["qstat", "--version"], runOpts);
   if (qstat.kind === "missing") {
-    return { kind: "local", evidence: "neither sbatch nor qstat on PATH" };
+    const lsf = await detectLsf(runOpts);
+    if (lsf) return lsf;
+    return { kind: "local", evidence: "neither sbatch nor qstat (nor LSF's bsub/lsid) on PATH" };
   }
   const text = "stdout" in qstat ? `${qstat.stdout}\n${qstat.stderr}` : "";
   const which = classifyQstatVersion(text);
@@ -43,4 +46,15 @@ export async function detectScheduler(opts: RunCommandOptions = {}): Promise<Det
 
 function firstLine(o: Awaited<ReturnType<typeof runSchedulerCommand>>): string {
   return "stdout" in o ? (o.stdout.trim().split("\n")[0] ?? "") : o.kind;
+}
+
+/** LSF: `bsub -V` (prints the LSF version, on stderr) or, without bsub, `lsid` on PATH -> lsf. */
+async function detectLsf(runOpts: RunCommandOptions): Promise<DetectedScheduler | null> {
+  for (const argv of [["bsub", "-V"], ["lsid"]]) {
+    const o = await runSchedulerCommand(argv, runOpts);
+    if (o.kind === "missing") continue;
+    const text = `${o.stdout}\n${o.stderr}`.trim().split("\n")[0] ?? "";
+    return { kind: "found", scheduler: "lsf", evidence: `${argv.join(" ")}: ${text}` };
+  }
+  return null;
 }

@@ -2,6 +2,7 @@ import { pbsProBackend } from "./pbs-pro.js";
 import { slurmBackend } from "./slurm.js";
 import { torqueBackend } from "./torque.js";
 import { sgeBackend } from "./sge.js";
+import { lsfBackend } from "./lsf.js";
 import type { SchedulerBackend, SchedulerName } from "./types.js";
 
 export * from "./types.js";
@@ -14,12 +15,15 @@ export { detectScheduler, classifyQstatVersion, type DetectedScheduler } from ".
 export { PACKAGED_TEMPLATE_DIR, renderTemplate, clearTemplateCache } from "./render.js";
 export { slurmBackend, pbsProBackend, torqueBackend };
 export { sgeBackend };
+export { lsfBackend };
+export { parseBjobs, lsfStatusArgv, BJOBS_FIELDS } from "./lsf-status.js";
 
 const BACKENDS: Record<SchedulerName, SchedulerBackend> = {
   slurm: slurmBackend,
   pbs: pbsProBackend,
   torque: torqueBackend,
   sge: sgeBackend,
+  lsf: lsfBackend,
 };
 
 /** The backend for a scheduler name. */

@@ -4,6 +4,8 @@ import type { SchedulerName } from "./types.js";
 
 /** PBS Pro's default `max_array_size`; Torque's `max_job_array_size` has no fixed default, use the same. */
 export const PBS_DEFAULT_MAX_ARRAY_SIZE = 10_000;
+/** LSF's default `MAX_JOB_ARRAY_SIZE` (lsb.params): indices 1..1000. */
+export const LSF_DEFAULT_MAX_ARRAY_SIZE = 1_000;
 /** Slurm's default `MaxArraySize` (when the cluster cannot be asked). */
 export const SLURM_DEFAULT_MAX_ARRAY_SIZE = 1_001;
 
@@ -40,6 +42,7 @@ export async function resolveMaxArraySize(
     }
     return { value: override, source: "override", note: null };
   }
+  if (scheduler === "lsf") return { value: LSF_DEFAULT_MAX_ARRAY_SIZE, source: "default", note: null };
   if (scheduler !== "slurm") return { value: PBS_DEFAULT_MAX_ARRAY_SIZE, source: "default", note: null };
   const outcome = await runSchedulerCommand(["scontrol", "show", "config"], opts);
   if (outcome.kind === "ok") {

@@ -9,6 +9,7 @@ import path from "node:path";
  *   Slurm   `#SBATCH --output=<log_dir>/array_%A_%a.out`     -> `array_12_3.out`
  *   PBS Pro `#PBS -o <log_dir>/` names it `<job_name>.o<seq>.<index>` (`<job_name>.o<seq>` for a job that is not an array)
  *   Torque  `#PBS -o <log_dir>/` names it `<job_name>.o<seq>-<index>`
+ *   LSF     `#BSUB -o <log_dir>/array_%J_%I.out`, %I = LSB_JOBINDEX = array index + 1 -> `array_123_4.out` for `123_3`
  * Null when the submission did not record a log folder (or the scheduler is not one of these).
  */
 export function schedulerOutputFile(submission: { scheduler: string; resources: Record<string, unknown> }, elementId: string): string | null {
@@ -35,6 +36,10 @@ export function schedulerOutputFile(submission: { scheduler: string; resources: 
       const m = /^(\d+)_(\d+)$/.exec(elementId);
       if (m) return path.join(dir, `${jobName}.o${m[1]}.${Number(m[2]) + 1}`);
       return /^\d+$/.test(elementId) ? path.join(dir, `${jobName}.o${elementId}`) : null;
+    }
+    case "lsf": {
+      const m = /^(\d+)_(\d+)$/.exec(elementId);
+      return m ? path.join(dir, `array_${m[1]}_${Number(m[2]) + 1}.out`) : null;
     }
     default:
       return null;

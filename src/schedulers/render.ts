@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import type Handlebars from "handlebars";
 import { CstError } from "../errors.js";
 import { PACKAGE_ROOT } from "../version.js";
-import { assertNoNul, assertSingleLine, shellQuote } from "../shell/shell-quote.js";
+import { assertNoNul, assertSingleLine, lsfDirectiveQuote, shellQuote } from "../shell/shell-quote.js";
 
 /** The packaged `templates/` folder (under the package root, from src/, dist/ and the bundles). */
 export const PACKAGED_TEMPLATE_DIR = path.join(PACKAGE_ROOT, "templates") + path.sep;
@@ -15,8 +15,9 @@ export const PACKAGED_TEMPLATE_DIR = path.join(PACKAGE_ROOT, "templates") + path
  *   q    shell-quote one value (strings; numbers printed as is)
  *   num  a non-negative integer, printed bare (throws otherwise)
  *   raw  a user line written verbatim (setup lines, `--scheduler-arg`): checked to be one line
+ *   dq   a value on an LSF `#BSUB` line, in double quotes (see lsfDirectiveQuote in src/shell/)
  */
-export const TEMPLATE_HELPERS = ["q", "num", "raw"] as const;
+export const TEMPLATE_HELPERS = ["q", "num", "raw", "dq"] as const;
 
 /**
  * Handlebars is loaded on the first render: status and collect import the scheduler backends
@@ -43,6 +44,10 @@ function createHandlebars(): typeof Handlebars {
     if (typeof value !== "string") throw helperTypeError("raw", "a string", value, options);
     assertSingleLine(value, "a verbatim script line");
     return value;
+  });
+  hb.registerHelper("dq", (value: unknown, options: Handlebars.HelperOptions) => {
+    if (typeof value !== "string") throw helperTypeError("dq", "a string", value, options);
+    return lsfDirectiveQuote(value, "a #BSUB value");
   });
   return hb;
 }

@@ -12,6 +12,16 @@ export interface RunCommandOptions {
   cwd?: string;
 }
 
+/**
+ * An argv ending in `<`, FILE (LSF: `bsub < script`) runs without those two words and with FILE
+ * on stdin; any other argv runs with no stdin. The recorded argv keeps them, so it reads as the
+ * command a user would type (formatArgv prints the `<` bare).
+ */
+export function stdinRedirect(argv: readonly string[]): { argv: readonly string[]; stdinFile: string | null } {
+  if (argv.length >= 3 && argv[argv.length - 2] === "<") return { argv: argv.slice(0, -2), stdinFile: argv[argv.length - 1]! };
+  return { argv, stdinFile: null };
+}
+
 export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
 
 /**
@@ -19,7 +29,8 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 60_000;
  * shell. The only module that starts scheduler programs; everything else builds argv and parses
  * stdout.
  */
-export async function runSchedulerCommand(argv: readonly string[], opts: RunCommandOptions = {}): Promise<CommandOutcome> {
+export async function runSchedulerCommand(fullArgv: readonly string[], opts: RunCommandOptions = {}): Promise<CommandOutcome> {
+  const { argv, stdinFile } = stdinRedirect(fullArgv);
   const [file, ...args] = argv;
   if (file === undefined) throw new TypeError("runSchedulerCommand: empty argv");
   const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -31,7 +42,7 @@ export async function runSchedulerCommand(argv: readonly string[], opts: RunComm
     reject: false,
     detached: true,
     cleanup: true,
-    stdin: "ignore",
+    stdin: stdinFile !== null ? { file: stdinFile } : "ignore",
     stripFinalNewline: false,
     ...(opts.env !== undefined ? { env: opts.env, extendEnv: false } : {}),
     ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),

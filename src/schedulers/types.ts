@@ -1,8 +1,12 @@
 /** The batch schedulers cst-batch renders scripts for (`local` is not a scheduler backend). */
-export const SCHEDULER_NAMES = ["slurm", "pbs", "torque", "sge"] as const;
+export const SCHEDULER_NAMES = ["slurm", "pbs", "torque", "sge", "lsf"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
 
 export type ContainerRuntime = "apptainer" | "singularity";
+
+/** LSF's `LSF_UNIT_FOR_LIMITS` values (lsf.conf): the unit of `-M` and `rusage[mem=]` numbers. */
+export const LSF_UNITS = ["KB", "MB", "GB", "TB", "PB", "EB"] as const;
+export type LsfUnit = (typeof LSF_UNITS)[number];
 
 /** What one array element (or the collect job) asks the scheduler for. Values already validated. */
 export interface ResourceRequest {
@@ -49,6 +53,11 @@ export interface ScriptContextBase {
   /** Absolute path of the submission record (exported as CST_BATCH_SUBMISSION). */
   submissionFile: string;
   outDir: string;
+  /**
+   * LSF only: the site's `LSF_UNIT_FOR_LIMITS` (profile `lsf_unit_for_limits`); null/absent = not
+   * set at the site, LSF's defaults apply (`-M` in KB, `rusage[mem=]` in MB).
+   */
+  lsfUnitForLimits?: LsfUnit | null;
 }
 
 /** Everything an array script needs. Element k runs chunk `chunkOffset + k` of the submission. */

@@ -68,7 +68,7 @@ export const SubmissionSchema = z.object({
   kind: z.literal("cst-batch-submission"),
   submission_id: z.string(),
   created_at: z.string(),
-  scheduler: z.enum(["slurm", "pbs", "torque", "local", "sge"]),
+  scheduler: z.enum(["slurm", "pbs", "torque", "local", "sge", "lsf"]),
   plan_id: z.string(),
   plan_path: z.string(),
   command_line: z.array(z.string()),

@@ -64,5 +64,25 @@ export function assertBareDirectiveValue(value: string, what: string): void {
 
 /** A command as a user would type it (for messages and the dry run). */
 export function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => shellQuote(a)).join(" ");
+  // `<` before the last word is a stdin redirect (LSF: `bsub < script`, see stdinRedirect in
+  // src/schedulers/runner.ts): printed bare so the line works when pasted into a shell.
+  return argv.map((a, i) => (a === "<" && i === argv.length - 2 ? a : shellQuote(a))).join(" ");
+}
+
+/**
+ * A value for an LSF `#BSUB` line, in double quotes (`#BSUB -J "name[1-4]%2"`, `#BSUB -R
+ * "rusage[mem=4096]"`): bsub reads embedded options like a command line, and double quotes are
+ * the documented form for values holding brackets or spaces. Characters a double-quoted word
+ * would still interpret or end on (`"`, `\`, `$`, a backquote) and line breaks are rejected with a
+ * USAGE error naming `what`.
+ */
+export function lsfDirectiveQuote(value: string, what: string): string {
+  assertDirectiveValue(value, what);
+  if (value === "" || /["\\$`]/.test(value)) {
+    throw new CstError("USAGE", `${what} cannot be written on a #BSUB directive line: ${JSON.stringify(value)}`, {
+      details: ['expected: no double quote, backslash, $ or backquote (the value is written in double quotes)'],
+      hint: `choose a ${what} without those characters`,
+    });
+  }
+  return `"${value}"`;
 }

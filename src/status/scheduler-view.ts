@@ -5,7 +5,7 @@ import type { Submission } from "../schemas/study-records.js";
 import { arrayJobIds } from "./submissions.js";
 
 /** Where the scheduler's view came from. */
-export type ViewSource = "sacct" | "squeue" | "qstat" | "none" | "qacct";
+export type ViewSource = "sacct" | "squeue" | "qstat" | "qacct" | "bjobs" | "none";
 
 /** The scheduler's view of every array element of the submissions asked about. */
 export interface SchedulerView {
@@ -53,9 +53,13 @@ function describeOutcome(argv: readonly string[], o: CommandOutcome): string {
   }
 }
 
-/** squeue/qstat answer "Invalid job id" / "Unknown Job Id" when every id has left the queue: an empty answer. */
+/**
+ * squeue/qstat answer "Invalid job id" / "Unknown Job Id" when every id has left the queue: an
+ * empty answer. LSF's bjobs says `Job <123> is not found` (exit 255) for each id it no longer
+ * knows and still lists the others on stdout (read by the caller).
+ */
 function emptyQueueAnswer(o: CommandOutcome): boolean {
-  return o.kind === "failed" && /invalid job id|unknown job id|job has finished/i.test(o.stderr + o.stdout);
+  return o.kind === "failed" && /invalid job id|unknown job id|job has finished|job <\d+> is not found/i.test(o.stderr + o.stdout);
 }
 
 function chunked<T>(items: readonly T[], size: number): T[][] {
@@ -140,9 +144,10 @@ export async function querySchedulerView(submissions: readonly Submission[], opt
       const argv = backend.statusQueryArgv(g);
       const o = await exec(argv);
       if (o.kind === "ok") add(backend.parseStatus(o.stdout));
-      else if (!emptyQueueAnswer(o)) note = describeOutcome(argv, o);
+      else if (emptyQueueAnswer(o)) add(backend.parseStatus(o.kind === "failed" ? o.stdout : ""));
+      else note = describeOutcome(argv, o);
     }
-    const source: ViewSource = scheduler === "slurm" ? "squeue" : "qstat";
+    const source: ViewSource = scheduler === "slurm" ? "squeue" : scheduler === "lsf" ? "bjobs" : "qstat";
     const prior = view.sources.findIndex((s) => s.scheduler === scheduler);
     const entry = note
       ? { scheduler, source: "none" as const, command: null, note }

@@ -1,6 +1,6 @@
 import { getBackend } from "../schedulers/index.js";
 import { runSchedulerCommand, type RunCommandOptions } from "../schedulers/runner.js";
-import type { SchedulerName } from "../schedulers/types.js";
+import type { SchedulerName, TaskSchedulerState } from "../schedulers/types.js";
 import { arrayJobIds, readSubmissions } from "../status/submissions.js";
 
 /**
@@ -21,7 +21,7 @@ export interface InFlight {
 
 /** squeue/qstat answer "Invalid job id" / "Unknown Job Id" when every id has left the queue. */
 function emptyQueueAnswer(text: string): boolean {
-  return /invalid job id|unknown job id|job has finished/i.test(text);
+  return /invalid job id|unknown job id|job has finished|job <\d+> is not found/i.test(text);
 }
 
 export async function findInFlight(out: string, scheduler: SchedulerName, opts: RunCommandOptions = {}): Promise<InFlight> {
@@ -36,7 +36,8 @@ export async function findInFlight(out: string, scheduler: SchedulerName, opts: 
   const argv = backend.statusQueryArgv(recorded);
   const outcome = await runSchedulerCommand(argv, opts);
   if (outcome.kind !== "ok") {
-    if (outcome.kind === "failed" && emptyQueueAnswer(outcome.stderr + outcome.stdout)) return { jobIds: [], command: argv, warning: null };
+    // LSF's bjobs exits 255 when one id is gone and still lists the others: read them.
+    if (outcome.kind === "failed" && emptyQueueAnswer(outcome.stderr + outcome.stdout)) return { jobIds: live(backend.parseStatus(outcome.stdout), recorded), command: argv, warning: null };
     const why = outcome.kind === "failed" ? `exit ${outcome.exitCode ?? outcome.signal}: ${outcome.stderr.trim().split("\n").slice(-1)[0] ?? ""}` : outcome.kind;
     return {
       jobIds: [],
@@ -44,11 +45,14 @@ export async function findInFlight(out: string, scheduler: SchedulerName, opts: 
       warning: `--array-throttle: could not ask ${argv[0]} which earlier arrays of this study are still queued (${why}); this submission does not wait for them, so the study may run more than the throttle while they run`,
     };
   }
-  const live = new Set<string>();
-  for (const st of backend.parseStatus(outcome.stdout)) {
-    if (st.state === "pending" || st.state === "running") live.add(sequence(st.jobId));
-  }
-  return { jobIds: recorded.filter((id) => live.has(sequence(id))), command: argv, warning: null };
+  return { jobIds: live(backend.parseStatus(outcome.stdout), recorded), command: argv, warning: null };
+}
+
+/** The recorded ids of which the scheduler lists an element pending or running. */
+function live(states: TaskSchedulerState[], recorded: string[]): string[] {
+  const seqs = new Set<string>();
+  for (const st of states) if (st.state === "pending" || st.state === "running") seqs.add(sequence(st.jobId));
+  return recorded.filter((id) => seqs.has(sequence(id)));
 }
 
 /** `12`, `48[].server`, `1235.pbs01` -> `12` / `48` / `1235`. */

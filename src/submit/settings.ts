@@ -4,7 +4,7 @@ import { CstError } from "../errors.js";
 import type { Profile } from "../profile/profile.js";
 import { parseDuration } from "../schedulers/duration.js";
 import { parseMemory } from "../schedulers/memory.js";
-import type { ContainerRuntime, ResourceRequest } from "../schedulers/types.js";
+import type { ContainerRuntime, LsfUnit, ResourceRequest } from "../schedulers/types.js";
 
 /** Raw submit settings as given on the command line (strings, unvalidated; undefined = not given). */
 export interface SubmitFlagValues {
@@ -56,6 +56,8 @@ export interface SubmitSettings {
   setupLines: string[];
   container: { image: string; runtime: ContainerRuntime } | null;
   templateDir: string | null;
+  /** LSF: the site's LSF_UNIT_FOR_LIMITS (profile `lsf_unit_for_limits`); null/absent = LSF's defaults. */
+  lsfUnitForLimits?: LsfUnit | null;
   /** Where each setting came from (for the dry-run / record). */
   sources: Record<string, SettingSource>;
   warnings: string[];
@@ -186,6 +188,7 @@ export function resolveSubmitSettings(flags: SubmitFlagValues, profile: Profile,
     setupLines,
     container,
     templateDir,
+    lsfUnitForLimits: pick<LsfUnit | null>("lsf_unit_for_limits", undefined, profile.lsf_unit_for_limits, null),
     sources,
     warnings,
   };

@@ -15,7 +15,7 @@ import type { SubmitResult } from "./submit.js";
  * after a long discovery).
  */
 
-export const SCHEDULER_CHOICES = ["slurm", "pbs", "torque", "local", "auto", "sge"] as const;
+export const SCHEDULER_CHOICES = ["slurm", "pbs", "torque", "local", "auto", "sge", "lsf"] as const;
 export type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];
 
 export interface StudySubmitRequest {

@@ -161,6 +161,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
     nodeExecutable: req.nodeExecutable ?? process.execPath,
     entryScript: req.entryScript ?? path.join(PACKAGE_ROOT, "bin", "cst-batch.js"),
     submissionFile: recordPath,
+    lsfUnitForLimits: settings.lsfUnitForLimits ?? null,
   };
   const renderOpts = settings.templateDir ? { templateDir: settings.templateDir } : {};
   const scripts: RenderedScript[] = [];
@@ -239,6 +240,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
       scheduler_args: settings.schedulerArgs,
       container: settings.container,
       template_dir: settings.templateDir,
+      lsf_unit_for_limits: settings.lsfUnitForLimits ?? null,
       log_dir: logDir,
       tasks: { pending: selection.pending.length, done: selection.done.length, running: selection.running.length },
       sources: settings.sources,
@@ -375,5 +377,7 @@ export function watchCommands(scheduler: SchedulerName, jobIds: string[], out: s
       return [`qstat -t ${jobIds.map(shellQuote).join(" ")}`, status];
     case "sge":
       return [`qstat -j ${jobIds.join(",")}`, `qacct -j ${jobIds[0] ?? ""}`, status];
+    case "lsf":
+      return [`bjobs -A ${jobIds.join(" ")}`, `bjobs -a ${jobIds.join(" ")}`, status];
   }
 }

@@ -101,7 +101,7 @@ export function resolveTiming(input: TimingInput): Timing {
     if (need > W) {
       warnings.push(
         `--timeout-minutes ${T} does not fit in --time ${formatPbsDuration(W)} for ${K} subject(s) per task (needs ${formatPbsDuration(need)}): ` +
-          `a subject that runs long is stopped by the walltime instead (Slurm: USR1 ${S} s before the limit -> TIMEOUT record; PBS/Torque: SIGTERM -> CANCELLED record), ` +
+          `a subject that runs long is stopped by the walltime instead (Slurm: USR1 ${S} s before the limit -> TIMEOUT record; LSF: USR2 at the limit -> TIMEOUT record; PBS/Torque: SIGTERM -> CANCELLED record), ` +
           `and the rest of its chunk stays pending for the next submit`,
       );
     }

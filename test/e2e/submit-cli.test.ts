@@ -75,7 +75,7 @@ describe("submit through the built CLI (fake scheduler programs)", () => {
     const none = setup(false);
     const b = runCli([...base(none), "--dry-run"], { env: none.env });
     expect(b.code).toBe(EXIT.OK);
-    expect(b.stderr).toMatch(/--scheduler auto: no sbatch or qsub on PATH, running locally/);
+    expect(b.stderr).toMatch(/--scheduler auto: no sbatch, qsub or bsub on PATH, running locally/);
     expect(b.stderr).toMatch(/dry run: would run 4 of 4 task\(s\) here/);
   });
 

@@ -14,8 +14,8 @@ interface CancelFlags {
 
 const HELP_AFTER = `
 What is cancelled: every task of the study that status shows as running or queued (narrowed by
---subjects). Tasks on a scheduler: their array elements, with one scancel (Slurm) or qdel
-(PBS Pro, Torque) of the recorded job ids; a running subject receives the scheduler's SIGTERM and
+--subjects). Tasks on a scheduler: their array elements, with one scancel (Slurm), qdel
+(PBS Pro, Torque) or bkill (LSF, elements as job[index]) of the recorded job ids; a running subject receives the scheduler's SIGTERM and
 records CANCELLED, a queued one is recorded CANCELLED from the scheduler's verdict. A local run
 (submit --scheduler local, this host): its process gets SIGTERM, records its running subjects as
 CANCELLED, starts nothing more and collects. Done and failed subjects are left alone.

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { CATEGORY_VALUES, RERUN_SCHEDULERS, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { ResubmitResult } from "../../resubmit/resubmit.js";
-import { shellQuote } from "../../shell/shell-quote.js";
+import { formatArgv, shellQuote } from "../../shell/shell-quote.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
 import type { SetExit } from "./set-exit.js";
@@ -75,7 +75,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--time-factor <f>", "multiply the walltime of TIMEOUT reruns by F (e.g. 2)")
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
-    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs, torque or sge (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
+    .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs, torque, sge or lsf (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
     .option("--jobs <n>", "local rerun: concurrent subjects (default: CPU count)")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
@@ -90,7 +90,7 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         return n;
       };
       const timeoutEnv = Number(process.env.CST_BATCH_SCHEDULER_TIMEOUT_SECONDS);
-      const schedulers = ["local", "slurm", "pbs", "torque", "sge"] as const;
+      const schedulers = ["local", "slurm", "pbs", "torque", "sge", "lsf"] as const;
       if (flags.scheduler !== undefined && !(schedulers as readonly string[]).includes(flags.scheduler)) {
         throw new CstError("USAGE", `--scheduler must be one of ${schedulers.join(", ")}, found ${JSON.stringify(flags.scheduler)}`, { hint: "e.g. --scheduler local" });
       }
@@ -197,7 +197,7 @@ function printHuman(r: ResubmitResult, dryRun: boolean): void {
     if (res.kind === "dry-run") {
       out.info(`${color("1", "dry run")} ${head}: would submit ${res.submission.chunks.length} array element(s)`);
       for (const s of res.scripts) out.data(`# ===== ${s.name}: ${s.path}\n${s.text}`);
-      for (const s of res.scripts) out.data(s.submitArgv.map((a) => shellQuote(a)).join(" "));
+      for (const s of res.scripts) out.data(formatArgv(s.submitArgv));
       continue;
     }
     out.info(`${color("1", "resubmitted")} ${head}`);

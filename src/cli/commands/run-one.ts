@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { CstError, EXIT } from "../../errors.js";
-import { STOP_SIGNALS } from "../../failures/signals.js";
+import { STOP_SIGNALS, stopSignalCategory } from "../../failures/signals.js";
 import type { RunOneOutcome } from "../../run/run-one.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
@@ -110,7 +110,8 @@ export async function runOneAction(flags: RunOneFlags, setExit: SetExit): Promis
   const { runTargets } = await import("../../run/run-targets.js");
 
   const controller = new AbortController();
-  const handlers = STOP_SIGNALS.map(([signal, category]) => {
+  const handlers = STOP_SIGNALS.map(([signal, general]) => {
+    const category = stopSignalCategory(signal, general, process.env);
     const handler = (): void => {
       if (controller.signal.aborted) return;
       out.warn(`received ${signal}: stopping csttool (${category})`);

@@ -46,7 +46,8 @@ States (how each is derived, in this order):
                     \`cst-batch plan --out DIR\` (the study's settings are recorded) picks it up
 
 The scheduler is asked once per status (all submissions batched): Slurm \`sacct -P\` when accounting
-works, else \`squeue -t all\` (finished jobs visible for MinJobAge only); PBS/Torque \`qstat -f\`.
+works, else \`squeue -t all\` (finished jobs visible for MinJobAge only); PBS/Torque \`qstat -f\`;
+LSF \`bjobs -a -o ...\` (finished jobs visible for CLEAN_PERIOD only).
 
 Examples:
   $ cst-batch status --out /scratch/study-cst

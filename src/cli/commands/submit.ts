@@ -40,7 +40,8 @@ Examples:
   $ cst-batch submit --scheduler local --bids-dir /data/study --out results --jobs 4
 
 --scheduler auto (the default unless the profile names one): sbatch on PATH -> slurm; qsub ->
-PBS Pro or Torque by \`qstat --version\`; neither -> local (it says so).
+PBS Pro, Torque or Grid Engine by \`qstat --version\`; bsub/lsid -> lsf (IBM Spectrum LSF); none -> local
+(it says so).
 
 Only pending subjects become array tasks: no _done.json with the same configuration and not
 running right now (lock held). Resubmitting after a partial run reruns only the failed and
@@ -61,7 +62,8 @@ outcome (afterany), and writes batch_summary.json / batch_metrics.csv.
 Cluster profile: JSON with keys scheduler, time, mem, cpus, partition|queue, account, qos, gres,
 array_throttle, max_array_size, chunk_size, job_name, setup[], scheduler_args[], container,
 container_runtime, template_dir, collect{time,mem,cpus,partition,account,qos,gres},
-sge_memory_resource, sge_pe (Grid Engine) (examples/profiles/). Flags override it; list flags (--setup, --scheduler-arg) replace its lists.
+sge_memory_resource, sge_pe (Grid Engine), lsf_unit_for_limits (LSF: the site's LSF_UNIT_FOR_LIMITS)
+(examples/profiles/). Flags override it; list flags (--setup, --scheduler-arg) replace its lists.
 
 Scheduler failures (submit command missing, failing, printing no job id, not answering in 60 s):
 the jobs this submit already created are cancelled and no submission is recorded, so rerunning
@@ -73,8 +75,8 @@ ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.PREFLIGHT, EXIT.SUBJECT_FAILED, EXIT.
 export function registerSubmitCommand(program: Command, setExit: SetExit): void {
   const cmd = program
     .command("submit")
-    .description("plan the study, then run it: array jobs on Slurm/PBS/Torque, or a local worker pool")
-    .addOption(choiceOption("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, sge (Grid Engine), local, or auto (default: the profile's, else auto)", SUBMIT_SCHEDULERS))
+    .description("plan the study, then run it: array jobs on Slurm/PBS/Torque/Grid Engine/LSF, or a local worker pool")
+    .addOption(choiceOption("--scheduler <name>", "slurm, pbs (PBS Pro/OpenPBS), torque, sge (Grid Engine), lsf (IBM Spectrum LSF), local, or auto (default: the profile's, else auto)", SUBMIT_SCHEDULERS))
     .option("--jobs <n>", "local mode: concurrent subjects (default: min(CPU count, available memory ÷ --mem-per-subject), printed at start)")
     .option("--mem-per-subject <size>", "local mode: memory one csttool needs, for the default --jobs (e.g. 3G; default 2G)")
     .option("--canary <k>", "stop starting subjects when the first K to finish all failed with a SYSTEM problem (default 3; 0 turns it off)")
@@ -143,7 +145,7 @@ function printEvent(e: StudySubmitEvent, json: boolean, localEvent: (e: LocalStu
       return;
     case "scheduler-detected":
       if (e.detected.kind === "found") out.info(`--scheduler auto: using ${e.detected.scheduler} (${e.detected.evidence})`);
-      else out.info(`--scheduler auto: no sbatch or qsub on PATH, running locally on this machine (${e.detected.evidence})`);
+      else out.info(`--scheduler auto: no sbatch, qsub or bsub on PATH, running locally on this machine (${e.detected.evidence})`);
       return;
     case "ignored-in-local-mode": {
       // Only flags typed now: recorded batch settings stay for the study's cluster runs, unsaid.

@@ -68,8 +68,8 @@ describe("completion script generated from the command tree", () => {
     });
 
     it("offers the allowed values of choice flags: --scheduler, --category, --container-runtime", () => {
-      expect(complete("cst-batch submit --scheduler ")).toEqual(["auto", "slurm", "pbs", "torque", "sge", "local"]);
-      expect(complete("cst-batch resubmit --scheduler l")).toEqual(["local"]);
+      expect(complete("cst-batch submit --scheduler ")).toEqual(["auto", "slurm", "pbs", "torque", "sge", "lsf", "local"]);
+      expect(complete("cst-batch resubmit --scheduler l")).toEqual(["lsf", "local"]);
       expect(complete("cst-batch status --category TI")).toEqual(["TIMEOUT"]);
       expect(complete("cst-batch resubmit --category OUT")).toEqual(["OUT_OF_MEMORY"]);
       expect(complete("cst-batch submit --container-runtime ")).toEqual(["apptainer", "singularity"]);

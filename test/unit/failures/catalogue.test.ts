@@ -3,7 +3,7 @@ import { EXIT, EXIT_CODES } from "../../../src/errors.js";
 import { CATALOGUE, FAILURE_CATEGORIES, FAILURE_ENTRIES, nextStepFor, type FailureCategory, type StudyRef } from "../../../src/failures/catalogue.js";
 import { parseCategoryList } from "../../../src/failures/categories.js";
 import { failureCategoryForState, SLURM_FAILURE_STATES } from "../../../src/failures/scheduler-states.js";
-import { CANCEL_SIGNALS, STOP_SIGNALS } from "../../../src/failures/signals.js";
+import { CANCEL_SIGNALS, STOP_SIGNALS, stopSignalCategory } from "../../../src/failures/signals.js";
 import { studyOfPlan, nextStepsFor } from "../../../src/failures/study.js";
 import { FailureCategorySchema } from "../../../src/schemas/records.js";
 import { mapSlurmState, parseSlurmSacct } from "../../../src/schedulers/slurm.js";
@@ -88,6 +88,12 @@ describe("the failure catalogue", () => {
     );
     expect(STOP_SIGNALS).toHaveLength(6);
     expect([...CANCEL_SIGNALS].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM", "SIGUSR2"]);
+  });
+
+  it("SIGUSR2 is TIMEOUT inside an LSF job (LSF's run limit) and CANCELLED elsewhere (Grid Engine's -notify before a qdel)", () => {
+    expect(stopSignalCategory("SIGUSR2", "CANCELLED", { LSB_JOBID: "764254593" })).toBe("TIMEOUT");
+    expect(stopSignalCategory("SIGUSR2", "CANCELLED", { JOB_ID: "12", SGE_TASK_ID: "3" })).toBe("CANCELLED");
+    expect(stopSignalCategory("SIGTERM", "CANCELLED", { LSB_JOBID: "764254593" })).toBe("CANCELLED");
   });
 });
 

@@ -108,6 +108,27 @@ describe("scheduler detection", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("bsub or lsid (and neither sbatch nor qstat) -> lsf; Slurm and PBS still win over a bsub beside them", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "cst-detect-lsf-"));
+    const only = { PATH: dir };
+    const put = (name: string, body: string): void => {
+      writeFileSync(path.join(dir, name), `#!/bin/bash\n${body}\n`);
+      chmodSync(path.join(dir, name), 0o755);
+    };
+    try {
+      put("lsid", "echo 'IBM Spectrum LSF Standard 10.1.0.0, Jul 08 2016'");
+      expect(await detectScheduler({ env: only })).toMatchObject({ kind: "found", scheduler: "lsf", evidence: expect.stringContaining("lsid") });
+      put("bsub", "echo 'IBM Spectrum LSF 10.1.0.0 build 403338, Jul 08 2016' >&2");
+      expect(await detectScheduler({ env: only })).toMatchObject({ kind: "found", scheduler: "lsf", evidence: expect.stringContaining("IBM Spectrum LSF 10.1") });
+      put("qstat", "echo 'pbs_version = 2022.1.3'");
+      expect(await detectScheduler({ env: only })).toMatchObject({ kind: "found", scheduler: "pbs" });
+      put("sbatch", "echo 'slurm 22.05.8'");
+      expect(await detectScheduler({ env: only })).toMatchObject({ kind: "found", scheduler: "slurm" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("small parsers and maps", () => {

@@ -26,11 +26,12 @@ describe("cluster profile", () => {
   });
 
   it("wrong types and values are reported by path", () => {
-    const e = errorOf(() => parseProfile(JSON.stringify({ cpus: "2", scheduler: "lsf", setup: "module load x" }), "/p.json"));
+    const e = errorOf(() => parseProfile(JSON.stringify({ cpus: "2", scheduler: "condor", setup: "module load x", lsf_unit_for_limits: "kb" }), "/p.json"));
     const text = e.details.join("\n");
     expect(text).toMatch(/^cpus: /m);
     expect(text).toMatch(/^scheduler: /m);
     expect(text).toMatch(/^setup: /m);
+    expect(text).toMatch(/^lsf_unit_for_limits: /m);
     expect(() => parseProfile("{not json", "/p.json")).toThrow(/not valid JSON/);
     expect(() => parseProfile(JSON.stringify({ partition: "a", queue: "b" }), "/p.json")).toThrow(/not both/);
   });

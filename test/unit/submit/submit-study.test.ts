@@ -59,7 +59,7 @@ describe("submitStudy", () => {
     expect((await usageError(submitStudy(short))).message).toMatch(/too short/);
     expect(existsSync(path.join(short.plan.out, ".cst-batch"))).toBe(false);
     await usageError(submitStudy(request({ scheduler: "pbs", force: true }, [])));
-    await usageError(submitStudy(request({ scheduler: "lsf" }, [])));
+    await usageError(submitStudy(request({ scheduler: "condor" }, [])));
     await usageError(submitStudy(request({ scheduler: "local", jobs: 0 }, [])));
   });
 

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { pbsProBackend } from "../../../src/schedulers/pbs-pro.js";
 import { slurmBackend } from "../../../src/schedulers/slurm.js";
 import { torqueBackend } from "../../../src/schedulers/torque.js";
+import { lsfBackend } from "../../../src/schedulers/lsf.js";
 import { collectContext, plainArrayContext } from "./contexts.js";
 
 const ECHO_ENTRY = fileURLToPath(new URL("../../fixtures/schedulers/echo-entry.mjs", import.meta.url));
@@ -33,6 +34,8 @@ describe("a rendered script hands hostile values to cst-batch byte for byte", ()
     ["slurm", slurmBackend, { SLURM_ARRAY_TASK_ID: "2" }],
     ["pbs", pbsProBackend, { PBS_ARRAY_INDEX: "2" }],
     ["torque", torqueBackend, { PBS_ARRAYID: "2" }],
+    // LSF indices start at 1: LSB_JOBINDEX 3 is array index 2
+    ["lsf", lsfBackend, { LSB_JOBINDEX: "3" }],
   ] as const;
 
   it.each(cases)("%s array script: cd, export, exec argv, chunk = offset + index", (dialect, backend, env) => {
@@ -95,6 +98,20 @@ describe("a rendered script hands hostile values to cst-batch byte for byte", ()
       status = (e as { status: number }).status;
     }
     expect(status).toBe(2);
+  });
+
+  it("an LSF array script outside an LSF array (no LSB_JOBINDEX) stops with exit 2 before cst-batch starts", () => {
+    const dir = hostileDir("lsf-noarray");
+    const file = path.join(dir, "job.sh");
+    writeFileSync(file, lsfBackend.renderArrayScript(plainArrayContext({ workDir: dir, outDir: dir, logDir: path.join(root, "logs"), nodeExecutable: process.execPath, entryScript: ECHO_ENTRY })));
+    let status: number | null = null;
+    try {
+      execFileSync("bash", [file], { env: { PATH: process.env.PATH ?? "" }, stdio: "pipe" });
+    } catch (e) {
+      status = (e as { status: number }).status;
+    }
+    expect(status).toBe(2);
+    expect(readdirSync(dir)).not.toContain("echo");
   });
 
   it("a single-chunk PBS Pro job runs chunk offset + 0 without PBS_ARRAY_INDEX", () => {

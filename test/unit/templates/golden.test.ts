@@ -6,6 +6,7 @@ import { pbsProBackend } from "../../../src/schedulers/pbs-pro.js";
 import { slurmBackend } from "../../../src/schedulers/slurm.js";
 import { torqueBackend } from "../../../src/schedulers/torque.js";
 import { sgeBackend } from "../../../src/schedulers/sge.js";
+import { lsfBackend } from "../../../src/schedulers/lsf.js";
 import type { ArrayScriptContext, SchedulerBackend } from "../../../src/schedulers/types.js";
 import { collectContext, fullArrayContext, hostileArrayContext, plainArrayContext } from "./contexts.js";
 
@@ -42,6 +43,7 @@ const backends: Array<[string, SchedulerBackend, Partial<ArrayScriptContext>]> =
   ["pbs", pbsProBackend, {}],
   ["torque", torqueBackend, {}],
   ["sge", sgeBackend, {}],
+  ["lsf", lsfBackend, {}],
 ];
 
 describe.each(backends)("%s scripts match their golden files", (dialect, backend) => {
@@ -55,6 +57,8 @@ describe.each(backends)("%s scripts match their golden files", (dialect, backend
           ? { ...ctx, resources: { ...ctx.resources, memoryResource: "h_vmem", parallelEnvironment: "smp" }, schedulerArgs: ["-l arch=lx-amd64"] }
         : name === "full" && dialect === "pbs"
           ? { ...ctx, resources: { ...ctx.resources, gres: "gpu:1" }, schedulerArgs: ["-l place=scatter"] }
+          : name === "full" && dialect === "lsf"
+            ? { ...ctx, resources: { ...ctx.resources, gres: "gpu:1" }, schedulerArgs: ['-R "select[avx2]"'], lsfUnitForLimits: "GB" as const }
           : name === "full"
             ? { ...ctx, schedulerArgs: ["-l feature=avx2"] }
             : ctx;
@@ -79,5 +83,17 @@ describe("hostile values on Slurm directive lines", () => {
   it("job name and log folder with quotes, spaces, $ and % are quoted (and % doubled)", () => {
     const ctx = hostileArrayContext({ jobName: "a'; echo x", logDir: "/data/my study's/100%/$(id)" });
     expectGolden("slurm-array-hostile-directives.sh", slurmBackend.renderArrayScript(ctx));
+  });
+});
+
+describe("hostile values on LSF directive lines", () => {
+  it("a log folder with spaces and ' is double-quoted on #BSUB lines; \", $, ` and % are refused with a named USAGE error", () => {
+    const ctx = hostileArrayContext({ logDir: "/data/my study's/logs" });
+    expectGolden("lsf-array-hostile-directives.sh", lsfBackend.renderArrayScript(ctx));
+    for (const bad of ['/data/a "b"/logs', "/data/$(id)/logs", "/data/`id`/logs", "/data/100%/logs"]) {
+      expect(() => lsfBackend.renderArrayScript(hostileArrayContext({ logDir: bad }))).toThrow(/log folder/);
+    }
+    for (const name of ["a b", "a%b", "a[1]", "a'b"]) expect(() => lsfBackend.renderArrayScript(plainArrayContext({ jobName: name }))).toThrow(/job name cannot be written on a #BSUB -J line/);
+    expect(() => lsfBackend.renderArrayScript(plainArrayContext({ resources: { ...plainArrayContext().resources, partition: 'q"x' } }))).toThrow(/--partition \(LSF queue\)/);
   });
 });

@@ -16,14 +16,14 @@ function templateFiles(dir: string): string[] {
 describe("packaged templates never interpolate a raw value", () => {
   const files = templateFiles(PACKAGED_TEMPLATE_DIR);
 
-  it("finds the templates of all three dialects and the partials", () => {
+  it("finds the templates of all four dialects and the partials", () => {
     const rel = files.map((f) => path.relative(PACKAGED_TEMPLATE_DIR, f)).sort();
-    for (const t of ["slurm/array.sh.hbs", "slurm/collect.sh.hbs", "pbs/array.sh.hbs", "pbs/collect.sh.hbs", "torque/array.sh.hbs", "torque/collect.sh.hbs"]) {
+    for (const t of ["slurm/array.sh.hbs", "slurm/collect.sh.hbs", "pbs/array.sh.hbs", "pbs/collect.sh.hbs", "torque/array.sh.hbs", "torque/collect.sh.hbs", "lsf/array.sh.hbs", "lsf/collect.sh.hbs"]) {
       expect(rel).toContain(t);
     }
   });
 
-  it.each(files.map((f) => [path.relative(PACKAGED_TEMPLATE_DIR, f), f]))("%s: every mustache is a block, partial or q/num/raw helper", (_rel, file) => {
+  it.each(files.map((f) => [path.relative(PACKAGED_TEMPLATE_DIR, f), f]))("%s: every mustache is a block, partial or q/num/raw/dq helper", (_rel, file) => {
     const src = readFileSync(file, "utf8");
     expect(src).not.toMatch(/\{\{\{/); // triple-stash bypasses nothing here (noEscape) but signals raw intent
     const offending: string[] = [];
