@@ -11,10 +11,13 @@ import type { ResumeInfo } from "./replan.js";
 
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
- * (`touch`, a copy without -p, a restore) stays done when their bytes are the same. The bytes of
- * a done subject's NIfTI inputs are hashed once (sha-256) and cached by path, size, mtime and
- * inode in `.cst-batch/input-hashes.json`; a later plan that sees only mtimes changed hashes the
- * files again and keeps the task as it was planned when every hash matches.
+ * (`touch`, a copy without -p, a restore) stays done when their bytes are the same. run-one
+ * records the sha-256 of the bytes csttool ran on in the subject's `_done.json` (`input_hashes`,
+ * src/run/input-hashes.ts); a later plan that sees only mtimes changed hashes the files as they
+ * are now and keeps the task as it was planned when every hash matches. Hashes of files as they
+ * are now are cached by path, size, mtime and inode in `.cst-batch/input-hashes.json` (written by
+ * the plan only), so a touched file is read once; done records written before run-one recorded
+ * hashes (older studies) get their inputs hashed by the first plan after they are done.
  */
 
 /** Files hashed at once: reading is the cost, two streams keep a disk busy. */
@@ -91,7 +94,8 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
 
 /**
  * Tasks done with the previous plan's task whose inputs only got new mtimes, with the same bytes
- * (by the cached hash of the files as they were): planned as before (so they stay done). Then,
+ * (by the hash run-one recorded, else the cached hash of the files as they were): planned as
+ * before (so they stay done); those whose bytes differ are named in `contentChanged`. Then,
  * with `remember` (a plan that is written, not a dry run), the inputs of every done task not
  * hashed yet are hashed, so that a later touch can be told from a change: the first plan after
  * subjects are done reads their NIfTI inputs once (bench/input-hash.mjs measures it). Pending
@@ -105,28 +109,34 @@ export async function keepSameContent(
   cache: HashCache,
   sameVersion: boolean,
   remember: boolean,
-): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string> }> {
+): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
   const outTasks = [...tasks];
   const outResume = [...resume];
   const sameContent = new Set<string>();
+  const contentChanged = new Set<string>();
   await mapLimit([...tasks.keys()], HASH_CONCURRENCY, async (i) => {
     const info = resume[i]!;
     const prev = previous?.get(tasks[i]!.key);
     if (info.state !== "changed" || prev === undefined || prev.config_hash !== info.doneHash || !sameVersion || !onlyMtimesDiffer(prev, tasks[i]!)) return;
     if (prev.input.kind !== "nifti") return;
     for (const [j, old] of prev.input.identity.entries()) {
-      const known = cache.entries[keyOf(old)]?.sha256;
+      // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
+      const known = info.inputHashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.entries[keyOf(old)]?.sha256;
       if (known === undefined) return;
       const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
-      if (now !== known) return;
+      if (now !== known) {
+        contentChanged.add(tasks[i]!.key);
+        return;
+      }
     }
     outTasks[i] = { ...prev, index: i };
     outResume[i] = { state: "done", doneHash: info.doneHash };
     sameContent.add(tasks[i]!.key);
   });
-  if (!remember) return { tasks: outTasks, resume: outResume, sameContent };
-  // Remember the bytes of every done subject's inputs (once per file: the cache knows the rest).
-  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" ? t.input.identity : []));
+  if (!remember) return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+  // Remember the bytes of every done subject's inputs that run-one did not record (done before it
+  // did: older studies), once per file: the cache knows the rest.
+  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.inputHashes === undefined ? t.input.identity : []));
   await mapLimit(files, HASH_CONCURRENCY, async (f) => {
     const hit = cache.entries[keyOf(f)];
     if (hit !== undefined) return;
@@ -138,5 +148,5 @@ export async function keepSameContent(
       // gone or unreadable now: nothing to remember
     }
   });
-  return { tasks: outTasks, resume: outResume, sameContent };
+  return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
 }

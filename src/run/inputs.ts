@@ -1,13 +1,18 @@
-import fs from "node:fs";
+import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
+import { closeInputs, type OpenedInput } from "./input-hashes.js";
 import { assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { errnoCode } from "../errors.js";
 import type { FailureCategory, PlanTask } from "../schemas/records.js";
 
 /** Re-check a task's inputs against the identity recorded in the plan, just before csttool runs. */
 
-/** `dicomFiles`: the chosen series' files, to link into `_work/` (DICOM with a series_uid). */
-export type InputCheck = { ok: true; dicomFiles: string[] | null } | { ok: false; category: FailureCategory; message: string };
+/**
+ * `dicomFiles`: the chosen series' files, to link into `_work/` (DICOM with a series_uid).
+ * `opened`: with `keepOpen`, the NIfTI inputs as opened for the check (run-one hashes their bytes
+ * from these descriptors, src/run/input-hashes.ts; the caller closes them).
+ */
+export type InputCheck = { ok: true; dicomFiles: string[] | null; opened: OpenedInput[] } | { ok: false; category: FailureCategory; message: string };
 
 function statOrNull(file: string): fs.Stats | null | { error: string } {
   try {
@@ -22,15 +27,49 @@ const changed = (a: number, b: number): boolean => Math.abs(a - b) >= 1;
 
 const REPLAN = "input changed since plan; re-run plan";
 
-export async function checkInputs(task: PlanTask): Promise<InputCheck> {
+/**
+ * The file opened read-only and its descriptor stat'ed (one path lookup, like a stat): the
+ * identity is taken from the descriptor the bytes are later hashed from.
+ */
+function openOrNull(file: string, opened: OpenedInput[]): fs.Stats | null | { error: string } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    opened.push({ path: file, fd, size: st.size, mtime_ms: st.mtimeMs, ino: st.ino });
+    return st;
+  } catch (e) {
+    fs.closeSync(fd);
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Whether the task's inputs are still those planned. With `keepOpen` (run-one), the NIfTI inputs
+ * are opened instead of stat'ed and stay open in `opened` (closed here when the check fails).
+ */
+export async function checkInputs(task: PlanTask, opts: { keepOpen?: boolean } = {}): Promise<InputCheck> {
+  const opened: OpenedInput[] = [];
+  const r = await checkInputsWith(task, opts.keepOpen === true ? (f) => openOrNull(f, opened) : statOrNull);
+  if (r.ok) return { ...r, opened };
+  closeInputs(opened);
+  return r;
+}
+
+async function checkInputsWith(task: PlanTask, probe: (f: string) => ReturnType<typeof statOrNull>): Promise<{ ok: true; dicomFiles: string[] | null } | Extract<InputCheck, { ok: false }>> {
   const input = task.input;
   if (input.kind === "nifti") {
     const required = [input.nifti, input.bval, input.bvec];
     const missing: string[] = [];
-    // Each input is stat'ed once: the identity checks below reuse these.
+    // Each input is looked at once: the identity checks below reuse these.
     const stats = new Map<string, ReturnType<typeof statOrNull>>();
     const statOnce = (f: string): ReturnType<typeof statOrNull> => {
-      if (!stats.has(f)) stats.set(f, statOrNull(f));
+      if (!stats.has(f)) stats.set(f, probe(f));
       return stats.get(f) ?? null;
     };
     for (const f of required) {
