@@ -60,7 +60,7 @@ export interface ResubmitRequest {
   scheduler?: SchedulerName | "local" | null;
   /** Local workers (default: CPU count). */
   jobs?: number;
-  /** Local: aborting stops the run (running subjects recorded as CANCELLED). */
+  /** Local: aborting stops the run (running and not-started subjects recorded as CANCELLED). */
   signal?: AbortSignal;
   onLocalProgress?: (p: LocalProgress) => void;
   /** Local: called once before the first task starts (tasks to run, of the plan's total). */

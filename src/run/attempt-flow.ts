@@ -13,7 +13,7 @@ import { checkInputs, linkDicomSeries } from "./inputs.js";
 import { changedSinceOpened, closeInputs, hashInputs } from "./input-hashes.js";
 import { type HeldLock } from "../lock/lock.js";
 import { describeOomEvidence, readOomKillCount } from "./oom.js";
-import { supervise, type SuperviseResult } from "./supervise.js";
+import { abortCategory, supervise, type SuperviseResult } from "./supervise.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
 import { failureLines, noteSubjectLog, readLogTail } from "../events/subject-log.js";
@@ -147,6 +147,13 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     if (bindError) throw bindError;
   } catch (e) {
     return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
+  }
+
+  if (opts.signal?.aborted) {
+    // A local run stopped (cst-batch cancel, Ctrl-C) before this subject's turn: recorded as such, csttool never started.
+    const message = "not started: the run was stopped before this subject's turn (cst-batch cancel or a stop signal)";
+    await writeLogOnly(out, paths.log, `# cst-batch ${CST_BATCH_VERSION} run-one: task ${task.index} (${task.key}) ${startedAt.toISOString()}\n# ${message}\n`);
+    return fail(abortCategory(opts.signal), message, { logTail: [message] });
   }
 
   const baseEnv = opts.env ?? process.env;
