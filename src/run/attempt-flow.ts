@@ -232,7 +232,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     const failure = await withStopVerdict(classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study), opts.signal);
     // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
     if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
-    const hashes = await hashing;
+    const hashes = check.seriesHash ? [check.seriesHash] : await hashing;
     if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
     const changedDuringRun = changedSinceOpened(opened);
     const inputs = changedDuringRun.length > 0 ? { changedDuringRun } : { hashes };

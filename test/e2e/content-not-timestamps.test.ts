@@ -30,6 +30,9 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     const done = readJson(path.join(s.out, "sub-02", "_done.json"));
     expect(done.input_hashes.map((h: { path: string }) => path.basename(h.path)).sort()).toEqual([...SUB02].sort());
     expect(done.input_hashes.every((h: { sha256: string }) => /^[0-9a-f]{64}$/.test(h.sha256))).toBe(true);
+    // a DICOM subject records one hash for its series
+    const dicom = readJson(path.join(s.out, "sub-03", "_done.json"));
+    expect(dicom.input_hashes).toEqual([expect.objectContaining({ path: path.join(s.bids, "sub-03", "dwi"), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) })]);
 
     const later = new Date(Date.now() + 3600_000);
     for (const f of SUB02) utimesSync(path.join(s.bids, "sub-02", "dwi", f), later, later);
@@ -57,10 +60,8 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     const look = runCli(["plan", "--out", s.out, "--dry-run", "--json"], { env: s.env });
     expect(look.code, look.stderr).toBe(EXIT.OK);
     const changes = JSON.parse(look.stdout).preview.changes as Array<{ reason: string; verdict: string; keys: string[] }>;
-    const same = changes.filter((c) => c.verdict === "same").flatMap((c) => c.keys);
-    expect(same).toEqual(["sub-01_ses-01", "sub-01_ses-02", "sub-02"]);
-    // sub-03 is DICOM (its series is not hashed): reported as touched, kept done, never rerun
-    expect(changes.filter((c) => c.verdict === "rerun")).toEqual([]);
+    // every subject, the DICOM one (sub-03: its series' hash) included, is proven the same
+    expect(changes).toEqual([{ kind: "done", reason: "input touched (modified time), content unchanged", verdict: "same", keys: ["sub-01_ses-01", "sub-01_ses-02", "sub-02", "sub-03"] }]);
 
     const run = runCli(["submit", "--scheduler", "local", "--out", s.out], { env: s.env });
     expect(run.code, run.stderr).toBe(EXIT.OK);
@@ -69,24 +70,29 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     expect(JSON.parse(status.stdout).totals).toMatchObject({ done: 4, total: 4 });
   });
 
-  it("a same-size change of a done subject's input is reported as changed content and reruns only with --rerun-changed", () => {
+  it("a same-size change of a done subject's input (NIfTI or a DICOM file) is reported as changed content and reruns only with --rerun-changed", () => {
     const s = doneStudy();
     const bvec = path.join(s.bids, "sub-02", "dwi", "sub-02_dwi.bvec");
     const text = readFileSync(bvec, "utf8");
     writeFileSync(bvec, text.replace(/\d/, (d) => String((Number(d) + 1) % 10))); // same size, other bytes
     const later = new Date(Date.now() + 3600_000);
     utimesSync(bvec, later, later);
+    const dcm = path.join(s.bids, "sub-03", "dwi", "IM0002.dcm");
+    const bytes = readFileSync(dcm);
+    bytes[bytes.length - 1] ^= 0xff; // same size, one pixel byte different
+    writeFileSync(dcm, bytes);
+    utimesSync(dcm, later, later);
 
     const plan = runCli(["plan", "--out", s.out], { env: s.env });
     expect(plan.code, plan.stderr).toBe(EXIT.OK);
-    expect(plan.stderr).toContain("sub-02 done: input changed (content) — kept done");
+    expect(plan.stderr).toContain("sub-02, sub-03 done: input changed (content) — kept done");
     runCli(["submit", "--scheduler", "local", "--out", s.out], { env: s.env });
     expect(s.runs()).toBe(4);
 
     const rerun = runCli(["submit", "--scheduler", "local", "--out", s.out, "--rerun-changed"], { env: s.env });
     expect(rerun.code, rerun.stderr).toBe(EXIT.OK);
-    expect(rerun.stderr).toContain("sub-02 done: input changed (content) — will rerun");
-    expect(s.runs()).toBe(5);
+    expect(rerun.stderr).toContain("sub-02, sub-03 done: input changed (content) — will rerun");
+    expect(s.runs()).toBe(6);
   });
 
   it("an input changed while csttool ran is said in the subject's log and its bytes are not vouched for", () => {
