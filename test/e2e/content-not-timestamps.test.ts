@@ -79,7 +79,7 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     utimesSync(bvec, later, later);
     const dcm = path.join(s.bids, "sub-03", "dwi", "IM0002.dcm");
     const bytes = readFileSync(dcm);
-    bytes[bytes.length - 1] ^= 0xff; // same size, one pixel byte different
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 1) ^ 0xff, bytes.length - 1); // same size, one pixel byte different
     writeFileSync(dcm, bytes);
     utimesSync(dcm, later, later);
 
