@@ -28,7 +28,7 @@ export const EXIT_CODES: readonly { readonly code: ExitCode; readonly meaning: s
   { code: EXIT.LOCK_BUSY, meaning: "`run-one`: the subject is locked by another run (nothing touched)" },
   {
     code: EXIT.INTERRUPTED,
-    meaning: "interrupted (Ctrl-C, SIGTERM) before an outcome; `submit --scheduler local`: running subjects recorded as CANCELLED, summary written",
+    meaning: "interrupted (Ctrl-C, SIGTERM) before an outcome; `submit --scheduler local`: running and not-started subjects recorded as CANCELLED, summary written",
   },
 ];
 

@@ -16,7 +16,7 @@ import { readStatus, type StatusReport } from "../status/status.js";
  * the scheduler's CANCELLED verdict of a queued element is recorded by the status that follows
  * (write-back). A local run (`submit --scheduler local`): its process (the lock owner of its
  * running subjects, this host only) gets SIGTERM, stops taking new tasks, records the running
- * ones as CANCELLED and collects. Running it again finds nothing in flight and does nothing.
+ * ones and those not started yet as CANCELLED, and collects. Running it again finds nothing in flight and does nothing.
  */
 export interface CancelRequest {
   out: string;
@@ -44,6 +44,8 @@ export interface CancelResult {
   signalled: number[];
   /** Targets still queued or running when the wait ended. */
   stillInFlight: string[];
+  /** Tasks of a cancelled local run that had not started: recorded CANCELLED by the run as it stopped. */
+  notStarted: string[];
   after: StatusReport;
 }
 
@@ -124,5 +126,10 @@ export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
   }
   if (targets.length === 0) after = before;
   const stillInFlight = after.rows.filter((r) => keys.has(r.key) && inFlight(r)).map((r) => r.key);
-  return { targets, commands, signalled: [...pids.keys()], stillInFlight, after };
+  const attemptsBefore = new Map(before.rows.map((r) => [r.key, r.attempts]));
+  const notStarted =
+    pids.size === 0
+      ? []
+      : after.rows.filter((r) => !keys.has(r.key) && r.state === "failed" && r.category === "CANCELLED" && r.attempts > (attemptsBefore.get(r.key) ?? 0)).map((r) => r.key);
+  return { targets, commands, signalled: [...pids.keys()], stillInFlight, notStarted, after };
 }

@@ -28,7 +28,7 @@ export function localConsole(json: boolean, quiet?: boolean): LocalConsole {
   const onSignal = (sig: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = sig;
-    out.info(`\n${sig}: stopping; running subjects are recorded as CANCELLED (press again to wait anyway)`);
+    out.info(`\n${sig}: stopping; running subjects and those not started are recorded as CANCELLED (press again to wait anyway)`);
     controller.abort("CANCELLED");
   };
   let renderer: ReturnType<typeof createProgressRenderer> | null = null;

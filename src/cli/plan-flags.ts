@@ -2,6 +2,7 @@ import { Option, type Command } from "commander";
 import { CstError } from "../errors.js";
 import { OPTION_SPECS, type OptionSpec } from "../schemas/options.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "../plan/request.js";
+import { splitGlobList } from "../plan/glob.js";
 
 /**
  * The flags `plan` and `submit` share: the input (--bids-dir | --manifest), --out, discovery
@@ -14,8 +15,9 @@ export function cliFlagOf(spec: OptionSpec): string {
   return spec.cliFlag ?? spec.flag;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
+/** --include/--exclude: repeatable, and each value may hold several globs separated by commas (`sub-01,sub-02`; `{a,b}` stays one glob). */
+function collectGlobs(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...splitGlobList(value)];
 }
 
 function describeSpec(spec: OptionSpec): string {
@@ -58,8 +60,8 @@ export function addPlanFlags(command: Command): Command {
     .addOption(new Option("--manifest <file>", "manifest JSON/JSONC listing the subjects (see `cst-batch manifest init`)").helpGroup(input))
     .addOption(new Option("--subject-pattern <glob>", "subject folder names (BIDS)").default(PLAN_DEFAULTS.subjectPattern).helpGroup(input))
     .addOption(new Option("--session-pattern <glob>", "session folder names (BIDS)").default(PLAN_DEFAULTS.sessionPattern).helpGroup(input))
-    .addOption(new Option("--include <glob>", "only subjects whose id (sub-001 or 001) matches; repeatable").argParser(collect).helpGroup(input))
-    .addOption(new Option("--exclude <glob>", "leave out subjects whose id (sub-001 or 001) matches; repeatable").argParser(collect).helpGroup(input))
+    .addOption(new Option("--include <globs>", "only subjects whose id (sub-001 or 001) matches; comma-separated (sub-01,sub-02) or repeatable; a glob matching no subject is warned about").argParser(collectGlobs).helpGroup(input))
+    .addOption(new Option("--exclude <globs>", "leave out subjects whose id (sub-001 or 001) matches; comma-separated (sub-01,sub-02) or repeatable; a glob matching no subject is warned about").argParser(collectGlobs).helpGroup(input))
     .addOption(new Option("--dwi-filter <glob>", "file name glob picking one DWI file when a dwi/ folder holds several runs/acquisitions (BIDS)").helpGroup(input))
     .addOption(new Option("--out <dir>", "output folder (results, logs, .cst-batch/ state)").helpGroup(run))
     .addOption(new Option("--csttool <path>", "csttool executable (resolved to an absolute path at plan time)").default(PLAN_DEFAULTS.csttool).helpGroup(run))
@@ -159,8 +161,9 @@ export function planRequestFromFlags(opts: Record<string, unknown>): PlanRequest
     out,
     subjectPattern: optionalString(opts.subjectPattern) ?? PLAN_DEFAULTS.subjectPattern,
     sessionPattern: optionalString(opts.sessionPattern) ?? PLAN_DEFAULTS.sessionPattern,
-    include: Array.isArray(opts.include) ? (opts.include as string[]) : [],
-    exclude: Array.isArray(opts.exclude) ? (opts.exclude as string[]) : [],
+    // Split again: a value recorded in the settings before comma lists were split (`["a,b"]`) means two globs too.
+    include: Array.isArray(opts.include) ? (opts.include as string[]).flatMap(splitGlobList) : [],
+    exclude: Array.isArray(opts.exclude) ? (opts.exclude as string[]).flatMap(splitGlobList) : [],
     dwiFilter: optionalString(opts.dwiFilter),
     options: optionLayerFromFlags(opts),
     optionTexts: optionTextsFromFlags(opts),

@@ -77,7 +77,7 @@ function normaliseOut(dir: string, cwd: string): string {
 /** What `--json` outputs carry about the settings. */
 export function settingsJson(settings: ResolvedSettings | null, written: boolean): unknown {
   if (settings === null) return null;
-  return { path: settings.path, written, first: !settings.recorded, values: settings.settings, changes: settings.changes };
+  return { path: settings.path, written, first: !settings.recorded, from_plan: settings.fromPlan, values: settings.settings, changes: settings.changes };
 }
 
 /** The human lines: each change old → new, and where the settings are (stderr). */
@@ -86,6 +86,7 @@ export function reportSettings(settings: ResolvedSettings | null, written: boole
   const tail = written ? "" : " (dry run: not recorded)";
   for (const c of settings.changes) out.info(`setting changed: ${formatChange(c)}${tail}`);
   const study = path.dirname(path.dirname(settings.path));
+  if (settings.fromPlan) out.info(`no settings recorded in ${settings.path} (a study planned before they were): using its current plan's source, csttool, timeouts, exclusions and options`);
   if (!settings.recorded && written) out.info(`settings recorded in ${settings.path}: later commands on this --out use them (\`cst-batch config --out ${shellQuote(study)}\` shows them)`);
   else if (settings.recorded && settings.changes.length === 0 && written) out.info(`settings: as recorded in ${settings.path}`);
 }

@@ -104,7 +104,7 @@ export function nextStepForCause(cause: CsttoolCause, study: StudyRef): string |
   switch (cause.id) {
     case "memory":
       return study.local
-        ? `give csttool more memory: run fewer subjects at once (\`--jobs\`, or a larger \`--mem-per-subject\`), then rerun`
+        ? `give csttool more memory by running fewer subjects at once: \`cst-batch resubmit --out ${q(study.out)} --category OUT_OF_MEMORY --mem-factor 2\` (each rerun counts 2 x --mem-per-subject; or --jobs 1)`
         : `request more memory: \`cst-batch resubmit --out ${q(study.out)} --category OUT_OF_MEMORY --mem-factor 1.5\` (or submit with a larger --mem)`;
     case "environment":
       return "run `csttool doctor` on a compute node (as the job's user) and fix what it reports (missing packages, unwritable ~/.local/share/csttool or ~/.cache/csttool; XDG_DATA_HOME / XDG_CACHE_HOME move them), then rerun the study";

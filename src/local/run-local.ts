@@ -220,6 +220,18 @@ export async function runLocal(opts: LocalRunOptions): Promise<LocalRunResult> {
     if (first) await workFrom(first);
   };
   await Promise.all(Array.from({ length: Math.min(jobs, Math.max(1, tasks.length)) }, worker));
+  if (opts.signal?.aborted && next < tasks.length) {
+    // Stopped (cst-batch cancel, Ctrl-C): the subjects not started yet are recorded CANCELLED
+    // through run-one (their lock, record and log; csttool is never started), so status shows
+    // them and `resubmit --category CANCELLED` reruns them. Done ones stay skipped.
+    const left = tasks.slice(next);
+    next = tasks.length;
+    let at = 0;
+    const recordNotStarted = async (): Promise<void> => {
+      for (let task = left[at++]; task !== undefined; task = left[at++]) await runTask({ task, lock: null }, { onCsttoolExit: () => undefined });
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, left.length) }, recordNotStarted));
+  }
   results.sort((a, b) => a.index - b.index);
   const verdict = canaryVerdict(finishedOrder, canaryK);
   let canaryStop: LocalRunResult["canaryStop"] = null;

@@ -7,14 +7,19 @@ import { writeJsonAtomicSync } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { readStateFileSync } from "../util/read-json.js";
 import { mapLimit } from "../util/map-limit.js";
+import { seriesDigest } from "./dicom-digest.js";
+import { selectDicomSeriesFiles } from "./dicom.js";
 import type { ResumeInfo } from "./replan.js";
 
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
- * (`touch`, a copy without -p, a restore) stays done when their bytes are the same. The bytes of
- * a done subject's NIfTI inputs are hashed once (sha-256) and cached by path, size, mtime and
- * inode in `.cst-batch/input-hashes.json`; a later plan that sees only mtimes changed hashes the
- * files again and keeps the task as it was planned when every hash matches.
+ * (`touch`, a copy without -p, a restore) stays done when their bytes are the same. run-one
+ * records the sha-256 of the bytes csttool ran on in the subject's `_done.json` (`input_hashes`,
+ * src/run/input-hashes.ts); a later plan that sees only mtimes changed hashes the files as they
+ * are now and keeps the task as it was planned when every hash matches. Hashes of files as they
+ * are now are cached by path, size, mtime and inode in `.cst-batch/input-hashes.json` (written by
+ * the plan only), so a touched file is read once; done records written before run-one recorded
+ * hashes (older studies) get their inputs hashed by the first plan after they are done.
  */
 
 /** Files hashed at once: reading is the cost, two streams keep a disk busy. */
@@ -74,6 +79,37 @@ async function currentHash(cache: HashCache, file: string): Promise<string> {
   return sha256;
 }
 
+/** The cache key of a DICOM series as planned: folder, series, file count, total size, newest mtime. */
+function seriesKeyOf(input: Extract<PlanTask["input"], { kind: "dicom" }>): string {
+  const id = input.identity;
+  return `dicom\u0000${input.dicom_dir}\u0000${input.series_uid ?? input.series.series_uid}\u0000${id.file_count}\u0000${id.total_size}\u0000${id.newest_mtime_ms}`;
+}
+
+/** The series' content hash as it is now (from the cache when the series' identity is the one cached). */
+async function currentSeriesHash(cache: HashCache, input: Extract<PlanTask["input"], { kind: "dicom" }>): Promise<string | null> {
+  const key = seriesKeyOf(input);
+  const hit = cache.entries[key];
+  if (hit !== undefined) return hit.sha256;
+  const files = await selectDicomSeriesFiles(input.dicom_dir, input.series_uid ?? input.series.series_uid);
+  if (files.length !== input.identity.file_count) return null;
+  const hashed: Array<{ path: string; size: number; sha256: string }> = [];
+  for (const f of files) hashed.push({ path: f, size: (await fsp.stat(f)).size, sha256: await fileSha256(f) });
+  const sha256 = seriesDigest(input.dicom_dir, hashed);
+  cache.entries[key] = { ino: 0, sha256 };
+  cache.dirty = true;
+  return sha256;
+}
+
+/** Whether a DICOM task differs only in its series' newest mtime (same folder, series, count, size, options). */
+function onlySeriesMtimeDiffers(before: PlanTask, after: PlanTask): boolean {
+  if (before.input.kind !== "dicom" || after.input.kind !== "dicom") return false;
+  if (JSON.stringify(before.options) !== JSON.stringify(after.options)) return false;
+  const a = before.input;
+  const b = after.input;
+  if (a.dicom_dir !== b.dicom_dir || (a.series_uid ?? a.series.series_uid) !== (b.series_uid ?? b.series.series_uid)) return false;
+  return a.identity.file_count === b.identity.file_count && a.identity.total_size === b.identity.total_size && a.identity.newest_mtime_ms !== b.identity.newest_mtime_ms;
+}
+
 /** Whether `before` and `after` differ only in the mtimes of same-size NIfTI input files. */
 function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
   if (before.input.kind !== "nifti" || after.input.kind !== "nifti") return false;
@@ -91,7 +127,8 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
 
 /**
  * Tasks done with the previous plan's task whose inputs only got new mtimes, with the same bytes
- * (by the cached hash of the files as they were): planned as before (so they stay done). Then,
+ * (by the hash run-one recorded, else the cached hash of the files as they were): planned as
+ * before (so they stay done); those whose bytes differ are named in `contentChanged`. Then,
  * with `remember` (a plan that is written, not a dry run), the inputs of every done task not
  * hashed yet are hashed, so that a later touch can be told from a change: the first plan after
  * subjects are done reads their NIfTI inputs once (bench/input-hash.mjs measures it). Pending
@@ -105,28 +142,48 @@ export async function keepSameContent(
   cache: HashCache,
   sameVersion: boolean,
   remember: boolean,
-): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string> }> {
+): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
   const outTasks = [...tasks];
   const outResume = [...resume];
   const sameContent = new Set<string>();
+  const contentChanged = new Set<string>();
   await mapLimit([...tasks.keys()], HASH_CONCURRENCY, async (i) => {
     const info = resume[i]!;
     const prev = previous?.get(tasks[i]!.key);
-    if (info.state !== "changed" || prev === undefined || prev.config_hash !== info.doneHash || !sameVersion || !onlyMtimesDiffer(prev, tasks[i]!)) return;
+    if (info.state !== "changed" || prev === undefined || prev.config_hash !== info.doneHash || !sameVersion) return;
+    const keep = (): void => {
+      outTasks[i] = { ...prev, index: i };
+      outResume[i] = { state: "done", doneHash: info.doneHash };
+      sameContent.add(tasks[i]!.key);
+    };
+    const now = tasks[i]!.input;
+    if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
+      // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
+      const known = info.inputHashes?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256 ?? cache.entries[seriesKeyOf(prev.input)]?.sha256;
+      if (known === undefined) return;
+      const current = await currentSeriesHash(cache, now).catch(() => null);
+      if (current === known) keep();
+      else if (current !== null) contentChanged.add(tasks[i]!.key);
+      return;
+    }
+    if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
     if (prev.input.kind !== "nifti") return;
     for (const [j, old] of prev.input.identity.entries()) {
-      const known = cache.entries[keyOf(old)]?.sha256;
+      // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
+      const known = info.inputHashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.entries[keyOf(old)]?.sha256;
       if (known === undefined) return;
       const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
-      if (now !== known) return;
+      if (now !== known) {
+        contentChanged.add(tasks[i]!.key);
+        return;
+      }
     }
-    outTasks[i] = { ...prev, index: i };
-    outResume[i] = { state: "done", doneHash: info.doneHash };
-    sameContent.add(tasks[i]!.key);
+    keep();
   });
-  if (!remember) return { tasks: outTasks, resume: outResume, sameContent };
-  // Remember the bytes of every done subject's inputs (once per file: the cache knows the rest).
-  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" ? t.input.identity : []));
+  if (!remember) return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+  // Remember the bytes of every done subject's inputs that run-one did not record (done before it
+  // did: older studies), once per file: the cache knows the rest.
+  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.inputHashes === undefined ? t.input.identity : []));
   await mapLimit(files, HASH_CONCURRENCY, async (f) => {
     const hit = cache.entries[keyOf(f)];
     if (hit !== undefined) return;
@@ -138,5 +195,5 @@ export async function keepSameContent(
       // gone or unreadable now: nothing to remember
     }
   });
-  return { tasks: outTasks, resume: outResume, sameContent };
+  return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
 }

@@ -6,7 +6,7 @@ import { isDwiNiftiName } from "./bids-names.js";
 import { isDicomCandidateName, scanDicomDir, type DicomScan } from "./dicom.js";
 import { compileGlobs, globToRegExp } from "./glob.js";
 import { normalizeSessionId, normalizeSubjectId } from "./ids.js";
-import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";
+import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings, unmatchedFilterWarnings } from "./inputs.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
@@ -90,7 +90,8 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
   if (!listing) return ctx;
 
   const subjectMatch = globToRegExp(opts.subjectPattern);
-  const keep = compileSubjectFilter(opts);
+  const matchedGlobs = new Set<string>();
+  const keep = compileSubjectFilter(opts, matchedGlobs);
   const subjects: { id: string; dir: string }[] = [];
   const candidates = listing.filter((d) => subjectMatch.test(d.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   await mapLimit(candidates, FS_CONCURRENCY, async (d) => {
@@ -111,6 +112,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
     if ((await entryKind(ctx, d, dir, where, [root])) !== "dir") return;
     subjects.push({ id: idr.id, dir });
   });
+  ctx.problems.push(...unmatchedFilterWarnings(opts, matchedGlobs, candidates.length, root));
   if (subjects.length === 0 && !ctx.problems.some((p) => p.severity === "error")) {
     const filtered = opts.include.length > 0 || opts.exclude.length > 0;
     ctx.problems.push(

@@ -4,7 +4,7 @@ import { errnoCode } from "../errors.js";
 import type { FileIdentity, TaskInput } from "../schemas/records.js";
 import { parseBidsEntities, niftiStem } from "./bids-names.js";
 import { describeSeries, seriesIdentity, type DicomScan } from "./dicom.js";
-import { compileGlobs } from "./glob.js";
+import { globToRegExp } from "./glob.js";
 import { checkNiftiHeader } from "./nifti-header.js";
 import { idLabel } from "./ids.js";
 import { problem, type Problem } from "./problems.js";
@@ -140,14 +140,47 @@ export function invalidDicomWarnings(scan: DicomScan, where: Where): Problem[] {
  * Include/exclude globs as one predicate on the subject id (`sub-001`), its bare label (`001`)
  * and the folder name (the only name an invalid id has).
  */
-export function compileSubjectFilter(filter: SubjectFilter): (id: string | null, folderName?: string) => boolean {
-  const inc = filter.include.length > 0 ? compileGlobs(filter.include) : null;
-  const exc = filter.exclude.length > 0 ? compileGlobs(filter.exclude) : null;
+export function compileSubjectFilter(filter: SubjectFilter, matched?: Set<string>): (id: string | null, folderName?: string) => boolean {
+  const each = (globs: readonly string[]): Array<[string, RegExp]> => globs.map((g) => [g, globToRegExp(g)]);
+  const inc = filter.include.length > 0 ? each(filter.include) : null;
+  const exc = filter.exclude.length > 0 ? each(filter.exclude) : null;
+  // Every glob is tried (not only up to the first hit), so that `matched` knows each one that matched a subject.
+  const hits = (globs: Array<[string, RegExp]>, names: string[]): boolean => {
+    let any = false;
+    for (const [g, re] of globs) {
+      if (!names.some((n) => re.test(n))) continue;
+      any = true;
+      matched?.add(g);
+    }
+    return any;
+  };
   return (id, folderName) => {
     const names = id === null ? [] : [id, idLabel(id)];
     if (folderName !== undefined && folderName !== id) names.push(folderName);
-    if (inc && !names.some(inc)) return false;
-    if (exc && names.some(exc)) return false;
-    return true;
+    const included = inc === null || hits(inc, names);
+    const excluded = exc !== null && hits(exc, names);
+    return included && !excluded;
   };
+}
+
+/**
+ * A warning for each --include/--exclude glob that matched no subject (a typo, or `a,b` given to
+ * an older cst-batch as one glob): the plan goes on, the user is told.
+ */
+export function unmatchedFilterWarnings(filter: SubjectFilter, matched: ReadonlySet<string>, found: number, where: string): Problem[] {
+  const out: Problem[] = [];
+  for (const [flag, globs] of [["--include", filter.include], ["--exclude", filter.exclude]] as const) {
+    for (const g of globs) {
+      if (matched.has(g)) continue;
+      out.push(
+        problem(
+          "warning",
+          "request",
+          `${flag} ${JSON.stringify(g)} matches no subject (of ${found} found in ${where})`,
+          `subjects are matched by id (sub-001 or 001); check the spelling, and give several as ${flag} a,b or by repeating ${flag}`,
+        ),
+      );
+    }
+  }
+  return out;
 }

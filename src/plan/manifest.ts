@@ -14,7 +14,7 @@ import {
 } from "../schemas/manifest.js";
 import { scanDicomDir, type DicomScan } from "./dicom.js";
 import { escapeForDisplay, normalizeSessionId, normalizeSubjectId } from "./ids.js";
-import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings } from "./inputs.js";
+import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings, unmatchedFilterWarnings } from "./inputs.js";
 import { parseJsonc } from "./jsonc.js";
 import { showValue } from "./options.js";
 import { assertManifestBytesFit, assertSubjectCountFits } from "./memory-budget.js";
@@ -170,7 +170,8 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
   const subjects = Array.isArray(rawObj.subjects) ? (rawObj.subjects as unknown[]) : [];
   assertSubjectCountFits(file, subjects.length);
   const baseDir = path.dirname(file);
-  const keep = compileSubjectFilter(filter);
+  const matchedGlobs = new Set<string>();
+  const keep = compileSubjectFilter(filter, matchedGlobs);
 
   const checked: { index: number; subject: ManifestSubject; id: string; session: string | null }[] = [];
   subjects.forEach((rawSubject, index) => {
@@ -200,6 +201,7 @@ export async function loadManifestSource(manifestPath: string, filter: SubjectFi
     }
     checked.push({ index, subject: s, id: id.id, session: ses ? (ses as { id: string }).id : null });
   });
+  result.problems.push(...unmatchedFilterWarnings(filter, matchedGlobs, subjects.length, file));
 
   const built = await mapLimit(checked, FS_CONCURRENCY, (c) => buildEntry(c.subject, c.index, c.id, c.session, baseDir));
   for (const b of built) {

@@ -220,7 +220,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
   const previous = await previousTasks(out);
   const hashes = loadHashCache(out);
-  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>() };
+  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
   const replan = reconcileReplan({
     tasks: same.tasks,
     resume: same.resume,
@@ -229,6 +229,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     version,
     rerunChanged: request.rerunChanged === true,
     sameContent: same.sameContent,
+    contentChanged: same.contentChanged,
   });
   const tasks = replan.tasks;
   const states = replan.states;

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { CsttoolOptions } from "../schemas/options.js";
 import type { PlanTask, TaskInput } from "../schemas/plan.js";
+import type { InputHash } from "../schemas/records.js";
 import { currentPlanFile, loadPlanTasks } from "./load-plan.js";
 import { showValue } from "./options.js";
 
@@ -18,6 +19,8 @@ export type ResumeState = "done" | "changed" | "new";
 export interface ResumeInfo {
   state: ResumeState;
   doneHash: string | null;
+  /** The content hashes run-one recorded in `_done.json` for the bytes csttool ran on (src/run/input-hashes.ts). */
+  inputHashes?: readonly InputHash[];
 }
 
 /** One reason line: the tasks it applies to (plan order), why, and what becomes of them. */
@@ -105,6 +108,8 @@ export function reconcileReplan(input: {
   rerunChanged: boolean;
   /** Done tasks whose inputs only got new mtimes, with the same bytes (src/plan/content-hash.ts). */
   sameContent?: ReadonlySet<string>;
+  /** Done tasks whose same-size inputs got new mtimes and other bytes (their hashes differ). */
+  contentChanged?: ReadonlySet<string>;
 }): Reconciled {
   const tasks: PlanTask[] = [];
   const states: ResumeState[] = [];
@@ -120,9 +125,10 @@ export function reconcileReplan(input: {
   input.tasks.forEach((task, i) => {
     const info = input.resume[i]!;
     const prev = input.previous?.get(task.key);
-    if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), same content", "same", task.key);
+    if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), content unchanged", "same", task.key);
     if (info.state === "changed") {
-      const reason = prev ? describeTaskChange(prev, task, versions) : "done with another configuration";
+      let reason = prev ? describeTaskChange(prev, task, versions) : "done with another configuration";
+      if (input.contentChanged?.has(task.key) === true) reason = reason.replace("input changed (modified time)", "input changed (content)");
       if (!input.rerunChanged && prev !== undefined && prev.config_hash === info.doneHash) {
         tasks.push({ ...prev, index: i });
         states.push("done");

@@ -17,8 +17,10 @@ export async function resumeStates(out: string, tasks: readonly PlanTask[]): Pro
   return mapLimit(tasks, FS_CONCURRENCY, async (task): Promise<ResumeInfo> => {
     if (!present.has(task.subject)) return none;
     const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
-    if (state.kind === "current") return { state: "done", doneHash: state.record.config_hash };
-    if (state.kind === "outdated") return { state: "changed", doneHash: state.record.config_hash };
+    const inputHashes = state.kind === "current" || state.kind === "outdated" ? state.record.input_hashes : undefined;
+    const hashes = inputHashes !== undefined ? { inputHashes } : {};
+    if (state.kind === "current") return { state: "done", doneHash: state.record.config_hash, ...hashes };
+    if (state.kind === "outdated") return { state: "changed", doneHash: state.record.config_hash, ...hashes };
     return none;
   });
 }

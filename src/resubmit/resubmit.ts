@@ -23,6 +23,7 @@ import { runLocal, type LocalProgress, type LocalRunResult } from "../local/run-
 import { collect } from "../collect/index.js";
 import { recordEvent } from "../events/events.js";
 import { shellQuote } from "../shell/shell-quote.js";
+import { localJobsFor, recordedMemPerSubjectMiB } from "./local-jobs.js";
 
 /**
  * `resubmit`: rerun a compact list of tasks as new array(s) with contiguous indices (0..n-1, so
@@ -58,13 +59,19 @@ export interface ResubmitRequest {
   commandTimeoutMs?: number;
   /** Where to rerun: default the last scheduler submission's scheduler, or `local` when none is recorded. */
   scheduler?: SchedulerName | "local" | null;
-  /** Local workers (default: CPU count). */
+  /**
+   * Local workers. Default: min(CPU count, available memory ÷ the memory per subject), like a
+   * local submit; an OUT_OF_MEMORY group with `memFactor` counts F times the memory per subject
+   * (with `jobs` given: jobs ÷ F), so fewer of them run at once (src/resubmit/local-jobs.ts).
+   */
   jobs?: number;
-  /** Local: aborting stops the run (running subjects recorded as CANCELLED). */
+  /** Local: memory one csttool needs (MiB); default the study's recorded `--mem-per-subject`, else 2 GiB. */
+  memPerSubjectMiB?: number;
+  /** Local: aborting stops the run (running and not-started subjects recorded as CANCELLED). */
   signal?: AbortSignal;
   onLocalProgress?: (p: LocalProgress) => void;
-  /** Local: called once before the first task starts (tasks to run, of the plan's total). */
-  onLocalStart?: (indices: number[], total: number) => void;
+  /** Local: called once before the first task starts (tasks to run, of the plan's total; the first group's workers). */
+  onLocalStart?: (indices: number[], total: number, jobs: number) => void;
 }
 
 export interface ResubmitGroup {
@@ -76,6 +83,8 @@ export interface ResubmitGroup {
   result: SubmitResult | null;
   /** A local rerun's outcome. */
   local: LocalRunResult | null;
+  /** The memory factor this group's reruns get (OUT_OF_MEMORY with --mem-factor), else null. */
+  memFactor: number | null;
 }
 
 export interface ResubmitResult {
@@ -174,7 +183,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
         if (baseline.array.timeSeconds !== null) settings.array.timeSeconds = scaleTime(baseline.array.timeSeconds, factor);
         if (explicit !== null) explicit = Math.round(explicit * factor * 100) / 100;
       }
-      g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null, local: null };
+      g = { label, indices: [], settings, explicitTimeoutMinutes: explicit, result: null, local: null, memFactor: flag === "--mem-factor" ? factor : null };
       byLabel.set(label, g);
       groups.push(g);
     }
@@ -193,8 +202,11 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   }
   if (groups.length > 1) notes.push(`${groups.length} arrays (one per resource request), each with its own collect job; the last collect to finish writes the final summary`);
   if (mode === "local") {
+    const memPerSubjectMiB = req.memPerSubjectMiB ?? recordedMemPerSubjectMiB(out);
+    const jobsOf = new Map(groups.map((g) => [g, localJobsFor(g.memFactor, req.jobs ?? null, memPerSubjectMiB)]));
+    for (const g of groups) notes.push(`${g.label === "base" ? "" : `${g.label}: `}${jobsOf.get(g)!.note}`);
     if (!req.dryRun && groups.length > 0) {
-      req.onLocalStart?.(selection.rerun, plan.tasks.length);
+      req.onLocalStart?.(selection.rerun, plan.tasks.length, jobsOf.get(groups[0]!)!.jobs);
       recordEvent(out, { event: "submitted", scheduler: "local", plan_id: plan.plan_id, tasks: selection.rerun.length, job_ids: [], jobs: req.jobs ?? 0 });
       for (const g of groups) {
         if (req.signal?.aborted) break;
@@ -202,7 +214,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
           planFile: planPath,
           plan,
           indices: g.indices,
-          ...(req.jobs ? { jobs: req.jobs } : {}),
+          jobs: jobsOf.get(g)!.jobs,
           adoptExisting: req.adoptExisting === true,
           ...(g.explicitTimeoutMinutes !== null ? { timeoutMinutes: g.explicitTimeoutMinutes } : {}),
           ...(req.signal ? { signal: req.signal } : {}),

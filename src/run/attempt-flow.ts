@@ -10,9 +10,10 @@ import { assertNoLinks, assertRealDirs, mkdirConfined } from "../util/confined-f
 import { CST_BATCH_VERSION } from "../version.js";
 import { archiveWorkDir, buildAttemptRecord, failedAttemptDir, fsTimestamp, hostName, taskIdentity, writeAttemptStartSync, type RunIdentity } from "./attempt.js";
 import { checkInputs, linkDicomSeries } from "./inputs.js";
+import { changedSinceOpened, closeInputs, hashInputs } from "./input-hashes.js";
 import { type HeldLock } from "../lock/lock.js";
 import { describeOomEvidence, readOomKillCount } from "./oom.js";
-import { supervise, type SuperviseResult } from "./supervise.js";
+import { abortCategory, supervise, type SuperviseResult } from "./supervise.js";
 // The tiny O_APPEND appender, not pino: keeps run-one's start-up light (see src/events/events.ts).
 import { recordEvent } from "../events/events.js";
 import { failureLines, noteSubjectLog, readLogTail } from "../events/subject-log.js";
@@ -148,6 +149,13 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
   }
 
+  if (opts.signal?.aborted) {
+    // A local run stopped (cst-batch cancel, Ctrl-C) before this subject's turn: recorded as such, csttool never started.
+    const message = "not started: the run was stopped before this subject's turn (cst-batch cancel or a stop signal)";
+    await writeLogOnly(out, paths.log, `# cst-batch ${CST_BATCH_VERSION} run-one: task ${task.index} (${task.key}) ${startedAt.toISOString()}\n# ${message}\n`);
+    return fail(abortCategory(opts.signal), message, { logTail: [message] });
+  }
+
   const baseEnv = opts.env ?? process.env;
   const cpus = taskCpus(baseEnv, opts.cpus ?? null, opts.cpusSource ?? "option");
   const threads = withThreadLimits(baseEnv, cpus);
@@ -158,7 +166,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     `# ${describeThreadEnv(cpus, threads)}`,
   ].join("\n");
 
-  const check = await checkInputs(task).catch((e: unknown) => ({
+  const check = await checkInputs(task, { keepOpen: true }).catch((e: unknown) => ({
     ok: false as const,
     category: "SYSTEM" as FailureCategory,
     message: `cannot check the inputs: ${(e as Error).message}`,
@@ -167,61 +175,71 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${check.message}\n`);
     return fail(check.category, check.message, { logTail: [check.message] });
   }
-  if (check.dicomFiles && linkDir !== null) {
-    try {
-      await linkDicomSeries(out, linkDir, check.dicomFiles);
-    } catch (e) {
-      const message = `cannot link the DICOM series into ${linkDir}: ${(e as Error).message}`;
-      await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${message}\n`);
-      return fail("SYSTEM", message, { logTail: [message] });
-    }
-  }
-
-  emit({ type: "started", task: ref, argv });
-  recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
-  const oomBefore = readOomKillCount();
-  const result = await supervise({
-    argv,
-    env: threads.env,
-    token,
-    logFile: paths.log,
-    logRoot: out,
-    logHeader,
-    timeoutMs: timeoutMinutes * 60_000,
-    graceMs: graceSeconds * 1000,
-    abortGraceMs: signalGrace * 1000,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    extraFds: [lock.fd],
-    onSpawn: (pgid) => {
-      void lock.updateOwner({ child_pgid: pgid }).catch(() => {});
-    },
-    onStop: (reason, category) => {
-      // Record why we stop before waiting for csttool: a scheduler's SIGKILL may follow soon.
-      start.pending_category = category;
-      try {
-        writeAttemptStartSync(paths.work, start);
-      } catch {
-        // best effort; the recovery then records KILLED
-      }
-      emit({ type: "stopping", task: ref, reason, category });
-    },
-  });
-  maxRssKb = result.maxRssKb;
-  maxRssSource = result.maxRssSource;
-  // supervise returns once every process of the run is gone, so local mode's next csttool
-  // (started from here) never runs beside this one's leftovers.
+  const opened = check.opened;
   try {
-    await opts.onCsttoolExit?.();
-  } catch {
-    // an observer must not break the run
-  }
+    if (check.dicomFiles && linkDir !== null) {
+      try {
+        await linkDicomSeries(out, linkDir, check.dicomFiles);
+      } catch (e) {
+        const message = `cannot link the DICOM series into ${linkDir}: ${(e as Error).message}`;
+        await writeLogOnly(out, paths.log, `${logHeader}\n# not started: ${message}\n`);
+        return fail("SYSTEM", message, { logTail: [message] });
+      }
+    }
+    // The inputs' bytes are hashed from the descriptors the check opened while csttool runs (src/run/input-hashes.ts).
+    const hashing = hashInputs(opened);
 
-  // A plain stop signal (CANCELLED) gives way to what the scheduler says (requeue, walltime), src/run/stop-context.ts.
-  const failure = await withStopVerdict(classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study), opts.signal);
-  // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
-  if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
-  if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
-  return promote(ctx, { csttoolOut, identity, result, fail, start });
+    emit({ type: "started", task: ref, argv });
+    recordEvent(out, { event: "started", key: task.key, index: task.index, plan_id: header.plan_id, job_id: jobId, argv });
+    const oomBefore = readOomKillCount();
+    const result = await supervise({
+      argv,
+      env: threads.env,
+      token,
+      logFile: paths.log,
+      logRoot: out,
+      logHeader,
+      timeoutMs: timeoutMinutes * 60_000,
+      graceMs: graceSeconds * 1000,
+      abortGraceMs: signalGrace * 1000,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      extraFds: [lock.fd],
+      onSpawn: (pgid) => {
+        void lock.updateOwner({ child_pgid: pgid }).catch(() => {});
+      },
+      onStop: (reason, category) => {
+        // Record why we stop before waiting for csttool: a scheduler's SIGKILL may follow soon.
+        start.pending_category = category;
+        try {
+          writeAttemptStartSync(paths.work, start);
+        } catch {
+          // best effort; the recovery then records KILLED
+        }
+        emit({ type: "stopping", task: ref, reason, category });
+      },
+    });
+    maxRssKb = result.maxRssKb;
+    maxRssSource = result.maxRssSource;
+    // supervise returns once every process of the run is gone, so local mode's next csttool
+    // (started from here) never runs beside this one's leftovers.
+    try {
+      await opts.onCsttoolExit?.();
+    } catch {
+      // an observer must not break the run
+    }
+
+    // A plain stop signal (CANCELLED) gives way to what the scheduler says (requeue, walltime), src/run/stop-context.ts.
+    const failure = await withStopVerdict(classify(await stoppedWithUs(result, opts.signal), argv[0] ?? "csttool", timeoutMinutes, signalNameOf(opts.signal), study), opts.signal);
+    // A SIGKILL we did not send: say whether the cgroup's OOM counter confirms the out-of-memory killer.
+    if (failure?.category === "OUT_OF_MEMORY" && result.signal === "SIGKILL") failure.message += ` (${describeOomEvidence(oomBefore, readOomKillCount())})`;
+    const hashes = check.seriesHash ? [check.seriesHash] : await hashing;
+    if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
+    const changedDuringRun = changedSinceOpened(opened);
+    const inputs = changedDuringRun.length > 0 ? { changedDuringRun } : { hashes };
+    return await promote(ctx, { csttoolOut, identity, result, fail, start, inputs });
+  } finally {
+    closeInputs(opened);
+  }
 }
 
 async function writeLogOnly(root: string, file: string, text: string): Promise<void> {

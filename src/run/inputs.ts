@@ -1,13 +1,19 @@
-import fs from "node:fs";
+import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
+import { closeInputs, type OpenedInput } from "./input-hashes.js";
 import { assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { errnoCode } from "../errors.js";
-import type { FailureCategory, PlanTask } from "../schemas/records.js";
+import type { FailureCategory, InputHash, PlanTask } from "../schemas/records.js";
+import { seriesDigest, sha256OfFdSync } from "../plan/dicom-digest.js";
 
 /** Re-check a task's inputs against the identity recorded in the plan, just before csttool runs. */
 
-/** `dicomFiles`: the chosen series' files, to link into `_work/` (DICOM with a series_uid). */
-export type InputCheck = { ok: true; dicomFiles: string[] | null } | { ok: false; category: FailureCategory; message: string };
+/**
+ * `dicomFiles`: the chosen series' files, to link into `_work/` (DICOM with a series_uid).
+ * `opened`: with `keepOpen`, the NIfTI inputs as opened for the check (run-one hashes their bytes
+ * from these descriptors, src/run/input-hashes.ts; the caller closes them).
+ */
+export type InputCheck = { ok: true; dicomFiles: string[] | null; opened: OpenedInput[]; seriesHash?: InputHash } | { ok: false; category: FailureCategory; message: string };
 
 function statOrNull(file: string): fs.Stats | null | { error: string } {
   try {
@@ -22,15 +28,53 @@ const changed = (a: number, b: number): boolean => Math.abs(a - b) >= 1;
 
 const REPLAN = "input changed since plan; re-run plan";
 
-export async function checkInputs(task: PlanTask): Promise<InputCheck> {
+/**
+ * The file opened read-only and its descriptor stat'ed (one path lookup, like a stat): the
+ * identity is taken from the descriptor the bytes are later hashed from.
+ */
+function openOrNull(file: string, opened: OpenedInput[]): fs.Stats | null | { error: string } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    opened.push({ path: file, fd, size: st.size, mtime_ms: st.mtimeMs, ino: st.ino });
+    return st;
+  } catch (e) {
+    fs.closeSync(fd);
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+}
+
+/**
+ * Whether the task's inputs are still those planned. With `keepOpen` (run-one), the NIfTI inputs
+ * are opened instead of stat'ed and stay open in `opened` (closed here when the check fails).
+ */
+export async function checkInputs(task: PlanTask, opts: { keepOpen?: boolean } = {}): Promise<InputCheck> {
+  const opened: OpenedInput[] = [];
+  const r = await checkInputsWith(task, opts.keepOpen === true ? (f) => openOrNull(f, opened) : statOrNull, opts.keepOpen === true);
+  if (r.ok) return { ...r, opened };
+  closeInputs(opened);
+  return r;
+}
+
+async function checkInputsWith(
+  task: PlanTask,
+  probe: (f: string) => ReturnType<typeof statOrNull>,
+  hashSeries: boolean,
+): Promise<{ ok: true; dicomFiles: string[] | null; seriesHash?: InputHash } | Extract<InputCheck, { ok: false }>> {
   const input = task.input;
   if (input.kind === "nifti") {
     const required = [input.nifti, input.bval, input.bvec];
     const missing: string[] = [];
-    // Each input is stat'ed once: the identity checks below reuse these.
+    // Each input is looked at once: the identity checks below reuse these.
     const stats = new Map<string, ReturnType<typeof statOrNull>>();
     const statOnce = (f: string): ReturnType<typeof statOrNull> => {
-      if (!stats.has(f)) stats.set(f, statOrNull(f));
+      if (!stats.has(f)) stats.set(f, probe(f));
       return stats.get(f) ?? null;
     };
     for (const f of required) {
@@ -68,8 +112,11 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
   }
   let total = 0;
   let newest = 0;
+  // run-one opens each file instead of stat'ing it (the same one lookup) and hashes its bytes
+  // before csttool starts: the series' content hash goes into _done.json (src/plan/dicom-digest.ts).
+  const hashed: Array<{ path: string; size: number; sha256: string }> = [];
   for (const f of files) {
-    const s = statOrNull(f);
+    const s = hashSeries ? openHashed(f, hashed) : statOrNull(f);
     if (s === null || "error" in s) return { ok: false, category: "INPUT_MISSING", message: `DICOM file vanished: ${f}` };
     total += s.size;
     newest = Math.max(newest, s.mtimeMs);
@@ -82,7 +129,32 @@ export async function checkInputs(task: PlanTask): Promise<InputCheck> {
       message: `${REPLAN}: series ${seriesUid} in ${input.dicom_dir} had ${id.file_count} files / ${id.total_size} bytes, now ${files.length} files / ${total} bytes`,
     };
   }
-  return { ok: true, dicomFiles: input.series_uid ? files : null };
+  const seriesHash = hashSeries && hashed.length === files.length ? { path: input.dicom_dir, size: total, mtime_ms: newest, ino: 0, sha256: seriesDigest(input.dicom_dir, hashed) } : null;
+  return { ok: true, dicomFiles: input.series_uid ? files : null, ...(seriesHash ? { seriesHash } : {}) };
+}
+
+/** A DICOM file opened, stat'ed from its descriptor and hashed (into `hashed`; not when its bytes cannot be read). */
+function openHashed(file: string, hashed: Array<{ path: string; size: number; sha256: string }>): fs.Stats | null | { error: string } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
+    return { error: `${file}: ${(e as Error).message}` };
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    try {
+      hashed.push({ path: file, size: st.size, sha256: sha256OfFdSync(fd) });
+    } catch {
+      // unreadable bytes: no series hash (csttool says what it finds)
+    }
+    return st;
+  } catch (e) {
+    return { error: `${file}: ${(e as Error).message}` };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */

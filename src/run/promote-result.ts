@@ -1,5 +1,5 @@
 import path from "node:path";
-import { SCHEMA_VERSION, type AttemptStart, type DoneRecord, type FailureCategory } from "../schemas/records.js";
+import { SCHEMA_VERSION, type AttemptStart, type DoneRecord, type FailureCategory, type InputHash } from "../schemas/records.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { findConflicts, ownedFiles, type StagedEntry } from "./ownership.js";
 import { buildAttemptRecord, fsTimestamp, type RunIdentity } from "./attempt.js";
@@ -20,6 +20,8 @@ export async function promote(
     result: SuperviseResult;
     fail: (category: FailureCategory, message: string, r?: Partial<SuperviseResult>, nextStep?: string | null) => Promise<RunOneOutcome>;
     start: AttemptStart;
+    /** The inputs' content hashes (null: not read; none for DICOM), or the inputs that changed while csttool ran. */
+    inputs?: { hashes: InputHash[] | null } | { changedDuringRun: string[] };
   },
 ): Promise<RunOneOutcome> {
   const { task, paths, ref, out } = ctx;
@@ -50,6 +52,7 @@ export async function promote(
     exit_code: 0,
     files,
     metrics_file: metricsFile,
+    ...inputFields(p.inputs),
   };
   let replaces: string[];
   const seen = { done: true };
@@ -89,8 +92,17 @@ export async function promote(
     return { kind: "failed", task: ref, category: "SYSTEM", record, attemptDir: null };
   }
   rmQuietly(paths.errorLog);
-  noteSubjectLog(paths.out, paths.log, [`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
+  const changed = done.inputs_changed_during_run ?? [];
+  noteSubjectLog(paths.out, paths.log, [
+    ...(changed.length > 0 ? [`warning: input(s) changed while csttool ran (size or modified time): ${changed.join(", ")}; their content hash is not recorded, so a later plan reports them changed`] : []),`promoted ${files.length} file(s) into ${paths.dir}; _done.json written`, `outcome: success in ${done.duration_seconds.toFixed(1)} s`]);
   return { kind: "success", task: ref, record: done };
+}
+
+/** The done record's input fields: hashes of the bytes csttool ran on, or the inputs that changed during the run. */
+function inputFields(inputs: { hashes: InputHash[] | null } | { changedDuringRun: string[] } | undefined): Pick<DoneRecord, "input_hashes" | "inputs_changed_during_run"> {
+  if (inputs === undefined) return {};
+  if ("changedDuringRun" in inputs) return { inputs_changed_during_run: inputs.changedDuringRun };
+  return inputs.hashes !== null && inputs.hashes.length > 0 ? { input_hashes: inputs.hashes } : {};
 }
 
 /** What to do about foreign files in the way of a result. */

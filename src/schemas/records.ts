@@ -59,6 +59,10 @@ export const PromotedListSchema = z.object({
 });
 export type PromotedList = z.infer<typeof PromotedListSchema>;
 
+/** sha-256 of an input file's bytes as csttool ran on them, with the identity it had (src/run/input-hashes.ts). */
+export const InputHashSchema = z.object({ path: z.string(), size: z.number(), mtime_ms: z.number(), ino: z.number(), sha256: z.string() });
+export type InputHash = z.infer<typeof InputHashSchema>;
+
 export const DoneRecordSchema = z.object({
   schema_version: schemaVersion,
   kind: z.literal("cst-batch-done"),
@@ -67,6 +71,10 @@ export const DoneRecordSchema = z.object({
   files: z.array(PromotedFileSchema),
   /** Relative to the subject folder. */
   metrics_file: z.nullable(z.string()),
+  /** The NIfTI inputs' content hashes (absent: DICOM input, older record, or an input changed during the run). */
+  input_hashes: z.optional(z.array(InputHashSchema)),
+  /** Inputs whose size or mtime changed while csttool ran (their hashes are then not recorded). */
+  inputs_changed_during_run: z.optional(z.array(z.string())),
 });
 export type DoneRecord = z.infer<typeof DoneRecordSchema>;
 

@@ -12,6 +12,7 @@ import {
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { readStateFileSync, requireState } from "../util/read-json.js";
+import { settingsFromPlan } from "./settings-from-plan.js";
 
 /**
  * The study's settings, given once: the first plan/submit into an --out records the flags it was
@@ -148,13 +149,16 @@ export interface ResolvedSettings {
   recorded: boolean;
   /** The command, recorded in the file's history with the changes. */
   command: string;
+  /** No settings file, but a current plan: its source and values were used (a study planned before settings were recorded). */
+  fromPlan: boolean;
 }
 
 /** Lay the given settings over the recorded ones of `out` (reads only). */
 export function resolveStudySettings(out: string, given: StudySettingsValues, command: string): ResolvedSettings {
   const file = readStudySettings(out);
-  const merged = mergeSettings(file?.settings ?? {}, given);
-  return { path: settingsPath(out), settings: merged.settings, changes: file === null ? [] : merged.changes, recorded: file !== null, command };
+  const fromPlan = file === null ? settingsFromPlan(out) : null;
+  const merged = mergeSettings(file?.settings ?? fromPlan ?? {}, given);
+  return { path: settingsPath(out), settings: merged.settings, changes: file === null ? [] : merged.changes, recorded: file !== null, command, fromPlan: fromPlan !== null };
 }
 
 /** Write the settings atomically (after a plan was written: never on a dry run or a failed preflight). */

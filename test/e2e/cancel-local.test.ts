@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { makeDemoBids, runCli, startCli, STANDIN, tempDir } from "../helpers/cli.js";
+import { makeDemoBids, runCli, standinCalls, startCli, STANDIN, tempDir } from "../helpers/cli.js";
 
 /** `cst-batch cancel` on a local run, through the built CLI. */
 describe("cst-batch cancel (local run)", () => {
@@ -41,6 +41,44 @@ describe("cst-batch cancel (local run)", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ kind: "nothing-to-cancel", targets: [], commands: [] });
     expect(JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout).totals).toEqual(s.totals);
+  }, 90_000);
+
+  it("records the subjects a cancelled local run had not started as CANCELLED, and resubmit --category CANCELLED --scheduler local reruns them", async () => {
+    const dir = tempDir("cst-cancel-local-left-");
+    const bids = makeDemoBids(path.join(dir, "bids"));
+    const config = path.join(dir, "behaviours.json");
+    writeFileSync(config, JSON.stringify({ "sub-01_ses-01": "hang" }));
+    const out = path.join(dir, "out");
+    const argvLog = path.join(dir, "argv.jsonl");
+    const env = { CSTTOOL_STANDIN_CONFIG: config, CSTTOOL_STANDIN_ARGV_LOG: argvLog, XDG_CONFIG_HOME: path.join(dir, "xdg") };
+    // one worker: sub-01_ses-01 hangs, the three others wait their turn
+    const run = startCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--jobs", "1", "--canary", "0"], { env });
+    let running: string[] = [];
+    for (let i = 0; i < 150 && running.join() !== "sub-01_ses-01"; i++) {
+      await delay(200);
+      const r = runCli(["status", "--out", out, "--json"], { env });
+      if (r.code === 0) running = JSON.parse(r.stdout).tasks.filter((t: { state: string }) => t.state === "running").map((t: { key: string }) => t.key);
+    }
+    expect(running).toEqual(["sub-01_ses-01"]);
+
+    const c = runCli(["cancel", "--out", out], { env });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toContain("not started yet, recorded CANCELLED: 3 task(s)");
+    expect(c.stderr).toContain(`rerun them later: cst-batch resubmit --out ${out} --category CANCELLED --scheduler local`);
+    await run.done;
+    expect(standinCalls(argvLog)).toHaveLength(1); // csttool never started for the three
+
+    const s = JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout);
+    expect(s.totals).toMatchObject({ failed: 4, "never-submitted": 0, running: 0 });
+    expect(s.by_category).toEqual({ CANCELLED: 4 });
+    const again = runCli(["cancel", "--out", out, "--json"], { env });
+    expect(JSON.parse(again.stdout)).toMatchObject({ kind: "nothing-to-cancel", not_started_cancelled: [] });
+
+    writeFileSync(config, "{}");
+    const re = runCli(["resubmit", "--out", out, "--category", "CANCELLED", "--scheduler", "local"], { env });
+    expect(re.code, re.stderr).toBe(0);
+    expect(JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout).totals).toMatchObject({ done: 4, failed: 0 });
+    expect(standinCalls(argvLog)).toHaveLength(5);
   }, 90_000);
 
   it("--subjects naming a subject not in the plan is a usage error (exit 2)", () => {

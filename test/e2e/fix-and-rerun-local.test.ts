@@ -47,3 +47,36 @@ describe("fix and rerun, locally", () => {
     expect(again.kind).toBe("nothing-to-do");
   }, 120_000);
 });
+
+describe("resubmit --mem-factor on a laptop", () => {
+  function oomStudy(memPerSubject: string | null) {
+    const dir = tempDir("cst-mem-factor-");
+    const bids = makeDemoBids(path.join(dir, "bids"));
+    const config = path.join(dir, "behaviours.json");
+    writeFileSync(config, JSON.stringify({ "sub-02": "oom", "sub-03": "oom" }));
+    const out = path.join(dir, "out");
+    const env = { CSTTOOL_STANDIN_CONFIG: config, XDG_CONFIG_HOME: path.join(dir, "xdg") };
+    const extra = memPerSubject === null ? [] : ["--mem-per-subject", memPerSubject];
+    const first = runCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--jobs", "2", "--canary", "0", ...extra], { env });
+    expect(first.code, first.stderr).toBe(4);
+    expect(JSON.parse(runCli(["status", "--out", out, "--json"], { env }).stdout).by_category).toEqual({ OUT_OF_MEMORY: 2 });
+    writeFileSync(config, "{}");
+    return { out, env };
+  }
+
+  it("gives each OUT_OF_MEMORY rerun F times the memory by running fewer at once (--jobs ÷ F), and says so", () => {
+    const s = oomStudy(null);
+    const r = runCli(["resubmit", "--out", s.out, "--category", "OUT_OF_MEMORY", "--mem-factor", "2", "--jobs", "2", "--no-profile", "--json"], { env: s.env });
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.notes).toContain("OUT_OF_MEMORY: memory x2: 1 at once = --jobs 2 ÷ memory factor 2 (each subject gets 2x the memory)");
+    expect(JSON.parse(runCli(["status", "--out", s.out, "--json"], { env: s.env }).stdout).totals).toMatchObject({ done: 4, failed: 0 });
+  });
+
+  it("without --jobs, counts F x the study's recorded --mem-per-subject against the available memory", () => {
+    const s = oomStudy("3G");
+    const r = runCli(["resubmit", "--out", s.out, "--category", "OUT_OF_MEMORY", "--mem-factor", "2", "--no-profile"], { env: s.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/OUT_OF_MEMORY: memory x2: \d+ at once = min\(\d+ CPU\(s\), [\d.]+ GiB available ÷ 6\.0 GiB per subject: --mem-per-subject 3\.0 GiB x memory factor 2\)/);
+  });
+});

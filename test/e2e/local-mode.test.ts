@@ -94,7 +94,7 @@ describe("local mode through the built CLI", () => {
     expect(a2[a2.indexOf("--seed-density") + 1]).toBe("2");
   });
 
-  it("Ctrl-C stops cleanly: running subjects recorded as CANCELLED, summary written, no survivors", async () => {
+  it("Ctrl-C stops cleanly: running subjects and those not started yet recorded as CANCELLED, summary written, no survivors", async () => {
     const s = setup();
     const run = startCli(
       ["submit", "--scheduler", "local", "--bids-dir", s.bids, "--out", s.out, "--csttool", STANDIN, "--jobs", "2", "--grace-seconds", "1"],
@@ -107,8 +107,10 @@ describe("local mode through the built CLI", () => {
     const res = await run.done;
     expect(res.code).toBe(EXIT.INTERRUPTED);
     const summary = readJson(path.join(s.out, "batch_summary.json"));
-    expect(summary.counts.failed).toBe(2);
-    expect(summary.by_category.CANCELLED).toBe(2);
+    // two were running, two not started (csttool never ran for them)
+    expect(summary.counts.failed).toBe(4);
+    expect(summary.by_category.CANCELLED).toBe(4);
+    expect(standinCalls(s.argvLog)).toHaveLength(2);
     for (const c of standinCalls(s.argvLog)) expect(() => process.kill(c.pid, 0)).toThrow();
   });
 

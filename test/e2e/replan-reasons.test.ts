@@ -84,8 +84,8 @@ describe("input identity is content, not timestamps", () => {
     expect(look.code, look.stderr).toBe(EXIT.OK);
     const preview = JSON.parse(look.stdout).preview;
     expect(preview.changes).toEqual([
-      { kind: "done", reason: "input changed (modified time)", verdict: "rerun", keys: ["sub-01_ses-01"] },
-      { kind: "done", reason: "input touched (modified time), same content", verdict: "same", keys: ["sub-02"] },
+      { kind: "done", reason: "input changed (content)", verdict: "rerun", keys: ["sub-01_ses-01"] },
+      { kind: "done", reason: "input touched (modified time), content unchanged", verdict: "same", keys: ["sub-02"] },
     ]);
     expect(preview.resume).toMatchObject({ done: 3, changed: 1, to_run: 1 });
 

@@ -3,6 +3,7 @@ import { EXIT } from "../../errors.js";
 import type { CancelResult } from "../../cancel/cancel.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { color, out } from "../output.js";
+import { shellQuote } from "../../shell/shell-quote.js";
 import type { SetExit } from "./set-exit.js";
 
 interface CancelFlags {
@@ -17,8 +18,8 @@ What is cancelled: every task of the study that status shows as running or queue
 --subjects). Tasks on a scheduler: their array elements, with one scancel (Slurm), qdel
 (PBS Pro, Torque) or bkill (LSF, elements as job[index]) of the recorded job ids; a running subject receives the scheduler's SIGTERM and
 records CANCELLED, a queued one is recorded CANCELLED from the scheduler's verdict. A local run
-(submit --scheduler local, this host): its process gets SIGTERM, records its running subjects as
-CANCELLED, starts nothing more and collects. Done and failed subjects are left alone.
+(submit --scheduler local, this host): its process gets SIGTERM, records its running subjects and
+those it had not started as CANCELLED, starts nothing more and collects. Done and failed subjects are left alone.
 
 cancel waits (default 60 s, --wait) for the tasks to end and their records, then shows what they
 came to. Running it again finds nothing to cancel and changes nothing. Rerun later with
@@ -71,6 +72,7 @@ function resultJson(r: CancelResult): unknown {
     commands: r.commands,
     signalled_pids: r.signalled,
     still_in_flight: r.stillInFlight,
+    not_started_cancelled: r.notStarted,
     totals: r.after.totals,
   };
 }
@@ -87,6 +89,8 @@ function printHuman(r: CancelResult): void {
     const after = byKey.get(t.key);
     out.info(`  ${t.key}: ${t.state} (${t.id}) -> ${after ? `${after.state}${after.category ? ` ${after.category}` : ""}` : "?"}`);
   }
-  out.info(`${color("1", "cancelled")} ${r.targets.length} task(s)`);
+  if (r.notStarted.length > 0) out.info(`  not started yet, recorded CANCELLED: ${r.notStarted.length} task(s) (${r.notStarted.slice(0, 5).join(", ")}${r.notStarted.length > 5 ? ", ..." : ""})`);
+  out.info(`${color("1", "cancelled")} ${r.targets.length + r.notStarted.length} task(s)`);
+  out.info(`rerun them later: cst-batch resubmit --out ${shellQuote(r.after.out)} --category CANCELLED${r.signalled.length > 0 ? " --scheduler local" : ""}`);
   if (r.stillInFlight.length > 0) out.warn(`still queued or running after the wait: ${r.stillInFlight.join(", ")} (see \`cst-batch status --out ${r.after.out}\`)`);
 }

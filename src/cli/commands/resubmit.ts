@@ -16,6 +16,7 @@ interface ResubmitFlags {
   mem?: string;
   timeoutMinutes?: string;
   memFactor?: string;
+  memPerSubject?: string;
   timeFactor?: string;
   profile?: string | false;
   dryRun?: boolean;
@@ -71,18 +72,19 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     .option("--time <duration>", "walltime per array task (default: the last submission's)")
     .option("--mem <size>", "memory per array task (default: the last submission's)")
     .option("--timeout-minutes <m>", "per-subject csttool timeout (default: the last submission's if it was explicit, else derived from --time)")
-    .option("--mem-factor <f>", "multiply the memory of OUT_OF_MEMORY reruns by F (e.g. 1.5)")
+    .option("--mem-factor <f>", "multiply the memory of OUT_OF_MEMORY reruns by F (e.g. 1.5); locally: F x --mem-per-subject each, so fewer run at once")
     .option("--time-factor <f>", "multiply the walltime of TIMEOUT reruns by F (e.g. 2)")
     .option("--profile <file>", "cluster profile (its \"retry\" limits are honoured)")
     .option("--no-profile", "do not read the default profile")
     .addOption(choiceOption("--scheduler <name>", "where to rerun: local, slurm, pbs, torque, sge or lsf (default: the last submission's scheduler; local when none)", RERUN_SCHEDULERS))
-    .option("--jobs <n>", "local rerun: concurrent subjects (default: CPU count)")
+    .option("--jobs <n>", "local rerun: concurrent subjects (default: min(CPU count, available memory ÷ --mem-per-subject))")
+    .option("--mem-per-subject <size>", "local rerun: memory one csttool needs (default: the study's recorded value, else 2G)")
     .option("--dry-run", "show what would be rerun and the scripts; submit nothing, record nothing")
     .option("--adopt-existing", "let results replace files in subject folders that cst-batch did not create (default: such a subject stops and names them)")
     .option("--json", "print the result as JSON on stdout")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: ResubmitFlags) => {
-      const [{ resubmit }, { parseCategoryList }] = await Promise.all([import("../../resubmit/resubmit.js"), import("../../failures/categories.js")]);
+      const [{ resubmit }, { parseCategoryList }, { parseMemory }] = await Promise.all([import("../../resubmit/resubmit.js"), import("../../failures/categories.js"), import("../../schedulers/memory.js")]);
       const number = (flag: string, v: string | undefined): number | null => {
         if (v === undefined) return null;
         const n = Number(v);
@@ -95,16 +97,17 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
         throw new CstError("USAGE", `--scheduler must be one of ${schedulers.join(", ")}, found ${JSON.stringify(flags.scheduler)}`, { hint: "e.g. --scheduler local" });
       }
       const jobs = number("--jobs", flags.jobs);
-      const [{ localConsole }, { defaultJobs }] = await Promise.all([import("../local-submit.js"), import("../../local/run-local.js")]);
+      const { localConsole } = await import("../local-submit.js");
       const local = localConsole(Boolean(flags.json));
       let result: ResubmitResult;
       try {
       result = await resubmit({
         ...(flags.scheduler ? { scheduler: flags.scheduler as (typeof schedulers)[number] } : {}),
         ...(jobs !== null ? { jobs: Math.floor(jobs) } : {}),
+        ...(flags.memPerSubject !== undefined ? { memPerSubjectMiB: parseMemory(flags.memPerSubject, "--mem-per-subject") } : {}),
         signal: local.signal,
         onLocalProgress: (progress) => local.onEvent({ type: "progress", progress }),
-        onLocalStart: (indices, total) => local.onEvent({ type: "pool-started", indices, jobs: jobs !== null ? Math.floor(jobs) : defaultJobs(), total }),
+        onLocalStart: (indices, total, poolJobs) => local.onEvent({ type: "pool-started", indices, jobs: poolJobs, total }),
         out: flags.out,
         failedOnly: Boolean(flags.failed),
         categories: flags.category !== undefined ? parseCategoryList(flags.category) : null,
@@ -169,6 +172,7 @@ function printHuman(r: ResubmitResult, dryRun: boolean): void {
       out.info("nothing to rerun: no task matches (see `cst-batch status`)");
       return;
     }
+    for (const n of r.notes) out.info(n);
     for (const g of r.groups) {
       const keys = g.indices.map((i) => r.status.rows.find((row) => row.index === i)?.key ?? String(i));
       if (!g.local) {

@@ -127,7 +127,8 @@ export function registerSubmitCommand(program: Command, setExit: SetExit): void 
     }
     const study = result.planned.preview.out_dir;
     const next = nextAfterSubmit(result.kind === "local" ? (result.local.kind === "dry-run" ? "dry-run" : "ran") : result.submit.kind, study);
-    const extra = { settings: settingsJson(settings, !dryRun), next };
+    // The plan's warnings (skipped subjects, a filter glob matching no subject) are in every --json outcome.
+    const extra = { settings: settingsJson(settings, !dryRun), next, plan_warnings: result.planned.preview.warnings };
     if (result.kind === "local") setExit(printLocalResult(result.local, json, extra));
     else {
       printResult(result.submit, json, extra);

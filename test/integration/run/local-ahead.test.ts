@@ -115,7 +115,7 @@ test("the next csttool starts before the finished output is promoted, never whil
   expect(at("promoted", 2)).toBeGreaterThan(at("started", 2));
 });
 
-test("a stop cancels the task already started behind the finished one; later tasks are not started", async () => {
+test("a stop cancels the task already started behind the finished one; later tasks are not started, and recorded CANCELLED", async () => {
   const s = await makeStudy([{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]);
   useStudyEnv(s);
   await s.setBehaviours({ "sub-001": "sleep:0.5", "sub-002": "sleep:0.5", "sub-003": "sleep:0.5" });
@@ -135,6 +135,7 @@ test("a stop cancels the task already started behind the finished one; later tas
   expect(r.results.map((x) => [x.index, x.outcome.kind, x.outcome.kind === "failed" ? x.outcome.category : null])).toEqual([
     [0, "success", null],
     [1, "failed", "CANCELLED"],
+    [2, "failed", "CANCELLED"],
   ]);
   // sub-002's csttool was started (it may have been stopped before its first line) and recorded as cancelled.
   const attempts = await fsp.readdir(path.join(s.out, "sub-002", "_failed_attempts"));
@@ -143,5 +144,11 @@ test("a stop cancels the task already started behind the finished one; later tas
   for (const sub of ["sub-001", "sub-002"]) expect((await probeLock(path.join(s.out, sub, "_lock"))).kind).toBe("free");
   expect(await exists(path.join(s.out, "sub-002", "_work"))).toBe(false);
   expect(await exists(path.join(s.out, "sub-002", "_done.json"))).toBe(false);
-  expect(await exists(path.join(s.out, "sub-003"))).toBe(false);
+  // sub-003 never started: recorded CANCELLED (so status shows it and resubmit --category CANCELLED reruns it), no csttool run
+  const later = await fsp.readdir(path.join(s.out, "sub-003", "_failed_attempts"));
+  expect(later).toHaveLength(1);
+  const record = JSON.parse(await fsp.readFile(path.join(s.out, "sub-003", "_failed_attempts", later[0]!, "attempt.json"), "utf8"));
+  expect(record).toMatchObject({ category: "CANCELLED", exit_code: null });
+  expect(record.message).toMatch(/^not started: the run was stopped before this subject's turn/);
+  expect(await exists(path.join(s.out, "sub-003", "_lock")) ? (await probeLock(path.join(s.out, "sub-003", "_lock"))).kind : "free").toBe("free");
 });
