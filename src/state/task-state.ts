@@ -416,8 +416,20 @@ export interface ReadAllOptions {
 
 /** Read the state of every task with bounded parallelism; results in task order. */
 export async function readAllTaskStates(out: string, tasks: readonly TaskStateRef[], opts: ReadAllOptions = {}): Promise<TaskState[]> {
+  const read = await openTaskStateReader(out, opts);
+  return read(tasks, opts.doneCache);
+}
+
+/** Reads batches of tasks' states (results in task order), the I/O mode and the `logs/` listing taken once for all of them. */
+export type TaskStateReader = (tasks: readonly TaskStateRef[], doneCache?: DoneRecordCache) => Promise<TaskState[]>;
+
+/** A `TaskStateReader` for `out`: status reads a large study a batch at a time with it. */
+export async function openTaskStateReader(out: string, opts: Omit<ReadAllOptions, "doneCache"> = {}): Promise<TaskStateReader> {
   const io = await taskIoFor(out, opts.io);
   const logNames = await readLogNames(out, io);
-  const ctx: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false, ...(opts.doneCache ? { doneCache: opts.doneCache } : {}) };
-  return mapLimit(tasks, opts.concurrency ?? 64, (task) => readTaskState(out, task, ctx), io.mode === "sync" ? 4 : 0);
+  const base: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false };
+  return (tasks, doneCache) => {
+    const ctx: TaskStateContext = doneCache ? { ...base, doneCache } : base;
+    return mapLimit(tasks, opts.concurrency ?? 64, (task) => readTaskState(out, task, ctx), io.mode === "sync" ? 4 : 0);
+  };
 }
