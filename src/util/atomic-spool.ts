@@ -36,6 +36,13 @@ export class AtomicSpool {
     if (this.pending.length >= 1 << 20) this.flush();
   }
 
+  /** Bytes as they are (copied from another file). */
+  writeBytes(bytes: Uint8Array): void {
+    this.flush();
+    if (this.fd === null) return;
+    fs.writeFileSync(this.fd, bytes);
+  }
+
   private flush(): void {
     if (this.fd === null || this.pending === "") return;
     fs.writeFileSync(this.fd, this.pending);
