@@ -128,6 +128,19 @@ describe("the status cache of done records", () => {
     expect(r.problems).toEqual([]);
   });
 
+  it("the cache is written in plan order; a plan in another order still gets its records right (out-of-order ones read again)", async () => {
+    const tasks = writePlan(out, [{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]).tasks;
+    for (const [i, t] of tasks.entries()) writeDone(out, t, { host: `n${i + 1}` });
+    await status();
+    expect(readCache(statusCachePath(out)).entries.map((e) => e.record.host)).toEqual(["n1", "n2", "n3"]);
+    // The same subjects planned in another order (the cache's order no longer matches).
+    const again = writePlan(out, [{ subject: "sub-003" }, { subject: "sub-001" }, { subject: "sub-002" }]).tasks;
+    for (const [i, t] of again.entries()) writeDone(out, t, { host: `m${i + 1}` });
+    const r = await status();
+    expect(r.rows.map((row) => [row.subject, row.state])).toEqual([["sub-003", "done"], ["sub-001", "done"], ["sub-002", "done"]]);
+    expect(readCache(statusCachePath(out)).entries.map((e) => [e.dir.split(path.sep)[0], e.record.host])).toEqual([["sub-003", "m1"], ["sub-001", "m2"], ["sub-002", "m3"]]);
+  });
+
   it("a cache with nothing read and nothing known writes no file", () => {
     const cache = new DoneRecordCache();
     expect(cache.changed).toBe(false);
