@@ -58,8 +58,12 @@ type SummaryTask = Summary["tasks"][number];
 /** Failed tasks kept in `CollectResult.failed.first`. */
 export const FAILED_KEPT = 100;
 
-/** Subject folders read per batch (bounded memory: the reads in flight and their rows). */
-const BATCH = 2048;
+/**
+ * Subject folders read per batch: as many as the reads in flight (64). A batch lives for a moment
+ * only: a longer one outlives V8's young generation, and its rows pile up as garbage in the old
+ * one (measured: 2,048 a batch raised the peak at 200,000 tasks by ~100 MB).
+ */
+const BATCH = 64;
 
 /**
  * Read every task's state under `out` and write `batch_summary.json`, `batch_metrics.csv`,
@@ -148,7 +152,7 @@ async function collectPlan(outDir: string, planFile: string, planRefs: PlanRefs,
     let batch: PlanTaskRef[] = [];
     await planRefs.forEach(async (task) => {
       batch.push(task);
-      if (batch.length < BATCH) return;
+      if (batch.length < Math.max(BATCH, opts.concurrency ?? 0)) return;
       const full = batch;
       batch = [];
       await readBatch(full);

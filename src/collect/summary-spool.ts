@@ -32,7 +32,7 @@ export class SummaryTasksSpool {
     const text = JSON.stringify(task === undefined ? null : task, null, 2).replace(/\n/g, "\n    ");
     this.pending += `${this.count === 0 ? "" : ","}\n    ${text}`;
     this.count++;
-    if (this.pending.length >= 1 << 20) this.flush();
+    if (this.pending.length >= 1 << 16) this.flush();
   }
 
   private flush(): void {

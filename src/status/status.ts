@@ -68,8 +68,8 @@ export interface StatusReport extends StatusOverview {
   rows: StatusRow[];
 }
 
-/** Subject folders read per batch: the done cache and the reads in flight work a batch at a time. */
-const BATCH = 2048;
+/** Subject folders read per batch (the reads in flight, 64): short-lived, see src/collect/collect.ts. */
+const BATCH = 64;
 
 /**
  * Every task's state, as a whole report with every row: for small studies and the library's

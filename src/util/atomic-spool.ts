@@ -9,7 +9,8 @@ import { randomHex } from "./random-hex.js";
  * A file written as its pieces arrive and put in place atomically at the end (the same temp
  * name, O_EXCL|O_NOFOLLOW, fsync, rename and folder fsync as src/util/atomic-write.ts): collect
  * writes the CSV row by row while it reads the subject folders, so 200,000 rows are never held.
- * Pieces are gathered into ~1 MB writes. Readers see the old file or the whole new one.
+ * Pieces are gathered into 64 KB writes (short-lived: a larger buffer outlives the young
+ * generation and piles up as garbage in the old one). Readers see the old file or the whole new one.
  */
 export class AtomicSpool {
   private fd: number | null;
@@ -33,7 +34,7 @@ export class AtomicSpool {
 
   write(piece: string): void {
     this.pending += piece;
-    if (this.pending.length >= 1 << 20) this.flush();
+    if (this.pending.length >= 1 << 16) this.flush();
   }
 
   /** Bytes as they are (copied from another file). */

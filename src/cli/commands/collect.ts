@@ -25,9 +25,10 @@ interface CollectFlags {
 async function recordSchedulerVerdicts(dir: string): Promise<void> {
   // Local mode and plain plans: no scheduler knows anything the records do not.
   if (await isLocal(dir)) return;
-  const { readStatus } = await import("../../status/status.js");
+  const { streamStatus } = await import("../../status/status.js");
   try {
-    const report = await readStatus(dir, { writeBack: true, schedulerPeaks: true });
+    // Only the write-backs matter here: the rows are not kept (a 200,000-task study).
+    const report = await streamStatus(dir, { writeBack: true, schedulerPeaks: true }, () => undefined);
     const written = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind !== "peak");
     const peaks = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind === "peak");
     if (written.length > 0) out.info(`recorded the scheduler's verdict for ${written.length} task(s) that left no record`);

@@ -4,7 +4,7 @@ import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import { nextStepsFor } from "../../failures/study.js";
 import path from "node:path";
-import type { StatusOptions, StatusOverview, StatusReport } from "../../status/status.js";
+import type { StatusOptions, StatusOverview } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
 import { summarizeStatus } from "../../status/summary.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
@@ -93,14 +93,12 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--exit-code", "exit with the \"a subject failed\" code when a task is failed or stale (default: success whatever the subjects' outcome)")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: StatusFlags) => {
-      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../failures/categories.js")]);
+      const { parseCategoryList } = await import("../../failures/categories.js");
       const categories = flags.category !== undefined ? parseCategoryList(flags.category) : null;
       const interval = parseInterval(flags.interval);
       if (flags.exitCode && flags.watch) throw new CstError("USAGE", "--exit-code cannot be combined with --watch", { hint: "run status once with --exit-code" });
       const statusOpts = { queryScheduler: flags.scheduler !== false, writeBack: flags.writeBack !== false, ...schedulerTimeout() };
-      const read = (): Promise<StatusReport> => readStatus(flags.out, statusOpts);
       const wanted = rowFilter(Boolean(flags.failed), categories);
-      const select = (r: StatusReport): StatusRow[] => r.rows.filter(wanted);
       const listRequested = Boolean(flags.all || flags.failed || categories);
       if (!flags.watch) {
         const terminal = process.stdout.isTTY ? { rows: process.stdout.rows ?? null, columns: process.stdout.columns ?? 120 } : null;
@@ -113,17 +111,35 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
         setExit(flags.exitCode && report.totals.failed + report.totals.stale > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
         return;
       }
-      await watchStatus({
-        read,
+      // Each refresh streams the study too: rows are kept only while they could be shown (all of
+      // them for a list or --json), so a 200,000-task study is watched in bounded memory.
+      const { streamStatus } = await import("../../status/status.js");
+      const readWatched = async (): Promise<Watched> => {
+        const cap = listRequested || flags.json ? Number.POSITIVE_INFINITY : Math.max(process.stdout.rows ?? 0, PIPE_LINES);
+        let shown: StatusRow[] | null = [];
+        let count = 0;
+        const overview = await streamStatus(flags.out, statusOpts, (row) => {
+          if (!wanted(row)) return;
+          count++;
+          if (shown && shown.length < cap) shown.push(row);
+          else shown = null;
+        });
+        return { ...overview, shown, count };
+      };
+      await watchStatus<Watched>({
+        read: readWatched,
         interval,
         json: Boolean(flags.json),
-        renderJson: (r) => JSON.stringify(reportJson(r, select(r))) + "\n",
-        render: (r, size) => formatReport(r, select(r), { listRequested, terminalRows: size.rows, width: size.columns, watching: true }),
+        renderJson: (r) => JSON.stringify(reportJson(r, r.shown ?? [])) + "\n",
+        render: (r, size) => formatReport(r, r.shown, { listRequested, terminalRows: size.rows, width: size.columns, watching: true, rowCount: r.count }),
         warn: (p) => out.warn(p),
       });
       setExit(EXIT.OK);
     });
 }
+
+/** A watch refresh: the overview, the rows kept to be shown (null: more than fit), and how many there were. */
+type Watched = StatusOverview & { shown: StatusRow[] | null; count: number };
 
 /** Output gathered into pieces of ~64 KB before it is written. */
 class Pieces {
