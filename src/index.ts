@@ -18,7 +18,7 @@ export { runLocalStudy, type LocalStudyRequest, type LocalStudyResult, type Loca
 export { runOne, type RunOneOptions, type RunOneOutcome, type RunOneEvent, type TaskRef } from "./run/run-one.js";
 export { resolveRunTargets, runTargets, type RunTargetRequest, type RunTarget } from "./run/run-targets.js";
 export { collect, type CollectOptions, type CollectResult } from "./collect/collect.js";
-export { readStatus as status, type StatusOptions, type StatusReport } from "./status/status.js";
+export { readStatus as status, streamStatus, type StatusOptions, type StatusReport, type StatusOverview } from "./status/status.js";
 export { resubmit, type ResubmitRequest, type ResubmitResult, type ResubmitGroup } from "./resubmit/resubmit.js";
 export { cancelStudy as cancel, type CancelRequest, type CancelResult, type CancelTarget } from "./cancel/cancel.js";
 export { summarizeStatus, type StatusSummary } from "./status/summary.js";

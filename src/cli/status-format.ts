@@ -1,7 +1,7 @@
 import path from "node:path";
 import { failureHeadline } from "../failures/what-now.js";
 import type { StatusRow, StatusState } from "../status/derive.js";
-import type { StatusReport } from "../status/status.js";
+import type { StatusOverview } from "../status/status.js";
 import { rowLog, type StatusSummary } from "../status/summary.js";
 import { color } from "./output.js";
 
@@ -43,11 +43,10 @@ function formatRss(kb: number | null, source: string | null): string {
   return source ? `${size} ${source}` : size;
 }
 
-/** One row per task; the note column is cut at a word to fit `width` (full text in --json). */
-export function formatRows(report: StatusReport, rows: readonly StatusRow[], width: number): string[] {
-  if (rows.length === 0) return [];
-  const header = ["subject", "session", "state", "category", "tries", "last", "maxrss (source)", "job", "log", "note"];
-  const cells = rows.map((r) => [
+const HEADER = ["subject", "session", "state", "category", "tries", "last", "maxrss (source)", "job", "log", "note"];
+
+function rowCells(out: string, r: StatusRow): string[] {
+  return [
     r.subject,
     r.session ?? "",
     r.state,
@@ -56,13 +55,16 @@ export function formatRows(report: StatusReport, rows: readonly StatusRow[], wid
     formatDuration(r.durationSeconds),
     formatRss(r.maxRssKb, r.maxRssSource),
     r.jobId ?? "",
-    r.state === "damaged" && r.damagedFile ? path.relative(report.out, r.damagedFile) : rowLog(r, report.out),
+    r.state === "damaged" && r.damagedFile ? path.relative(out, r.damagedFile) : rowLog(r, out),
     r.state === "done" ? "" : (r.reason ?? ""),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+  ];
+}
+
+/** The table's lines for these column widths; the note column is cut at a word to fit `width`. */
+function tableLines(cells: readonly string[][], widths: readonly number[], width: number): string[] {
   const fixed = widths.slice(0, -1).reduce((a, b) => a + b + 2, 0);
   const noteRoom = Math.max(40, width - fixed);
-  const line = (c: string[], colorState = false): string =>
+  const line = (c: readonly string[], colorState = false): string =>
     c
       .map((cell, i) => {
         const last = i === c.length - 1;
@@ -72,18 +74,67 @@ export function formatRows(report: StatusReport, rows: readonly StatusRow[], wid
       })
       .join("  ")
       .trimEnd();
-  return [line(header), ...cells.map((c) => line(c, true))];
+  return cells.map((c) => line(c, c !== HEADER));
+}
+
+function widthsOf(cells: readonly string[][]): number[] {
+  return HEADER.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? "").length)));
+}
+
+/** One row per task; the note column is cut at a word to fit `width` (full text in --json). */
+export function formatRows(report: { out: string }, rows: readonly StatusRow[], width: number): string[] {
+  if (rows.length === 0) return [];
+  const cells = rows.map((r) => rowCells(report.out, r));
+  return tableLines([HEADER, ...cells], widthsOf(cells), width);
+}
+
+/** Rows held to size the columns before a long table is printed as it comes. */
+export const TABLE_WINDOW = 2000;
+
+/**
+ * The row table printed as the rows come (`status --all` on a 200,000-task study): the first
+ * `TABLE_WINDOW` rows are held to size the columns (a shorter table is exactly `formatRows`),
+ * later rows keep those widths (a longer cell pushes its line out).
+ */
+export class RowTable {
+  private held: string[][] | null = [];
+  private widths: number[] = [];
+
+  constructor(
+    private readonly out: string,
+    private readonly width: number,
+  ) {}
+
+  /** Lines ready to print (none while the first rows are held). */
+  add(row: StatusRow): string[] {
+    const cells = rowCells(this.out, row);
+    if (this.held === null) return tableLines([cells], this.widths, this.width);
+    this.held.push(cells);
+    return this.held.length >= TABLE_WINDOW ? this.release() : [];
+  }
+
+  /** The lines still held. */
+  finish(): string[] {
+    return this.held === null || this.held.length === 0 ? [] : this.release();
+  }
+
+  private release(): string[] {
+    const held = this.held ?? [];
+    this.widths = widthsOf(held);
+    this.held = null;
+    return tableLines([HEADER, ...held], this.widths, this.width);
+  }
 }
 
 /** `12 task(s): 3 done, 1 failed` */
-export function totalsLine(report: StatusReport): string {
+export function totalsLine(report: StatusOverview): string {
   const t = report.totals;
   const parts = STATE_ORDER.filter((k) => t[k] > 0).map((k) => `${t[k]} ${k}`);
   return `${t.total} task(s): ${parts.join(", ") || "none"}`;
 }
 
 /** Failing subjects by category and damaged markers, compact (the summary view). */
-export function formatFailing(report: StatusReport, summary: StatusSummary): string[] {
+export function formatFailing(report: StatusOverview, summary: StatusSummary): string[] {
   const lines: string[] = [];
   for (const f of summary.failing) {
     const more = f.keys.length > KEYS_SHOWN ? `, +${f.keys.length - KEYS_SHOWN} more` : "";
@@ -95,14 +146,14 @@ export function formatFailing(report: StatusReport, summary: StatusSummary): str
 }
 
 /** The scheduler's state: how it was asked, or that it could not be (one line, a state, not a repeated message). */
-export function schedulerLines(report: StatusReport): string[] {
+export function schedulerLines(report: StatusOverview): string[] {
   return report.scheduler.sources.map(
     (s) => `scheduler ${s.scheduler}: ${s.source === "none" ? "could not be asked" : `via ${s.source}`}${s.note ? ` (${cutAtWord(s.note, 200)})` : ""}`,
   );
 }
 
 /** The canary's verdict, once for the study (the rows it stopped only say "not run"). */
-export function canaryLines(report: StatusReport): string[] {
+export function canaryLines(report: StatusOverview): string[] {
   const c = report.canary;
   if (!c) return [];
   return [
@@ -112,7 +163,7 @@ export function canaryLines(report: StatusReport): string[] {
 }
 
 /** The "what now" lines status ends with. */
-export function formatWhatNow(report: StatusReport, summary: StatusSummary): string[] {
+export function formatWhatNow(report: StatusOverview, summary: StatusSummary): string[] {
   const lines: string[] = [];
   const head = failureHeadline(summary.state);
   lines.push(head ? `what now (${head}):` : "what now:");

@@ -1,4 +1,4 @@
-import type { StatusReport } from "../status/status.js";
+import type { StatusOverview } from "../status/status.js";
 
 /**
  * `status --watch`: refresh every `interval` seconds until nothing is queued or running (or
@@ -6,13 +6,13 @@ import type { StatusReport } from "../status/status.js";
  * terminal a block is printed only when something changed; with --json one document per line
  * and refresh. A warning (a damaged file, ...) is printed once, not once per refresh.
  */
-export interface WatchOptions {
-  read: () => Promise<StatusReport>;
+export interface WatchOptions<R extends StatusOverview = StatusOverview> {
+  read: () => Promise<R>;
   interval: number;
   json: boolean;
-  renderJson: (r: StatusReport) => string;
+  renderJson: (r: R) => string;
   /** The frame's body for a terminal of this size (rows: lines left under the header; null off a terminal). */
-  render: (r: StatusReport, size: { rows: number | null; columns: number }) => string;
+  render: (r: R, size: { rows: number | null; columns: number }) => string;
   warn: (text: string) => void;
   stdout?: NodeJS.WriteStream;
 }
@@ -23,11 +23,11 @@ const CLEAR_LINE_END = "\u001b[K";
 const CLEAR_BELOW = "\u001b[J";
 
 /** Nothing left to wait for: no task queued or running. */
-export function watchIsOver(r: StatusReport): boolean {
+export function watchIsOver(r: StatusOverview): boolean {
   return r.totals.running + r.totals["pending-in-queue"] === 0;
 }
 
-export async function watchStatus(opts: WatchOptions): Promise<"finished" | "stopped"> {
+export async function watchStatus<R extends StatusOverview>(opts: WatchOptions<R>): Promise<"finished" | "stopped"> {
   const stdout = opts.stdout ?? process.stdout;
   const tty = Boolean(stdout.isTTY) && !opts.json;
   let stop = false;

@@ -29,13 +29,24 @@ export function datasetDescription(plan: PlanHeader): Record<string, unknown> {
  * an `n_sessions` column (successful sessions) when any task of the plan has a session.
  */
 export function participantsTsv(tasks: readonly { subject: string; session: string | null; success: boolean }[]): string {
-  const withSessions = tasks.some((t) => t.session !== null);
-  const counts = new Map<string, number>();
-  for (const t of tasks) {
-    if (!t.success) continue;
-    counts.set(t.subject, (counts.get(t.subject) ?? 0) + 1);
+  const p = new Participants();
+  for (const t of tasks) p.add(t.subject, t.session, t.success);
+  return p.tsv();
+}
+
+/** `participantsTsv` gathered task by task (collect never holds every task). */
+export class Participants {
+  private withSessions = false;
+  private readonly counts = new Map<string, number>();
+
+  add(subject: string, session: string | null, success: boolean): void {
+    if (session !== null) this.withSessions = true;
+    if (success) this.counts.set(subject, (this.counts.get(subject) ?? 0) + 1);
   }
-  const lines = [withSessions ? "participant_id\tn_sessions" : "participant_id"];
-  for (const [subject, n] of counts) lines.push(withSessions ? `${subject}\t${n}` : subject);
-  return lines.join("\n") + "\n";
+
+  tsv(): string {
+    const lines = [this.withSessions ? "participant_id\tn_sessions" : "participant_id"];
+    for (const [subject, n] of this.counts) lines.push(this.withSessions ? `${subject}\t${n}` : subject);
+    return lines.join("\n") + "\n";
+  }
 }

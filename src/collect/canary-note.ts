@@ -1,4 +1,3 @@
-import { taskKey } from "../layout.js";
 import { loadPlanTasks } from "../plan/load-plan.js";
 import { LOCAL_CANARY_ID, readCanaryStop } from "../run/canary-file.js";
 import type { Summary } from "../schemas/study-records.js";
@@ -10,10 +9,10 @@ import { readSubmissions } from "../status/submissions.js";
  * listed with the verdict, so the summary says "not started because the environment is
  * broken", not only "pending". Reads the submission records and the verdict files; writes nothing.
  */
-export async function canaryNote(out: string, planId: string, tasks: Summary["tasks"]): Promise<NonNullable<Summary["canary"]> | null> {
-  const pending = new Map(tasks.filter((t) => t.status === "pending").map((t) => [t.index, t]));
+export async function canaryNote(out: string, planId: string, pending: ReadonlyMap<number, string>): Promise<NonNullable<Summary["canary"]> | null> {
+  // `pending`: the pending tasks' keys by plan index.
   if (pending.size === 0) return null;
-  const keyOf = (t: Summary["tasks"][number]): string => taskKey(t.subject, t.session);
+  const keyOf = (key: string): string => key;
   const submissions = (await readSubmissions(out)).filter((s) => s.scheduler !== "local");
   const newest = submissions[submissions.length - 1];
   const local = readCanaryStop(out, LOCAL_CANARY_ID);

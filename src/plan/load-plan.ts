@@ -92,29 +92,64 @@ function* taskLines(fd: number, from: number, size: number): Generator<{ text: s
  * returns is kept, so a schema-2 plan is read in bounded memory whatever its size.
  */
 export async function loadPlanTasks<T>(file: string, pick: (task: PlanTask) => T): Promise<{ header: PlanHeader; tasks: T[] }> {
+  const plan = await openPlanTasks(file);
+  try {
+    const tasks: T[] = [];
+    await plan.forEach((t) => {
+      tasks.push(pick(t));
+    });
+    return { header: plan.header, tasks };
+  } finally {
+    plan.close();
+  }
+}
+
+/**
+ * A plan whose tasks can be read in order, more than once, without holding them: status reads
+ * a 200,000-task plan twice (once with the subject folders, once to make the rows) from one
+ * descriptor, so a plan replaced in between (a rename) is not mixed with the first.
+ */
+export interface PlanTasks {
+  header: PlanHeader;
+  /** Every task, validated, in order; `fn` may be async (it is awaited). */
+  forEach(fn: (task: PlanTask) => void | Promise<void>): Promise<void>;
+  close(): void;
+}
+
+export async function openPlanTasks(file: string): Promise<PlanTasks> {
   const head = headOf(file);
   if (head.kind === "v1") {
+    // Schema 1 (one JSON object, from an earlier cst-batch): read whole, as it always was.
     const { tasks, ...header } = await loadPlanV1(file);
-    return { header, tasks: tasks.map(pick) };
+    return {
+      header,
+      forEach: async (fn) => {
+        for (const t of tasks) await fn(t);
+      },
+      close: () => undefined,
+    };
   }
   const { header } = head;
   const schema = forManyRecords(PlanTaskSchema);
-  const tasks: T[] = [];
   const fd = fs.openSync(file, "r");
-  try {
-    for (const line of taskLines(fd, head.headerEnd, fs.fstatSync(fd).size)) {
-      const index = tasks.length;
-      if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
-      if (index >= header.task_count) throw damaged(file, `more task lines than task_count ${header.task_count}`);
-      const task = checkTaskLine(line.text, index, schema);
-      if (typeof task === "string") throw damaged(file, task);
-      tasks.push(pick(decodeTask(task, header.input_root)));
-    }
-  } finally {
-    closeQuietly(fd);
-  }
-  if (tasks.length !== header.task_count) throw damaged(file, `task_count ${header.task_count} but ${tasks.length} task lines`);
-  return { header, tasks };
+  const size = fs.fstatSync(fd).size;
+  return {
+    header,
+    forEach: async (fn) => {
+      let index = 0;
+      for (const line of taskLines(fd, head.headerEnd, size)) {
+        if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
+        if (index >= header.task_count) throw damaged(file, `more task lines than task_count ${header.task_count}`);
+        const task = checkTaskLine(line.text, index, schema);
+        if (typeof task === "string") throw damaged(file, task);
+        index++;
+        const r = fn(decodeTask(task, header.input_root));
+        if (r) await r;
+      }
+      if (index !== header.task_count) throw damaged(file, `task_count ${header.task_count} but ${index} task lines`);
+    },
+    close: () => closeQuietly(fd),
+  };
 }
 
 /** Read and fully validate a plan file (any schema); a missing, damaged or newer plan is a CstError naming the path. */
@@ -123,16 +158,37 @@ export async function loadPlan(file: string): Promise<Plan> {
   return { ...header, tasks };
 }
 
+/** No plan at all is a usage error saying what to run. */
+function requirePlan(planFile: string, outDir: string): void {
+  if (!fs.existsSync(planFile)) {
+    throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
+  }
+}
+
 /**
  * The plan of an output folder for status and collect: the header, and a `PlanTaskRef` of each
  * task. No plan at all is a usage error saying what to run.
  */
 export async function loadPlanRefs(planFile: string, outDir: string): Promise<PlanHeader & { tasks: PlanTaskRef[] }> {
-  if (!fs.existsSync(planFile)) {
-    throw new CstError("USAGE", `no plan in ${outDir} (looked for ${planFile})`, { hint: "run `cst-batch plan` or `cst-batch submit` with this folder as --out first" });
-  }
+  requirePlan(planFile, outDir);
   const { header, tasks } = await loadPlanTasks(planFile, planTaskRef);
   return { ...header, tasks };
+}
+
+/**
+ * The plan of an output folder as a stream of `PlanTaskRef`s (status and collect of a large
+ * study: never all of them at once); read as often as needed, from one descriptor.
+ */
+export interface PlanRefs {
+  header: PlanHeader;
+  forEach(fn: (task: PlanTaskRef) => void | Promise<void>): Promise<void>;
+  close(): void;
+}
+
+export async function openPlanRefs(planFile: string, outDir: string): Promise<PlanRefs> {
+  requirePlan(planFile, outDir);
+  const plan = await openPlanTasks(planFile);
+  return { header: plan.header, forEach: (fn) => plan.forEach((t) => fn(planTaskRef(t))), close: () => plan.close() };
 }
 
 /**

@@ -2,6 +2,7 @@ import type { SetAside } from "../study/set-aside.js";
 import path from "node:path";
 import { METRIC_COLUMNS } from "../metrics/metrics-columns.js";
 import { findOutliers, metricStats } from "./outliers.js";
+import type { ReportSample } from "./report-rows.js";
 
 /**
  * The report's data: one compact JSON document embedded in the page (rows as arrays under a
@@ -75,7 +76,12 @@ export interface ReportInput {
   problemCount: number;
   /** Subjects the plan set aside (invalid: not run; excluded by --include/--exclude). */
   setAside?: SetAside;
+  /** Every subject, or the page's share of a large study (`sample` says which; src/report/report-rows.ts). */
   rows: readonly ReportRowInput[];
+  /** Set when `rows` are a sample of a larger study. */
+  sample?: ReportSample | null;
+  /** Outliers computed over every successful subject (when `rows` are a sample); else from `rows`. */
+  outliers?: ReportOutlier[];
 }
 
 export const ROW_COLUMNS = [
@@ -117,6 +123,8 @@ export interface ReportData {
     metrics: readonly string[];
     laterality: readonly string[];
     rule: string;
+    /** Set when the page holds a sample of a larger study (the page says so). */
+    sample: ReportSample | null;
   };
   cols: readonly string[];
   rows: unknown[][];
@@ -178,8 +186,8 @@ export function buildReportData(input: ReportInput): ReportData {
     rows[i] = row;
   }
 
-  const outliers: ReportOutlier[] = [];
-  REPORT_METRICS.forEach((metric, m) => {
+  const outliers: ReportOutlier[] = input.outliers ? [...input.outliers] : [];
+  if (!input.outliers) REPORT_METRICS.forEach((metric, m) => {
     const values = input.rows.map((r) => (r.status === "success" ? (r.metrics?.[m] ?? null) : null));
     const found = findOutliers(values, metricStats(values)).slice(0, MAX_OUTLIERS_PER_METRIC);
     for (const o of found) outliers.push({ key: keys[o.index] as string, metric, value: o.value, z: round(o.z, 2), reason: o.reason });
@@ -198,6 +206,7 @@ export function buildReportData(input: ReportInput): ReportData {
       metrics: REPORT_METRICS,
       laterality: LATERALITY_METRICS,
       rule: `outside Q1 - 1.5 IQR .. Q3 + 1.5 IQR, or |z| > 3 (successful subjects; at most ${MAX_OUTLIERS_PER_METRIC} per metric listed)`,
+      sample: input.sample ?? null,
     },
     cols: ROW_COLUMNS,
     rows,

@@ -95,6 +95,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
     ? `<p class="warning">${data.meta.problems} damaged or missing state/metrics file(s) were found while collecting: see "problems" in <a href="batch_summary.json">batch_summary.json</a>.</p>`
     : "";
   const setAside = setAsideHtml(data);
+  const sample = sampleHtml(data);
   const columns: [string, string][] = [
     ["key", "subject"],
     ["status", "status"],
@@ -122,7 +123,7 @@ export function renderReportHtml(data: ReportData, charts: readonly ChartSpec[],
 <div class="totals" id="totals">
 ${card("total", "subjects", c.total)}${card("success", "succeeded", c.success)}${card("failed", "failed", c.failed)}${card("running", "running", c.running)}${c.stale ? card("stale", "stale", c.stale) : ""}${card("pending", "pending", c.pending)}${c.invalid ? card("invalid", "invalid (not run)", c.invalid) : ""}${c.excluded ? card("excluded", "excluded", c.excluded) : ""}
 </div>
-${warning}${problems}${setAside}
+${warning}${problems}${sample}${setAside}
 <h2>Batch</h2>
 <div class="charts">
 ${figures}
@@ -160,4 +161,11 @@ function setAsideHtml(data: ReportData): string {
   }
   if ((data.meta.excluded ?? 0) > 0) parts.push(`<p class="note">${data.meta.excluded} subject(s) excluded by --include/--exclude.</p>`);
   return parts.join("\n");
+}
+
+/** What a large study's page holds (src/report/report-rows.ts): said once, near the top. */
+function sampleHtml(data: ReportData): string {
+  const s = data.meta.sample;
+  if (!s) return "";
+  return `<p class="warning" id="sample-note">This study has ${s.total} subjects; this page holds ${s.shown} of them: ${s.othersShown} of the ${s.others} that did not succeed (the first in plan order) and a random sample of ${s.succeededShown} of the ${s.succeeded} successful ones. The charts and the subjects table show these; the counts, the failure categories and the outliers are over every subject. Every subject is in <a href="batch_metrics.csv">batch_metrics.csv</a> and <a href="batch_summary.json">batch_summary.json</a>.</p>`;
 }

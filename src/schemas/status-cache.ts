@@ -25,19 +25,23 @@ export type DoneSummary = z.infer<typeof DoneSummarySchema>;
  * `<out>/.cst-batch/status-cache.json`: the done records status has read, each with the identity
  * (inode, size, mtime, ctime) of the `_done.json` it came from. A record is taken from here only
  * while its file's identity is unchanged; anything else is read from the subject folder again.
+ *
+ * JSON Lines, so that status reads and writes it in bounded memory: this header line, then one
+ * `DoneCacheEntry` per line in plan order (a file of an earlier cst-batch, one JSON object, is
+ * not read: the cache is rebuilt).
  */
-export const DoneCacheSchema = z.object({
+export const DoneCacheHeaderSchema = z.object({
   schema_version: schemaVersion,
   kind: z.literal("cst-batch-status-cache"),
-  entries: z.array(
-    z.object({
-      /** The subject folder, relative to out. */
-      dir: z.string(),
-      /** `ino:size:mtimeMs:ctimeMs` of its `_done.json`. */
-      id: z.string(),
-      html_report: z.nullable(z.string()),
-      record: DoneSummarySchema,
-    }),
-  ),
+  layout: z.literal("lines"),
 });
-export type DoneCache = z.infer<typeof DoneCacheSchema>;
+
+export const DoneCacheEntrySchema = z.object({
+  /** The subject folder, relative to out. */
+  dir: z.string(),
+  /** `ino:size:mtimeMs:ctimeMs` of its `_done.json`. */
+  id: z.string(),
+  html_report: z.nullable(z.string()),
+  record: DoneSummarySchema,
+});
+export type DoneCacheEntry = z.infer<typeof DoneCacheEntrySchema>;

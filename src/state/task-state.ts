@@ -147,7 +147,8 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   // first: a finished subject then costs a look for `_failed_attempts/` instead of listing its
   // folder (10,000 of them in a status). Otherwise one readdir tells which managed names exist.
   const done = await readDone(io, paths.done, task, ctx.doneCache, problems);
-  const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems);
+  // `_done.json` was looked up just now (an open, or a stat with a cache): no stat of the folder first.
+  const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems, false);
   const { record: doneRecord, htmlReport } = done;
 
   const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
@@ -385,10 +386,11 @@ async function readFailedAttempts(io: TaskIo, failedDir: string, problems: strin
 }
 
 /** Names in a folder; empty when it does not exist (or cannot be read: that is added to `problems`). */
-async function listDir(io: TaskIo, dir: string, problems?: string[]): Promise<Set<string>> {
+async function listDir(io: TaskIo, dir: string, problems?: string[], statFirst = true): Promise<Set<string>> {
   // Early in a study most subject folders do not exist yet: a stat says so for less than a
-  // failed readdir costs (Node builds an Error for that).
-  if (await io.missing(dir)) return new Set();
+  // failed readdir costs (Node builds an Error for that). Not when the caller has just looked
+  // for a file in it (`statFirst` false): that look was the round trip a stat would repeat.
+  if (statFirst && (await io.missing(dir))) return new Set();
   try {
     return new Set(await io.readdir(dir));
   } catch (e) {
@@ -416,8 +418,20 @@ export interface ReadAllOptions {
 
 /** Read the state of every task with bounded parallelism; results in task order. */
 export async function readAllTaskStates(out: string, tasks: readonly TaskStateRef[], opts: ReadAllOptions = {}): Promise<TaskState[]> {
+  const read = await openTaskStateReader(out, opts);
+  return read(tasks, opts.doneCache);
+}
+
+/** Reads batches of tasks' states (results in task order), the I/O mode and the `logs/` listing taken once for all of them. */
+export type TaskStateReader = (tasks: readonly TaskStateRef[], doneCache?: DoneRecordCache) => Promise<TaskState[]>;
+
+/** A `TaskStateReader` for `out`: status reads a large study a batch at a time with it. */
+export async function openTaskStateReader(out: string, opts: Omit<ReadAllOptions, "doneCache"> = {}): Promise<TaskStateReader> {
   const io = await taskIoFor(out, opts.io);
   const logNames = await readLogNames(out, io);
-  const ctx: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false, ...(opts.doneCache ? { doneCache: opts.doneCache } : {}) };
-  return mapLimit(tasks, opts.concurrency ?? 64, (task) => readTaskState(out, task, ctx), io.mode === "sync" ? 4 : 0);
+  const base: TaskStateContext = { logNames, io, probeAllLocks: opts.probeAllLocks ?? false };
+  return (tasks, doneCache) => {
+    const ctx: TaskStateContext = doneCache ? { ...base, doneCache } : base;
+    return mapLimit(tasks, opts.concurrency ?? 64, (task) => readTaskState(out, task, ctx), io.mode === "sync" ? 4 : 0);
+  };
 }

@@ -20,48 +20,66 @@ export interface CanaryReport {
 }
 
 /**
- * Mark the rows the canary stopped (reading each submission's verdict once, and the last local
- * run's); returns the newest verdict still in force.
+ * Marks the rows the canary stopped, one row at a time as status makes them (reading each
+ * submission's verdict once, and the last local run's); `result()` is the newest verdict still
+ * in force. The last local run's verdict applies when no submission has one (a submission's
+ * canary explains its own not-run tasks).
  */
-export function applyCanaryVerdicts(out: string, rows: StatusRow[], placementOf: (key: string) => Placement | null): CanaryReport | null {
-  const verdicts = new Map<string, CanaryVerdictFile | null>();
-  const stopped = new Map<string, { verdict: CanaryVerdictFile; createdAt: string; count: number }>();
-  for (const row of rows) {
-    // Not run, or unknown (the scheduler forgot the element): both left no record since the submission.
-    if (row.state !== "not-run" && row.state !== "unknown") continue;
-    const placement = placementOf(row.key);
-    if (!placement || placement.submission.scheduler === "local") continue;
-    const id = placement.submission.submission_id;
-    if (!verdicts.has(id)) verdicts.set(id, readCanaryStop(out, id));
-    const verdict = verdicts.get(id);
-    if (!verdict) continue;
-    row.state = "not-run";
-    row.category = null;
-    row.reason = `not run: the canary of submission ${id} stopped it (the first ${verdict.first.length} subject(s) to finish all failed SYSTEM: ${verdict.first.map((f) => f.key).join(", ")})`;
-    const seen = stopped.get(id);
-    if (seen) seen.count++;
-    else stopped.set(id, { verdict, createdAt: placement.submission.created_at, count: 1 });
-  }
-  const newest = [...stopped.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
-  if (!newest) return applyLocalVerdict(out, rows);
-  const v = newest.verdict;
-  return { submissionId: v.submission_id, writtenAt: v.written_at, first: v.first, message: v.message, nextStep: v.next_step, notRun: newest.count };
-}
+export class CanaryMarker {
+  private readonly verdicts = new Map<string, CanaryVerdictFile | null>();
+  private readonly stopped = new Map<string, { verdict: CanaryVerdictFile; createdAt: string; count: number }>();
+  private readonly local: { verdict: CanaryVerdictFile; keys: Set<string>; count: number } | null;
 
-/** The last local run's verdict: the subjects it did not start that have still not run since. */
-function applyLocalVerdict(out: string, rows: StatusRow[]): CanaryReport | null {
-  const verdict = readCanaryStop(out, LOCAL_CANARY_ID);
-  if (!verdict?.not_run) return null;
-  const keys = new Set(verdict.not_run);
-  let count = 0;
-  for (const row of rows) {
-    // Only tasks nothing has touched since (a later submission's element explains its own).
-    if (row.state !== "never-submitted" || !keys.has(row.key)) continue;
+  constructor(
+    private readonly out: string,
+    submissions: readonly { submission_id: string; scheduler: string }[],
+    private readonly placementOf: (row: StatusRow) => Placement | null,
+  ) {
+    const anyVerdict = submissions.some((s) => s.scheduler !== "local" && this.verdictOf(s.submission_id) !== null);
+    const verdict = anyVerdict ? null : readCanaryStop(out, LOCAL_CANARY_ID);
+    this.local = verdict?.not_run ? { verdict, keys: new Set(verdict.not_run), count: 0 } : null;
+  }
+
+  private verdictOf(id: string): CanaryVerdictFile | null {
+    if (!this.verdicts.has(id)) this.verdicts.set(id, readCanaryStop(this.out, id));
+    return this.verdicts.get(id) ?? null;
+  }
+
+  mark(row: StatusRow): void {
+    // Not run, or unknown (the scheduler forgot the element): both left no record since the submission.
+    if (row.state === "not-run" || row.state === "unknown") {
+      const placement = this.placementOf(row);
+      if (!placement || placement.submission.scheduler === "local") return;
+      const id = placement.submission.submission_id;
+      const verdict = this.verdictOf(id);
+      if (!verdict) return;
+      row.state = "not-run";
+      row.category = null;
+      row.reason = `not run: the canary of submission ${id} stopped it (the first ${verdict.first.length} subject(s) to finish all failed SYSTEM: ${verdict.first.map((f) => f.key).join(", ")})`;
+      const seen = this.stopped.get(id);
+      if (seen) seen.count++;
+      else this.stopped.set(id, { verdict, createdAt: placement.submission.created_at, count: 1 });
+      return;
+    }
+    // The last local run's verdict: the subjects it did not start that nothing has touched since
+    // (a later submission's element explains its own).
+    const local = this.local;
+    if (!local || row.state !== "never-submitted" || !local.keys.has(row.key)) return;
     row.state = "not-run";
     row.category = null;
-    row.reason = `not run: the canary of the local run stopped it (the first ${verdict.first.length} subject(s) to finish all failed SYSTEM: ${verdict.first.map((f) => f.key).join(", ")})`;
-    count++;
+    row.reason = `not run: the canary of the local run stopped it (the first ${local.verdict.first.length} subject(s) to finish all failed SYSTEM: ${local.verdict.first.map((f) => f.key).join(", ")})`;
+    local.count++;
   }
-  if (count === 0) return null;
-  return { submissionId: LOCAL_CANARY_ID, writtenAt: verdict.written_at, first: verdict.first, message: verdict.message, nextStep: verdict.next_step, notRun: count };
+
+  result(): CanaryReport | null {
+    const newest = [...this.stopped.values()].sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
+    if (newest) {
+      const v = newest.verdict;
+      return { submissionId: v.submission_id, writtenAt: v.written_at, first: v.first, message: v.message, nextStep: v.next_step, notRun: newest.count };
+    }
+    const local = this.local;
+    if (!local || local.count === 0) return null;
+    const v = local.verdict;
+    return { submissionId: LOCAL_CANARY_ID, writtenAt: v.written_at, first: v.first, message: v.message, nextStep: v.next_step, notRun: local.count };
+  }
 }

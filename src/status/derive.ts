@@ -134,7 +134,7 @@ function describeOwner(owner: { pid: number; host: string; job_id: string | null
 }
 
 /** Has the task a record (done or attempt) from this element, or from anything that ran after the submission was made? */
-export function hasRecordSince(ts: TaskState, placement: Placement, elementId: string): boolean {
+export function hasRecordSince(ts: Pick<TaskState, "failedAttempts"> & { doneRecord: { finished_at: string; job_id: string | null } | null }, placement: Placement, elementId: string): boolean {
   const since = timeOf(placement.submission.created_at);
   const recs: Array<{ finished_at: string; job_id: string | null }> = [...ts.failedAttempts];
   if (ts.doneRecord) recs.push(ts.doneRecord);

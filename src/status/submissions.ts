@@ -69,3 +69,29 @@ export function latestPlacements(submissions: readonly Submission[], planKeys: (
 export function arrayJobIds(submission: Submission): string[] {
   return submission.shards.map((s) => s.job_id).filter((id): id is string => id !== null);
 }
+
+/**
+ * The newest placement of each task, as `latestPlacements`, without a key per task of the
+ * current plan: its submissions' placements are held by plan index (status never holds the
+ * current plan's keys), those of other plans by key (a later plan may renumber tasks).
+ */
+export class PlacementIndex {
+  private readonly byIndex = new Map<number, Placement>();
+  private readonly byKey = new Map<string, Placement>();
+  private readonly order = new Map<Submission, number>();
+
+  constructor(submissions: readonly Submission[], currentPlanId: string, otherPlanKeys: (s: Submission) => (index: number) => string | undefined) {
+    submissions.forEach((s, n) => this.order.set(s, n));
+    const current = submissions.filter((s) => s.plan_id === currentPlanId);
+    const other = submissions.filter((s) => s.plan_id !== currentPlanId);
+    for (const [key, p] of latestPlacements(other, otherPlanKeys)) this.byKey.set(key, p);
+    for (const [index, p] of latestPlacements(current, () => (i) => String(i))) this.byIndex.set(Number(index), p);
+  }
+
+  get(task: { index: number; key: string }): Placement | null {
+    const a = this.byIndex.get(task.index);
+    const b = this.byKey.get(task.key);
+    if (!a || !b) return a ?? b ?? null;
+    return (this.order.get(a.submission) ?? 0) >= (this.order.get(b.submission) ?? 0) ? a : b;
+  }
+}

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import type { Command } from "commander";
 import type { CollectResult } from "../../collect/collect.js";
 import path from "node:path";
@@ -24,9 +25,10 @@ interface CollectFlags {
 async function recordSchedulerVerdicts(dir: string): Promise<void> {
   // Local mode and plain plans: no scheduler knows anything the records do not.
   if (await isLocal(dir)) return;
-  const { readStatus } = await import("../../status/status.js");
+  const { streamStatus } = await import("../../status/status.js");
   try {
-    const report = await readStatus(dir, { writeBack: true, schedulerPeaks: true });
+    // Only the write-backs matter here: the rows are not kept (a 200,000-task study).
+    const report = await streamStatus(dir, { writeBack: true, schedulerPeaks: true }, () => undefined);
     const written = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind !== "peak");
     const peaks = report.writeBacks.filter((w) => w.outcome.kind === "written" && w.kind === "peak");
     if (written.length > 0) out.info(`recorded the scheduler's verdict for ${written.length} task(s) that left no record`);
@@ -76,14 +78,39 @@ ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED, EXIT.SYSTEM])}`,
     .action(async (flags: CollectFlags) => {
       const { collect } = await import("../../collect/collect.js");
       if (flags.scheduler !== false) await recordSchedulerVerdicts(flags.out);
-      const result = await collect(flags.out);
-      if (flags.json) out.json(result.summary);
+      // The tasks are in batch_summary.json, never all in memory (a 200,000-task study).
+      const result = await collect(flags.out, { keepTasks: false });
+      if (flags.json) printSummaryJson(result);
       else {
         const { studyOfPlan } = await import("../../failures/study.js");
         printHuman(result, studyOfPlan(path.resolve(flags.out), result.plan, await isLocal(flags.out)));
       }
       setExit(flags.exitCode && result.summary.counts.failed > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
     });
+}
+
+/**
+ * `--json`: the summary as written to batch_summary.json (the same text), copied from the file in
+ * pieces; when the file is the user's own (not written), the summary without its tasks.
+ */
+function printSummaryJson(result: CollectResult): void {
+  const file = result.files.find((f) => path.basename(f) === "batch_summary.json");
+  if (!file) {
+    out.json(result.summary);
+    return;
+  }
+  const fd = fs.openSync(file, "r");
+  try {
+    for (;;) {
+      // A fresh buffer per piece: stdout may still hold the previous one.
+      const buf = Buffer.allocUnsafe(1 << 20);
+      const n = fs.readSync(fd, buf);
+      if (n === 0) break;
+      process.stdout.write(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The short human report on stderr: counts, categories, failed subjects with their error log. */
@@ -103,7 +130,7 @@ function printHuman(result: CollectResult, study: StudyRef): void {
   if (categories.length) out.info(`failures by category: ${categories.map(([k, n]) => `${k} ${n}`).join(", ")}`);
   for (const n of nextStepsFor(summary.by_category, study)) out.info(`next step for ${n.category} (${n.count}): ${n.nextStep}`);
 
-  const failed = summary.tasks.filter((t) => t.status === "failed");
+  const failed = result.failed.first;
   if (failed.length) {
     const rows = failed.slice(0, MAX_FAILED_LISTED).map((t) => [
       t.session ? `${t.subject} ${t.session}` : t.subject,
@@ -111,7 +138,7 @@ function printHuman(result: CollectResult, study: StudyRef): void {
       t.error_log_path ?? t.log_path,
     ]);
     out.info(formatTable(["subject", "category", "log"], rows));
-    if (failed.length > MAX_FAILED_LISTED) out.info(`... and ${failed.length - MAX_FAILED_LISTED} more (see batch_summary.json)`);
+    if (result.failed.count > MAX_FAILED_LISTED) out.info(`... and ${result.failed.count - MAX_FAILED_LISTED} more (see batch_summary.json)`);
   }
   const listed = getVerbosity() === "verbose" ? problems.length : MAX_PROBLEMS_LISTED;
   for (const p of problems.slice(0, listed)) out.warn(p);

@@ -3,12 +3,13 @@ import { CATEGORY_VALUES, choiceOption } from "../completion-values.js";
 import { CstError, EXIT } from "../../errors.js";
 import type { FailureCategory } from "../../schemas/records.js";
 import { nextStepsFor } from "../../failures/study.js";
-import type { StatusReport } from "../../status/status.js";
+import path from "node:path";
+import type { StatusOptions, StatusOverview } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
 import { summarizeStatus } from "../../status/summary.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
 import { out } from "../output.js";
-import { chooseView, formatFailing, formatRows, formatWhatNow, schedulerLines, totalsLine } from "../status-format.js";
+import { chooseView, formatFailing, formatRows, formatWhatNow, PIPE_LINES, RowTable, schedulerLines, totalsLine } from "../status-format.js";
 import { watchStatus } from "../status-watch.js";
 import type { SetExit } from "./set-exit.js";
 import { formatSetAside } from "../../study/set-aside.js";
@@ -93,34 +94,133 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
     .option("--exit-code", "exit with the \"a subject failed\" code when a task is failed or stale (default: success whatever the subjects' outcome)")
     .addHelpText("after", HELP_AFTER)
     .action(async (flags: StatusFlags) => {
-      const [{ readStatus }, { parseCategoryList }] = await Promise.all([import("../../status/status.js"), import("../../failures/categories.js")]);
+      const { parseCategoryList } = await import("../../failures/categories.js");
       const categories = flags.category !== undefined ? parseCategoryList(flags.category) : null;
       const interval = parseInterval(flags.interval);
       if (flags.exitCode && flags.watch) throw new CstError("USAGE", "--exit-code cannot be combined with --watch", { hint: "run status once with --exit-code" });
-      const read = (): Promise<StatusReport> =>
-        readStatus(flags.out, { queryScheduler: flags.scheduler !== false, writeBack: flags.writeBack !== false, ...schedulerTimeout() });
-      const select = (r: StatusReport): StatusRow[] => filterRows(r.rows, Boolean(flags.failed), categories);
+      const statusOpts = { queryScheduler: flags.scheduler !== false, writeBack: flags.writeBack !== false, ...schedulerTimeout() };
+      const wanted = rowFilter(Boolean(flags.failed), categories);
       const listRequested = Boolean(flags.all || flags.failed || categories);
       if (!flags.watch) {
-        const report = await read();
         const terminal = process.stdout.isTTY ? { rows: process.stdout.rows ?? null, columns: process.stdout.columns ?? 120 } : null;
-        process.stdout.write(
-          flags.json ? JSON.stringify(reportJson(report, select(report)), null, 2) + "\n" : formatReport(report, select(report), { listRequested, terminalRows: terminal?.rows ?? null, width: terminal?.columns ?? 160 }),
-        );
+        const write = (text: string): void => void process.stdout.write(text);
+        // Rows are printed (or counted) as status makes them: a 200,000-task study is never held.
+        const report = flags.json
+          ? await printJson(flags.out, statusOpts, wanted, write)
+          : await printHuman(flags.out, statusOpts, wanted, write, { listRequested, terminalRows: terminal?.rows ?? null, width: terminal?.columns ?? 160 });
         for (const p of report.problems.slice(0, 20)) out.warn(p);
         setExit(flags.exitCode && report.totals.failed + report.totals.stale > 0 ? EXIT.SUBJECT_FAILED : EXIT.OK);
         return;
       }
-      await watchStatus({
-        read,
+      // Each refresh streams the study too: rows are kept only while they could be shown (all of
+      // them for a list or --json), so a 200,000-task study is watched in bounded memory.
+      const { streamStatus } = await import("../../status/status.js");
+      const readWatched = async (): Promise<Watched> => {
+        const cap = listRequested || flags.json ? Number.POSITIVE_INFINITY : Math.max(process.stdout.rows ?? 0, PIPE_LINES);
+        let shown: StatusRow[] | null = [];
+        let count = 0;
+        const overview = await streamStatus(flags.out, statusOpts, (row) => {
+          if (!wanted(row)) return;
+          count++;
+          if (shown && shown.length < cap) shown.push(row);
+          else shown = null;
+        });
+        return { ...overview, shown, count };
+      };
+      await watchStatus<Watched>({
+        read: readWatched,
         interval,
         json: Boolean(flags.json),
-        renderJson: (r) => JSON.stringify(reportJson(r, select(r))) + "\n",
-        render: (r, size) => formatReport(r, select(r), { listRequested, terminalRows: size.rows, width: size.columns, watching: true }),
+        renderJson: (r) => JSON.stringify(reportJson(r, r.shown ?? [])) + "\n",
+        render: (r, size) => formatReport(r, r.shown, { listRequested, terminalRows: size.rows, width: size.columns, watching: true, rowCount: r.count }),
         warn: (p) => out.warn(p),
       });
       setExit(EXIT.OK);
     });
+}
+
+/** A watch refresh: the overview, the rows kept to be shown (null: more than fit), and how many there were. */
+type Watched = StatusOverview & { shown: StatusRow[] | null; count: number };
+
+/** Output gathered into pieces of ~64 KB before it is written. */
+class Pieces {
+  private text = "";
+  constructor(private readonly write: (text: string) => void) {}
+  add(text: string): void {
+    this.text += text;
+    if (this.text.length >= 1 << 16) this.flush();
+  }
+  flush(): void {
+    if (this.text !== "") this.write(this.text);
+    this.text = "";
+  }
+}
+
+/**
+ * `--json`: the document is written as the rows are made: its `tasks` array first (each row as
+ * it comes), then the other fields, known once every row is made (docs/status.md).
+ */
+async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow) => boolean, write: (text: string) => void): Promise<StatusOverview> {
+  const { streamStatus } = await import("../../status/status.js");
+  const outp = new Pieces(write);
+  let first = true;
+  let started = false;
+  const overview = await streamStatus(dir, opts, (row) => {
+    if (!started) outp.add('{\n  "tasks": [');
+    started = true;
+    if (!wanted(row)) return;
+    outp.add((first ? "\n" : ",\n") + indent(JSON.stringify(taskJson(row), null, 2), "    "));
+    first = false;
+  });
+  if (!started) outp.add('{\n  "tasks": [');
+  outp.add(first ? "],\n" : "\n  ],\n");
+  const rest = JSON.stringify(reportJson(overview, null), null, 2);
+  outp.add(rest.slice(2));
+  outp.add("\n");
+  outp.flush();
+  return overview;
+}
+
+function indent(text: string, pad: string): string {
+  return pad + text.replace(/\n/g, `\n${pad}`);
+}
+
+/**
+ * The human report, streamed: a requested list (`--all`, `--failed`, `--category`) is printed as
+ * the rows come (src/cli/status-format.ts `RowTable`); otherwise rows are kept only while they
+ * could still fit the terminal, and the view (rows or summary) is chosen at the end as before.
+ */
+async function printHuman(
+  dir: string,
+  opts: StatusOptions,
+  wanted: (r: StatusRow) => boolean,
+  write: (text: string) => void,
+  view: { listRequested: boolean; terminalRows: number | null; width: number },
+): Promise<StatusOverview> {
+  const { streamStatus } = await import("../../status/status.js");
+  const outp = new Pieces(write);
+  const table = view.listRequested ? new RowTable(path.resolve(dir), view.width) : null;
+  const budget = view.terminalRows ?? PIPE_LINES;
+  let kept: StatusRow[] | null = [];
+  let count = 0;
+  const overview = await streamStatus(dir, opts, (row) => {
+    if (!wanted(row)) return;
+    count++;
+    if (table) {
+      for (const line of table.add(row)) outp.add(line + "\n");
+      return;
+    }
+    if (kept && kept.length < budget) kept.push(row);
+    else kept = null;
+  });
+  if (table) {
+    for (const line of table.finish()) outp.add(line + "\n");
+    outp.add(afterRows(overview, "rows", count).join("\n") + "\n");
+  } else {
+    outp.add(formatReport(overview, kept, { listRequested: false, terminalRows: view.terminalRows, width: view.width, rowCount: count }));
+  }
+  outp.flush();
+  return overview;
 }
 
 function schedulerTimeout(): { schedulerTimeoutMs?: number } {
@@ -137,15 +237,16 @@ function parseInterval(text: string | undefined): number {
   return n;
 }
 
-function filterRows(rows: StatusRow[], failedOnly: boolean, categories: FailureCategory[] | null): StatusRow[] {
-  return rows.filter((r) => {
+function rowFilter(failedOnly: boolean, categories: FailureCategory[] | null): (r: StatusRow) => boolean {
+  return (r) => {
     if (failedOnly && r.state !== "failed" && r.state !== "stale" && r.state !== "damaged" && r.state !== "invalid") return false;
     if (categories && !(r.category !== null && categories.includes(r.category) && (r.state === "failed" || r.state === "stale"))) return false;
     return true;
-  });
+  };
 }
 
-function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
+/** The JSON document; `rows` null: without `tasks` (printed before it, as they are made). */
+function reportJson(report: StatusOverview, rows: StatusRow[] | null): unknown {
   const summary = summarizeStatus(report);
   return {
     kind: "cst-batch-status",
@@ -166,48 +267,65 @@ function reportJson(report: StatusReport, rows: StatusRow[]): unknown {
       : null,
     invalid: report.setAside.invalid,
     excluded: report.setAside.excluded,
-    tasks: rows.map((r) => ({
-      index: r.state === "invalid" ? null : r.index,
-      key: r.key,
-      subject: r.subject,
-      session: r.session,
-      state: r.state,
-      category: r.category,
-      reason: r.reason,
-      attempts: r.attempts,
-      duration_seconds: r.durationSeconds,
-      max_rss_kb: r.maxRssKb,
-      max_rss_source: r.maxRssSource,
-      job_id: r.jobId,
-      log_path: r.logPath,
-      error_log_path: r.errorLogPath,
-      scheduler_log_path: r.schedulerLogPath,
-      damaged_file: r.damagedFile,
-      scheduler: r.scheduler,
-      ...(r.problems ? { problems: r.problems } : {}),
-    })),
+    ...(rows ? { tasks: rows.map(taskJson) } : {}),
     problems: report.problems,
   };
 }
 
-/** The human report: rows or the summary (see `chooseView`), the scheduler's state, then what now. */
+function taskJson(r: StatusRow): unknown {
+  return {
+    index: r.state === "invalid" ? null : r.index,
+    key: r.key,
+    subject: r.subject,
+    session: r.session,
+    state: r.state,
+    category: r.category,
+    reason: r.reason,
+    attempts: r.attempts,
+    duration_seconds: r.durationSeconds,
+    max_rss_kb: r.maxRssKb,
+    max_rss_source: r.maxRssSource,
+    job_id: r.jobId,
+    log_path: r.logPath,
+    error_log_path: r.errorLogPath,
+    scheduler_log_path: r.schedulerLogPath,
+    damaged_file: r.damagedFile,
+    scheduler: r.scheduler,
+    ...(r.problems ? { problems: r.problems } : {}),
+  };
+}
+
+/**
+ * The human report: rows or the summary (see `chooseView`), the scheduler's state, then what now.
+ * `rows` null: there were more than could fit (`opts.rowCount` of them), so the summary.
+ */
 export function formatReport(
-  report: StatusReport,
-  rows: StatusRow[],
-  opts: { listRequested: boolean; terminalRows: number | null; width: number; watching?: boolean } = { listRequested: true, terminalRows: null, width: 160 },
+  report: StatusOverview,
+  rows: readonly StatusRow[] | null,
+  opts: { listRequested: boolean; terminalRows: number | null; width: number; watching?: boolean; rowCount?: number } = { listRequested: true, terminalRows: null, width: 160 },
 ): string {
+  const rowCount = opts.rowCount ?? rows?.length ?? 0;
   const summary = summarizeStatus(report);
   const failing = formatFailing(report, summary);
   const tail = [...schedulerLines(report), ...formatWhatNow(report, summary)];
-  const view = chooseView({ listRequested: opts.listRequested, rowCount: rows.length, summaryLines: 2 + failing.length + tail.length + (opts.watching ? 1 : 0), terminalRows: opts.terminalRows });
+  const chosen = chooseView({ listRequested: opts.listRequested, rowCount, summaryLines: 2 + failing.length + tail.length + (opts.watching ? 1 : 0), terminalRows: opts.terminalRows });
+  const view = rows === null ? "summary" : chosen;
   const lines: string[] = [];
-  if (view === "rows") lines.push(...formatRows(report, rows, opts.width));
-  lines.push(totalsLine(report));
+  if (view === "rows") lines.push(...formatRows(report, rows ?? [], opts.width));
+  lines.push(...afterRows(report, view, rowCount));
+  return lines.join("\n") + "\n";
+}
+
+/** What follows the rows (or stands without them): totals, set-aside subjects, the summary, the scheduler, what now. */
+function afterRows(report: StatusOverview, view: "rows" | "summary", rowCount: number): string[] {
+  const summary = summarizeStatus(report);
+  const lines: string[] = [totalsLine(report)];
   lines.push(...formatSetAside(report.setAside, report.out, { fixLine: false }));
   if (view === "summary") {
+    const failing = formatFailing(report, summary);
     if (failing.length > 0) lines.push("failing subjects by category:", ...failing);
-    lines.push(`(summary: ${rows.length} rows do not fit; --all lists every task, --failed the failing ones, --json everything)`);
+    lines.push(`(summary: ${rowCount} rows do not fit; --all lists every task, --failed the failing ones, --json everything)`);
   }
-  lines.push(...tail);
-  return lines.join("\n") + "\n";
+  lines.push(...schedulerLines(report), ...formatWhatNow(report, summary));
+  return lines;
 }

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerCollectCommand } from "../../../src/cli/commands/collect.js";
@@ -76,6 +76,9 @@ describe("cst-batch collect", () => {
     const summary = SummarySchema.parse(JSON.parse(stdout));
     expect(summary.counts).toMatchObject({ total: 2, success: 1, failed: 1 });
     expect(summary.by_category).toEqual({ OUT_OF_MEMORY: 1 });
+    // The summary as written (copied from the file, never held whole), every task in it.
+    expect(summary.tasks.map((t) => t.subject)).toEqual(["sub-001", "sub-002"]);
+    expect(stdout).toBe(readFileSync(path.join(out, "batch_summary.json"), "utf8"));
   });
 
   it("without a plan in --out it is a usage error saying to run `cst-batch plan` first", async () => {

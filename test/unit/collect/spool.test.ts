@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -34,5 +34,25 @@ describe("collect's streamed CSV", () => {
     spool.commit();
     expect(readFileSync(file, "utf8")).toBe(row.repeat(3000));
     expect(readdirSync(dir)).toEqual(["batch_metrics.csv"]);
+  });
+});
+
+describe("collect's streamed summary", () => {
+  it("batch_summary.json is byte for byte JSON.stringify(summary, null, 2), its tasks written one at a time", async () => {
+    const { SummaryTasksSpool } = await import("../../../src/collect/summary-spool.js");
+    const out = dir;
+    mkdirSync(path.join(out, ".cst-batch"));
+    // Non-ASCII, newlines in strings, and more than one 1 MB piece.
+    const tasks = Array.from({ length: 3000 }, (_, i) => ({ index: i, subject: `sub-${i}`, error: i % 7 === 0 ? `Fehler: Größe ✗\nline 2 ${"x".repeat(600)}` : null }));
+    const summary = { schema_version: 1, kind: "cst-batch-summary", counts: { total: 3000 }, tasks, problems: ["p ✗"], canary: null };
+    const spool = new SummaryTasksSpool(out);
+    for (const t of tasks) spool.add(t);
+    spool.commit(path.join(out, "batch_summary.json"), { ...summary, tasks: [] });
+    expect(readFileSync(path.join(out, "batch_summary.json"), "utf8")).toBe(JSON.stringify(summary, null, 2) + "\n");
+    const empty = new SummaryTasksSpool(out);
+    empty.commit(path.join(out, "empty.json"), { ...summary, tasks: [] });
+    expect(readFileSync(path.join(out, "empty.json"), "utf8")).toBe(JSON.stringify({ ...summary, tasks: [] }, null, 2) + "\n");
+    // The scratch files are gone.
+    expect(readdirSync(path.join(out, ".cst-batch"))).toEqual([]);
   });
 });

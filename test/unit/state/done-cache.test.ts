@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DONE_FILE, statusCachePath } from "../../../src/layout.js";
-import { DoneCacheSchema } from "../../../src/schemas/status-cache.js";
+import { DoneCacheEntrySchema, DoneCacheHeaderSchema } from "../../../src/schemas/status-cache.js";
 import { DoneRecordCache, fileIdentity, loadDoneRecordCache, saveDoneRecordCache } from "../../../src/state/done-cache.js";
 import { readAllTaskStates } from "../../../src/state/task-state.js";
 import { readStatus } from "../../../src/status/status.js";
@@ -15,6 +15,19 @@ beforeEach(() => {
 });
 afterEach(() => cleanup());
 
+/** The cache file: a header line, then one entry per line. */
+const readCache = (file: string) => {
+  const [head, ...lines] = readFileSync(file, "utf8").trimEnd().split("\n");
+  DoneCacheHeaderSchema.parse(JSON.parse(head!));
+  return { entries: lines.map((l) => DoneCacheEntrySchema.parse(JSON.parse(l))) };
+};
+/** The cache file with the first entry's host replaced (as if the cache said otherwise than the file). */
+const editFirstHost = (file: string, host: string): void => {
+  const [head, first, ...rest] = readFileSync(file, "utf8").split("\n");
+  const e = JSON.parse(first!);
+  e.record.host = host;
+  writeFileSync(file, [head, JSON.stringify(e), ...rest].join("\n"));
+};
 const doneFile = (dir: string): string => path.join(out, dir, DONE_FILE);
 const status = () => readStatus(out, { queryScheduler: false });
 const rowsOf = (r: Awaited<ReturnType<typeof status>>) => r.rows.map(({ durationSeconds: _d, ...row }) => row);
@@ -26,7 +39,7 @@ describe("the status cache of done records", () => {
     writeDone(out, tasks[1]!, { configHash: "old", finishedAt: "2026-01-02T00:00:00.000Z" });
     writeFailedAttempt(out, tasks[1]!, { finishedAt: "2026-01-03T00:00:00.000Z" });
     const first = await status();
-    const saved = DoneCacheSchema.parse(JSON.parse(readFileSync(statusCachePath(out), "utf8")));
+    const saved = readCache(statusCachePath(out));
     expect(saved.entries.map((e) => e.dir).sort()).toEqual([tasks[0]!.output_dir, tasks[1]!.output_dir]);
     expect(saved.entries.find((e) => e.dir === tasks[0]!.output_dir)!.id).toBe(fileIdentity(statSync(doneFile(tasks[0]!.output_dir))));
     const second = await status();
@@ -38,10 +51,7 @@ describe("the status cache of done records", () => {
     const [task] = writePlan(out, [{ subject: "sub-001" }]).tasks;
     writeDone(out, task!, { host: "on-disk" });
     await status();
-    const file = statusCachePath(out);
-    const cache = JSON.parse(readFileSync(file, "utf8"));
-    cache.entries[0].record.host = "from-cache";
-    writeFileSync(file, JSON.stringify(cache));
+    editFirstHost(statusCachePath(out), "from-cache");
     const [s] = await readAllTaskStates(out, [task!], { io: "sync", doneCache: loadDoneRecordCache(out) });
     expect(s!.host).toBe("from-cache");
   });
@@ -57,9 +67,7 @@ describe("the status cache of done records", () => {
     expect(warm).toEqual(cold);
     expect(warm).toEqual(sync);
     // Taken from the cache, not the file:
-    const cache = JSON.parse(readFileSync(statusCachePath(out), "utf8"));
-    cache.entries[0].record.host = "from-cache";
-    writeFileSync(statusCachePath(out), JSON.stringify(cache));
+    editFirstHost(statusCachePath(out), "from-cache");
     const [s] = await readAllTaskStates(out, tasks, { io: "async", doneCache: loadDoneRecordCache(out) });
     expect(s!.host).toBe("from-cache");
   });
@@ -75,7 +83,7 @@ describe("the status cache of done records", () => {
     renameSync(`${file}.tmp`, file);
     const r = await status();
     expect(r.rows[0]!.state).toBe("never-submitted");
-    const saved = DoneCacheSchema.parse(JSON.parse(readFileSync(statusCachePath(out), "utf8")));
+    const saved = readCache(statusCachePath(out));
     expect(saved.entries[0]!.record.host).toBe("second");
   });
 
@@ -85,7 +93,7 @@ describe("the status cache of done records", () => {
     await status();
     rmSync(doneFile(task!.output_dir));
     expect((await status()).rows[0]!.state).toBe("never-submitted");
-    expect(DoneCacheSchema.parse(JSON.parse(readFileSync(statusCachePath(out), "utf8"))).entries).toEqual([]);
+    expect(readCache(statusCachePath(out)).entries).toEqual([]);
   });
 
   it("an unchanged cache is not rewritten", async () => {
@@ -107,7 +115,7 @@ describe("the status cache of done records", () => {
       const r = await status();
       expect(r.rows[0]!.state).toBe("done");
       expect(r.problems).toEqual([]);
-      expect(DoneCacheSchema.parse(JSON.parse(readFileSync(statusCachePath(out), "utf8"))).entries[0]!.record.host).toBe("n7");
+      expect(readCache(statusCachePath(out)).entries[0]!.record.host).toBe("n7");
     }
   });
 
@@ -118,6 +126,19 @@ describe("the status cache of done records", () => {
     const r = await status();
     expect(r.rows[0]!.state).toBe("done");
     expect(r.problems).toEqual([]);
+  });
+
+  it("the cache is written in plan order; a plan in another order still gets its records right (out-of-order ones read again)", async () => {
+    const tasks = writePlan(out, [{ subject: "sub-001" }, { subject: "sub-002" }, { subject: "sub-003" }]).tasks;
+    for (const [i, t] of tasks.entries()) writeDone(out, t, { host: `n${i + 1}` });
+    await status();
+    expect(readCache(statusCachePath(out)).entries.map((e) => e.record.host)).toEqual(["n1", "n2", "n3"]);
+    // The same subjects planned in another order (the cache's order no longer matches).
+    const again = writePlan(out, [{ subject: "sub-003" }, { subject: "sub-001" }, { subject: "sub-002" }]).tasks;
+    for (const [i, t] of again.entries()) writeDone(out, t, { host: `m${i + 1}` });
+    const r = await status();
+    expect(r.rows.map((row) => [row.subject, row.state])).toEqual([["sub-003", "done"], ["sub-001", "done"], ["sub-002", "done"]]);
+    expect(readCache(statusCachePath(out)).entries.map((e) => [e.dir.split(path.sep)[0], e.record.host])).toEqual([["sub-003", "m1"], ["sub-001", "m2"], ["sub-002", "m3"]]);
   });
 
   it("a cache with nothing read and nothing known writes no file", () => {
