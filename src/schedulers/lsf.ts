@@ -56,7 +56,10 @@ function lsfGpu(gres: string | null): string | null {
 function assertLsfDirectiveValues(ctx: ArrayScriptContext | CollectScriptContext): void {
   if (!/^[A-Za-z0-9_@+=:,./-]+$/.test(ctx.jobName)) {
     throw new CstError("USAGE", `the job name cannot be written on a #BSUB -J line: ${JSON.stringify(ctx.jobName)}`, {
-      details: ["expected: letters, digits and _ @ + = : , . / - only (it is also the array name, name[1-N])"],
+      details: [
+        "expected: letters, digits and _ @ + = : , . / - only (it is also the array name, name[1-N])",
+        `found: ${JSON.stringify(ctx.jobName)} (first character not allowed: ${JSON.stringify([...ctx.jobName].find((c) => !/[A-Za-z0-9_@+=:,./-]/.test(c)) ?? "")})`,
+      ],
       hint: "choose a --job-name without spaces, brackets, % or shell characters",
     });
   }
