@@ -14,8 +14,8 @@ import { linkBasicTools } from "../helpers/fake-scheduler.js";
  */
 const FIXTURES = fileURLToPath(new URL("../fixtures/schedulers/", import.meta.url));
 
-function fakeQstat(dir: string, answer: "sge" | "pbs"): Record<string, string> {
-  const bin = path.join(dir, `fakebin-${answer}`);
+function fakeQstat(dir: string, answer: "sge" | "pbs", maxAjTasks = 75000): Record<string, string> {
+  const bin = path.join(dir, `fakebin-${answer}-${maxAjTasks}`);
   mkdirSync(bin, { recursive: true });
   linkBasicTools(bin);
   copyFileSync(path.join(FIXTURES, answer, "qstat_version.txt"), path.join(bin, "qstat_version.txt"));
@@ -23,7 +23,9 @@ function fakeQstat(dir: string, answer: "sge" | "pbs"): Record<string, string> {
   const exit = answer === "sge" ? 1 : 0;
   writeFileSync(path.join(bin, "qstat"), `#!/bin/sh\necho "qstat $*" >> "\${0%/*}/calls.log"\n/bin/cat "\${0%/*}/qstat_version.txt"\nexit ${exit}\n`);
   writeFileSync(path.join(bin, "qsub"), `#!/bin/sh\necho "qsub $*" >> "\${0%/*}/calls.log"\nexit 1\n`);
-  for (const f of ["qstat", "qsub"]) chmodSync(path.join(bin, f), 0o755);
+  // the global configuration's array limit (qconf -sconf prints max_aj_tasks 75000 on the real one)
+  writeFileSync(path.join(bin, "qconf"), `#!/bin/sh\necho "qconf $*" >> "\${0%/*}/calls.log"\nprintf 'max_aj_instances             2000\\nmax_aj_tasks                 ${maxAjTasks}\\n'\n`);
+  for (const f of ["qstat", "qsub", "qconf"]) chmodSync(path.join(bin, f), 0o755);
   return { PATH: bin, XDG_CONFIG_HOME: path.join(dir, "xdg") };
 }
 
@@ -46,6 +48,15 @@ describe("--scheduler sge through the built CLI without a Grid Engine (dry runs 
     }
     const commands = sge.stdout.slice(sge.stdout.indexOf("submit commands"));
     expect(commands.split("\n").slice(1, 4)).toEqual([`mkdir -p ${logs}`, expect.stringMatching(/^qsub -terse \S+array-0\.sh$/), expect.stringMatching(/^qsub -terse -hold_jid '<job id of array-0>' \S+collect\.sh$/)]);
+    expect(existsSync(s.out)).toBe(false);
+
+    // a site's max_aj_tasks below the cohort: two array jobs (3 + 1 tasks), collect waits for both
+    const split = runCli([...base(s), "--scheduler", "sge", "--time", "2h", "--dry-run", "--json"], { env: fakeQstat(s.dir, "sge", 3) });
+    expect(split.code, split.stderr).toBe(EXIT.OK);
+    const sj = JSON.parse(split.stdout) as { scripts: Array<{ name: string; text: string; submit_argv: string[] }>; submission: { resources: { max_array_size: number; max_array_size_source: string } } };
+    expect(sj.submission.resources).toMatchObject({ max_array_size: 3, max_array_size_source: "qconf" });
+    expect(sj.scripts.map((x) => [x.name, /^#\$ -t (.*)$/m.exec(x.text)?.[1] ?? null])).toEqual([["array-0", "1-3"], ["array-1", "1-1"], ["collect", null]]);
+    expect(sj.scripts[2]!.submit_argv.slice(0, 4)).toEqual(["qsub", "-terse", "-hold_jid", "<job id of array-0>,<job id of array-1>"]);
     expect(existsSync(s.out)).toBe(false);
 
     const pbs = runCli([...base(s), "--scheduler", "auto", "--time", "2h", "--dry-run", "--json"], { env: fakeQstat(s.dir, "pbs") });
