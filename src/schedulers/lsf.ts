@@ -72,7 +72,10 @@ function assertLsfDirectiveValues(ctx: ArrayScriptContext | CollectScriptContext
   if (ctx.resources.partition !== null) lsfDirectiveQuote(ctx.resources.partition, "--partition (LSF queue)");
   if (ctx.resources.account !== null) lsfDirectiveQuote(ctx.resources.account, "--account (LSF project, -P)");
   if (ctx.resources.qos !== null) {
-    throw new CstError("USAGE", "--qos is a Slurm option; LSF has no QOS", { hint: "leave --qos out, or pass a site-specific option with --scheduler-arg (e.g. '-sla NAME')" });
+    throw new CstError("USAGE", "--qos is a Slurm option; LSF has no QOS", {
+      details: ["expected: no --qos (nor profile \"qos\") with --scheduler lsf", `found: ${JSON.stringify(ctx.resources.qos)}`],
+      hint: "leave --qos out (and the profile's \"qos\"), or pass a site-specific option with --scheduler-arg (e.g. '-sla NAME')",
+    });
   }
 }
 

@@ -45,9 +45,15 @@ function sgeCommonView(ctx: ArrayScriptContext | CollectScriptContext): Record<s
     "the scheduler log folder (under --out, on the #$ -o/-e lines)",
     "choose an --out path of letters, digits and _ + = , . / - only (e.g. a symlink without spaces to the study folder), or use --scheduler local",
   );
-  if (r.qos !== null) throw new CstError("USAGE", "--qos is a Slurm option; Grid Engine has no QOS", { hint: "leave --qos out" });
+  if (r.qos !== null) {
+    throw new CstError("USAGE", "--qos is a Slurm option; Grid Engine has no QOS", {
+      details: ["expected: no --qos (nor profile \"qos\") with --scheduler sge", `found: ${JSON.stringify(r.qos)}`],
+      hint: "leave --qos out (and the profile's \"qos\"); a site-specific request goes in --scheduler-arg",
+    });
+  }
   if (r.gres !== null) {
     throw new CstError("USAGE", "--gres has no generic Grid Engine equivalent", {
+      details: ["expected: no --gres (nor profile \"gres\") with --scheduler sge", `found: ${JSON.stringify(r.gres)}`],
       hint: "request GPUs with --scheduler-arg '-l gpu=1' (the site's resource name) and leave --gres out",
     });
   }

@@ -65,7 +65,7 @@ describe("--scheduler sge through the built CLI without a Grid Engine (dry runs 
     expect(existsSync(s.out)).toBe(false);
   }, 120_000);
 
-  it("h_vmem from the profile is asked per slot with a warning (human and --json); --cpus without the profile's sge_pe, a job name or an --out Grid Engine cannot hold are usage errors (exit 2) naming expected, found and the fix", () => {
+  it("h_vmem from the profile is asked per slot with a warning (human and --json); --cpus without the profile's sge_pe, --qos, a job name or an --out Grid Engine cannot hold are usage errors (exit 2) naming expected, found and the fix", () => {
     const s = setup("cst-e2e-sge-bad-");
     const env = fakeQstat(s.dir, "sge");
     const profile = path.join(s.dir, "profile.json");
@@ -92,6 +92,10 @@ describe("--scheduler sge through the built CLI without a Grid Engine (dry runs 
     expect(name.code).toBe(EXIT.USAGE);
     expect(name.stderr).toMatch(/the job name \(--job-name\) cannot be written on a Grid Engine #\$ directive line: "my study"/);
     expect(name.stderr).toMatch(/found: "my study" \(first character not allowed: " "\)/);
+
+    const qos = runCli([...base(s), "--scheduler", "sge", "--time", "1h", "--qos", "high", "--dry-run", "--json"], { env });
+    expect(qos.code).toBe(EXIT.USAGE);
+    expect((JSON.parse(qos.stdout) as { error: { message: string; details: string[] } }).error).toMatchObject({ message: "--qos is a Slurm option; Grid Engine has no QOS", details: [expect.stringMatching(/^expected: no --qos/), 'found: "high"'] });
 
     const spaced = path.join(s.dir, "my study");
     const out = runCli(["submit", "--bids-dir", s.bids, "--out", spaced, "--csttool", STANDIN, "--skip-disk-check", "--no-profile", "--scheduler", "sge", "--time", "1h", "--dry-run", "--json"], { env });
