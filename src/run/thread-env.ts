@@ -17,7 +17,7 @@ export const THREAD_ENV_VARS = [
 ] as const;
 
 /** Where a task's CPU count came from. */
-export type CpuSource = "option" | "SLURM_CPUS_PER_TASK" | "NCPUS" | "PBS_NUM_PPN" | "LSB_DJOB_NUMPROC" | "local-share";
+export type CpuSource = "option" | "SLURM_CPUS_PER_TASK" | "NCPUS" | "PBS_NUM_PPN" | "LSB_DJOB_NUMPROC" | "NSLOTS" | "local-share";
 
 export interface TaskCpus {
   cpus: number;
@@ -33,12 +33,12 @@ function positiveInt(value: string | undefined): number | null {
 /**
  * The CPUs this task owns: an explicit count (run-one's option; local mode passes cores ÷ jobs),
  * else the scheduler's (`SLURM_CPUS_PER_TASK`, PBS Pro's `NCPUS`, Torque's `PBS_NUM_PPN`, LSF's
- * `LSB_DJOB_NUMPROC` = the slots of `-n`); null
- * when none is known (then nothing is set).
+ * `LSB_DJOB_NUMPROC` = the slots of `-n`, Grid Engine's `NSLOTS` = the slots of `-pe NAME N`, 1
+ * without a parallel environment); null when none is known (then nothing is set).
  */
 export function taskCpus(env: NodeJS.ProcessEnv, explicit: number | null | undefined, explicitSource: CpuSource = "option"): TaskCpus | null {
   if (explicit !== null && explicit !== undefined && Number.isInteger(explicit) && explicit >= 1) return { cpus: explicit, source: explicitSource };
-  for (const name of ["SLURM_CPUS_PER_TASK", "NCPUS", "PBS_NUM_PPN", "LSB_DJOB_NUMPROC"] as const) {
+  for (const name of ["SLURM_CPUS_PER_TASK", "NCPUS", "PBS_NUM_PPN", "LSB_DJOB_NUMPROC", "NSLOTS"] as const) {
     const n = positiveInt(env[name]);
     if (n !== null) return { cpus: n, source: name };
   }
@@ -73,7 +73,7 @@ export function withThreadLimits(env: NodeJS.ProcessEnv, cpus: TaskCpus | null):
 
 /** One log line saying what run-one did about threads. */
 export function describeThreadEnv(cpus: TaskCpus | null, t: ThreadEnv): string {
-  if (cpus === null) return "threads: no CPU count known for this task (no --cpus, SLURM_CPUS_PER_TASK, NCPUS or PBS_NUM_PPN): thread variables left as they are";
+  if (cpus === null) return "threads: no CPU count known for this task (no --cpus, SLURM_CPUS_PER_TASK, NCPUS, PBS_NUM_PPN, LSB_DJOB_NUMPROC or NSLOTS): thread variables left as they are";
   const kept = t.kept.length > 0 ? `; kept as set: ${t.kept.join(", ")}` : "";
   return `threads: ${cpus.cpus} CPU(s) (${cpus.source}): ${t.set.length > 0 ? `set ${t.set.join(", ")}=${cpus.cpus}` : "nothing set"}${kept}`;
 }

@@ -56,7 +56,10 @@ function lsfGpu(gres: string | null): string | null {
 function assertLsfDirectiveValues(ctx: ArrayScriptContext | CollectScriptContext): void {
   if (!/^[A-Za-z0-9_@+=:,./-]+$/.test(ctx.jobName)) {
     throw new CstError("USAGE", `the job name cannot be written on a #BSUB -J line: ${JSON.stringify(ctx.jobName)}`, {
-      details: ["expected: letters, digits and _ @ + = : , . / - only (it is also the array name, name[1-N])"],
+      details: [
+        "expected: letters, digits and _ @ + = : , . / - only (it is also the array name, name[1-N])",
+        `found: ${JSON.stringify(ctx.jobName)} (first character not allowed: ${JSON.stringify([...ctx.jobName].find((c) => !/[A-Za-z0-9_@+=:,./-]/.test(c)) ?? "")})`,
+      ],
       hint: "choose a --job-name without spaces, brackets, % or shell characters",
     });
   }
@@ -69,7 +72,10 @@ function assertLsfDirectiveValues(ctx: ArrayScriptContext | CollectScriptContext
   if (ctx.resources.partition !== null) lsfDirectiveQuote(ctx.resources.partition, "--partition (LSF queue)");
   if (ctx.resources.account !== null) lsfDirectiveQuote(ctx.resources.account, "--account (LSF project, -P)");
   if (ctx.resources.qos !== null) {
-    throw new CstError("USAGE", "--qos is a Slurm option; LSF has no QOS", { hint: "leave --qos out, or pass a site-specific option with --scheduler-arg (e.g. '-sla NAME')" });
+    throw new CstError("USAGE", "--qos is a Slurm option; LSF has no QOS", {
+      details: ["expected: no --qos (nor profile \"qos\") with --scheduler lsf", `found: ${JSON.stringify(ctx.resources.qos)}`],
+      hint: "leave --qos out (and the profile's \"qos\"), or pass a site-specific option with --scheduler-arg (e.g. '-sla NAME')",
+    });
   }
 }
 

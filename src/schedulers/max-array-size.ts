@@ -6,6 +6,8 @@ import type { SchedulerName } from "./types.js";
 export const PBS_DEFAULT_MAX_ARRAY_SIZE = 10_000;
 /** LSF's default `MAX_JOB_ARRAY_SIZE` (lsb.params): indices 1..1000. */
 export const LSF_DEFAULT_MAX_ARRAY_SIZE = 1_000;
+/** Grid Engine's default `max_aj_tasks` (sge_conf(5)): tasks per array job. */
+export const SGE_DEFAULT_MAX_ARRAY_SIZE = 75_000;
 /** Slurm's default `MaxArraySize` (when the cluster cannot be asked). */
 export const SLURM_DEFAULT_MAX_ARRAY_SIZE = 1_001;
 
@@ -15,11 +17,18 @@ export function parseMaxArraySize(scontrolShowConfig: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export type MaxArraySizeSource = "override" | "scontrol" | "default";
+/** `max_aj_tasks 75000` from Grid Engine's `qconf -sconf`; 0 (no limit) and a missing line are null. */
+export function parseSgeMaxAjTasks(qconfSconf: string): number | null {
+  const m = /^\s*max_aj_tasks\s+(\d+)\s*$/m.exec(qconfSconf);
+  return m && Number(m[1]) > 0 ? Number(m[1]) : null;
+}
+
+export type MaxArraySizeSource = "override" | "scontrol" | "qconf" | "default";
 
 /**
  * The largest array a job may have: `override` when given (`--max-array-size`), else Slurm's
- * configured MaxArraySize (array indices must stay below it), else the documented default.
+ * configured MaxArraySize (array indices must stay below it), Grid Engine's max_aj_tasks (`qconf
+ * -sconf`), else the documented default.
  */
 export async function resolveMaxArraySize(
   scheduler: SchedulerName,
@@ -43,6 +52,15 @@ export async function resolveMaxArraySize(
     return { value: override, source: "override", note: null };
   }
   if (scheduler === "lsf") return { value: LSF_DEFAULT_MAX_ARRAY_SIZE, source: "default", note: null };
+  if (scheduler === "sge") {
+    // qsub rejects an array of more tasks than the global configuration's max_aj_tasks: read it.
+    const conf = await runSchedulerCommand(["qconf", "-sconf"], opts);
+    const v = conf.kind === "ok" ? parseSgeMaxAjTasks(conf.stdout) : null;
+    if (v !== null) return { value: v, source: "qconf", note: null };
+    // max_aj_tasks 0 = no limit: the default still keeps each array a reasonable size.
+    const note = conf.kind === "ok" ? null : `could not read max_aj_tasks from 'qconf -sconf' (${conf.kind}); using Grid Engine's default ${SGE_DEFAULT_MAX_ARRAY_SIZE} (give --max-array-size for your site's)`;
+    return { value: SGE_DEFAULT_MAX_ARRAY_SIZE, source: "default", note };
+  }
   if (scheduler !== "slurm") return { value: PBS_DEFAULT_MAX_ARRAY_SIZE, source: "default", note: null };
   const outcome = await runSchedulerCommand(["scontrol", "show", "config"], opts);
   if (outcome.kind === "ok") {

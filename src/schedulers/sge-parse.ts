@@ -147,7 +147,10 @@ export function parseQacct(stdout: string): TaskSchedulerState[] {
     const exitStatus = /^(\d+)/.exec(f.get("exit_status") ?? "") ? Number(/^(\d+)/.exec(f.get("exit_status")!)![1]) : null;
     const category = f.get("category");
     const maxvmemKb = parseSgeSize(f.get("maxvmem"));
-    const requestedVmemKb = parseSgeMemValue(categoryResource(category, "h_vmem"));
+    // Memory requests are per slot (`-pe smp 4` with h_vmem=2G may use 8G); maxvmem is the job's.
+    const slots = /^\d+$/.test(f.get("slots") ?? "") ? Math.max(1, Number(f.get("slots"))) : 1;
+    const perJob = (kb: number | null): number | null => (kb === null ? null : kb * slots);
+    const requestedVmemKb = perJob(parseSgeMemValue(categoryResource(category, "h_vmem")));
     const { state, exitCode, signal } = classifySgeAccounting({ failed, exitStatus, maxvmemKb, requestedVmemKb });
     const hRt = categoryResource(category, "h_rt");
     const reasonText = failedText.replace(/^\d+\s*:?\s*/, "");
@@ -163,7 +166,7 @@ export function parseQacct(stdout: string): TaskSchedulerState[] {
       elapsedSeconds: parseSgeSeconds(f.get("ru_wallclock")),
       maxRssKb: parseRuMaxrss(f.get("ru_maxrss")),
       node: host && host !== "" ? host : null,
-      requestedMemKb: requestedVmemKb ?? parseSgeMemValue(categoryResource(category, "mem_free")) ?? parseSgeMemValue(categoryResource(category, "m_mem_free")),
+      requestedMemKb: requestedVmemKb ?? perJob(parseSgeMemValue(categoryResource(category, "mem_free")) ?? parseSgeMemValue(categoryResource(category, "m_mem_free"))),
       requestedSeconds: hRt === null ? null : /^\d+$/.test(hRt) ? Number(hRt) : parseClockSeconds(hRt),
     });
   }

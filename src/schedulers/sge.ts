@@ -20,27 +20,40 @@ export const DEFAULT_SGE_MEMORY_RESOURCE = "mem_free";
 /** Letters, digits and `_ + = , . / -` only: `#$` lines are split on white space, `:`/`@`/`$` have meanings. */
 const SGE_BARE = /^[A-Za-z0-9_+=,./-]+$/;
 
-function assertSgeBare(value: string, what: string): void {
+function assertSgeBare(value: string, what: string, hint = `choose a ${what} without spaces, quotes or shell characters`): void {
   if (value === "" || !SGE_BARE.test(value)) {
     throw new CstError("USAGE", `${what} cannot be written on a Grid Engine #$ directive line: ${JSON.stringify(value)}`, {
-      details: ["expected: letters, digits and _ + = , . / - only (#$ options are split on white space; : @ $ have meanings there)"],
-      hint: `choose a ${what} without spaces, quotes or shell characters`,
+      details: [
+        "expected: letters, digits and _ + = , . / - only (#$ options are split on white space; : @ $ have meanings there)",
+        `found: ${JSON.stringify(value)}${value === "" ? "" : ` (first character not allowed: ${JSON.stringify([...value].find((c) => !SGE_BARE.test(c)) ?? "")})`}`,
+      ],
+      hint,
     });
   }
 }
 
 function sgeCommonView(ctx: ArrayScriptContext | CollectScriptContext): Record<string, unknown> {
   const r = ctx.resources;
-  assertSgeBare(ctx.jobName, "job name");
+  assertSgeBare(ctx.jobName, "the job name (--job-name)", "choose a --job-name of letters, digits and _ + = , . / - (e.g. cst-batch)");
   if (!/^[A-Za-z]/.test(ctx.jobName) || ctx.jobName.includes("/")) {
     throw new CstError("USAGE", `a Grid Engine job name must start with a letter and hold no '/': ${JSON.stringify(ctx.jobName)}`, {
       hint: "choose a --job-name starting with a letter",
     });
   }
-  assertSgeBare(ctx.logDir, "log folder (on a #$ -o/-e line)");
-  if (r.qos !== null) throw new CstError("USAGE", "--qos is a Slurm option; Grid Engine has no QOS", { hint: "leave --qos out" });
+  assertSgeBare(
+    ctx.logDir,
+    "the scheduler log folder (under --out, on the #$ -o/-e lines)",
+    "choose an --out path of letters, digits and _ + = , . / - only (e.g. a symlink without spaces to the study folder), or use --scheduler local",
+  );
+  if (r.qos !== null) {
+    throw new CstError("USAGE", "--qos is a Slurm option; Grid Engine has no QOS", {
+      details: ["expected: no --qos (nor profile \"qos\") with --scheduler sge", `found: ${JSON.stringify(r.qos)}`],
+      hint: "leave --qos out (and the profile's \"qos\"); a site-specific request goes in --scheduler-arg",
+    });
+  }
   if (r.gres !== null) {
     throw new CstError("USAGE", "--gres has no generic Grid Engine equivalent", {
+      details: ["expected: no --gres (nor profile \"gres\") with --scheduler sge", `found: ${JSON.stringify(r.gres)}`],
       hint: "request GPUs with --scheduler-arg '-l gpu=1' (the site's resource name) and leave --gres out",
     });
   }

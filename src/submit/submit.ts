@@ -1,6 +1,6 @@
 // Over ~350 lines: submit is one flow (prepare, shard and lane, render, submit, record, roll back on failure) whose
 // steps share the prepared submission; the pieces that stand alone live beside it (chunks, throttle-lanes, in-flight, roll-back).
-import { promises as fsp } from "node:fs";
+import { existsSync, promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CstError } from "../errors.js";
@@ -285,7 +285,9 @@ function runOptions(req: SubmitRequest, out: string): RunCommandOptions {
   return {
     ...(req.env !== undefined ? { env: req.env } : {}),
     ...(req.commandTimeoutMs !== undefined ? { timeoutMs: req.commandTimeoutMs } : {}),
-    cwd: out,
+    // A dry run on a new --out has no folder yet: its queries (scontrol show config, qconf -sconf,
+    // the in-flight check) run from here instead of failing as if the command were missing.
+    ...(existsSync(out) ? { cwd: out } : {}),
   };
 }
 

@@ -141,5 +141,7 @@ describe("bsub, bkill and the script's numbers", () => {
     expect(detectJobId({ LSB_JOBID: "2329803", LSB_JOBINDEX: "0" })).toBe("2329803");
     // the slots of -n, for csttool's thread variables
     expect(taskCpus({ LSB_DJOB_NUMPROC: "4" }, null)).toEqual({ cpus: 4, source: "LSB_DJOB_NUMPROC" });
+    // Grid Engine: the slots of -pe NAME N
+    expect(taskCpus({ NSLOTS: "2" }, null)).toEqual({ cpus: 2, source: "NSLOTS" });
   });
 });

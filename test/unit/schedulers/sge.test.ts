@@ -79,6 +79,14 @@ describe("qacct -j (recorded: exit 0, exit 3, an h_rt kill, a qdel)", () => {
     expect(byIndex.get(0)!.maxRssKb).toBeGreaterThan(1000);
   });
 
+  it("a parallel job's memory request is per slot: qacct's h_vmem x slots is the job's (recorded: -pe smp 2, h_vmem=2048M)", () => {
+    const [row] = parseQacct(fixture("sge/qacct_j_pe_slots.txt"));
+    expect(row).toMatchObject({ state: "completed", requestedMemKb: 2 * 2048 * 1024 });
+    // a failed-37 kill of that job at 3 GiB of virtual memory (over one slot's 2 GiB, under the job's 4 GiB) is a walltime kill
+    const killed = fixture("sge/qacct_j_pe_slots.txt").replace(/^failed .*$/m, "failed       37  : qmaster enforced h_rt, h_cpu, or h_vmem limit").replace(/^maxvmem .*$/m, "maxvmem      3.000GB");
+    expect(parseQacct(killed)[0]).toMatchObject({ state: "timeout" });
+  });
+
   it("failed 37 with maxvmem at the h_vmem request is out of memory, not a walltime kill", () => {
     expect(classifySgeAccounting({ failed: 37, exitStatus: 137, maxvmemKb: 2_100_000, requestedVmemKb: 2_097_152 }).state).toBe("out_of_memory");
     expect(classifySgeAccounting({ failed: 37, exitStatus: 137, maxvmemKb: 10_000, requestedVmemKb: 2_097_152 }).state).toBe("timeout");

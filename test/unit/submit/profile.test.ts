@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -37,7 +37,9 @@ describe("cluster profile", () => {
   });
 
   it("every example profile is valid", async () => {
-    for (const f of ["slurm-example.json", "pbs-example.json"]) {
+    const files = readdirSync(path.join("examples", "profiles")).filter((f) => f.endsWith(".json")).sort();
+    expect(files).toEqual(["lsf-example.json", "pbs-example.json", "sge-example.json", "slurm-example.json"]);
+    for (const f of files) {
       const loaded = await loadProfile({ explicit: path.join("examples", "profiles", f) });
       expect(Object.keys(loaded.profile).every((k) => PROFILE_KEYS.includes(k))).toBe(true);
       expect(() => resolveSubmitSettings({}, loaded.profile)).not.toThrow();
