@@ -176,6 +176,7 @@ export function indexRanges(indices: number[]): string {
 
 export const lsfBackend: SchedulerBackend = {
   name: "lsf",
+  peakSource: "bjobs",
   submitCommand: "bsub",
   renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) => renderTemplate("lsf/array.sh.hbs", lsfArrayView(ctx), opts.templateDir),
   renderCollectScript: (ctx: CollectScriptContext, opts: RenderOptions = {}) => renderTemplate("lsf/collect.sh.hbs", lsfCollectView(ctx), opts.templateDir),

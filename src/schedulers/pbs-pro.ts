@@ -117,6 +117,7 @@ export function parsePbsProQstat(stdout: string): TaskSchedulerState[] {
 
 export const pbsProBackend: SchedulerBackend = {
   name: "pbs",
+  peakSource: "qstat",
   submitCommand: "qsub",
   renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) =>
     renderTemplate("pbs/array.sh.hbs", pbsProArrayView(ctx), opts.templateDir),

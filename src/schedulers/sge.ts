@@ -161,6 +161,7 @@ function currentUser(): string {
 
 export const sgeBackend: SchedulerBackend = {
   name: "sge",
+  peakSource: "qacct",
   submitCommand: "qsub",
   renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) => renderTemplate("sge/array.sh.hbs", sgeArrayView(ctx), opts.templateDir),
   renderCollectScript: (ctx: CollectScriptContext, opts: RenderOptions = {}) => renderTemplate("sge/collect.sh.hbs", sgeCollectView(ctx), opts.templateDir),

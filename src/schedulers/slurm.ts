@@ -251,6 +251,7 @@ export function parseSlurmSacct(stdout: string): TaskSchedulerState[] {
 
 export const slurmBackend: SchedulerBackend = {
   name: "slurm",
+  peakSource: "sacct",
   submitCommand: "sbatch",
   renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) =>
     renderTemplate("slurm/array.sh.hbs", slurmArrayView(ctx), opts.templateDir),

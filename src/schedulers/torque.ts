@@ -115,6 +115,7 @@ export function parseTorqueQstat(stdout: string): TaskSchedulerState[] {
 
 export const torqueBackend: SchedulerBackend = {
   name: "torque",
+  peakSource: "qstat",
   submitCommand: "qsub",
   renderArrayScript: (ctx: ArrayScriptContext, opts: RenderOptions = {}) =>
     renderTemplate("torque/array.sh.hbs", torqueArrayView(ctx), opts.templateDir),

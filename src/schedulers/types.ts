@@ -99,6 +99,9 @@ export type SchedulerJobState =
   | "preempted"
   | "unknown";
 
+/** Where a scheduler's peak-memory figure comes from (the record's `max_rss_source`). */
+export type SchedulerPeakSource = "sacct" | "qstat" | "qacct" | "bjobs";
+
 export interface TaskSchedulerState {
   /** The array job id as submitted (`12`, `48[].server`) or the plain job id. */
   jobId: string;
@@ -114,6 +117,8 @@ export interface TaskSchedulerState {
   signal: number | null;
   elapsedSeconds: number | null;
   maxRssKb: number | null;
+  /** Which of the scheduler's commands `maxRssKb` came from (set by status from the backend). */
+  peakSource?: SchedulerPeakSource;
   node: string | null;
   /** The memory the job asked for (PBS `Resource_List.mem`; else filled from the submission record by status). */
   requestedMemKb?: number | null;
@@ -135,6 +140,8 @@ export interface SubmitOptions {
  */
 export interface SchedulerBackend {
   readonly name: SchedulerName;
+  /** The command whose figure a task's scheduler peak memory is (sacct MaxRSS, qstat resources_used.mem, qacct maxrss, bjobs max_mem). */
+  readonly peakSource: SchedulerPeakSource;
   /** The submit program (`sbatch`, `qsub`). */
   readonly submitCommand: string;
   /** Render the array script. Throws CstError("USAGE") for a value the dialect cannot hold. */

@@ -24,7 +24,9 @@ export const PromotedFileSchema = z.strictObject({ path: z.string(), size: z.num
  * (memory.peak / memory.max_usage_in_bytes); rusage = the reaped children's ru_maxrss;
  * sampled = /proc samples (VmHWM / VmRSS, may miss a short peak); sacct = the scheduler's MaxRSS.
  */
-export const MAX_RSS_SOURCES = ["cgroup", "rusage", "sampled", "sacct"] as const;
+export const MAX_RSS_SOURCES = ["cgroup", "rusage", "sampled", "sacct", "qstat", "qacct", "bjobs"] as const;
+/** The sources that are a scheduler's own figure (see SchedulerPeakSource). */
+export const SCHEDULER_RSS_SOURCES: ReadonlySet<string> = new Set(["sacct", "qstat", "qacct", "bjobs"]);
 export const MaxRssSourceSchema = z.enum(MAX_RSS_SOURCES);
 export type MaxRssSource = z.infer<typeof MaxRssSourceSchema>;
 

@@ -339,7 +339,7 @@ export function deriveTaskStatus(input: DeriveInput): StatusRow {
       row.category = cat;
       row.durationSeconds = sched.elapsedSeconds;
       row.maxRssKb = sched.maxRssKb;
-      row.maxRssSource = sched.maxRssKb === null ? null : "sacct";
+      row.maxRssSource = sched.maxRssKb === null ? null : (sched.peakSource ?? "sacct");
       const neverStarted = sched.state === "cancelled" && (sched.elapsedSeconds ?? 0) === 0 && sched.node === null;
       const message = neverStarted
         ? `job ${elementId} was cancelled before it started (${describeSched(sched)})`

@@ -10,6 +10,6 @@ export function takeSchedulerPeak(row: StatusRow, input: DeriveInput, r: { job_i
   const s = input.peakLookup(r.job_id);
   if (!s || s.maxRssKb === null || (r.max_rss_kb !== null && s.maxRssKb <= r.max_rss_kb)) return;
   row.maxRssKb = s.maxRssKb;
-  row.maxRssSource = "sacct";
+  row.maxRssSource = s.peakSource ?? "sacct";
   row.writeBack ??= { kind: "peak", record, elementId: r.job_id, sched: { ...s, maxRssKb: s.maxRssKb } };
 }

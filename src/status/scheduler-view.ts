@@ -100,6 +100,7 @@ export async function querySchedulerView(submissions: readonly Submission[], opt
         const seen = view.elements.get(key);
         // sacct keeps listing a started element in the array's pending remainder (`12_[1,3%1]`): the element's own row wins.
         if (seen && st.state === "pending" && seen.state !== "pending") continue;
+        st.peakSource = backend.peakSource;
         view.elements.set(key, st);
         view.jobs.add(jobSequence(st.jobId));
       }

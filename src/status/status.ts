@@ -3,7 +3,7 @@ import { resolveStudyDir } from "../study/study-folder.js";
 import { setAsideOf, type SetAside } from "../study/set-aside.js";
 import { currentPlanFile, loadPlanTask, loadPlanTasks, openPlanRefs, type PlanRefs } from "../plan/load-plan.js";
 import type { PlanTaskRef } from "../schemas/plan.js";
-import { FAILURE_CATEGORIES } from "../schemas/records.js";
+import { FAILURE_CATEGORIES, SCHEDULER_RSS_SOURCES } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
 import { DoneCacheStream } from "../state/done-cache.js";
 import { openTaskStateReader, type IoMode, type TaskState } from "../state/task-state.js";
@@ -135,7 +135,7 @@ async function statusOf(outDir: string, planFile: string, plan: PlanRefs, opts: 
   const notice = (s: TaskState): void => {
     if (opts.schedulerPeaks) {
       const shown = s.done === "current" ? s.doneRecord : s.latestAttempt;
-      const sub = shown?.job_id && shown.max_rss_source !== "sacct" ? bySequence.get(jobSequence(shown.job_id)) : undefined;
+      const sub = shown?.job_id && !SCHEDULER_RSS_SOURCES.has(shown.max_rss_source ?? "") ? bySequence.get(jobSequence(shown.job_id)) : undefined;
       if (sub) needed.add(sub.submission_id);
     }
     if (s.done === "current") return;
@@ -280,7 +280,7 @@ async function statusOf(outDir: string, planFile: string, plan: PlanRefs, opts: 
     row.durationSeconds ??= wb.sched.elapsedSeconds;
     if (row.maxRssKb === null && wb.sched.maxRssKb !== null) {
       row.maxRssKb = wb.sched.maxRssKb;
-      row.maxRssSource = "sacct";
+      row.maxRssSource = wb.sched.peakSource ?? "sacct";
     }
     if (wb.kind !== "refine") {
       row.state = "failed";

@@ -8,6 +8,7 @@ import { acquireLock } from "../lock/lock.js";
 import { csttoolArgv } from "../run/csttool-argv.js";
 import { AttemptRecordSchema, AttemptStartSchema, DoneRecordSchema, type AttemptRecord, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { writeJsonAtomic } from "../util/atomic-write.js";
+import type { TaskSchedulerState } from "../schedulers/types.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
@@ -100,7 +101,7 @@ function identityFor(header: Pick<PlanHeader, "plan_id" | "csttool">, task: Plan
     job_id: wb.elementId,
     csttool_argv: csttoolArgv(header.csttool.executable, task, taskDir),
     max_rss_kb: wb.sched.maxRssKb,
-    max_rss_source: wb.sched.maxRssKb === null ? null : "sacct",
+    max_rss_source: wb.sched.maxRssKb === null ? null : (wb.sched.peakSource ?? "sacct"),
   };
 }
 
@@ -187,7 +188,7 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
     message: wb.message,
     next_step: nextStepFor(wb.category, schedulerStudy(paths.out, own.task_key)),
     recorded_by: "scheduler",
-    ...largerPeak(own, wb.sched.maxRssKb),
+    ...largerPeak(own, wb.sched),
     observed: { category: own.category, message: own.message, recorded_by: own.recorded_by === "recovery" ? "recovery" : "run-one", exit_code: own.exit_code, signal: own.signal, next_step: own.next_step },
   };
   await writeJsonAtomic(file, refined, { root: paths.out });
@@ -197,12 +198,13 @@ async function refineRecord(paths: ReturnType<typeof taskPaths>, wb: Extract<Wri
 }
 
 /**
- * run-one's peak, or the scheduler's MaxRSS of the same run when that is larger (source `sacct`,
+ * run-one's peak, or the scheduler's peak of the same run when that is larger (its source: `sacct`, `qstat`, `qacct`, `bjobs`;
  * run-one's own figure kept in `max_rss_own`).
  */
-function largerPeak(own: { max_rss_kb: number | null; max_rss_source: AttemptRecord["max_rss_source"]; max_rss_own?: AttemptRecord["max_rss_own"] }, schedKb: number | null): Pick<AttemptRecord, "max_rss_kb" | "max_rss_source" | "max_rss_own"> {
+function largerPeak(own: { max_rss_kb: number | null; max_rss_source: AttemptRecord["max_rss_source"]; max_rss_own?: AttemptRecord["max_rss_own"] }, sched: TaskSchedulerState): Pick<AttemptRecord, "max_rss_kb" | "max_rss_source" | "max_rss_own"> {
+  const schedKb = sched.maxRssKb;
   if (schedKb === null || (own.max_rss_kb !== null && schedKb <= own.max_rss_kb)) return { max_rss_kb: own.max_rss_kb, max_rss_source: own.max_rss_source, max_rss_own: own.max_rss_own };
-  return { max_rss_kb: schedKb, max_rss_source: "sacct", max_rss_own: own.max_rss_kb === null ? undefined : { kb: own.max_rss_kb, source: own.max_rss_source } };
+  return { max_rss_kb: schedKb, max_rss_source: sched.peakSource ?? "sacct", max_rss_own: own.max_rss_kb === null ? undefined : { kb: own.max_rss_kb, source: own.max_rss_source } };
 }
 
 /**
@@ -216,7 +218,7 @@ async function recordSchedulerPeak(paths: ReturnType<typeof taskPaths>, wb: Extr
   if (r.kind !== "ok" || r.value.job_id !== wb.elementId) return { kind: "skipped", reason: "changed" };
   const own = r.value;
   if (own.max_rss_kb !== null && own.max_rss_kb >= wb.sched.maxRssKb) return { kind: "skipped", reason: "already-recorded" };
-  await writeJsonAtomic(file, { ...own, ...largerPeak(own, wb.sched.maxRssKb) }, { root: paths.out });
+  await writeJsonAtomic(file, { ...own, ...largerPeak(own, wb.sched) }, { root: paths.out });
   return { kind: "written", path: path.dirname(file), category: null };
 }
 

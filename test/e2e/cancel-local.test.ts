@@ -54,7 +54,8 @@ describe("cst-batch cancel (local run)", () => {
     // one worker: sub-01_ses-01 hangs, the three others wait their turn
     const run = startCli(["submit", "--scheduler", "local", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check", "--jobs", "1", "--canary", "0"], { env });
     let running: string[] = [];
-    for (let i = 0; i < 150 && running.join() !== "sub-01_ses-01"; i++) {
+    // running (its attempt started) and csttool started (the stand-in logged its argv): a run is "running" a moment before csttool starts
+    for (let i = 0; i < 150 && (running.join() !== "sub-01_ses-01" || standinCalls(argvLog).length === 0); i++) {
       await delay(200);
       const r = runCli(["status", "--out", out, "--json"], { env });
       if (r.code === 0) running = JSON.parse(r.stdout).tasks.filter((t: { state: string }) => t.state === "running").map((t: { key: string }) => t.key);

@@ -39,6 +39,16 @@ describe("the scheduler's larger MaxRSS replaces run-one's peak", () => {
     expect((await readStatus(out, { run, schedulerPeaks: true })).writeBacks).toEqual([]);
   });
 
+  it("on LSF the larger figure is bjobs' max_mem, recorded with source bjobs (not sacct)", async () => {
+    const plan = writePlan(out, [{ subject: "sub-01" }]);
+    writeSubmission(out, plan, { jobId: "9", scheduler: "lsf" });
+    writeDone(out, plan.tasks[0]!, { jobId: "9_0", maxRssKb: 3000 });
+    const run = fakeRunner({ bjobs: ok("9|1|DONE|-|60 second(s)|700 Mbytes|hx-noah-05-14|-\n") });
+    const r = await readStatus(out, { run, schedulerPeaks: true });
+    expect(r.rows[0]).toMatchObject({ maxRssKb: 700 * 1024, maxRssSource: "bjobs" });
+    expect(doneOf("sub-01")).toMatchObject({ max_rss_kb: 700 * 1024, max_rss_source: "bjobs", max_rss_own: { kb: 3000 } });
+  });
+
   it("an element that ran several subjects (a chunk) is no subject's own peak: its MaxRSS is not taken", async () => {
     const plan = writePlan(out, [{ subject: "sub-01" }, { subject: "sub-02" }]);
     writeSubmission(out, plan, { jobId: "8", chunks: [[0, 1]] });
