@@ -18,7 +18,7 @@ import { localFigure } from "./figures/local.mjs";
 import { slurmFigure } from "./figures/slurm.mjs";
 import { metadataFigure, scaleFigure } from "./figures/scale.mjs";
 
-const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--budget-s N] [--keep] [--json FILE] [--scale N]
+const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--only 1,2,...] [--no-slurm] [--budget-s N] [--keep] [--json FILE] [--scale N] [--cap-mb N]
   --quick        1,000 subjects, 3 runs per case, 100-task Slurm array (~2 min without figure 6, under load)
   --subjects N   study size for plan / collect / status (default 10000); the smaller
                  studies (collect growth, local --jobs 2, Slurm array) are N/10
@@ -34,6 +34,10 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--subjects N] [--runs N] [--
                  N-subject BIDS tree (4 small files per subject, ~1.5 GB of inodes at
                  200,000) and its records are generated under the temp folder and removed
                  after the figure (and the folder at the end, unless --keep)
+  --cap-mb N     with --scale: also run plan, run-one, status and collect at N tasks once
+                 each under a real memory cap of N MB (default 1024; 0: not), a cgroup v1
+                 child of this process's memory cgroup (prlimit --as when none can be
+                 made; the output says which): peak RSS, finished under the cap or not
   --keep         keep the generated data (its folder is printed)
   --json FILE    also write the figures as JSON`;
 
@@ -48,6 +52,7 @@ const { values: flags } = parseArgs({
     keep: { type: "boolean", default: false },
     json: { type: "string" },
     scale: { type: "string" },
+    "cap-mb": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -74,6 +79,11 @@ if (!(budgetMs > 0)) {
 const scale = flags.scale === undefined ? null : Number(flags.scale);
 if (scale !== null && (!Number.isInteger(scale) || scale < 10_000)) {
   console.error(`--scale must be a whole number >= 10000\n${USAGE}`);
+  process.exit(2);
+}
+const capMb = Number(flags["cap-mb"] ?? 1024);
+if (!Number.isInteger(capMb) || capMb < 0) {
+  console.error(`--cap-mb must be a whole number of MB >= 0\n${USAGE}`);
   process.exit(2);
 }
 const only = flags.only ? new Set(flags.only.split(",").map((s) => s.trim())) : scale !== null ? new Set(["8", "9"]) : null;
@@ -146,7 +156,7 @@ try {
   }
   if (want(8)) {
     if (scale === null) console.log("(figure 8 needs --scale N)");
-    else await scaleFigure(ctx, { dataDir, large: scale });
+    else await scaleFigure(ctx, { dataDir, large: scale, capMb });
   }
 } finally {
   if (flags.keep) console.log(`(data kept in ${dataDir})`);

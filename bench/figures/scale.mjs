@@ -3,14 +3,56 @@
 // (target < 400 MB at N) and time per task (target: at N within 1.3x of 10,000); plan against
 // `find -name` (target <= 3x); run-one of one task of a submission at N against one at 1,000
 // (target: within 10% in time and memory, peak RSS <= 60 MB).
+// Then the same commands once each under a real 1 GB memory cap (`--cap-mb`, lib/memory-cap.mjs:
+// a cgroup v1 child; the issue is done when such a study plans, runs, reports status and
+// collects on a login node with a 1 GB cap): peak RSS and whether each finished under the cap.
 // Figure 9: metadata calls on the study filesystem per subject (strace), run-one / status / collect.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { interleave, run } from "../lib/measure.mjs";
 import { figureLine, fmtMb, fmtMs } from "../lib/report.mjs";
 import { STANDIN, cli, cliEnv } from "../lib/context.mjs";
 import { makeBidsTree, writeDoneTree } from "../lib/data.mjs";
 import { canStrace, formatByCall, straceCounts } from "../lib/strace.mjs";
+import { memoryCap } from "../lib/memory-cap.mjs";
+
+/** The machine's load average (1, 5, 15 min) and its CPU count, printed with each side-by-side measurement. */
+export function loadNote() {
+  try {
+    const [a, b, c] = readFileSync("/proc/loadavg", "utf8").split(" ");
+    return `load average ${a} ${b} ${c}`;
+  } catch {
+    return "load average n/a";
+  }
+}
+
+/**
+ * One run of `argv` under the cap; prints its line: peak RSS (GNU time), the cgroup's peak
+ * charge (process memory plus the page cache charged to it) and whether it finished under the cap.
+ */
+function underCap(ctx, cap, capMb, name, argv, results) {
+  const w = cap.wrap(argv);
+  let r;
+  try {
+    r = run(w.argv, { env: cliEnv(), check: false });
+  } finally {
+    Object.assign((results[name] = {}), w.done());
+  }
+  const c = results[name];
+  Object.assign(c, { status: r.status, rssKb: r.rssKb, ms: r.ms });
+  const killed = r.status === 137 || (c.oomKills ?? 0) > 0;
+  const finished = r.status === 0 && !killed;
+  ctx.print(
+    figureLine({
+      name: `8. ${capMb} MB cap: ${name}`,
+      value: r.rssKb,
+      fmt: fmtMb,
+      target: `finishes under the ${capMb} MB cap`,
+      ok: finished,
+      note: `${finished ? "finished" : killed ? "KILLED by the cap (OOM)" : `exit ${r.status}`}; wall ${fmtMs(r.ms)}${c.peakBytes != null ? `; cgroup peak ${fmtMb(c.peakBytes / 1024)} (what was charged to it: private memory and the page cache it brought in, not the node binary's shared pages)` : ""}${c.oomKills != null ? `, OOM kills ${c.oomKills}` : ""}; ${loadNote()}`,
+    }),
+  );
+}
 
 const dist = new URL("../../dist/", import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -51,8 +93,10 @@ async function writeSubmission(out, taskCount) {
 }
 
 const perTask = (ms, n) => (ms / n) * 1000; // microseconds per task
+/** "plan cpu 1.2 s vs find 0.4 s (3.0x)": CPU time is the steadier figure on a loaded machine. */
+const cpuRatio = (a, b) => (a.medianCpuMs == null || b.medianCpuMs == null || b.medianCpuMs === 0 ? "n/a" : `${fmtMs(a.medianCpuMs)} vs find ${fmtMs(b.medianCpuMs)} (${(a.medianCpuMs / b.medianCpuMs).toFixed(2)}x)`);
 
-export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneSmall = 1000 }) {
+export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneSmall = 1000, capMb = 1024 }) {
   const t = performance.now();
   const d = {
     bigBids: path.join(dataDir, "scale-bids"),
@@ -69,6 +113,7 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
 
   // Plan, side by side: each round plans both studies afresh; find runs in the same rounds.
   const rounds = Math.max(1, Math.min(2, ctx.slowRuns));
+  const loadAtPlan = loadNote();
   const p = interleave(
     {
       small: () => (rmSync(d.smallOut, { recursive: true, force: true }), run(planArgv(d.smallBids, d.smallOut), { env: cliEnv() })),
@@ -89,9 +134,19 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       base: p.small.medianMs,
       target: "< 400 MB, per task <= 1.3x, <= 3x find",
       ok: p.large.maxRssKb < 400 * 1024 && planGrowth <= 1.3 && planRatio.large <= 3 && planRatio.small <= 3,
-      note: `peak RSS ${fmtMb(p.large.maxRssKb)} (${small}: ${fmtMb(p.small.maxRssKb)}); per task ${perTask(p.large.medianMs, large).toFixed(0)} µs vs ${perTask(p.small.medianMs, small).toFixed(0)} µs (x${planGrowth.toFixed(2)}); vs find: ${planRatio.large.toFixed(2)}x at ${large} (find ${fmtMs(p.findLarge.medianMs)}), ${planRatio.small.toFixed(2)}x at ${small} (find ${fmtMs(p.findSmall.medianMs)})`,
+      note: `peak RSS ${fmtMb(p.large.maxRssKb)} (${small}: ${fmtMb(p.small.maxRssKb)}); per task ${perTask(p.large.medianMs, large).toFixed(0)} µs vs ${perTask(p.small.medianMs, small).toFixed(0)} µs (x${planGrowth.toFixed(2)}); vs find: ${planRatio.large.toFixed(2)}x at ${large} (find ${fmtMs(p.findLarge.medianMs)}), ${planRatio.small.toFixed(2)}x at ${small} (find ${fmtMs(p.findSmall.medianMs)}); cpu ${cpuRatio(p.large, p.findLarge)} at ${large}, ${cpuRatio(p.small, p.findSmall)} at ${small}; ${loadAtPlan} before, ${loadNote()} after`,
     }),
   );
+
+  // The cap: the large study planned again (afresh) with the cap; its plan stays for what follows.
+  const cap = capMb > 0 ? memoryCap(capMb * 1024 * 1024) : null;
+  const capped = {};
+  if (cap !== null) {
+    ctx.print(`(${capMb} MB cap: ${cap.describe})`);
+    rmSync(d.bigOut, { recursive: true, force: true });
+    underCap(ctx, cap, capMb, `plan ${large}`, planArgv(d.bigBids, d.bigOut), capped);
+    if (capped[`plan ${large}`].status !== 0) run(planArgv(d.bigBids, d.bigOut), { env: cliEnv() });
+  }
 
   // run-one of one task, the way an array element runs it (--submission --chunk), at N and at 1,000.
   const bigSub = await writeSubmission(d.bigOut, large);
@@ -118,6 +173,8 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       note: `peak RSS ${fmtMb(r.big.maxRssKb)} (median ${fmtMb(r.big.medianRssKb)}) vs ${fmtMb(r.tiny.maxRssKb)} (median ${fmtMb(r.tiny.medianRssKb)}), x${rssRatio.toFixed(2)}; cpu ${fmtMs(r.big.medianCpuMs)} vs ${fmtMs(r.tiny.medianCpuMs)}`,
     }),
   );
+
+  if (cap !== null) underCap(ctx, cap, capMb, `run-one --submission --chunk (${large} tasks)`, cli("run-one", "--submission", bigSub, "--chunk", String(Math.floor(large / 2))), capped);
 
   const t2 = performance.now();
   await writeDoneTree(d.bigOut, { light: true });
@@ -155,10 +212,17 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       }),
     );
   }
+  if (cap !== null) {
+    rmSync(cache(d.bigOut), { force: true });
+    underCap(ctx, cap, capMb, `status ${large}, first (no cache)`, statusArgv(d.bigOut), capped);
+    underCap(ctx, cap, capMb, `collect --no-scheduler ${large}`, collectArgv(d.bigOut), capped);
+  }
   ctx.record("scale", {
     large,
     small,
-    plan: { largeMs: p.large.medianMs, smallMs: p.small.medianMs, largeRssKb: p.large.maxRssKb, smallRssKb: p.small.maxRssKb, findLargeMs: p.findLarge.medianMs, findSmallMs: p.findSmall.medianMs },
+    load: loadAtPlan,
+    cap: cap === null ? null : { mb: capMb, how: cap.kind, describe: cap.describe, commands: capped },
+    plan: { largeMs: p.large.medianMs, smallMs: p.small.medianMs, largeRssKb: p.large.maxRssKb, smallRssKb: p.small.maxRssKb, findLargeMs: p.findLarge.medianMs, findSmallMs: p.findSmall.medianMs, largeCpuMs: p.large.medianCpuMs, findLargeCpuMs: p.findLarge.medianCpuMs, smallCpuMs: p.small.medianCpuMs, findSmallCpuMs: p.findSmall.medianCpuMs },
     runOne: { largeMs: r.big.medianMs, smallMs: r.tiny.medianMs, largeRssKb: r.big.maxRssKb, smallRssKb: r.tiny.maxRssKb },
     status: { firstLargeMs: s.firstLarge.medianMs, firstSmallMs: s.firstSmall.medianMs, cachedLargeMs: s.cachedLarge.medianMs, cachedSmallMs: s.cachedSmall.medianMs, firstLargeRssKb: s.firstLarge.maxRssKb, cachedLargeRssKb: s.cachedLarge.maxRssKb },
     collect: { largeMs: s.collectLarge.medianMs, smallMs: s.collectSmall.medianMs, largeRssKb: s.collectLarge.maxRssKb, smallRssKb: s.collectSmall.maxRssKb },

@@ -1,11 +1,13 @@
 import { readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
+import type { CsttoolOptions } from "../schemas/options.js";
 import type { SkippedSubject } from "../schemas/records.js";
 import { isDwiNiftiName } from "./bids-names.js";
 import { isDicomCandidateName, scanDicomDir, type DicomScan } from "./dicom.js";
 import { compileGlobs, globToRegExp } from "./glob.js";
 import { normalizeSessionId, normalizeSubjectId } from "./ids.js";
+import { CompactNiftiInput } from "./compact-input.js";
 import { buildNiftiInput, chooseDicomSeries, compileSubjectFilter, invalidDicomWarnings, unmatchedFilterWarnings } from "./inputs.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import { problem, type Problem } from "./problems.js";
@@ -54,6 +56,9 @@ export const nodeDiscoveryFs: DiscoveryFs = {
 
 type Where = { subject: string | null; session: string | null };
 
+/** A BIDS subject's own option layer: none (one shared, frozen object for every entry). */
+const NO_OPTIONS: CsttoolOptions = Object.freeze({}) as CsttoolOptions;
+
 interface Ctx {
   opts: BidsDiscoveryOptions;
   sessionMatch: RegExp;
@@ -92,7 +97,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
   const subjectMatch = globToRegExp(opts.subjectPattern);
   const matchedGlobs = new Set<string>();
   const keep = compileSubjectFilter(opts, matchedGlobs);
-  const subjects: { id: string; dir: string }[] = [];
+  const subjects: { id: string; dir: string; linked: boolean }[] = [];
   const candidates = listing.filter((d) => subjectMatch.test(d.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   await mapLimit(candidates, FS_CONCURRENCY, async (d) => {
     const dir = path.join(root, d.name);
@@ -110,7 +115,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
     }
     const where = { subject: idr.id, session: null };
     if ((await entryKind(ctx, d, dir, where, [root])) !== "dir") return;
-    subjects.push({ id: idr.id, dir });
+    subjects.push({ id: idr.id, dir, linked: d.isSymbolicLink() });
   });
   ctx.problems.push(...unmatchedFilterWarnings(opts, matchedGlobs, candidates.length, root));
   if (subjects.length === 0 && !ctx.problems.some((p) => p.severity === "error")) {
@@ -126,7 +131,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
     );
     return ctx;
   }
-  await mapLimit(subjects, FS_CONCURRENCY, (s) => discoverSubject(ctx, s.id, s.dir, [root]));
+  await mapLimit(subjects, FS_CONCURRENCY, (s) => discoverSubject(ctx, s.id, s.dir, [root], s.linked));
   return ctx;
 }
 
@@ -185,12 +190,13 @@ function findEntry(listing: readonly Dirent[], name: string): Dirent | undefined
   return listing.find((d) => d.name === name);
 }
 
-async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors: readonly string[]): Promise<void> {
+/** `linked`: the subject folder was reached through a symbolic link (see SourceEntry.noLinks). */
+async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors: readonly string[], linked: boolean): Promise<void> {
   const where: Where = { subject, session: null };
   const listing = await listDir(ctx, dir, where);
   if (!listing) return;
   const chain = [...ancestors, dir];
-  const sessions: { id: string; dir: string }[] = [];
+  const sessions: { id: string; dir: string; linked: boolean }[] = [];
   for (const d of listing) {
     if (!ctx.sessionMatch.test(d.name)) continue;
     const full = path.join(dir, d.name);
@@ -200,7 +206,7 @@ async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors
       ctx.problems.push(problem("error", "id", `folder ${full}: ${sid.message}`, "rename the session folder", where));
       continue;
     }
-    sessions.push({ id: sid.id, dir: full });
+    sessions.push({ id: sid.id, dir: full, linked: linked || d.isSymbolicLink() });
   }
   const hasDirectData = ["dwi", "dicom"].some((n) => findEntry(listing, n) !== undefined);
   if (sessions.length > 0 && hasDirectData) {
@@ -216,14 +222,14 @@ async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors
     return;
   }
   if (sessions.length === 0) {
-    await discoverLevel(ctx, dir, listing, where, chain);
+    await discoverLevel(ctx, dir, listing, where, chain, linked);
     return;
   }
   sessions.sort((a, b) => (a.id < b.id ? -1 : 1));
   for (const s of sessions) {
     const swhere = { subject, session: s.id };
     const slisting = await listDir(ctx, s.dir, swhere);
-    if (slisting) await discoverLevel(ctx, s.dir, slisting, swhere, [...chain, s.dir]);
+    if (slisting) await discoverLevel(ctx, s.dir, slisting, swhere, [...chain, s.dir], s.linked);
   }
 }
 
@@ -234,7 +240,7 @@ function skip(ctx: Ctx, where: Where, reason: string, details: string[], fix: st
 }
 
 /** One subject (or session) folder: pick the DWI NIfTI, else a DICOM series. */
-async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], where: Where, chain: readonly string[]): Promise<void> {
+async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], where: Where, chain: readonly string[], linked: boolean): Promise<void> {
   const dwiEntry = findEntry(listing, "dwi");
   const dwiDir = path.join(dir, "dwi");
   let dwiListing: Dirent[] | null = null;
@@ -248,7 +254,7 @@ async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], 
       .map((d) => d.name)
       .sort();
     if (niftis.length > 0) {
-      await useNifti(ctx, dwiDir, dwiListing, niftis, where);
+      await useNifti(ctx, dwiDir, dwiListing, niftis, where, linked || dwiEntry?.isSymbolicLink() === true);
       return;
     }
   }
@@ -276,7 +282,7 @@ async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], 
     ctx.problems.push(...invalidDicomWarnings(scan, where));
     const choice = chooseDicomSeries(scan, null);
     if (choice.kind === "ok") {
-      ctx.entries.push({ subject: where.subject as string, session: where.session, input: choice.input, options: {}, origin: place.dir });
+      ctx.entries.push({ subject: where.subject as string, session: where.session, input: choice.input, options: NO_OPTIONS, origin: place.dir });
     } else if (choice.kind === "ambiguous") {
       skip(ctx, where, `${place.dir} holds ${scan.series.length} DICOM series`, choice.details, "list this subject in a --manifest with the \"series_uid\" to use, or keep only the DWI series in the folder");
     }
@@ -294,7 +300,7 @@ async function dirListing(ctx: Ctx, d: Dirent, full: string, where: Where, chain
   return listDir(ctx, full, where);
 }
 
-async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], niftis: string[], where: Where): Promise<void> {
+async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], niftis: string[], where: Where, linked: boolean): Promise<void> {
   let chosen = niftis;
   const filter = ctx.opts.dwiFilter;
   if (filter && ctx.dwiMatch) {
@@ -315,9 +321,11 @@ async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], ni
     return;
   }
   const present = new Set(listing.map((d) => d.name));
-  const r = await buildNiftiInput(path.join(dwiDir, chosen[0] as string), where, present);
+  const r = await buildNiftiInput(path.join(dwiDir, chosen[0] as string), where, present, { compact: true });
   ctx.problems.push(...r.problems);
-  if (r.ok) ctx.entries.push({ subject: where.subject as string, session: where.session, input: r.input, options: {}, origin: dwiDir });
+  // The origin is the compact input's own folder string (one string a subject, not two).
+  const origin = r.ok && r.input instanceof CompactNiftiInput ? r.input.folder : dwiDir;
+  if (r.ok) ctx.entries.push({ subject: where.subject as string, session: where.session, input: r.input, options: NO_OPTIONS, origin, noLinks: !linked });
 }
 
 /** A --dwi-filter example that picks the first of several DWI files by an entity. */

@@ -1,11 +1,12 @@
-import { statSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import type { FileIdentity, TaskInput } from "../schemas/records.js";
 import { parseBidsEntities, niftiStem } from "./bids-names.js";
 import { describeSeries, seriesIdentity, type DicomScan } from "./dicom.js";
 import { globToRegExp } from "./glob.js";
-import { checkNiftiHeader } from "./nifti-header.js";
+import { checkNiftiHeader, checkNiftiHeaderOf, type NiftiHeaderCheck } from "./nifti-header.js";
+import { CompactNiftiInput } from "./compact-input.js";
 import { idLabel } from "./ids.js";
 import { problem, type Problem } from "./problems.js";
 import type { SubjectFilter } from "./source.js";
@@ -47,12 +48,39 @@ function statFile(
   }
 }
 
+type Stat = ReturnType<typeof statFile>;
+
+/**
+ * The NIfTI opened once (non-blocking: a FIFO never hangs the plan): its identity from the open
+ * descriptor's stat and its header check, so the NIfTI costs one path lookup, not a stat and an
+ * open. When the open fails, the stat says why (not found, a loop, a folder that cannot be
+ * searched) as it always did, and the header check says the file cannot be opened.
+ */
+function openNifti(nifti: string, where: Where): { stat: Stat; header: NiftiHeaderCheck | null } {
+  const gzip = nifti.endsWith(".gz");
+  let fd: number;
+  try {
+    fd = openSync(nifti, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    const stat = statFile(nifti, "NIfTI", where, false);
+    return { stat, header: stat.kind === "ok" ? checkNiftiHeader(nifti, gzip, stat.stats.size) : null };
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) return { stat: { kind: "problem", problem: problem("error", "input", `NIfTI ${nifti} is not a regular file`, "point to the file itself", where) }, header: null };
+    return { stat: { kind: "ok", stats }, header: checkNiftiHeaderOf(fd, gzip, stats.size) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * A NIfTI input: the `.nii`/`.nii.gz`, the same-stem `.bval`/`.bvec` (required) and `.json`
- * (optional), each stat'ed once for its identity. `present` (a folder listing) avoids stat'ing a
- * `.json` that is not there.
+ * (optional), each looked up once for its identity (the NIfTI through its open, see openNifti).
+ * `present` (a folder listing) avoids stat'ing a `.json` that is not there. `compact`: the input
+ * in the planner's compact form (src/plan/compact-input.ts), for a whole study held in memory.
  */
-export async function buildNiftiInput(nifti: string, where: Where, present?: ReadonlySet<string>): Promise<InputResult> {
+export async function buildNiftiInput(nifti: string, where: Where, present?: ReadonlySet<string>, opts: { compact?: boolean } = {}): Promise<InputResult> {
   const name = path.basename(nifti);
   const stem = niftiStem(name);
   if (stem === null) {
@@ -63,17 +91,25 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
   const bvec = path.join(dir, `${stem}.bvec`);
   const json = path.join(dir, `${stem}.json`);
   const jsonListed = present ? present.has(`${stem}.json`) : true;
-  const n = statFile(nifti, "NIfTI", where, false);
+  const { stat: n, header } = openNifti(nifti, where);
   const bl = statFile(bval, ".bval file", where, false);
   const bc = statFile(bvec, ".bvec file", where, false);
   const js = jsonListed ? statFile(json, ".json sidecar", where, true) : ({ kind: "absent" } as const);
   // A missing NIfTI says it all; its missing companions would only repeat it.
   if (n.kind === "problem") return { ok: false, problems: [n.problem] };
   const problems: Problem[] = [];
-  const header = n.kind === "ok" ? checkNiftiHeader(nifti, name.endsWith(".gz"), n.stats.size) : null;
   if (header !== null && !header.ok) problems.push(problem("error", "input", `NIfTI ${nifti}: ${header.found}`, header.fix, where));
   for (const r of [bl, bc, js]) if (r.kind === "problem") problems.push(r.problem);
   if (problems.length > 0 || n.kind !== "ok" || bl.kind !== "ok" || bc.kind !== "ok") return { ok: false, problems };
+  const entities = parseBidsEntities(name);
+  if (opts.compact === true && path.join(dir, name) === nifti) {
+    const j = js.kind === "ok" ? js.stats : null;
+    const input = new CompactNiftiInput(dir, name, entities, {
+      sizes: [n.stats.size, bl.stats.size, bc.stats.size, j === null ? -1 : j.size],
+      mtimes: [n.stats.mtimeMs, bl.stats.mtimeMs, bc.stats.mtimeMs, j === null ? 0 : j.mtimeMs],
+    });
+    return { ok: true, problems: [], input };
+  }
   const identity = [identityOf(nifti, n.stats), identityOf(bval, bl.stats), identityOf(bvec, bc.stats)];
   if (js.kind === "ok") identity.push(identityOf(json, js.stats));
   return {
@@ -85,7 +121,7 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
       bval,
       bvec,
       json: js.kind === "ok" ? json : null,
-      entities: parseBidsEntities(name),
+      entities,
       identity,
     },
   };

@@ -230,7 +230,7 @@ async function buildEntry(
   const origin = `subjects[${index}]`;
   const target = path.resolve(baseDir, s.input.path);
   if (s.input.kind === "nifti") {
-    const r = await buildNiftiInput(target, where);
+    const r = await buildNiftiInput(target, where, undefined, { compact: true });
     const problems = r.problems.map((p) => ({ ...p, message: `manifest ${origin}.nifti: ${p.message}` }));
     return { entry: r.ok ? { subject, session, input: r.input, options: s.options, origin } : null, problems };
   }

@@ -53,17 +53,34 @@ function headerVersion(head: Buffer): { version: 1 | 2 } | { found: string } {
 
 const HEADER_FIX = "check that this is the DWI NIfTI itself and that it is complete (re-export or copy it again)";
 
+const EMPTY: NiftiHeaderCheck = { ok: false, found: "it is empty (0 bytes)", fix: "copy the file again from its source; an interrupted copy leaves an empty file" };
+
 /** Check the start of `file` (`gzip`: named `.nii.gz`); `size` is its size from stat. */
 export function checkNiftiHeader(file: string, gzip: boolean, size: number): NiftiHeaderCheck {
-  if (size === 0) return { ok: false, found: "it is empty (0 bytes)", fix: "copy the file again from its source; an interrupted copy leaves an empty file" };
+  if (size === 0) return EMPTY;
   let fd: number;
   try {
     fd = openSync(file, "r");
   } catch (e) {
-    const code = errnoCode(e);
-    const user = process.getuid ? ` by user ${process.getuid()}` : "";
-    return { ok: false, found: `it cannot be opened${user} (${code ?? (e as Error).message})`, fix: "make the file readable by the user who runs cst-batch and csttool (e.g. chmod a+r)" };
+    return cannotOpen(e);
   }
+  try {
+    return checkNiftiHeaderOf(fd, gzip, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The check's answer for a NIfTI that cannot be opened (`e`: the open's error). */
+export function cannotOpen(e: unknown): NiftiHeaderCheck {
+  const code = errnoCode(e);
+  const user = process.getuid ? ` by user ${process.getuid()}` : "";
+  return { ok: false, found: `it cannot be opened${user} (${code ?? (e as Error).message})`, fix: "make the file readable by the user who runs cst-batch and csttool (e.g. chmod a+r)" };
+}
+
+/** checkNiftiHeader on a NIfTI already open (`fd`, left open). */
+export function checkNiftiHeaderOf(fd: number, gzip: boolean, size: number): NiftiHeaderCheck {
+  if (size === 0) return EMPTY;
   try {
     if (!gzip) {
       const r = headerVersion(readPrefix(fd, 4));
@@ -88,7 +105,5 @@ export function checkNiftiHeader(file: string, gzip: boolean, size: number): Nif
     return { ok: false, found: `not a NIfTI header after decompression: ${r.found}; expected 348 (NIfTI-1) or 540 (NIfTI-2)`, fix: HEADER_FIX };
   } catch (e) {
     return { ok: false, found: `it cannot be read (${errnoCode(e) ?? (e as Error).message})`, fix: "check the file and the disk it is on" };
-  } finally {
-    closeSync(fd);
   }
 }

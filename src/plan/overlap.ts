@@ -3,6 +3,7 @@ import path from "node:path";
 import { OUTPUT_FILES, STATE_DIR, relativeTaskDir, taskKey } from "../layout.js";
 import { problem, type Problem } from "./problems.js";
 import type { SourceEntry } from "./source.js";
+import { CompactNiftiInput } from "./compact-input.js";
 
 /**
  * `--out` must never overlap an input: cst-batch writes, renames and replaces files inside
@@ -11,7 +12,8 @@ import type { SourceEntry } from "./source.js";
  *   - the BIDS root, or lie inside one of its subject folders (`<bids>/sub-*`); `<bids>/derivatives/<name>` is fine;
  *   - any folder holding a subject's input files (NIfTI, bval, bvec, json) or a subject's DICOM folder;
  * and the manifest must not be a file cst-batch writes (`.cst-batch/`, `logs/`, the study
- * files, the subject folders). One realpath per distinct input folder.
+ * files, the subject folders). One realpath per distinct input folder not known to lie below the
+ * BIDS root through folders only.
  */
 
 export interface PlanInputs {
@@ -66,40 +68,62 @@ interface InputFolder {
   others: number;
 }
 
-/** Every distinct input folder of the entries, by real path. */
-function inputFolders(entries: readonly SourceEntry[]): Map<string, InputFolder> {
-  const realOf = new Map<string, string | null>();
-  const folders = new Map<string, InputFolder>();
-  for (const e of entries) {
-    const dirs = new Map<string, string>();
-    if (e.input.kind === "nifti") {
-      for (const [file, what] of [
-        [e.input.nifti, "NIfTI"],
-        [e.input.bval, ".bval"],
-        [e.input.bvec, ".bvec"],
-        [e.input.json, ".json sidecar"],
-      ] as const) {
-        if (!file) continue;
-        const dir = path.dirname(file);
-        dirs.set(dir, dirs.has(dir) ? `${dirs.get(dir)}, ${what}` : what);
-      }
-    } else {
-      dirs.set(e.input.dicom_dir, "DICOM folder");
+/** The folders (with the names of the files in them) an entry reads. */
+function foldersOf(e: SourceEntry): Map<string, string> {
+  const dirs = new Map<string, string>();
+  if (e.input instanceof CompactNiftiInput) {
+    dirs.set(e.input.folder, e.input.hasJson ? "NIfTI, .bval, .bvec, .json sidecar" : "NIfTI, .bval, .bvec");
+  } else if (e.input.kind === "nifti") {
+    for (const [file, what] of [
+      [e.input.nifti, "NIfTI"],
+      [e.input.bval, ".bval"],
+      [e.input.bvec, ".bvec"],
+      [e.input.json, ".json sidecar"],
+    ] as const) {
+      if (!file) continue;
+      const dir = path.dirname(file);
+      dirs.set(dir, dirs.has(dir) ? `${dirs.get(dir)}, ${what}` : what);
     }
-    for (const [dir, what] of dirs) {
-      let real = realOf.get(dir);
-      if (real === undefined) {
-        try {
-          real = realpathSync.native(dir);
-        } catch {
-          real = null; // reported by the input checks already
+  } else {
+    dirs.set(e.input.dicom_dir, "DICOM folder");
+  }
+  return dirs;
+}
+
+/**
+ * The distinct input folders of the entries that overlap `out`, by real path. A folder below the
+ * BIDS root reached without a symbolic link (SourceEntry.noLinks) gets its real path from the
+ * root's, without a call; the others one realpath per distinct folder. Folders apart from `out`
+ * are not kept (a study of 200,000 subjects has as many folders).
+ */
+function overlappingFolders(entries: readonly SourceEntry[], out: string, bids: { given: string; real: string } | null): Map<string, InputFolder & { rel: Relation }> {
+  const realOf = new Map<string, string | null>();
+  const folders = new Map<string, InputFolder & { rel: Relation }>();
+  const below = bids === null ? null : bids.given.endsWith(path.sep) ? bids.given : bids.given + path.sep;
+  for (const e of entries) {
+    for (const [dir, what] of foldersOf(e)) {
+      let real: string | null | undefined;
+      if (e.noLinks === true && bids !== null && below !== null && dir.startsWith(below)) {
+        real = path.join(bids.real, dir.slice(below.length));
+      } else {
+        real = realOf.get(dir);
+        if (real === undefined) {
+          try {
+            real = realpathSync.native(dir);
+          } catch {
+            real = null; // reported by the input checks already
+          }
+          realOf.set(dir, real);
         }
-        realOf.set(dir, real);
       }
       if (real === null) continue;
       const known = folders.get(real);
-      if (known) known.others++;
-      else folders.set(real, { given: dir, what: `${taskKey(e.subject, e.session)}'s ${what}`, subject: e.subject, session: e.session, others: 0 });
+      if (known) {
+        known.others++;
+        continue;
+      }
+      const rel = relationOf(out, real);
+      if (rel !== null) folders.set(real, { given: dir, what: `${taskKey(e.subject, e.session)}'s ${what}`, subject: e.subject, session: e.session, others: 0, rel });
     }
   }
   return folders;
@@ -133,9 +157,9 @@ export function checkOutOverlap(outGiven: string, inputs: PlanInputs): Problem[]
 
   let listed = 0;
   let more = 0;
-  for (const [real, f] of inputFolders(inputs.entries)) {
-    const rel = relationOf(out, real);
-    if (rel === null) continue;
+  const bids = inputs.bidsDir === null ? null : { given: path.resolve(inputs.bidsDir), real: realPathOf(inputs.bidsDir) };
+  for (const [real, f] of overlappingFolders(inputs.entries, out, bids)) {
+    const rel = f.rel;
     if (listed >= MAX_LISTED) {
       more++;
       continue;

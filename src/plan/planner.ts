@@ -3,7 +3,7 @@ import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
 import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
-import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanTask, type SkippedSubject } from "../schemas/plan.js";
+import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanHeader, type PlanTask, type PlanTaskRef, type SkippedSubject } from "../schemas/plan.js";
 import { splitInvalid } from "./invalid.js";
 import { assertNoLinks } from "../util/confined-fs.js";
 import { recordEvent } from "../events/events.js";
@@ -19,12 +19,17 @@ import { checkContainerBinds } from "./container-binds.js";
 import { checkOutOverlap } from "./overlap.js";
 import { hasErrors, problem, sortProblems, type Problem } from "./problems.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "./request.js";
+import { checkRequest, checkUniqueness } from "./request-checks.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
 import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
-import { serializePlan, writePlanFiles, type PlanDraft, type SerializedPlan } from "./write-plan.js";
+import type { PlanDraft } from "./write-plan.js";
+import { planHeaderLine, planIdOf, writePlanStream } from "./write-plan-stream.js";
+import { encodeTaskLine } from "./plan-format.js";
+import { CompactNiftiInput, plainInput } from "./compact-input.js";
+import { loadPlan as loadPlanFile, loadPlanRefs, planTaskRef } from "./load-plan.js";
 
 export { loadPlan, loadPlanTask } from "./load-plan.js";
 
@@ -61,8 +66,15 @@ export interface PlanPreview {
   disk: DiskCheck | null;
 }
 
+/**
+ * What `createPlan` gives back. A planned study's tasks are not in it (200,000 of them would hold
+ * hundreds of MB): `plan` is the plan's header line, `loadPlan()` reads the whole plan (header
+ * and tasks) when a caller needs it, `loadRefs()` the header and each task's reference (what
+ * status and submit need), from the written file (or, for a dry run, from the tasks kept in
+ * memory for it). docs/library.md.
+ */
 export type PlanOutcome =
-  | { kind: "planned"; plan: Plan; planPath: string; preview: PlanPreview }
+  | { kind: "planned"; plan: PlanHeader; planPath: string; preview: PlanPreview; loadPlan: () => Promise<Plan>; loadRefs: () => Promise<PlanHeader & { tasks: PlanTaskRef[] }> }
   | { kind: "problems"; problems: Problem[] };
 
 const PREVIEW_TASKS = 10;
@@ -75,66 +87,8 @@ export function compareTaskOrder(a: { subject: string; session: string | null },
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 }
 
-function checkRequest(req: PlanRequest): Problem[] {
-  const problems: Problem[] = [];
-  const fix = "see `cst-batch plan --help`";
-  const hasBids = typeof req.bidsDir === "string" && req.bidsDir !== "";
-  const hasManifest = typeof req.manifest === "string" && req.manifest !== "";
-  if (hasBids === hasManifest) {
-    problems.push(problem("error", "request", hasBids ? "give either --bids-dir or --manifest, not both" : "give --bids-dir DIR or --manifest FILE", fix));
-  }
-  if (!req.out) problems.push(problem("error", "request", "--out DIR is required", fix));
-  const t = req.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes;
-  if (!(Number.isFinite(t) && t > 0)) problems.push(problem("error", "request", `--timeout-minutes must be a positive number, got ${JSON.stringify(t)}`, fix));
-  const g = req.graceSeconds ?? PLAN_DEFAULTS.graceSeconds;
-  if (!(Number.isFinite(g) && g >= 0)) problems.push(problem("error", "request", `--grace-seconds must be a number >= 0, got ${JSON.stringify(g)}`, fix));
-  if (req.minFreeGb != null && !(Number.isFinite(req.minFreeGb) && req.minFreeGb >= 0)) {
-    problems.push(problem("error", "request", `--min-free-gb must be a number >= 0, got ${JSON.stringify(req.minFreeGb)}`, fix));
-  }
-  for (const [flag, value] of [
-    ["--subject-pattern", req.subjectPattern],
-    ["--session-pattern", req.sessionPattern],
-    ["--dwi-filter", req.dwiFilter],
-  ] as const) {
-    if (value === "") problems.push(problem("error", "request", `${flag} must not be empty`, fix));
-  }
-  if (hasManifest && req.dwiFilter) {
-    problems.push(problem("error", "request", "--dwi-filter applies to --bids-dir only; a manifest names its NIfTI files", "remove --dwi-filter"));
-  }
-  return problems;
-}
-
-/** Duplicated subject/session pairs, and subjects with both session-less and session entries. */
-function checkUniqueness(entries: readonly SourceEntry[]): Problem[] {
-  const problems: Problem[] = [];
-  const byKey = new Map<string, SourceEntry[]>();
-  const sessionsOf = new Map<string, { none: boolean; some: boolean }>();
-  for (const e of entries) {
-    const key = taskKey(e.subject, e.session);
-    const list = byKey.get(key);
-    if (list) list.push(e);
-    else byKey.set(key, [e]);
-    const s = sessionsOf.get(e.subject) ?? { none: false, some: false };
-    if (e.session === null) s.none = true;
-    else s.some = true;
-    sessionsOf.set(e.subject, s);
-  }
-  for (const [key, list] of byKey) {
-    if (list.length < 2) continue;
-    const first = list[0] as SourceEntry;
-    problems.push(
-      problem("error", "duplicate", `${key} is listed ${list.length} times (${list.map((e) => e.origin).join(", ")})`, "keep one entry per subject and session", { subject: first.subject, session: first.session }),
-    );
-  }
-  for (const [subject, s] of sessionsOf) {
-    if (s.none && s.some) {
-      problems.push(problem("error", "duplicate", `${subject} has both a session-less entry and session entries`, "give every entry of this subject a session, or none", { subject }));
-    }
-  }
-  return problems;
-}
-
 function inputBytes(task: PlanTask): number {
+  if (task.input instanceof CompactNiftiInput) return task.input.bytes;
   return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
 }
 
@@ -186,7 +140,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   ]);
   const meta = manifestMeta as { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null;
   problems.push(...source.problems, ...csttool.problems, ...output.problems);
-  problems.push(...checkUniqueness(source.entries));
+  const sorted = [...source.entries].sort(compareTaskOrder);
+  problems.push(...checkUniqueness(sorted));
   const overlap = checkOutOverlap(out, { bidsDir, manifestPath: meta?.path ?? null, entries: source.entries });
   problems.push(...overlap);
   if (request.container) problems.push(...checkContainerBinds(out, source.entries, request.container.runtime));
@@ -197,13 +152,17 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const manifestOptions = meta?.options ?? {};
   const executable = csttool.ok ? csttool.executable : (request.csttool ?? PLAN_DEFAULTS.csttool);
   const version = csttool.ok ? csttool.version : "unknown";
-  const sorted = [...source.entries].sort(compareTaskOrder);
   const built: PlanTask[] = [];
   const validated = new Map<string, boolean>();
+  // Most tasks share their options: one object for each distinct set (a study held in bounded memory).
+  const interned = new Map<string, CsttoolOptions>();
   for (const entry of sorted) {
     const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
     problems.push(...resolved.problems);
-    built.push({ index: built.length, ...buildTask(entry, resolved.options, version) });
+    const text = JSON.stringify(resolved.options);
+    const options = interned.get(text) ?? resolved.options;
+    interned.set(text, options);
+    built.push({ index: built.length, ...buildTask(entry, options, version) });
   }
   if (csttool.ok) {
     problems.push(...checkOptionsOffered(built, csttool.capabilities, version));
@@ -263,25 +222,25 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     ...(source.excluded !== undefined && source.excluded.length > 0 ? { excluded: [...new Set(source.excluded)].sort() } : {}),
     input_root: inputRootOf(planSource),
   };
-  const serialized = serializePlan(draft, tasks);
-  const planId = serialized.header.plan_id;
-  assertPlanShape(serialized, tasks);
+  assertPlanShape(draft, tasks);
 
-  let plan: Plan;
+  let header: PlanHeader;
   let planPath: string;
   const now = (request.now ?? (() => new Date()))();
   try {
     assertNoLinks(out, studyLinkChecked(out));
     if (request.dryRun === true) {
-      // Looking changes nothing: the plan a real run would write, kept in memory only.
+      // Looking changes nothing: the id a real run would write, the lines encoded and hashed only.
+      const planId = planIdOf(draft, tasks);
       planPath = planFilePath(out, planId);
-      plan = { ...serialized.header, created_at: now.toISOString(), tasks };
+      header = { schema_version: 2, kind: "cst-batch-plan", plan_id: planId, created_at: now.toISOString(), ...draft } as PlanHeader;
     } else {
-      const written = writePlanFiles(out, serialized, now);
+      // Each task line is encoded, hashed and written as it comes (src/plan/write-plan-stream.ts).
+      const written = writePlanStream(out, draft, tasks, now);
       saveHashCache(out, hashes);
-      if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: planId }, now);
+      if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: written.header.plan_id }, now);
       planPath = written.planPath;
-      plan = { ...serialized.header, created_at: written.createdAt, tasks };
+      header = written.header;
     }
   } catch (e) {
     const [message, fix] =
@@ -290,11 +249,15 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
         : [`cannot write the plan into ${out} (${errnoCode(e) ?? (e as Error).message})`, "check --out: permissions, free space"];
     return { kind: "problems", problems: [problem("error", "output", message, fix)] };
   }
+  const planId = header.plan_id;
+  const plan = header;
 
   const warnings = sortProblems(problems.filter((p) => p.severity === "warning"));
   const bySession: Record<string, number> = {};
   for (const t of tasks) bySession[t.session ?? "(none)"] = (bySession[t.session ?? "(none)"] ?? 0) + 1;
   const count = (s: ResumeState): number => states.filter((x) => x === s).length;
+  let niftiCount = 0;
+  for (const t of tasks) if (t.input.kind === "nifti") niftiCount++;
   const preview: PlanPreview = {
     plan_id: planId,
     plan_path: planPath,
@@ -307,7 +270,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     resume: { done: count("done"), changed: count("changed"), new: count("new"), to_run: tasks.length - count("done") },
     changes: replan.groups,
     kept_changed: replan.kept,
-    by_input: { nifti: tasks.filter((t) => t.input.kind === "nifti").length, dicom: tasks.filter((t) => t.input.kind === "dicom").length },
+    by_input: { nifti: niftiCount, dicom: tasks.length - niftiCount },
     by_session: bySession,
     first_tasks: tasks.slice(0, PREVIEW_TASKS).map((t, i) => ({ index: t.index, key: t.key, input: t.input.kind, state: states[i] as ResumeState })),
     skipped: plan.skipped,
@@ -318,7 +281,12 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   };
   const r = preview.resume;
   if (request.dryRun !== true) recordEvent(out, { event: "planned", plan_id: planId, tasks: tasks.length, to_run: r.to_run, done: r.done, changed: r.changed, new: r.new, skipped: plan.skipped.length, source: plan.source.type });
-  return { kind: "planned", plan, planPath, preview };
+  // A dry run keeps its tasks for loadPlan (nothing was written to read them from).
+  const kept = request.dryRun === true ? tasks : null;
+  const writtenPath = planPath;
+  const loadPlan = async (): Promise<Plan> => (kept === null ? loadPlanFile(writtenPath) : { ...header, tasks: kept.map((t) => ({ ...t, input: plainInput(t.input) })) });
+  const loadRefs = async (): Promise<PlanHeader & { tasks: PlanTaskRef[] }> => (kept === null ? loadPlanRefs(writtenPath, out) : { ...header, tasks: kept.map(planTaskRef) });
+  return { kind: "planned", plan, planPath, preview, loadPlan, loadRefs };
 }
 
 /**
@@ -326,14 +294,15 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
  * so the header and the line of one task of each input kind are validated (the whole list costs
  * ~100 ms at 10,000 tasks).
  */
-function assertPlanShape(plan: SerializedPlan, tasks: readonly PlanTask[]): void {
+function assertPlanShape(draft: PlanDraft, tasks: readonly PlanTask[]): void {
   const issues: string[] = [];
-  const header = PlanHeaderSchema.safeParse({ ...plan.header, created_at: "" });
+  const base = { schema_version: 2, kind: "cst-batch-plan", plan_id: "0".repeat(16), ...draft } as Omit<PlanHeader, "created_at">;
+  const header = PlanHeaderSchema.safeParse({ ...JSON.parse(planHeaderLine(base, "")) });
   if (!header.success) issues.push(...header.error.issues.map((i) => `header.${i.path.join(".")}: ${i.message}`));
   for (const kind of ["nifti", "dicom"] as const) {
     const at = tasks.findIndex((t) => t.input.kind === kind);
     if (at < 0) continue;
-    const line = PlanTaskSchema.safeParse(JSON.parse(plan.lines[at] as string));
+    const line = PlanTaskSchema.safeParse(JSON.parse(encodeTaskLine(tasks[at] as PlanTask, draft.input_root)));
     if (!line.success) issues.push(...line.error.issues.map((i) => `tasks[${at}].${i.path.join(".")}: ${i.message}`));
   }
   if (issues.length > 0) throw new Error(`internal: the plan does not match its schema: ${issues.slice(0, 3).join("; ")}`);

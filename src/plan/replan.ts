@@ -4,6 +4,7 @@ import type { PlanTask, TaskInput } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
 import { currentPlanFile, loadPlanTasks } from "./load-plan.js";
 import { showValue } from "./options.js";
+import { compactInput } from "./compact-input.js";
 
 /**
  * "Re-plans explain themselves": what a new plan changes against the current one, per reason
@@ -46,7 +47,14 @@ export async function previousTasks(out: string): Promise<{ tasks: Map<string, P
   const file = currentPlanFile(out);
   if (!fs.existsSync(file)) return null;
   try {
-    const { header, tasks } = await loadPlanTasks(file, (t) => t);
+    // Held compactly (a study of 200,000 tasks): NIfTI inputs in the planner's form, one object per distinct options.
+    const options = new Map<string, CsttoolOptions>();
+    const { header, tasks } = await loadPlanTasks(file, (t) => {
+      const text = JSON.stringify(t.options);
+      const shared = options.get(text) ?? t.options;
+      options.set(text, shared);
+      return { ...t, input: compactInput(t.input), options: shared };
+    });
     return { tasks: new Map(tasks.map((t) => [t.key, t])), version: header.csttool.version };
   } catch {
     return null;

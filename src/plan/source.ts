@@ -11,6 +11,12 @@ export interface SourceEntry {
   options: CsttoolOptions;
   /** Where the entry came from, for messages: a folder or `subjects[3]`. */
   origin: string;
+  /**
+   * BIDS: every folder from the BIDS root down to the input's folder is a folder, not a
+   * symbolic link, so the input folder's real path is the root's real path and the same relative
+   * path (src/plan/overlap.ts needs no realpath for it). Absent: not known.
+   */
+  noLinks?: boolean;
 }
 
 /** What a source (BIDS folder or manifest) yields: entries, skipped subjects and problems. */

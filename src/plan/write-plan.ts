@@ -9,6 +9,7 @@ import { rmQuietly } from "../util/quiet-fs.js";
 import { encodeTaskLine } from "./plan-format.js";
 import { encodePlanIndex } from "./plan-index.js";
 import { readFirstLine } from "./plan-head.js";
+import { planHeaderLine } from "./write-plan-stream.js";
 
 /** A plan's header before its id and time are known (schema_version and kind are added here). */
 export type PlanDraft = Omit<PlanHeader, "schema_version" | "kind" | "plan_id" | "created_at">;
@@ -19,16 +20,14 @@ export interface SerializedPlan {
   lines: string[];
 }
 
-/** The header line (fixed key order: schema_version, kind, plan_id, created_at first). */
-function headerLine(h: SerializedPlan["header"], createdAt: string): string {
-  const { schema_version, kind, plan_id, ...rest } = h;
-  return JSON.stringify({ schema_version, kind, plan_id, created_at: createdAt, ...rest });
-}
+const headerLine = planHeaderLine;
 
 /**
  * Encode the tasks (in index order) and derive the plan id from the content: the sha-256 of the
  * header line with an empty plan_id and created_at, then every task line, hashed as each line is
  * made. Planning the same inputs twice gives the same id; when it was planned does not count.
+ * This form holds every line (resubmit's re-plan, tests); `plan` writes through
+ * src/plan/write-plan-stream.ts, which gives the same bytes without holding them.
  */
 export function serializePlan(draft: PlanDraft, tasks: Iterable<PlanTaskLine>): SerializedPlan {
   const base = { schema_version: PLAN_SCHEMA_VERSION, kind: "cst-batch-plan" as const, plan_id: "", ...draft };

@@ -1,4 +1,4 @@
-import type { Plan } from "../schemas/records.js";
+import type { PlanTaskRef } from "../schemas/plan.js";
 import { readAllTaskStates } from "../state/task-state.js";
 
 export interface PendingSelection {
@@ -19,7 +19,7 @@ export interface PendingSelection {
  * submission is still selected: when both arrays reach it, run-one's lock and done check make
  * the second one skip it. `out` is the study folder (see src/study/study-folder.ts).
  */
-export async function selectPending(plan: Pick<Plan, "tasks">, out: string): Promise<PendingSelection> {
+export async function selectPending(plan: { tasks: readonly PlanTaskRef[] }, out: string): Promise<PendingSelection> {
   const states = await readAllTaskStates(out, plan.tasks);
   const sel: PendingSelection = { pending: [], done: [], running: [], problems: [] };
   for (const s of states) {

@@ -110,7 +110,7 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
     emit({ type: "planned", outcome });
     const { runLocalStudy } = await import("../local/run-study.js");
     const local = await runLocalStudy({
-      plan: outcome.plan,
+      plan: await outcome.loadPlan(),
       planPath: outcome.planPath,
       ...(req.jobs !== undefined ? { jobs: req.jobs } : {}),
       ...(req.memPerSubjectMiB !== undefined ? { memPerSubjectMiB: req.memPerSubjectMiB } : {}),
@@ -148,7 +148,8 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
   emit({ type: "planned", outcome });
   const { submitToScheduler } = await import("./submit.js");
   const submit = await submitToScheduler({
-    plan: outcome.plan,
+    // The header and each task's reference: what a submit reads (not the tasks' inputs and options).
+    plan: await outcome.loadRefs(),
     planPath: outcome.planPath,
     scheduler,
     settings,

@@ -13,7 +13,8 @@ import { describeFailure, rollBack } from "./roll-back.js";
 
 export { formatArgv };
 import type { ArrayScriptContext, CollectScriptContext, SchedulerName } from "../schedulers/types.js";
-import { SCHEMA_VERSION, type Plan } from "../schemas/records.js";
+import { SCHEMA_VERSION } from "../schemas/records.js";
+import type { PlanHeader, PlanTaskRef } from "../schemas/plan.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Submission } from "../schemas/study-records.js";
 import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
@@ -42,7 +43,8 @@ import { resolveTiming, type Timing } from "./timing.js";
  */
 
 export interface SubmitRequest {
-  plan: Plan;
+  /** The plan's header and its tasks' references (a whole Plan will do). */
+  plan: PlanHeader & { tasks: readonly PlanTaskRef[] };
   /** The immutable plan file `plans/<plan_id>.json`. */
   planPath: string;
   scheduler: SchedulerName;

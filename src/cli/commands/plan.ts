@@ -112,9 +112,7 @@ export function formatPlanPreview(preview: PlanPreview): string {
 /** The JSON printed by `plan --json`: the outcome, with the task list left in the plan file. */
 export function outcomeJson(outcome: PlanOutcome): unknown {
   if (outcome.kind === "problems") return outcome;
-  const { tasks: _tasks, ...header } = outcome.plan;
-  void _tasks;
-  return { kind: outcome.kind, planPath: outcome.planPath, preview: outcome.preview, plan: header };
+  return { kind: outcome.kind, planPath: outcome.planPath, preview: outcome.preview, plan: outcome.plan };
 }
 
 /** `cst-batch plan`: discover subjects, run preflight, write the frozen plan. */

@@ -29,11 +29,11 @@ describe("a large study", () => {
     expect(again.kind).toBe("planned");
     if (first.kind !== "planned" || again.kind !== "planned") return;
     expect(first.plan.task_count).toBe(SUBJECTS);
-    expect(first.plan.tasks.map((t) => t.index)).toEqual([...Array(SUBJECTS).keys()]);
-    const subjects = first.plan.tasks.map((t) => t.subject);
+    expect((await first.loadPlan()).tasks.map((t) => t.index)).toEqual([...Array(SUBJECTS).keys()]);
+    const subjects = (await first.loadPlan()).tasks.map((t) => t.subject);
     expect([...subjects].sort()).toEqual(subjects);
     expect(again.plan.plan_id).toBe(first.plan.plan_id);
-    expect(again.plan.tasks.map((t) => t.config_hash)).toEqual(first.plan.tasks.map((t) => t.config_hash));
+    expect((await again.loadPlan()).tasks.map((t) => t.config_hash)).toEqual((await first.loadPlan()).tasks.map((t) => t.config_hash));
     expect(again.preview.resume).toMatchObject({ done: 0, new: SUBJECTS, to_run: SUBJECTS });
   });
 });

@@ -31,6 +31,11 @@ function planned(o: PlanOutcome): Extract<PlanOutcome, { kind: "planned" }> {
   if (o.kind !== "planned") throw new Error(`expected a plan, got problems:\n${o.problems.map((p) => `${p.severity} ${p.category} ${p.message}`).join("\n")}`);
   return o;
 }
+/** A loaded plan without its tasks: what createPlan returns as `plan`. */
+function headerOf(p: Plan): Omit<Plan, "tasks"> {
+  const { tasks: _tasks, ...header } = p;
+  return header;
+}
 function problemsOf(o: PlanOutcome) {
   if (o.kind !== "problems") throw new Error("expected problems, got a plan");
   return o.problems;
@@ -65,7 +70,7 @@ describe("createPlan: the plan file", () => {
     expect(Object.keys(line0)).toEqual(["index", "key", "subject", "session", "input", "options", "config_hash"]);
     expect(line0.input.nifti).toBe(path.join("sub-01", "ses-a", "dwi", "sub-01_ses-a_dwi.nii.gz"));
     const plan = await loadPlan(o.planPath);
-    expect(plan).toEqual(o.plan);
+    expect(headerOf(plan)).toEqual(o.plan);
     expect(plan.tasks.map((t) => [t.index, t.key])).toEqual([
       [0, "sub-01_ses-a"],
       [1, "sub-01_ses-b"],
@@ -108,7 +113,7 @@ describe("createPlan: the plan file", () => {
     });
     const out = fresh("out");
     const o = planned(await createPlan(base({ manifest, out, timeoutMinutes: 0.5 })));
-    const [t1, t2] = o.plan.tasks;
+    const [t1, t2] = (await o.loadPlan()).tasks;
     const link = path.join(out, "sub-1", "_work", "dicom-series");
     expect(linkedSeries(t1!)).toBe(true);
     expect(csttoolArgv(o.plan.csttool.executable, t1!, path.join(out, "sub-1")).slice(0, 4)).toEqual([csttool, "run", "--dicom", link]);
@@ -125,20 +130,21 @@ describe("createPlan: the plan file", () => {
     const a = planned(await createPlan(base({ bidsDir: bids, out, now: () => new Date("2020-01-01T00:00:00Z") })));
     const b = planned(await createPlan(base({ bidsDir: bids, out, now: () => new Date("2024-06-01T00:00:00Z") })));
     expect(b.plan.plan_id).toBe(a.plan.plan_id);
-    expect(b.plan.tasks.map((t) => [t.index, t.key, t.config_hash])).toEqual(a.plan.tasks.map((t) => [t.index, t.key, t.config_hash]));
+    expect((await b.loadPlan()).tasks.map((t) => [t.index, t.key, t.config_hash])).toEqual((await a.loadPlan()).tasks.map((t) => [t.index, t.key, t.config_hash]));
     expect(b.plan.created_at).toBe("2020-01-01T00:00:00.000Z");
-    expect(await loadPlan(b.planPath)).toEqual(b.plan);
-    expect(await loadPlan(path.join(out, ".cst-batch", "plan.jsonl"))).toEqual(b.plan);
+    expect(headerOf(await loadPlan(b.planPath))).toEqual(b.plan);
+    expect(await loadPlan(path.join(out, ".cst-batch", "plan.jsonl"))).toEqual(await b.loadPlan());
     // Same inputs into another folder: same config hashes (the output path is not part of them).
     const c = planned(await createPlan(base({ bidsDir: bids, out: fresh("out") })));
-    expect(c.plan.tasks.map((t) => t.config_hash)).toEqual(a.plan.tasks.map((t) => t.config_hash));
+    expect((await c.loadPlan()).tasks.map((t) => t.config_hash)).toEqual((await a.loadPlan()).tasks.map((t) => t.config_hash));
     // Touching one input changes that task's hash only.
     const bvec = path.join(bids, "sub-02", "dwi", "sub-02_dwi.bvec");
     const later = new Date(Date.now() + 60_000);
     await fsp.utimes(bvec, later, later);
     const d = planned(await createPlan(base({ bidsDir: bids, out })));
     expect(d.plan.plan_id).not.toBe(a.plan.plan_id);
-    const changed = d.plan.tasks.filter((t, i) => t.config_hash !== a.plan.tasks[i]!.config_hash).map((t) => t.key);
+    const aTasks = (await a.loadPlan()).tasks;
+    const changed = (await d.loadPlan()).tasks.filter((t, i) => t.config_hash !== aTasks[i]!.config_hash).map((t) => t.key);
     expect(changed).toEqual(["sub-02"]);
     // The earlier plan file stays (arrays point at it).
     expect((await loadPlan(a.planPath)).plan_id).toBe(a.plan.plan_id);
@@ -150,7 +156,8 @@ describe("createPlan: the plan file", () => {
     const a = planned(await createPlan(base({ bidsDir: bids, out })));
     const b = planned(await createPlan(base({ bidsDir: bids, out, csttoolVersion: "0.6.0" })));
     const c = planned(await createPlan(base({ bidsDir: bids, out, options: { seed_density: 2 } })));
-    expect(new Set([a, b, c].map((x) => x.plan.tasks[0]!.config_hash)).size).toBe(3);
+    const firstHashes = await Promise.all([a, b, c].map(async (x) => (await x.loadPlan()).tasks[0]!.config_hash));
+    expect(new Set(firstHashes).size).toBe(3);
   });
 
   it("re-planning counts done, changed and new tasks from _done.json", async () => {
@@ -183,8 +190,8 @@ describe("createPlan: the plan file", () => {
       };
       await fsp.writeFile(path.join(dir, "_done.json"), JSON.stringify(record));
     };
-    await done(first.plan.tasks[0]!, first.plan.tasks[0]!.config_hash);
-    await done(first.plan.tasks[1]!, "sha256:old");
+    await done((await first.loadPlan()).tasks[0]!, (await first.loadPlan()).tasks[0]!.config_hash);
+    await done((await first.loadPlan()).tasks[1]!, "sha256:old");
     const again = planned(await createPlan(base({ bidsDir: bids, out })));
     expect(again.preview.resume).toEqual({ done: 1, changed: 1, new: 1, to_run: 2 });
     expect(again.preview.first_tasks.map((t) => t.state)).toEqual(["done", "changed", "new"]);
@@ -204,10 +211,10 @@ describe("createPlan: options", () => {
       ],
     });
     const o = planned(await createPlan(base({ manifest, out: fresh("out"), options: { seed_density: 5 } })));
-    expect(o.plan.tasks[0]!.options).toEqual({ fa_thr: 0.15, seed_density: 5, step_size: 0.4 });
-    expect(o.plan.tasks[1]!.options).toEqual({ fa_thr: 0.1, seed_density: 5, step_size: 0.4 });
+    expect((await o.loadPlan()).tasks[0]!.options).toEqual({ fa_thr: 0.15, seed_density: 5, step_size: 0.4 });
+    expect((await o.loadPlan()).tasks[1]!.options).toEqual({ fa_thr: 0.1, seed_density: 5, step_size: 0.4 });
     expect(o.plan.options).toEqual({ fa_thr: 0.1, seed_density: 5, step_size: 0.4 });
-    expect(csttoolArgv(o.plan.csttool.executable, o.plan.tasks[0]!, "/study/sub-1").slice(-6)).toEqual(["--fa-thr", "0.15", "--seed-density", "5", "--step-size", "0.4"]);
+    expect(csttoolArgv(o.plan.csttool.executable, (await o.loadPlan()).tasks[0]!, "/study/sub-1").slice(-6)).toEqual(["--fa-thr", "0.15", "--seed-density", "5", "--step-size", "0.4"]);
   });
 
   it("a command-line false overrides a manifest true (--no-X)", async () => {
@@ -215,8 +222,8 @@ describe("createPlan: options", () => {
     await writeNiftiSet(path.join(dir, "d1"), "s1");
     const manifest = await writeManifest(dir, { options: { generate_pdf: true }, subjects: [{ id: "sub-1", nifti: "d1/s1_dwi.nii.gz" }] });
     const o = planned(await createPlan(base({ manifest, out: fresh("out"), options: { generate_pdf: false } })));
-    expect(o.plan.tasks[0]!.options.generate_pdf).toBe(false);
-    expect(csttoolArgv(o.plan.csttool.executable, o.plan.tasks[0]!, "/study/sub-1")).not.toContain("--generate-pdf");
+    expect((await o.loadPlan()).tasks[0]!.options.generate_pdf).toBe(false);
+    expect(csttoolArgv(o.plan.csttool.executable, (await o.loadPlan()).tasks[0]!, "/study/sub-1")).not.toContain("--generate-pdf");
   });
 
   it("invalid values and cross-field conflicts are problems naming flag, path or subject", async () => {
@@ -296,7 +303,7 @@ describe("createPlan: preflight", () => {
     const onPath = await makeVersionOnlyCsttool(binDir, { version: "1.2.3" });
     const a = planned(await createPlan({ bidsDir: bids, out: fresh("out"), env: { ...process.env, PATH: `${binDir}:/usr/bin:/bin` } }));
     expect(a.plan.csttool).toEqual({ executable: onPath, version: "1.2.3" });
-    expect(csttoolArgv(a.plan.csttool.executable, a.plan.tasks[0]!, "/study/sub-01")[0]).toBe(onPath);
+    expect(csttoolArgv(a.plan.csttool.executable, (await a.loadPlan()).tasks[0]!, "/study/sub-01")[0]).toBe(onPath);
     const broken = await makeVersionOnlyCsttool(path.join(tmp, "brokenbin"), { versionExitCode: 3 });
     const b = problemsOf(await createPlan({ bidsDir: bids, out: fresh("out"), csttool: broken }));
     expect(b.map((p) => p.category)).toEqual(["csttool"]);
@@ -330,7 +337,7 @@ describe("loadPlan / loadPlanTask", () => {
     const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02" }]);
     const o = planned(await createPlan(base({ bidsDir: bids, out: fresh("out") })));
     planPath = o.planPath;
-    plan = o.plan;
+    plan = await o.loadPlan();
   });
 
   it("loads one task with the header", async () => {
@@ -366,30 +373,37 @@ describe("reading a plan: task N at its offsets, streaming refs, schema 1", () =
   const refsOf = (p: Plan) => p.tasks.map(planTaskRef);
   let out: string;
   let o: Extract<PlanOutcome, { kind: "planned" }>;
+  /** The tasks as the planner built them (a dry run keeps them in memory), with the written plan's header. */
+  let built: Plan;
   beforeAll(async () => {
     const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02", sessions: ["ses-1", "ses-2"] }, { id: "sub-03" }]);
     out = fresh("out");
     o = planned(await createPlan(base({ bidsDir: bids, out })));
+    const dry = planned(await createPlan(base({ bidsDir: bids, out, dryRun: true })));
+    expect(dry.plan.plan_id).toBe(o.plan.plan_id);
+    built = { ...o.plan, tasks: (await dry.loadPlan()).tasks };
+  });
+
+  it("the written plan holds exactly the tasks the planner built", async () => {
+    expect(await o.loadPlan()).toEqual(built);
   });
 
   it("run-one's task N is the same through the offsets file, without it, and with another plan's offsets", async () => {
     const copy = path.join(tmp, `copy${n++}.jsonl`);
     await fsp.copyFile(o.planPath, copy);
-    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(o.planPath, i)).task).toEqual(o.plan.tasks[i]);
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(o.planPath, i)).task).toEqual(built.tasks[i]);
     // No offsets file beside the copy: its lines are read in order.
-    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(o.plan.tasks[i]);
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(built.tasks[i]);
     // Offsets that do not match the file (all pointing at task 0's line) are not trusted.
     const idx = await fsp.readFile(o.planPath.replace(/\.jsonl$/, ".idx"));
     const wrong = Buffer.from(idx);
     for (let k = 1; k <= o.plan.task_count; k++) idx.copy(wrong, 8 + 8 * k, 8, 16);
     await fsp.writeFile(copy.replace(/\.jsonl$/, ".idx"), wrong);
-    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(o.plan.tasks[i]);
+    for (let i = 0; i < o.plan.task_count; i++) expect((await loadPlanTask(copy, i)).task).toEqual(built.tasks[i]);
   });
 
   it("status and collect stream the task lines into refs", async () => {
-    const { tasks, ...header } = o.plan;
-    expect(await loadPlanRefs(path.join(out, ".cst-batch", "plan.jsonl"), out)).toEqual({ ...header, tasks: refsOf(o.plan) });
-    void tasks;
+    expect(await loadPlanRefs(path.join(out, ".cst-batch", "plan.jsonl"), out)).toEqual({ ...o.plan, tasks: refsOf(built) });
   });
 
   it("a plan cut short, or with a task line too many or too few, is damaged", async () => {
@@ -409,7 +423,7 @@ describe("reading a plan: task N at its offsets, streaming refs, schema 1", () =
   });
 
   it("a schema-1 plan (one JSON object, argv baked in) is still read: the same tasks, argv built as it was baked", async () => {
-    const { tasks, input_root: _root, ...header } = o.plan;
+    const { tasks, input_root: _root, ...header } = built;
     const v1Tasks = tasks.map((t) => ({
       index: t.index,
       key: t.key,
@@ -431,7 +445,7 @@ describe("reading a plan: task N at its offsets, streaming refs, schema 1", () =
     const { task, header: h } = await loadPlanTask(file, 2);
     expect(task).toEqual(tasks[2]);
     expect(csttoolArgv(h.csttool.executable, task, path.join(out, task.output_dir))).toEqual(v1Tasks[2]!.csttool_argv);
-    expect((await loadPlanRefs(file, out)).tasks).toEqual(refsOf(o.plan));
+    expect((await loadPlanRefs(file, out)).tasks).toEqual(refsOf(built));
     await fsp.rm(file);
   });
 
