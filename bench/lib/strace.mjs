@@ -7,7 +7,7 @@
 // ftruncate, flock, and the stat of an open descriptor, which Node makes as statx/newfstatat
 // with an empty path and AT_EMPTY_PATH: answered from the attributes the open fetched); reads,
 // writes and closes are data (closes reported apart, never in a total).
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
@@ -38,6 +38,8 @@ export function straceCounts(argv, { env, roots }) {
     let total = 0;
     let descCalls = 0;
     let closes = 0;
+    // CST_BENCH_STRACE_DUMP=FILE: the counted lines of every run appended to FILE (to see what each call is).
+    const dump = process.env.CST_BENCH_STRACE_DUMP ? [`# ${argv.join(" ")}`] : null;
     for (const l of lines) {
       const m = /^(\d+)\s+([a-z0-9_]+)\(/.exec(l);
       if (!m || m[2] === "execve") continue;
@@ -48,6 +50,7 @@ export function straceCounts(argv, { env, roots }) {
         continue;
       }
       if (DATA.has(m[2])) continue;
+      dump?.push(l);
       if (DESC_ONLY.has(m[2]) || /^\d+\s+[a-z0-9_]+\(\d+<[^>]*>, "", /.test(l)) {
         descByCall[m[2]] = (descByCall[m[2]] ?? 0) + 1;
         descCalls++;
@@ -56,6 +59,7 @@ export function straceCounts(argv, { env, roots }) {
       byCall[m[2]] = (byCall[m[2]] ?? 0) + 1;
       total++;
     }
+    if (dump) appendFileSync(process.env.CST_BENCH_STRACE_DUMP, `${dump.join("\n")}\n`);
     return { status: r.status, byCall, total, descByCall, descCalls, closes };
   } finally {
     rmSync(dir, { recursive: true, force: true });

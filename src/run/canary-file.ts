@@ -1,8 +1,8 @@
 import fs, { constants as fsConstants } from "node:fs";
 import path from "node:path";
 import { canaryDir, canaryVerdictPath } from "../layout.js";
-import { canaryVerdict, describeCanaryStop, type CanaryOutcome } from "../failures/canary.js";
-import { assertWritableFile, mkdirConfined } from "../util/confined-fs.js";
+import { canaryVerdict, describeCanaryStop, isEnvironmentFailure, type CanaryOutcome } from "../failures/canary.js";
+import { assertRealDirs, assertWritableFile, mkdirConfined } from "../util/confined-fs.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
 
 /**
@@ -49,40 +49,72 @@ function readSlots(dir: string, k: number): CanaryOutcome[] {
   return slots;
 }
 
+const SLOT_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW;
+
+/** Create slot `n` exclusively with `text`: false when another task holds it. */
+function takeSlot(dir: string, n: number, text: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(path.join(dir, `slot-${n}.json`), SLOT_FLAGS, 0o666);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  }
+  try {
+    fs.writeSync(fd, text);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return true;
+}
+
+/** The canary folder, made at submit time (`prepareCanaryDir`); made here for older submissions. */
+export function prepareCanaryDir(out: string, submissionId: string): void {
+  mkdirConfined(out, canaryDir(out, submissionId));
+}
+
 /**
  * Record a finished subject in the first free slot (if any of the K is free); once the K slots
  * say stop, write the verdict. Best effort: the canary never fails a run.
+ *
+ * Metadata calls (each a round trip on NFS/Lustre), for the typical subject past the canary:
+ * one look at `slot-<K>.json` (slots are taken in order, so when the last exists all do: this
+ * subject is not in the canary, and the K holders decide the verdict). A canary subject adds
+ * the look at the folder (made at submit time) and its exclusive create; the slots are read only
+ * when its own outcome is an environment failure (any other outcome among the first K means the
+ * verdict can never be stop).
  */
 export function noteCanaryOutcome(out: string, submissionId: string, k: number, outcome: CanaryOutcome): CanaryVerdictFile | null {
   if (k <= 0) return null;
   try {
     const dir = canaryDir(out, submissionId);
-    mkdirConfined(out, dir);
-    for (let n = 1; n <= k; n++) {
-      let fd: number;
+    if (fs.existsSync(path.join(dir, `slot-${k}.json`))) return null;
+    // The folder (and the ones above it below --out) is a real one, never a planted link.
+    assertRealDirs(out, dir);
+    const text = JSON.stringify(outcome);
+    let taken = false;
+    for (let n = 1; n <= k && !taken; n++) {
       try {
-        fd = fs.openSync(path.join(dir, `slot-${n}.json`), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o666);
+        taken = takeSlot(dir, n, text);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST") continue;
-        throw e;
+        if ((e as NodeJS.ErrnoException).code !== "ENOENT" || n !== 1) throw e;
+        // A submission from before the folder was made at submit time.
+        prepareCanaryDir(out, submissionId);
+        taken = takeSlot(dir, n, text);
       }
-      try {
-        fs.writeSync(fd, JSON.stringify(outcome));
-      } finally {
-        fs.closeSync(fd);
-      }
-      break;
     }
+    if (!taken) return null;
+    if (outcome.category === null || !isEnvironmentFailure(outcome.category)) return null;
     const verdict = canaryVerdict(readSlots(dir, k), k);
     if (verdict.kind !== "stop") return null;
-    const text = describeCanaryStop(verdict.first, 0, out);
+    const texts = describeCanaryStop(verdict.first, 0, out);
     const file: CanaryVerdictFile = {
       kind: "cst-batch-canary-verdict",
       submission_id: submissionId,
       written_at: new Date().toISOString(),
       first: verdict.first,
-      message: text.message.replace(/, so 0 subject\(s\) were not started/, ", so the submission's remaining subjects do not start"),
-      next_step: text.nextStep,
+      message: texts.message.replace(/, so 0 subject\(s\) were not started/, ", so the submission's remaining subjects do not start"),
+      next_step: texts.nextStep,
     };
     writeJsonAtomicSync(canaryVerdictPath(out, submissionId), file);
     return file;

@@ -1,7 +1,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
-import { submissionChunksPath } from "../layout.js";
+import { canaryDir, submissionChunksPath } from "../layout.js";
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
 import type { SchedulerBackend } from "../schedulers/types.js";
 import { formatArgv, shellQuote } from "../shell/shell-quote.js";
@@ -82,6 +82,8 @@ export async function rollBack(
   await fsp.rename(prep.recordPath, aside).catch(() => fsp.rm(prep.recordPath, { force: true }).catch(() => {}));
   // Its chunk index goes too: an array element of this submission (none should run) finds no chunk.
   await fsp.rm(submissionChunksPath(prep.recordPath), { force: true }).catch(() => {});
+  // Its canary folder, made at submit time, goes when still empty (rmdir never removes a slot).
+  await fsp.rmdir(canaryDir(prep.outDir, prep.submission.submission_id)).catch(() => {});
   details.push(`no submission was recorded; the scripts and the attempted record are in ${prep.scriptsDir}`);
   return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, { details, hint, cause: failure.cause });
 }

@@ -4,7 +4,8 @@ import { existsSync, promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { CstError } from "../errors.js";
-import { logsDir, submissionChunksPath, submissionsDir } from "../layout.js";
+import { canaryDir, logsDir, submissionChunksPath, submissionsDir } from "../layout.js";
+import { DEFAULT_CANARY } from "../failures/canary.js";
 import { getBackend } from "../schedulers/index.js";
 import { resolveMaxArraySize, type MaxArraySizeSource } from "../schedulers/max-array-size.js";
 import { runSchedulerCommand, type RunCommandOptions } from "../schedulers/runner.js";
@@ -316,6 +317,8 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   }
   const submission = prep.submission;
   mkdirConfined(out, path.dirname(prep.recordPath));
+  // The canary's folder, made once here: its first K tasks then write their slots without a mkdir each.
+  if ((submission.canary ?? DEFAULT_CANARY) > 0) mkdirConfined(out, canaryDir(out, submission.submission_id));
   // Before the record: an array element that finds the record finds its chunk index too.
   await writeFileAtomic(submissionChunksPath(prep.recordPath), encodeSubmissionChunks(submission.submission_id, submission.plan_path, submission.chunks, submission.canary ?? undefined), { root: out });
   await writeJsonAtomic(prep.recordPath, submission, { root: out });

@@ -69,19 +69,40 @@ export function assertWritableFile(root: string, file: string): void {
 
 /** `mkdir -p dir` below `root`, refusing a link at any component (made or found). */
 export function mkdirConfined(root: string, dir: string): void {
-  if (!realDirs.has(root)) {
-    // The output folder itself may be (or sit behind) a link: stat, not lstat. One call when it exists.
-    let isDir = false;
-    try {
-      isDir = fs.statSync(root).isDirectory();
-    } catch {
-      // made below
-    }
-    if (!isDir) fs.mkdirSync(root, { recursive: true });
-    realDirs.add(root);
+  const parts = componentsBelow(root, dir);
+  if (parts.length === 0 || realDirs.has(root)) {
+    ensureRoot(root);
+    mkdirBelow(root, parts, dir);
+    return;
   }
+  // The output folder is not looked at first: a mkdir below it answers whether it is there (one
+  // call less per process); only when that says it is missing (ENOENT) is it made, then again.
+  try {
+    mkdirBelow(root, parts, dir);
+    realDirs.add(root);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    ensureRoot(root);
+    mkdirBelow(root, parts, dir);
+  }
+}
+
+function ensureRoot(root: string): void {
+  if (realDirs.has(root)) return;
+  // The output folder itself may be (or sit behind) a link: stat, not lstat. One call when it exists.
+  let isDir = false;
+  try {
+    isDir = fs.statSync(root).isDirectory();
+  } catch {
+    // made below
+  }
+  if (!isDir) fs.mkdirSync(root, { recursive: true });
+  realDirs.add(root);
+}
+
+function mkdirBelow(root: string, parts: readonly string[], dir: string): void {
   let cur = root;
-  for (const part of componentsBelow(root, dir)) {
+  for (const part of parts) {
     cur = `${cur}${path.sep}${part}`;
     if (realDirs.has(cur)) continue;
     // mkdir first: a folder it makes is a real one (one call); only one already there is looked at.
