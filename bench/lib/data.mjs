@@ -177,7 +177,8 @@ export async function writeDoneTree(out, { light = false } = {}) {
     const prefix = task.session ? `${task.subject}_${task.session}` : task.subject;
     const metrics = metricsText(task.subject, task.session, i);
     const files = resultFiles(prefix).map((p) => ({ path: p, size: p.endsWith("_metrics.json") ? Buffer.byteLength(metrics) : 1000 + (p.length * 37) % 5000 }));
-    const done = { schema_version: 1, kind: "cst-batch-done", ...identity, exit_code: 0, files, metrics_file: `reports/${prefix}_metrics.json` };
+    // had_failed_attempts: run-one records whether `_failed_attempts/` existed (none here).
+    const done = { schema_version: 1, kind: "cst-batch-done", ...identity, exit_code: 0, files, metrics_file: `reports/${prefix}_metrics.json`, had_failed_attempts: false };
     records.DoneRecordSchema.parse(done);
     mkdirSync(path.join(paths.dir, "reports"), { recursive: true });
     writeFileSync(path.join(paths.dir, "reports", `${prefix}_metrics.json`), metrics);

@@ -142,8 +142,10 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     return { kind: "failed", task: ref, category: record.category, record, attemptDir };
   };
 
+  // Whether the subject has failed attempts (none is added while this run holds the lock): into `_done.json`.
+  let hadFailedAttempts = true;
   try {
-    assertTaskWritable(out, paths);
+    hadFailedAttempts = assertTaskWritable(out, paths);
     if (bindError) throw bindError;
   } catch (e) {
     return fail("SYSTEM", (e as Error).message, { logTail: [(e as Error).message] }, e instanceof CstError ? (e.hint ?? null) : null);
@@ -236,7 +238,7 @@ export async function attempt(ctx: AttemptContext): Promise<RunOneOutcome> {
     if (failure) return fail(failure.category, failure.message, result, failure.nextStep ?? null);
     const changedDuringRun = changedSinceOpened(opened);
     const inputs = changedDuringRun.length > 0 ? { changedDuringRun } : { hashes };
-    return await promote(ctx, { csttoolOut, identity, result, fail, start, inputs });
+    return await promote(ctx, { csttoolOut, identity, result, fail, start, inputs, hadFailedAttempts });
   } finally {
     closeInputs(opened);
   }
@@ -261,8 +263,9 @@ async function writeLogOnly(root: string, file: string, text: string): Promise<v
  * The places an attempt writes besides `_work`: no symbolic link planted at any of them (the
  * writes never follow one anyway; this names the link before csttool runs).
  */
-function assertTaskWritable(out: string, paths: TaskPaths): void {
-  assertRealDirs(out, paths.failed);
+function assertTaskWritable(out: string, paths: TaskPaths): boolean {
+  const hasFailed = assertRealDirs(out, paths.failed);
   // `_promoted.json` decides what a rerun may replace: a link there is never trusted.
   assertNoLinks(out, [logsDir(out), hostEventLogPath(out), paths.promoted]);
+  return hasFailed;
 }

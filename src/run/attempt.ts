@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
-import { ATTEMPT_FILE, FAILED_DIR } from "../layout.js";
+import { ATTEMPT_FILE, DONE_FILE, FAILED_DIR } from "../layout.js";
 import { SCHEMA_VERSION, type AttemptRecord, type AttemptStart, type FailureCategory, type PlanHeader, type PlanTask } from "../schemas/records.js";
 import { CST_BATCH_VERSION } from "../version.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
@@ -112,9 +112,36 @@ export function buildAttemptRecord(attemptId: string, identity: RunIdentity, f: 
   };
 }
 
-/** A fresh `_failed_attempts/<ts>_<CATEGORY>` path (suffixed if that name is taken). */
+/** `had_failed_attempts: false` in the subject's `_done.json` becomes true (any other record is left alone). */
+function markDoneHasFailedAttempts(root: string, taskDir: string): void {
+  const file = path.join(taskDir, DONE_FILE);
+  let record: unknown;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return; // none, or a link (never trusted): status looks for `_failed_attempts/` anyway
+  }
+  try {
+    record = JSON.parse(fs.readFileSync(fd, "utf8"));
+  } catch {
+    return; // damaged: status looks for `_failed_attempts/` anyway
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (typeof record !== "object" || record === null || (record as { had_failed_attempts?: unknown }).had_failed_attempts !== false) return;
+  writeJsonAtomicSync(file, { ...record, had_failed_attempts: true }, { root });
+}
+
+/**
+ * A fresh `_failed_attempts/<ts>_<CATEGORY>` path (suffixed if that name is taken). Every writer
+ * of a new failed attempt comes here (run-one, its recovery, status's scheduler write-back), under
+ * the subject's lock: a `_done.json` that says "no failed attempts" is turned to say there are
+ * first, so status (which then skips looking for `_failed_attempts/`) never misses one.
+ */
 export async function failedAttemptDir(root: string, taskDir: string, category: FailureCategory, at: Date = new Date()): Promise<{ dir: string; id: string }> {
   const parent = path.join(taskDir, FAILED_DIR);
+  markDoneHasFailedAttempts(root, taskDir);
   mkdirConfined(root, parent);
   const base = `${fsTimestamp(at)}_${category}`;
   for (let n = 0; ; n++) {

@@ -22,6 +22,8 @@ export async function promote(
     start: AttemptStart;
     /** The inputs' content hashes (null: not read; none for DICOM), or the inputs that changed while csttool ran. */
     inputs?: { hashes: InputHash[] | null } | { changedDuringRun: string[] };
+    /** Whether `_failed_attempts/` was there when the attempt started (true when not known). */
+    hadFailedAttempts?: boolean;
   },
 ): Promise<RunOneOutcome> {
   const { task, paths, ref, out } = ctx;
@@ -53,6 +55,7 @@ export async function promote(
     files,
     metrics_file: metricsFile,
     ...inputFields(p.inputs),
+    had_failed_attempts: p.hadFailedAttempts ?? true,
   };
   let replaces: string[];
   const seen = { done: true };

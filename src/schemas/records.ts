@@ -77,6 +77,12 @@ export const DoneRecordSchema = z.object({
   input_hashes: z.optional(z.array(InputHashSchema)),
   /** Inputs whose size or mtime changed while csttool ran (their hashes are then not recorded). */
   inputs_changed_during_run: z.optional(z.array(z.string())),
+  /**
+   * Whether `_failed_attempts/` existed when this record was written (absent: an older record).
+   * false lets status skip looking for it; every writer of a new failed attempt turns it to true
+   * first (src/run/attempt.ts `failedAttemptDir`).
+   */
+  had_failed_attempts: z.optional(z.boolean()),
 });
 export type DoneRecord = z.infer<typeof DoneRecordSchema>;
 

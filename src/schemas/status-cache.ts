@@ -18,6 +18,7 @@ export const DoneSummarySchema = z.pick(DoneRecordSchema, {
   max_rss_kb: true,
   max_rss_source: true,
   metrics_file: true,
+  had_failed_attempts: true,
 });
 export type DoneSummary = z.infer<typeof DoneSummarySchema>;
 

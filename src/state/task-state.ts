@@ -151,7 +151,9 @@ export async function readTaskState(out: string, task: TaskStateRef, ctx: TaskSt
   const names = done.kind === "current" ? null : await listDir(io, paths.dir, problems, false);
   const { record: doneRecord, htmlReport } = done;
 
-  const hasFailed = names === null ? await io.exists(paths.failed) : names.has(FAILED_DIR);
+  // A done record that says the subject had no failed attempts (every writer of one turns it
+  // true first) spares the look for `_failed_attempts/`; an older record is looked for as before.
+  const hasFailed = names === null ? doneRecord?.had_failed_attempts !== false && (await io.exists(paths.failed)) : names.has(FAILED_DIR);
   const failedAttempts = hasFailed ? await readFailedAttempts(io, paths.failed, problems) : [];
   const latestAttempt = failedAttempts.at(-1) ?? null;
 
@@ -327,6 +329,7 @@ function afterRead(done: DoneState, id: string, task: TaskStateRef, cache: DoneR
     max_rss_kb: r.max_rss_kb,
     max_rss_source: r.max_rss_source,
     metrics_file: r.metrics_file,
+    ...(r.had_failed_attempts !== undefined ? { had_failed_attempts: r.had_failed_attempts } : {}),
   };
   const htmlReport = findHtmlReport(r.files);
   cache?.put(task.output_dir, id, { record, htmlReport });

@@ -48,18 +48,20 @@ function lstatOrNull(p: string): fs.Stats | null {
 /**
  * Every existing folder from `root` (exclusive) down to `dir` (inclusive) is a real folder;
  * stops at the first one that does not exist yet. Throws naming a link found on the way.
+ * Returns whether `dir` itself is there, a real folder.
  */
-export function assertRealDirs(root: string, dir: string): void {
+export function assertRealDirs(root: string, dir: string): boolean {
   let cur = root;
   for (const part of componentsBelow(root, dir)) {
     cur = `${cur}${path.sep}${part}`;
     if (realDirs.has(cur)) continue;
     const st = lstatOrNull(cur);
-    if (st === null) return;
+    if (st === null) return false;
     if (st.isSymbolicLink()) throw plantedLinkError(cur, root);
-    if (!st.isDirectory()) return; // a file where a folder is expected: the write itself fails with ENOTDIR/EEXIST
+    if (!st.isDirectory()) return false; // a file where a folder is expected: the write itself fails with ENOTDIR/EEXIST
     realDirs.add(cur);
   }
+  return true;
 }
 
 /** The folder of `file` is safe to write in (its last component is the caller's to guard). */
