@@ -2,6 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { probeLock } from "../../../src/lock/lock.js";
+import { readTaskState } from "../../../src/state/task-state.js";
 import { CLI, makeStudy, rewritePlan, type TestStudy } from "../../helpers/run-plan.js";
 import { pidsWithEnv, runCli, sleep, startCli, waitFor } from "../../helpers/run-procs.js";
 
@@ -48,7 +49,9 @@ describe("success and promotion", () => {
     const r = await run(s, 0);
     expect(r.code).toBe(0);
     const dir = path.join(s.out, "sub-001", "ses-01");
-    const done = await readJson<{ files: { path: string; size: number }[]; metrics_file: string; exit_code: number; config_hash: string }>(path.join(dir, "_done.json"));
+    const done = await readJson<{ files: { path: string; size: number }[]; metrics_file: string; exit_code: number; config_hash: string; had_failed_attempts: boolean }>(path.join(dir, "_done.json"));
+    // A first run that succeeded: no failed attempts (status then does not look for `_failed_attempts/`).
+    expect(done.had_failed_attempts).toBe(false);
     const onDisk = (await walk(dir)).filter((p) => !MANAGED.test(p));
     expect(done.files.map((f) => f.path)).toEqual(onDisk);
     for (const f of done.files) expect((await fsp.stat(path.join(dir, f.path))).size).toBe(f.size);
@@ -156,9 +159,10 @@ describe("failures", () => {
     expect(await exists(path.join(s.out, "logs", "sub-001_error.log"))).toBe(true);
     expect(await exists(path.join(dir, "_work"))).toBe(false);
     expect(await exists(path.join(dir, "_done.json"))).toBe(false);
-    // A later success removes the stale error log.
+    // A later success removes the stale error log, and its record says the subject had failed attempts.
     await s.setBehaviours({});
     expect((await run(s, 0)).code).toBe(0);
+    expect(await readJson(path.join(dir, "_done.json"))).toMatchObject({ had_failed_attempts: true });
     expect(await exists(path.join(s.out, "logs", "sub-001_error.log"))).toBe(false);
   });
 
@@ -170,9 +174,16 @@ describe("failures", () => {
     const filesBefore = await walk(dir);
     await s.setBehaviours({ "sub-001": "fail" });
     expect((await run(s, 0, "--force")).code).toBe(4);
-    expect(await fsp.readFile(path.join(dir, "_done.json"), "utf8")).toBe(before);
+    // The record is the same, but for saying that the subject now has a failed attempt (status looks for them by it).
+    const after = await fsp.readFile(path.join(dir, "_done.json"), "utf8");
+    expect(JSON.parse(before)).toMatchObject({ had_failed_attempts: false });
+    expect(JSON.parse(after)).toEqual({ ...JSON.parse(before), had_failed_attempts: true });
     const filesAfter = (await walk(dir)).filter((p) => !p.startsWith("_failed_attempts/"));
     expect(filesAfter).toEqual(filesBefore);
+    // What status reads of the subject: done, with the failed attempt (looked for because of the flag).
+    const state = await readTaskState(s.out, s.plan.tasks[0]!);
+    expect(state).toMatchObject({ status: "success", done: "current", attempts: 2 });
+    expect(state.failedAttempts).toHaveLength(1);
   });
 
   test("exit 0 with nothing written is SYSTEM (csttool's environment check); SIGKILL from outside is OUT_OF_MEMORY; a missing csttool is SYSTEM", async () => {
