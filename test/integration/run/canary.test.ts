@@ -78,6 +78,14 @@ describe("the canary of a submission's array tasks", () => {
     const file = await submission(s.out, s.planFile, subjects.map((_, i) => [i]), 2);
     for (let chunk = 0; chunk < subjects.length; chunk++) await runCli(["run-one", "--submission", file, "--chunk", String(chunk)], s.env);
     expect(await s.runCount()).toBe(4);
+    // The first K finished hold the slots, in order; the subjects after them take none, and no verdict is written.
+    const dir = path.dirname(canaryVerdictPath(s.out, "20261203T000000Z-test"));
+    expect((await fsp.readdir(dir)).sort()).toEqual(["slot-1.json", "slot-2.json"]);
+    const slots = await Promise.all([1, 2].map(async (n) => JSON.parse(await fsp.readFile(path.join(dir, `slot-${n}.json`), "utf8")) as { key: string; category: string | null }));
+    expect(slots.map((o) => [o.key, o.category])).toEqual([
+      ["sub-001", null],
+      ["sub-002", "SYSTEM"],
+    ]);
 
     const t = await makeStudy(subjects.map((subject) => ({ subject })));
     await t.setBehaviours(Object.fromEntries(subjects.map((k) => [k, "env-check-failed"])));

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CstError } from "../../../src/errors.js";
+import { canaryDir } from "../../../src/layout.js";
 import { acquireLock } from "../../../src/lock/lock.js";
 import { runOne } from "../../../src/run/run-one.js";
 import { SubmissionSchema } from "../../../src/schemas/study-records.js";
@@ -142,6 +143,8 @@ describe("submit with fake scheduler commands", () => {
     for (const s of rec.shards) expect(existsSync(s.script)).toBe(true);
     expect(readFileSync(rec.shards[1]!.script, "utf8")).toContain("chunk=$(( 2 + index ))");
     expect(existsSync(path.join(study.out, "logs", "scheduler"))).toBe(true);
+    // The canary's folder is made here, once, so that its first K array tasks make none.
+    expect(readdirSync(canaryDir(study.out, rec.submission_id))).toEqual([]);
   });
 
   it.each([
@@ -188,6 +191,8 @@ describe("submit with fake scheduler commands", () => {
     expect(dirs.some((d) => existsSync(path.join(submissionsDir(study), d, "submit-failed.json")))).toBe(true);
     // Nor is its chunk index left for an array element to find.
     expect(dirs.some((d) => existsSync(path.join(submissionsDir(study), d, "chunks.idx")))).toBe(false);
+    // Nor its empty canary folder.
+    expect(readdirSync(path.join(study.out, ".cst-batch", "canary"))).toEqual([]);
 
     const again = await submitToScheduler(request(study, { maxArraySize: "2" }, { env: fake.env() }));
     expect(again.kind).toBe("submitted");
