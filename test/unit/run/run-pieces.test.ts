@@ -8,7 +8,7 @@ import { csttoolArgv } from "../../../src/run/csttool-argv.js";
 import { exitCodeFor, worstExitCode, type RunOneOutcome } from "../../../src/run/run-one.js";
 import type { AttemptRecord, FailureCategory } from "../../../src/schemas/records.js";
 import { abortCategory } from "../../../src/run/supervise.js";
-import { detectJobId, fsTimestamp } from "../../../src/run/attempt.js";
+import { detectJobId, failedAttemptDir, fsTimestamp } from "../../../src/run/attempt.js";
 
 async function write(file: string, text = "x"): Promise<void> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -202,5 +202,33 @@ describe("process start times", () => {
     const started = await processStartMs(process.pid);
     expect(started).not.toBeNull();
     expect(Math.abs((started as number) - (Date.now() - process.uptime() * 1000))).toBeLessThan(1500);
+  });
+});
+
+describe("a new failed attempt of a done subject", () => {
+  test("turns the done record's had_failed_attempts false into true before its folder exists; any other record is left as it was", async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), "cst-failed-dir-"));
+    const subject = path.join(root, "sub-01");
+    await fsp.mkdir(subject, { recursive: true });
+    const done = path.join(subject, "_done.json");
+    await fsp.writeFile(done, JSON.stringify({ kind: "cst-batch-done", had_failed_attempts: false, files: [] }));
+    const target = await failedAttemptDir(root, subject, "PIPELINE_FAILED");
+    expect(JSON.parse(await fsp.readFile(done, "utf8"))).toEqual({ kind: "cst-batch-done", had_failed_attempts: true, files: [] });
+    expect(path.dirname(target.dir)).toBe(path.join(subject, "_failed_attempts"));
+
+    // An older record (no field) and one that already says true: not rewritten.
+    for (const text of [JSON.stringify({ kind: "cst-batch-done", files: [] }), JSON.stringify({ kind: "cst-batch-done", had_failed_attempts: true })]) {
+      await fsp.writeFile(done, text);
+      await failedAttemptDir(root, subject, "TIMEOUT");
+      expect(await fsp.readFile(done, "utf8")).toBe(text);
+    }
+    // A link at _done.json is never followed (nor written through).
+    const elsewhere = path.join(root, "elsewhere.json");
+    await fsp.writeFile(elsewhere, JSON.stringify({ had_failed_attempts: false }));
+    await fsp.rm(done);
+    await fsp.symlink(elsewhere, done);
+    await failedAttemptDir(root, subject, "TIMEOUT");
+    expect(JSON.parse(await fsp.readFile(elsewhere, "utf8"))).toEqual({ had_failed_attempts: false });
+    expect((await fsp.lstat(done)).isSymbolicLink()).toBe(true);
   });
 });
