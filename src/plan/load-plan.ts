@@ -67,24 +67,98 @@ function checkTaskLine(text: string, index: number, schema: typeof PlanTaskSchem
   return task.data;
 }
 
-/** Every line after the header, read in 1 MB pieces: `done` false for a last line without its newline. */
-function* taskLines(fd: number, from: number, size: number): Generator<{ text: string; done: boolean }> {
+/**
+ * Every line after the header, read in 1 MB pieces: `done` false for a last line without its
+ * newline; `start` the line's byte offset in the file.
+ */
+function* taskLines(fd: number, from: number, size: number): Generator<{ text: string; done: boolean; start: number }> {
   let pos = from;
   let carry: Buffer | null = null;
   while (pos < size) {
     const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - pos));
     const n = fs.readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) break;
+    const base = pos - (carry === null ? 0 : carry.length);
     pos += n;
     const data: Buffer = carry === null ? buf.subarray(0, n) : Buffer.concat([carry, buf.subarray(0, n)]);
     let off = 0;
     for (let nl = data.indexOf(0x0a, off); nl >= 0; nl = data.indexOf(0x0a, off)) {
-      yield { text: data.toString("utf8", off, nl), done: true };
+      yield { text: data.toString("utf8", off, nl), done: true, start: base + off };
       off = nl + 1;
     }
     carry = off < data.length ? data.subarray(off) : null;
   }
-  if (carry !== null) yield { text: carry.toString("utf8"), done: false };
+  if (carry !== null) yield { text: carry.toString("utf8"), done: false, start: pos - carry.length };
+}
+
+/**
+ * A schema-2 plan read once in order and then task by task (a re-plan keeps only the previous
+ * plan's keys and config hashes, and reads back the few tasks a reason line or a kept done
+ * result needs): one descriptor, so the tasks read back are those of the plan scanned; the
+ * lines' offsets are recorded by the scan (8 bytes a task), not taken from the `.idx`.
+ */
+export interface PlanTaskFile {
+  header: PlanHeader;
+  /** Every task, validated, in order (once, before `read`). */
+  scan(fn: (task: PlanTask) => void): void;
+  /** Task `index` read back from its line (validated again). */
+  read(index: number): PlanTask;
+  close(): void;
+}
+
+/** The plan's task file, or null for a schema-1 plan (one JSON object: read it whole). Errors as loadPlan's. */
+export function openPlanTaskFile(file: string): PlanTaskFile | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    headOf(file); // says why (missing, unreadable)
+    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be opened`, { hint: "check the file's permissions" });
+  }
+  try {
+    const head = headOf(file, fd);
+    if (head.kind === "v1") {
+      closeQuietly(fd);
+      return null;
+    }
+    const { header } = head;
+    const size = fs.fstatSync(fd).size;
+    const starts = new Float64Array(header.task_count + 1);
+    const schema = forManyRecords(PlanTaskSchema);
+    let scanned = false;
+    return {
+      header,
+      scan: (fn) => {
+        let index = 0;
+        for (const line of taskLines(fd, head.headerEnd, size)) {
+          if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
+          if (index >= header.task_count) throw damaged(file, `more task lines than task_count ${header.task_count}`);
+          const task = checkTaskLine(line.text, index, schema);
+          if (typeof task === "string") throw damaged(file, task);
+          starts[index] = line.start;
+          index++;
+          fn(decodeTask(task, header.input_root));
+        }
+        if (index !== header.task_count) throw damaged(file, `task_count ${header.task_count} but ${index} task lines`);
+        starts[index] = size;
+        scanned = true;
+      },
+      read: (index) => {
+        if (!scanned) throw new Error("internal: a plan task read back before the plan was scanned");
+        checkIndex(file, index, header.task_count);
+        const start = starts[index] as number;
+        const buf = Buffer.allocUnsafe((starts[index + 1] as number) - start);
+        if (fs.readSync(fd, buf, 0, buf.length, start) !== buf.length || buf[buf.length - 1] !== 0x0a) throw damaged(file, `task ${index} cannot be read back`);
+        const task = checkTaskLine(buf.toString("utf8", 0, buf.length - 1), index, PlanTaskSchema);
+        if (typeof task === "string") throw damaged(file, task);
+        return decodeTask(task, header.input_root);
+      },
+      close: () => closeQuietly(fd),
+    };
+  } catch (e) {
+    closeQuietly(fd);
+    throw e;
+  }
 }
 
 /**

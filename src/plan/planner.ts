@@ -25,7 +25,7 @@ import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
-import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
+import { previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import type { PlanDraft } from "./write-plan.js";
 import { planHeaderLine, planIdOf, writePlanStream } from "./write-plan-stream.js";
 import { encodeTaskLine } from "./plan-format.js";
@@ -186,19 +186,24 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     built.splice(0, built.length, ...split.tasks);
   }
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
-  const previous = await previousTasks(out);
+  const previous = await previousPlan(out);
   const hashes = loadHashCache(out);
-  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
-  const replan = reconcileReplan({
-    tasks: same.tasks,
-    resume: same.resume,
-    previous: previous?.tasks ?? null,
-    previousVersion: previous?.version ?? null,
-    version,
-    rerunChanged: request.rerunChanged === true,
-    sameContent: same.sameContent,
-    contentChanged: same.contentChanged,
-  });
+  let replan: ReturnType<typeof reconcileReplan>;
+  try {
+    const same = csttool.ok ? await keepSameContent(built, resume, previous, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
+    replan = reconcileReplan({
+      tasks: same.tasks,
+      resume: same.resume,
+      previous,
+      previousVersion: previous?.version ?? null,
+      version,
+      rerunChanged: request.rerunChanged === true,
+      sameContent: same.sameContent,
+      contentChanged: same.contentChanged,
+    });
+  } finally {
+    previous?.close();
+  }
   const tasks = replan.tasks;
   const states = replan.states;
   let disk: DiskCheck | null = null;
