@@ -121,6 +121,10 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const cli = validateCliOptions(request.options, request.optionTexts);
   problems.push(...cli.problems);
 
+  // The current plan's keys and config hashes, read before the study is discovered: the scan's
+  // garbage is collected while the heap is small (a re-plan of 200,000 tasks in bounded memory).
+  const previous = await previousPlan(out);
+
   let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;
   const sourcePromise: Promise<SourceResult> = bidsDir
     ? discoverBids({
@@ -186,7 +190,6 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     built.splice(0, built.length, ...split.tasks);
   }
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
-  const previous = await previousPlan(out);
   const hashes = loadHashCache(out);
   let replan: ReturnType<typeof reconcileReplan>;
   try {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { CsttoolOptions } from "../schemas/options.js";
 import type { PlanTask, TaskInput } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
-import { currentPlanFile, loadPlanTasks, openPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
+import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
 import { showValue } from "./options.js";
 import { compactInput } from "./compact-input.js";
 
@@ -67,16 +67,23 @@ export interface PreviousPlan {
 
 const SHA256 = /^sha256:[0-9a-f]{64}$/;
 
-/** Config hashes held as 32 bytes each (`sha256:<hex>`, what the planner makes), others as text. */
+/** Config hashes held as 32 bytes each (`sha256:<hex>`, what the planner makes), others as text; grows as set. */
 class HashTable {
-  private readonly bytes: Buffer;
+  private bytes: Buffer;
   private readonly other = new Map<number, string>();
   constructor(size: number) {
     this.bytes = Buffer.alloc(size * 32);
   }
-  set(index: number, hash: string): void {
+  /** Set hash `index`; returns the table (this one, grown when needed). */
+  set(index: number, hash: string): HashTable {
+    if ((index + 1) * 32 > this.bytes.length) {
+      const bigger = Buffer.alloc(Math.max((index + 1) * 32, this.bytes.length * 2));
+      this.bytes.copy(bigger);
+      this.bytes = bigger;
+    }
     if (SHA256.test(hash)) this.bytes.write(hash.slice(7), index * 32, 32, "hex");
     else this.other.set(index, hash);
+    return this;
   }
   get(index: number): string {
     return this.other.get(index) ?? `sha256:${this.bytes.toString("hex", index * 32, index * 32 + 32)}`;
@@ -89,15 +96,16 @@ export async function previousPlan(out: string): Promise<PreviousPlan | null> {
   if (!fs.existsSync(file)) return null;
   let reader: PlanTaskFile | null = null;
   try {
-    reader = openPlanTaskFile(file);
+    const at = new Map<string, number>();
+    let hashes: HashTable | null = null;
+    reader = scanPlanTaskFile(file, (t) => {
+      hashes ??= new HashTable(Math.max(0, t.index) + 1024);
+      at.set(t.key, t.index);
+      hashes = hashes.set(t.index, t.config_hash);
+    });
     if (reader === null) return await wholePreviousPlan(file);
     const r = reader;
-    const at = new Map<string, number>();
-    const hashes = new HashTable(r.header.task_count);
-    r.scan((t) => {
-      at.set(t.key, t.index);
-      hashes.set(t.index, t.config_hash);
-    });
+    const table = hashes ?? new HashTable(0);
     const read = (key: string): PlanTask | undefined => {
       const index = at.get(key);
       if (index === undefined) return undefined;
@@ -114,7 +122,7 @@ export async function previousPlan(out: string): Promise<PreviousPlan | null> {
       indexOf: (key) => at.get(key),
       hashOf: (key) => {
         const index = at.get(key);
-        return index === undefined ? undefined : hashes.get(index);
+        return index === undefined ? undefined : table.get(index);
       },
       task: read,
       keys: () => at.keys(),
