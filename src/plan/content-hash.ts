@@ -9,7 +9,7 @@ import { readStateFileSync } from "../util/read-json.js";
 import { mapLimit } from "../util/map-limit.js";
 import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
-import type { ResumeInfo } from "./replan.js";
+import type { PreviousPlan, ResumeInfo } from "./replan.js";
 
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
@@ -138,7 +138,7 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
 export async function keepSameContent(
   tasks: readonly PlanTask[],
   resume: readonly ResumeInfo[],
-  previous: Map<string, PlanTask> | null,
+  previous: PreviousPlan | null,
   cache: HashCache,
   sameVersion: boolean,
   remember: boolean,
@@ -149,8 +149,12 @@ export async function keepSameContent(
   const contentChanged = new Set<string>();
   await mapLimit([...tasks.keys()], HASH_CONCURRENCY, async (i) => {
     const info = resume[i]!;
-    const prev = previous?.get(tasks[i]!.key);
-    if (info.state !== "changed" || prev === undefined || prev.config_hash !== info.doneHash || !sameVersion) return;
+    if (info.state !== "changed" || !sameVersion || previous === null) return;
+    const prevHash = previous.hashOf(tasks[i]!.key);
+    if (prevHash === undefined || prevHash !== info.doneHash) return;
+    // Read back from the previous plan only now: done with it, and only its mtimes may differ.
+    const prev = previous.task(tasks[i]!.key);
+    if (prev === undefined) return;
     const keep = (): void => {
       outTasks[i] = { ...prev, index: i };
       outResume[i] = { state: "done", doneHash: info.doneHash };
@@ -183,10 +187,16 @@ export async function keepSameContent(
   if (!remember) return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
   // Remember the bytes of every done subject's inputs that run-one did not record (done before it
   // did: older studies), once per file: the cache knows the rest.
-  const files = outTasks.flatMap((t, i) => (t.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.inputHashes === undefined ? t.input.identity : []));
-  await mapLimit(files, HASH_CONCURRENCY, async (f) => {
-    const hit = cache.entries[keyOf(f)];
-    if (hit !== undefined) return;
+  // The files are made task by task (never a list of every done task's files: a study of 200,000).
+  function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
+    for (let i = 0; i < outTasks.length; i++) {
+      const t = outTasks[i]!;
+      if (t.input.kind !== "nifti" || outResume[i]!.state !== "done" || outResume[i]!.inputHashes !== undefined) continue;
+      for (const f of t.input.identity) if (cache.entries[keyOf(f)] === undefined) yield f;
+    }
+  }
+  await forEachLimit(unhashed(), HASH_CONCURRENCY, async (f) => {
+    if (cache.entries[keyOf(f)] !== undefined) return;
     try {
       // Only bytes that are still those the subject was planned (and run) with.
       const st = await fsp.stat(f.path);
@@ -196,4 +206,12 @@ export async function keepSameContent(
     }
   });
   return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+}
+
+/** `fn` on each item of `items` (pulled as needed), at most `limit` at once. */
+async function forEachLimit<T>(items: Iterator<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const worker = async (): Promise<void> => {
+    for (let next = items.next(); next.done !== true; next = items.next()) await fn(next.value);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
 }

@@ -100,7 +100,7 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
   const subjects: { id: string; dir: string; linked: boolean }[] = [];
   const candidates = listing.filter((d) => subjectMatch.test(d.name)).sort((a, b) => (a.name < b.name ? -1 : 1));
   await mapLimit(candidates, FS_CONCURRENCY, async (d) => {
-    const dir = path.join(root, d.name);
+    const dir = childPath(root, d.name);
     const idr = normalizeSubjectId(d.name);
     if (!idr.ok) {
       if (!keep(null, d.name)) return;
@@ -133,6 +133,15 @@ export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs =
   }
   await mapLimit(subjects, FS_CONCURRENCY, (s) => discoverSubject(ctx, s.id, s.dir, [root], s.linked));
   return ctx;
+}
+
+/**
+ * `dir`/`name` for a normalised absolute folder (the resolved root and the folders below it) and a
+ * name from its listing (never `.`, `..` or with a separator): path.join's result without its
+ * normalising pass, which costs more than the rest of a subject's bookkeeping.
+ */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
 }
 
 async function listDir(ctx: Ctx, dir: string, where: Where): Promise<Dirent[] | null> {
@@ -199,7 +208,7 @@ async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors
   const sessions: { id: string; dir: string; linked: boolean }[] = [];
   for (const d of listing) {
     if (!ctx.sessionMatch.test(d.name)) continue;
-    const full = path.join(dir, d.name);
+    const full = childPath(dir, d.name);
     if ((await entryKind(ctx, d, full, where, chain)) !== "dir") continue;
     const sid = normalizeSessionId(d.name);
     if (!sid.ok) {
@@ -242,7 +251,7 @@ function skip(ctx: Ctx, where: Where, reason: string, details: string[], fix: st
 /** One subject (or session) folder: pick the DWI NIfTI, else a DICOM series. */
 async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], where: Where, chain: readonly string[], linked: boolean): Promise<void> {
   const dwiEntry = findEntry(listing, "dwi");
-  const dwiDir = path.join(dir, "dwi");
+  const dwiDir = childPath(dir, "dwi");
   let dwiListing: Dirent[] | null = null;
   if (dwiEntry && (await entryKind(ctx, dwiEntry, dwiDir, where, chain)) === "dir") {
     dwiListing = await listDir(ctx, dwiDir, where);
@@ -321,7 +330,7 @@ async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], ni
     return;
   }
   const present = new Set(listing.map((d) => d.name));
-  const r = await buildNiftiInput(path.join(dwiDir, chosen[0] as string), where, present, { compact: true });
+  const r = await buildNiftiInput(childPath(dwiDir, chosen[0] as string), where, present, { compact: true });
   ctx.problems.push(...r.problems);
   // The origin is the compact input's own folder string (one string a subject, not two).
   const origin = r.ok && r.input instanceof CompactNiftiInput ? r.input.folder : dwiDir;

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import crypto, { createHash } from "node:crypto";
 import type { CsttoolOptions } from "../schemas/options.js";
 import type { TaskInput } from "../schemas/records.js";
 
@@ -64,4 +64,43 @@ export function configHashPayload(options: CsttoolOptions, input: TaskInput, cst
 
 export function configHash(options: CsttoolOptions, input: TaskInput, csttoolVersion: string): string {
   return `sha256:${sha256Hex(JSON.stringify(configHashPayload(options, input, csttoolVersion)))}`;
+}
+
+type OneShotHash = (algorithm: string, data: string, encoding: "hex") => string;
+/** crypto.hash (Node >= 20.12): one call instead of a Hash object per task. */
+const oneShot: OneShotHash | undefined = (crypto as unknown as { hash?: OneShotHash }).hash;
+
+function sha256OfText(text: string): string {
+  return oneShot ? oneShot("sha256", text, "hex") : sha256Hex(text);
+}
+
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : "null";
+}
+
+/**
+ * configHash for many tasks of one csttool version (the planner's loop): the same hashes, made
+ * faster. Each distinct options object is sorted and serialised once (tasks share them; the
+ * objects must not change while the hasher is in use) and a NIfTI input's payload is written as
+ * text directly, in the canonical key order configHashPayload gives (a test checks equality).
+ */
+export function configHasher(csttoolVersion: string): (options: CsttoolOptions, input: TaskInput) => string {
+  const optionsJson = new Map<CsttoolOptions, string>();
+  const head = `{"csttool_version":${JSON.stringify(csttoolVersion)},"input":`;
+  return (options, input) => {
+    if (input.kind !== "nifti") return configHash(options, input, csttoolVersion);
+    let o = optionsJson.get(options);
+    if (o === undefined) {
+      o = JSON.stringify((configHashPayload(options, input, csttoolVersion) as { options: unknown }).options);
+      optionsJson.set(options, o);
+    }
+    let ids = "";
+    for (const f of input.identity) {
+      if (ids !== "") ids += ",";
+      ids += `{"mtime_ms":${jsonNumber(f.mtime_ms)},"path":${JSON.stringify(f.path)},"size":${jsonNumber(f.size)}}`;
+    }
+    const json = input.json === null ? "null" : JSON.stringify(input.json);
+    const text = `${head}{"bval":${JSON.stringify(input.bval)},"bvec":${JSON.stringify(input.bvec)},"identity":[${ids}],"json":${json},"kind":"nifti","nifti":${JSON.stringify(input.nifti)}},"options":${o}}`;
+    return `sha256:${sha256OfText(text)}`;
+  };
 }

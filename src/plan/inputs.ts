@@ -87,9 +87,13 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
     return { ok: false, problems: [problem("error", "input", `${nifti} is not a NIfTI file name (expected .nii or .nii.gz)`, 'point "nifti" to the DWI .nii.gz file', where)] };
   }
   const dir = path.dirname(nifti);
-  const bval = path.join(dir, `${stem}.bval`);
-  const bvec = path.join(dir, `${stem}.bvec`);
-  const json = path.join(dir, `${stem}.json`);
+  // A normalised path (the planner's own): its folder is too, and a name beside it needs no join.
+  const normal = path.join(dir, name) === nifti;
+  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  const beside = (n: string): string => (normal ? prefix + n : path.join(dir, n));
+  const bval = beside(`${stem}.bval`);
+  const bvec = beside(`${stem}.bvec`);
+  const json = beside(`${stem}.json`);
   const jsonListed = present ? present.has(`${stem}.json`) : true;
   const { stat: n, header } = openNifti(nifti, where);
   const bl = statFile(bval, ".bval file", where, false);
@@ -102,7 +106,7 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
   for (const r of [bl, bc, js]) if (r.kind === "problem") problems.push(r.problem);
   if (problems.length > 0 || n.kind !== "ok" || bl.kind !== "ok" || bc.kind !== "ok") return { ok: false, problems };
   const entities = parseBidsEntities(name);
-  if (opts.compact === true && path.join(dir, name) === nifti) {
+  if (opts.compact === true && normal) {
     const j = js.kind === "ok" ? js.stats : null;
     const input = new CompactNiftiInput(dir, name, entities, {
       sizes: [n.stats.size, bl.stats.size, bc.stats.size, j === null ? -1 : j.size],

@@ -67,24 +67,122 @@ function checkTaskLine(text: string, index: number, schema: typeof PlanTaskSchem
   return task.data;
 }
 
-/** Every line after the header, read in 1 MB pieces: `done` false for a last line without its newline. */
-function* taskLines(fd: number, from: number, size: number): Generator<{ text: string; done: boolean }> {
+/**
+ * Every line after the header, read in 1 MB pieces: `done` false for a last line without its
+ * newline; `start` the line's byte offset in the file.
+ */
+function* taskLines(fd: number, from: number, size: number): Generator<{ text: string; done: boolean; start: number }> {
   let pos = from;
   let carry: Buffer | null = null;
   while (pos < size) {
     const buf = Buffer.allocUnsafe(Math.min(1 << 20, size - pos));
     const n = fs.readSync(fd, buf, 0, buf.length, pos);
     if (n === 0) break;
+    const base = pos - (carry === null ? 0 : carry.length);
     pos += n;
     const data: Buffer = carry === null ? buf.subarray(0, n) : Buffer.concat([carry, buf.subarray(0, n)]);
     let off = 0;
     for (let nl = data.indexOf(0x0a, off); nl >= 0; nl = data.indexOf(0x0a, off)) {
-      yield { text: data.toString("utf8", off, nl), done: true };
+      yield { text: data.toString("utf8", off, nl), done: true, start: base + off };
       off = nl + 1;
     }
     carry = off < data.length ? data.subarray(off) : null;
   }
-  if (carry !== null) yield { text: carry.toString("utf8"), done: false };
+  if (carry !== null) yield { text: carry.toString("utf8"), done: false, start: pos - carry.length };
+}
+
+export interface PlanTaskFile {
+  header: PlanHeader;
+  /** Task `index` read back from its line (validated again); the file must still be the one scanned. */
+  read(index: number): PlanTask;
+  /** Close the descriptor `read` opened (if it did). */
+  close(): void;
+}
+
+/** A task line's index, key and config hash, checked for their types and position; the reason when they fail. */
+function keyAndHash(text: string, index: number): { index: number; key: string; config_hash: string } | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return `line ${index + 2} (task ${index}) is not valid JSON (${(e as Error).message})`;
+  }
+  const t = raw as { index?: unknown; key?: unknown; config_hash?: unknown } | null;
+  if (t === null || typeof t !== "object" || typeof t.key !== "string" || typeof t.config_hash !== "string") return `task ${index}: no key or config_hash`;
+  if (t.index !== index) return `line ${index + 2} holds task ${String(t.index)}, not task ${index}`;
+  return { index, key: t.key, config_hash: t.config_hash };
+}
+
+/**
+ * Scan a plan's tasks in order (each one's index, key and config hash handed to `fn`), then read tasks back by index
+ * (a re-plan keeps only the previous plan's keys and config hashes, and reads back the few tasks
+ * a reason line or a kept done result needs). The scan records each line's offset (8 bytes a
+ * task, not the `.idx`) and the file's identity (device, inode, size, mtime): a read opens the
+ * file again and refuses a file that is no longer the one scanned. Null for a schema-1 plan (one
+ * JSON object: read it whole). Errors as loadPlan's.
+ */
+export function scanPlanTaskFile(file: string, fn: (task: { index: number; key: string; config_hash: string }) => void): PlanTaskFile | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    headOf(file); // says why (missing, unreadable)
+    throw new CstError("CORRUPT_STATE", `plan ${file} cannot be opened`, { hint: "check the file's permissions" });
+  }
+  let header: PlanHeader;
+  let starts: Float64Array;
+  let identity: string;
+  try {
+    const head = headOf(file, fd);
+    if (head.kind === "v1") return null;
+    header = head.header;
+    const st = fs.fstatSync(fd);
+    identity = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    starts = new Float64Array(header.task_count + 1);
+    let index = 0;
+    for (const line of taskLines(fd, head.headerEnd, st.size)) {
+      if (!line.done) throw damaged(file, `its last line does not end (the file was cut short?)`);
+      if (index >= header.task_count) throw damaged(file, `more task lines than task_count ${header.task_count}`);
+      // Only what is kept is checked here (the whole line is validated when it is read back):
+      // a scan of 200,000 lines through the schema leaves more garbage than the plan being made.
+      const task = keyAndHash(line.text, index);
+      if (typeof task === "string") throw damaged(file, task);
+      starts[index] = line.start;
+      index++;
+      fn(task);
+    }
+    if (index !== header.task_count) throw damaged(file, `task_count ${header.task_count} but ${index} task lines`);
+    starts[index] = st.size;
+  } finally {
+    closeQuietly(fd);
+  }
+  let readFd: number | null = null;
+  const h = header;
+  return {
+    header: h,
+    read: (index) => {
+      checkIndex(file, index, h.task_count);
+      if (readFd === null) {
+        const again = fs.openSync(file, "r");
+        const st = fs.fstatSync(again);
+        if (`${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}` !== identity) {
+          closeQuietly(again);
+          throw damaged(file, "it was replaced after it was read");
+        }
+        readFd = again;
+      }
+      const start = starts[index] as number;
+      const buf = Buffer.allocUnsafe((starts[index + 1] as number) - start);
+      if (fs.readSync(readFd, buf, 0, buf.length, start) !== buf.length || buf[buf.length - 1] !== 0x0a) throw damaged(file, `task ${index} cannot be read back`);
+      const task = checkTaskLine(buf.toString("utf8", 0, buf.length - 1), index, PlanTaskSchema);
+      if (typeof task === "string") throw damaged(file, task);
+      return decodeTask(task, h.input_root);
+    },
+    close: () => {
+      if (readFd !== null) closeQuietly(readFd);
+      readFd = null;
+    },
+  };
 }
 
 /**

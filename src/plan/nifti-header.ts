@@ -35,7 +35,8 @@ function readPrefix(fd: number, length: number): Buffer {
 /** The decompressed start of a gzip prefix (a truncated stream is fine: no end-of-stream check). */
 function inflatePrefix(prefix: Buffer): Buffer | Error {
   try {
-    return zlib.gunzipSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // A small output chunk: only 4 bytes are needed (the default 16 KB buffer per file is most of the cost).
+    return zlib.gunzipSync(prefix, { finishFlush: zlib.constants.Z_SYNC_FLUSH, chunkSize: 1024 });
   } catch (e) {
     return e as Error;
   }

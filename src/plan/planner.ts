@@ -3,6 +3,7 @@ import { CST_BATCH_VERSION } from "../version.js";
 import { CstError, errnoCode } from "../errors.js";
 import { currentPlanPath, planFilePath, relativeTaskDir, studyLinkChecked, taskKey } from "../layout.js";
 import type { CsttoolOptions } from "../schemas/options.js";
+import type { TaskInput } from "../schemas/records.js";
 import { PlanHeaderSchema, PlanTaskSchema, type InvalidSubject, type Plan, type PlanHeader, type PlanTask, type PlanTaskRef, type SkippedSubject } from "../schemas/plan.js";
 import { splitInvalid } from "./invalid.js";
 import { assertNoLinks } from "../util/confined-fs.js";
@@ -10,7 +11,7 @@ import { recordEvent } from "../events/events.js";
 import { writeStudySettings } from "../study/settings.js";
 import { resolveCsttool } from "./csttool.js";
 import { discoverBids } from "./discovery.js";
-import { configHash } from "./hash.js";
+import { configHasher } from "./hash.js";
 import { loadManifestSource } from "./manifest.js";
 import { mergeLayers, resolveTaskOptions, validateCliOptions } from "./options.js";
 import { checkCsttoolAtlas } from "./atlas-check.js";
@@ -24,7 +25,7 @@ import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
-import { previousTasks, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
+import { previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import type { PlanDraft } from "./write-plan.js";
 import { planHeaderLine, planIdOf, writePlanStream } from "./write-plan-stream.js";
 import { encodeTaskLine } from "./plan-format.js";
@@ -92,14 +93,14 @@ function inputBytes(task: PlanTask): number {
   return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
 }
 
-function buildTask(entry: SourceEntry, options: CsttoolOptions, version: string): Omit<PlanTask, "index"> {
+function buildTask(entry: SourceEntry, options: CsttoolOptions, hashOf: (options: CsttoolOptions, input: TaskInput) => string): Omit<PlanTask, "index"> {
   return {
     key: taskKey(entry.subject, entry.session),
     subject: entry.subject,
     session: entry.session,
     input: entry.input,
     options,
-    config_hash: configHash(options, entry.input, version),
+    config_hash: hashOf(options, entry.input),
     output_dir: relativeTaskDir(entry.subject, entry.session),
   };
 }
@@ -119,6 +120,10 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const filter = { include: request.include ?? [], exclude: request.exclude ?? [] };
   const cli = validateCliOptions(request.options, request.optionTexts);
   problems.push(...cli.problems);
+
+  // The current plan's keys and config hashes, read before the study is discovered: the scan's
+  // garbage is collected while the heap is small (a re-plan of 200,000 tasks in bounded memory).
+  const previous = await previousPlan(out);
 
   let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;
   const sourcePromise: Promise<SourceResult> = bidsDir
@@ -156,13 +161,21 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const validated = new Map<string, boolean>();
   // Most tasks share their options: one object for each distinct set (a study held in bounded memory).
   const interned = new Map<string, CsttoolOptions>();
+  // The same subject layer (most subjects have none: undefined, or one shared object) merges to the same options.
+  const bySubjectLayer = new Map<CsttoolOptions | undefined, CsttoolOptions>();
+  const hashOf = configHasher(version);
   for (const entry of sorted) {
-    const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
-    problems.push(...resolved.problems);
-    const text = JSON.stringify(resolved.options);
-    const options = interned.get(text) ?? resolved.options;
-    interned.set(text, options);
-    built.push({ index: built.length, ...buildTask(entry, options, version) });
+    let options = bySubjectLayer.get(entry.options);
+    if (options === undefined) {
+      const resolved = resolveTaskOptions({ manifest: manifestOptions, subject: entry.options, cli: cli.options }, entry, validated);
+      problems.push(...resolved.problems);
+      const text = JSON.stringify(resolved.options);
+      options = interned.get(text) ?? resolved.options;
+      interned.set(text, options);
+      // With problems it is merged again for each subject, so each problem names its subject.
+      if (resolved.problems.length === 0) bySubjectLayer.set(entry.options, options);
+    }
+    built.push({ index: built.length, ...buildTask(entry, options, hashOf) });
   }
   if (csttool.ok) {
     problems.push(...checkOptionsOffered(built, csttool.capabilities, version));
@@ -177,19 +190,23 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     built.splice(0, built.length, ...split.tasks);
   }
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
-  const previous = await previousTasks(out);
   const hashes = loadHashCache(out);
-  const same = csttool.ok ? await keepSameContent(built, resume, previous?.tasks ?? null, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
-  const replan = reconcileReplan({
-    tasks: same.tasks,
-    resume: same.resume,
-    previous: previous?.tasks ?? null,
-    previousVersion: previous?.version ?? null,
-    version,
-    rerunChanged: request.rerunChanged === true,
-    sameContent: same.sameContent,
-    contentChanged: same.contentChanged,
-  });
+  let replan: ReturnType<typeof reconcileReplan>;
+  try {
+    const same = csttool.ok ? await keepSameContent(built, resume, previous, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
+    replan = reconcileReplan({
+      tasks: same.tasks,
+      resume: same.resume,
+      previous,
+      previousVersion: previous?.version ?? null,
+      version,
+      rerunChanged: request.rerunChanged === true,
+      sameContent: same.sameContent,
+      contentChanged: same.contentChanged,
+    });
+  } finally {
+    previous?.close();
+  }
   const tasks = replan.tasks;
   const states = replan.states;
   let disk: DiskCheck | null = null;

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { CsttoolOptions } from "../schemas/options.js";
 import type { PlanTask, TaskInput } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
-import { currentPlanFile, loadPlanTasks } from "./load-plan.js";
+import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
 import { showValue } from "./options.js";
 import { compactInput } from "./compact-input.js";
 
@@ -42,23 +42,112 @@ export interface Reconciled {
   kept: number;
 }
 
-/** The current plan's tasks by key and its csttool version, or null when there is none (or it cannot be read: then nothing is explained). */
-export async function previousTasks(out: string): Promise<{ tasks: Map<string, PlanTask>; version: string } | null> {
+/**
+ * The current plan as a re-plan needs it (issue 21: a 200,000-task study re-planned in bounded
+ * memory): its keys in plan order and each task's config hash (the done-protection compares
+ * them), and its tasks read back from the file one at a time, only for the few a reason line or
+ * a kept done result needs (`task`). About 60 bytes a task instead of the task. `close` releases
+ * the file.
+ */
+export interface PreviousPlan {
+  /** The csttool version it was planned with. */
+  version: string;
+  /** Its task count. */
+  size: number;
+  /** The task's position in the previous plan, or undefined when it was not planned. */
+  indexOf(key: string): number | undefined;
+  /** The config hash the task had, or undefined when it was not planned. */
+  hashOf(key: string): string | undefined;
+  /** The whole task as it was planned (read back from the plan), or undefined when it was not planned or cannot be read. */
+  task(key: string): PlanTask | undefined;
+  /** Its keys in plan order. */
+  keys(): IterableIterator<string>;
+  close(): void;
+}
+
+const SHA256 = /^sha256:[0-9a-f]{64}$/;
+
+/** Config hashes held as 32 bytes each (`sha256:<hex>`, what the planner makes), others as text; grows as set. */
+class HashTable {
+  private bytes: Buffer;
+  private readonly other = new Map<number, string>();
+  constructor(size: number) {
+    this.bytes = Buffer.alloc(size * 32);
+  }
+  /** Set hash `index`; returns the table (this one, grown when needed). */
+  set(index: number, hash: string): HashTable {
+    if ((index + 1) * 32 > this.bytes.length) {
+      const bigger = Buffer.alloc(Math.max((index + 1) * 32, this.bytes.length * 2));
+      this.bytes.copy(bigger);
+      this.bytes = bigger;
+    }
+    if (SHA256.test(hash)) this.bytes.write(hash.slice(7), index * 32, 32, "hex");
+    else this.other.set(index, hash);
+    return this;
+  }
+  get(index: number): string {
+    return this.other.get(index) ?? `sha256:${this.bytes.toString("hex", index * 32, index * 32 + 32)}`;
+  }
+}
+
+/** The current plan for a re-plan, or null when there is none (or it cannot be read: then nothing is explained). */
+export async function previousPlan(out: string): Promise<PreviousPlan | null> {
   const file = currentPlanFile(out);
   if (!fs.existsSync(file)) return null;
+  let reader: PlanTaskFile | null = null;
   try {
-    // Held compactly (a study of 200,000 tasks): NIfTI inputs in the planner's form, one object per distinct options.
-    const options = new Map<string, CsttoolOptions>();
-    const { header, tasks } = await loadPlanTasks(file, (t) => {
-      const text = JSON.stringify(t.options);
-      const shared = options.get(text) ?? t.options;
-      options.set(text, shared);
-      return { ...t, input: compactInput(t.input), options: shared };
+    const at = new Map<string, number>();
+    let hashes: HashTable | null = null;
+    reader = scanPlanTaskFile(file, (t) => {
+      hashes ??= new HashTable(Math.max(0, t.index) + 1024);
+      at.set(t.key, t.index);
+      hashes = hashes.set(t.index, t.config_hash);
     });
-    return { tasks: new Map(tasks.map((t) => [t.key, t])), version: header.csttool.version };
+    if (reader === null) return await wholePreviousPlan(file);
+    const r = reader;
+    const table = hashes ?? new HashTable(0);
+    const read = (key: string): PlanTask | undefined => {
+      const index = at.get(key);
+      if (index === undefined) return undefined;
+      try {
+        const t = r.read(index);
+        return t.key === key ? { ...t, input: compactInput(t.input) } : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    return {
+      version: r.header.csttool.version,
+      size: at.size,
+      indexOf: (key) => at.get(key),
+      hashOf: (key) => {
+        const index = at.get(key);
+        return index === undefined ? undefined : table.get(index);
+      },
+      task: read,
+      keys: () => at.keys(),
+      close: () => r.close(),
+    };
   } catch {
+    reader?.close();
     return null;
   }
+}
+
+/** A schema-1 plan (one JSON object, from an earlier cst-batch, small): its tasks held whole. */
+async function wholePreviousPlan(file: string): Promise<PreviousPlan> {
+  const { header, tasks } = await loadPlanTasks(file, (t) => ({ ...t, input: compactInput(t.input) }));
+  const byKey = new Map(tasks.map((t) => [t.key, t]));
+  const index = new Map(tasks.map((t, i) => [t.key, i]));
+  return {
+    version: header.csttool.version,
+    size: byKey.size,
+    indexOf: (key) => index.get(key),
+    hashOf: (key) => byKey.get(key)?.config_hash,
+    task: (key) => byKey.get(key),
+    keys: () => byKey.keys(),
+    close: () => undefined,
+  };
 }
 
 /** `fa_thr 0.2 → 0.15`, one per changed option key. */
@@ -105,12 +194,12 @@ export function describeTaskChange(before: PlanTask, after: PlanTask, versions: 
 
 /**
  * The new plan's tasks and states with done results protected (unless `rerunChanged`), and the
- * reason groups. `previous` is the current plan's tasks; `versions.before` its csttool version.
+ * reason groups. `previous` is the current plan (keys, hashes, tasks read back); `versions.before` its csttool version.
  */
 export function reconcileReplan(input: {
   tasks: readonly PlanTask[];
   resume: readonly ResumeInfo[];
-  previous: Map<string, PlanTask> | null;
+  previous: PreviousPlan | null;
   previousVersion: string | null;
   version: string;
   rerunChanged: boolean;
@@ -129,15 +218,21 @@ export function reconcileReplan(input: {
     else groups.set(id, { kind, reason, verdict, keys: [key] });
   };
   const versions = { before: input.previousVersion, after: input.version };
+  const previous = input.previous;
+  // Which of the previous plan's tasks are planned again (the rest are "removed").
+  const planned = new Uint8Array(previous?.size ?? 0);
   let kept = 0;
   input.tasks.forEach((task, i) => {
     const info = input.resume[i]!;
-    const prev = input.previous?.get(task.key);
+    const prevIndex = previous?.indexOf(task.key);
+    if (prevIndex !== undefined) planned[prevIndex] = 1;
+    const prevHash = previous?.hashOf(task.key);
     if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), content unchanged", "same", task.key);
     if (info.state === "changed") {
+      const prev = prevHash !== undefined ? previous?.task(task.key) : undefined;
       let reason = prev ? describeTaskChange(prev, task, versions) : "done with another configuration";
       if (input.contentChanged?.has(task.key) === true) reason = reason.replace("input changed (modified time)", "input changed (content)");
-      if (!input.rerunChanged && prev !== undefined && prev.config_hash === info.doneHash) {
+      if (!input.rerunChanged && prev !== undefined && prevHash === info.doneHash) {
         tasks.push({ ...prev, index: i });
         states.push("done");
         add("done", reason, "kept", task.key);
@@ -146,16 +241,22 @@ export function reconcileReplan(input: {
       }
       add("done", reason, "rerun", task.key);
     } else if (info.state === "new") {
-      if (prev === undefined) {
-        if (input.previous !== null) add("new", "new", "run", task.key);
-      } else if (prev.config_hash !== task.config_hash) add("pending", describeTaskChange(prev, task, versions), "run", task.key);
+      if (prevHash === undefined) {
+        if (previous !== null) add("new", "new", "run", task.key);
+      } else if (prevHash !== task.config_hash) {
+        const prev = previous?.task(task.key);
+        add("pending", prev ? describeTaskChange(prev, task, versions) : "configuration changed", "run", task.key);
+      }
     }
     tasks.push(task);
     states.push(info.state);
   });
-  if (input.previous !== null) {
-    const now = new Set(input.tasks.map((t) => t.key));
-    for (const key of input.previous.keys()) if (!now.has(key)) add("removed", "no longer planned (its results, if any, stay in place)", "dropped", key);
+  if (previous !== null) {
+    let k = 0;
+    for (const key of previous.keys()) {
+      if (planned[previous.indexOf(key) ?? k] !== 1) add("removed", "no longer planned (its results, if any, stay in place)", "dropped", key);
+      k++;
+    }
   }
   return { tasks, states, groups: [...groups.values()], kept };
 }

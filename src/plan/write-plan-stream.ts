@@ -7,7 +7,7 @@ import { fsyncDirSync, writeFileAtomicSync } from "../util/atomic-write.js";
 import { assertRealDirs, mkdirConfined } from "../util/confined-fs.js";
 import { closeQuietly, rmQuietly } from "../util/quiet-fs.js";
 import { randomHex } from "../util/random-hex.js";
-import { encodeTaskLine } from "./plan-format.js";
+import { taskLineEncoder } from "./plan-format.js";
 import { encodePlanIndex } from "./plan-index.js";
 import { readFirstLine } from "./plan-head.js";
 import type { PlanDraft } from "./write-plan.js";
@@ -52,7 +52,8 @@ function baseOf(draft: PlanDraft): Base {
 export function planIdOf(draft: PlanDraft, tasks: Iterable<PlanTaskLine>): string {
   const base = baseOf(draft);
   const hash = createHash("sha256").update(planHeaderLine(base, "") + "\n");
-  for (const task of tasks) hash.update(encodeTaskLine(task, draft.input_root) + "\n");
+  const encode = taskLineEncoder(draft.input_root);
+  for (const task of tasks) hash.update(encode(task) + "\n");
   return hash.digest("hex").slice(0, ID_LENGTH);
 }
 
@@ -79,8 +80,9 @@ function writeBody(fd: number, draft: PlanDraft, tasks: Iterable<PlanTaskLine>, 
     pos += buf.length;
     pending = "";
   };
+  const encode = taskLineEncoder(draft.input_root);
   for (const task of tasks) {
-    const line = encodeTaskLine(task, draft.input_root) + "\n";
+    const line = encode(task) + "\n";
     hash.update(line);
     starts.push(at);
     at += Buffer.byteLength(line);
