@@ -28,11 +28,8 @@ const changed = (a: number, b: number): boolean => Math.abs(a - b) >= 1;
 
 const REPLAN = "input changed since plan; re-run plan";
 
-/**
- * The file opened read-only and its descriptor stat'ed (one path lookup, like a stat): the
- * identity is taken from the descriptor the bytes are later hashed from.
- */
-function openOrNull(file: string, opened: OpenedInput[]): fs.Stats | null | { error: string } {
+/** The file opened read-only and its descriptor stat'ed (one path lookup, like a stat); the caller owns `fd` after. */
+function openStat(file: string): { fd: number; st: fs.Stats } | null | { error: string } {
   let fd: number;
   try {
     fd = fs.openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -41,13 +38,19 @@ function openOrNull(file: string, opened: OpenedInput[]): fs.Stats | null | { er
     return { error: `${file}: ${(e as Error).message}` };
   }
   try {
-    const st = fs.fstatSync(fd);
-    opened.push({ path: file, fd, size: st.size, mtime_ms: st.mtimeMs, ino: st.ino });
-    return st;
+    return { fd, st: fs.fstatSync(fd) };
   } catch (e) {
     fs.closeSync(fd);
     return { error: `${file}: ${(e as Error).message}` };
   }
+}
+
+/** A NIfTI input opened and kept open in `opened`: its identity from the descriptor its bytes are later hashed from. */
+function openOrNull(file: string, opened: OpenedInput[]): fs.Stats | null | { error: string } {
+  const o = openStat(file);
+  if (o === null || "error" in o) return o;
+  opened.push({ path: file, fd: o.fd, size: o.st.size, mtime_ms: o.st.mtimeMs, ino: o.st.ino });
+  return o.st;
 }
 
 /**
@@ -135,26 +138,16 @@ async function checkInputsWith(
 
 /** A DICOM file opened, stat'ed from its descriptor and hashed (into `hashed`; not when its bytes cannot be read). */
 function openHashed(file: string, hashed: Array<{ path: string; size: number; sha256: string }>): fs.Stats | null | { error: string } {
-  let fd: number;
+  const o = openStat(file);
+  if (o === null || "error" in o) return o;
   try {
-    fd = fs.openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return null;
-    return { error: `${file}: ${(e as Error).message}` };
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    try {
-      hashed.push({ path: file, size: st.size, sha256: sha256OfFdSync(fd) });
-    } catch {
-      // unreadable bytes: no series hash (csttool says what it finds)
-    }
-    return st;
-  } catch (e) {
-    return { error: `${file}: ${(e as Error).message}` };
+    hashed.push({ path: file, size: o.st.size, sha256: sha256OfFdSync(o.fd) });
+  } catch {
+    // unreadable bytes: no series hash (csttool says what it finds)
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(o.fd);
   }
+  return o.st;
 }
 
 /** Re-create `linkDir` holding symlinks to exactly the given files (csttool sees one series). */
