@@ -41,6 +41,10 @@ export function selectRerun(rows: readonly StatusRow[], tasks: ReadonlyMap<numbe
       if (opts.subjects) {
         const why = row.state === "invalid" ? `it is invalid (${row.reason ?? "preflight found errors in it"}): fix it, then plan the study again` : `it is ${row.state}`;
         sel.skipped.push({ key: row.key, state: row.state, why });
+      } else if (failedOnly && (row.state === "running" || row.state === "pending-in-queue") && row.failures.length > 0) {
+        // a failed attempt whose element has not ended yet (or a rerun already queued): say so rather than nothing
+        const job = row.jobId ? ` (job ${row.jobId})` : "";
+        sel.skipped.push({ key: row.key, state: row.state, why: `an attempt failed but it is ${row.state === "running" ? "running" : "queued"} now${job}: resubmit once it has ended (cst-batch status shows it)` });
       }
       continue;
     }

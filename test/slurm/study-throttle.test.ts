@@ -61,6 +61,7 @@ describe.skipIf(!haveSlurm)("a study-wide --array-throttle on the local Slurm", 
 
     const sampler = startSampler(jobName);
     const jobs: string[] = [];
+    let failed: unknown;
     try {
       const r = await startCli(
         ["submit", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--json", "--skip-disk-check", "--mem", "200M", "--scheduler", "slurm",
@@ -79,10 +80,17 @@ describe.skipIf(!haveSlurm)("a study-wide --array-throttle on the local Slurm", 
       expect(JSON.stringify(first.scripts)).not.toContain("<job id");
       expect(first.scripts.find((s) => s.name === "collect")!.submit_argv).toContain(`--dependency=afterany:${first.job_ids.join(":")}`);
 
-      // sub-01 fails first; resubmit it (now behaving) while the first submission still runs
+      // sub-01 fails first; once status says so (its element has ended), resubmit it (now behaving) while the first submission still runs
       const failedDir = path.join(out, "sub-01", "_failed_attempts");
-      for (let i = 0; i < 240 && !(existsSync(failedDir) && readdirSync(failedDir).length > 0); i++) await delay(250);
-      expect(existsSync(failedDir)).toBe(true);
+      let sub01 = "";
+      for (let i = 0; i < 240 && sub01 !== "failed"; i++) {
+        await delay(250);
+        if (!(existsSync(failedDir) && readdirSync(failedDir).length > 0)) continue;
+        const st = await startCli(["status", "--out", out, "--json"], { env }).done;
+        const rows = (JSON.parse(st.stdout) as { tasks: { key: string; state: string }[] }).tasks;
+        sub01 = rows.find((t) => t.key === "sub-01")?.state ?? "";
+      }
+      expect(sub01).toBe("failed");
       writeFileSync(config, JSON.stringify(slow));
       const re = await startCli(["resubmit", "--out", out, "--failed", "--json", "--no-profile"], { env }).done;
       expect(re.code, re.stderr).toBe(0);
@@ -96,9 +104,13 @@ describe.skipIf(!haveSlurm)("a study-wide --array-throttle on the local Slurm", 
       for (const id of record.shards[0]!.depends_on) expect(first.job_ids).toContain(id);
 
       await waitForSlurmJobsGone(jobs, 360_000);
+    } catch (e) {
+      // the first failure is the one to report: the sampler's checks below would hide it
+      failed = e;
     } finally {
       const { max, samples } = await sampler.stop();
       if (jobs.length > 0) await runSchedulerCommand(["scancel", ...jobs]);
+      if (failed !== undefined) throw failed;
       expect(samples).toBeGreaterThan(20);
       expect(max).toBeLessThanOrEqual(2);
       // not so strict that nothing runs in parallel

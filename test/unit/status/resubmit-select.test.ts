@@ -35,6 +35,16 @@ describe("selectRerun", () => {
     expect(selectRerun(ROWS, tasks, { failedOnly: false, categories: ["TIMEOUT", "OUT_OF_MEMORY"], subjects: null, retry: {} }).rerun).toEqual([3, 4]);
   });
 
+  it("--failed names a subject whose attempt failed but which is running or queued again, instead of leaving it out silently", () => {
+    const rows = [row(1, "running", null, [{ category: "PIPELINE_FAILED", configHash: "cfg" }]), row(2, "pending-in-queue", null, [{ category: "TIMEOUT", configHash: "cfg" }]), row(0, "running")];
+    const s = selectRerun(rows, tasks, { failedOnly: true, categories: null, subjects: null, retry: {} });
+    expect(s.rerun).toEqual([]);
+    expect(s.skipped).toEqual([
+      { key: "sub-01", state: "running", why: expect.stringContaining("running now") },
+      { key: "sub-02", state: "pending-in-queue", why: expect.stringContaining("queued now") },
+    ]);
+  });
+
   it("--subjects names running or done subjects as skipped", () => {
     const s = selectRerun(ROWS, tasks, { failedOnly: false, categories: null, subjects: ["sub-00", "01", "sub-03"], retry: {} });
     expect(s.rerun).toEqual([3]);
