@@ -1,7 +1,8 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
+import { findReaperPython } from "../../../src/processes/peak-wrapper.js";
 import { supervise, type SuperviseOptions } from "../../../src/run/supervise.js";
 
 /** The peak reaper (src/processes/peak-wrapper.ts) is transparent: exit status, signals, start failures as without it. */
@@ -55,4 +56,21 @@ test("a missing executable is a start failure naming ENOENT", async () => {
   const r = await supervise(opts(["/no/such/csttool"]));
   expect(r.reason).toBe("spawn-failed");
   expect(r.spawnError?.code).toBe("ENOENT");
+}, 30_000);
+
+test("a version manager's python3 shim first on PATH is passed over for a real interpreter: the shim never runs, the peak still comes from rusage", async () => {
+  const o = opts([]);
+  const shims = path.join(o.logRoot, "shims");
+  const calls = path.join(o.logRoot, "shim-calls");
+  mkdirSync(shims);
+  writeFileSync(path.join(shims, "python3"), `#!/bin/sh\necho "$@" >> ${JSON.stringify(calls)}\nexec /usr/bin/python3 "$@"\n`);
+  chmodSync(path.join(shims, "python3"), 0o755);
+  const env = { ...process.env, PATH: `${shims}:/usr/bin:/bin` };
+  expect(findReaperPython(env.PATH)).toBe("/usr/bin/python3");
+  const r = await supervise({ ...o, env, argv: [process.execPath, "-e", ALLOC] });
+  expect(r.exitCode).toBe(3);
+  expect(r.maxRssSource).toBe("rusage");
+  expect(existsSync(calls)).toBe(false);
+  // with only the shim on PATH, the shim is used rather than no reaper at all
+  expect(findReaperPython(`${shims}:/no/such/dir`)).toBe(path.join(shims, "python3"));
 }, 30_000);
