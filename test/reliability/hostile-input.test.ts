@@ -3,6 +3,7 @@ import { readPlanFile } from "../helpers/plan-file.js";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, promises as fsp, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import os from "node:os";
 import { EXIT } from "../../src/errors.js";
 import { CLI, makeDemoBids, parseCsv, runCli, STANDIN, standinCalls, tempDir } from "../helpers/cli.js";
 import { diffTrees, hasStackTrace, snapshotTree } from "../helpers/reliability-fs.js";
@@ -18,10 +19,16 @@ import { minimalNifti } from "../helpers/nifti-bytes.js";
  */
 
 /** Every file named PWNED under these roots (a hostile value that reached a shell). */
-function findPwned(roots: string[]): string[] {
+/**
+ * Files a hostile value's `touch PWNEDn` made: anywhere below the test's own folders, and in the
+ * folders a shell could have started in (a root given as [folder, depth] is searched that deep:
+ * /tmp can hold other work's large trees, and a command runs in a folder, not below it).
+ */
+function findPwned(roots: Array<string | [string, number]>): string[] {
   const found: string[] = [];
-  for (const root of roots) {
-    const r = spawnSync("find", [root, "-xdev", "-name", "PWNED*"], { encoding: "utf8" });
+  for (const entry of roots) {
+    const [root, depth] = typeof entry === "string" ? [entry, null] : entry;
+    const r = spawnSync("find", [root, "-xdev", ...(depth === null ? [] : ["-maxdepth", String(depth)]), "-name", "PWNED*"], { encoding: "utf8" });
     found.push(...r.stdout.split("\n").filter(Boolean));
   }
   return found;
@@ -182,7 +189,7 @@ describe("reliability: hostile and malformed input", () => {
     const hostile = path.join(base, `we'ird "dir" $(touch PWNED1) \`touch PWNED2\` ; touch PWNED3 & x`);
     mkdirSync(hostile, { recursive: true });
     const check = (): void => {
-      const pwned = findPwned([base, process.cwd(), "/tmp"]);
+      const pwned = findPwned([base, process.cwd(), ["/tmp", 2], [os.homedir(), 1]]);
       if (pwned.length) throw new Error(`executed: ${pwned.join(", ")}`);
     };
     try {
