@@ -113,10 +113,15 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
         return;
       }
       // Each refresh streams the study too: rows are kept only while they could be shown (all of
-      // them for a list or --json), so a 200,000-task study is watched in bounded memory.
+      // them for a list), and --json writes each refresh's document (one line) as its rows are
+      // made, so a 200,000-task study is watched in bounded memory.
       const { streamStatus } = await import("../../status/status.js");
       const readWatched = async (): Promise<Watched> => {
-        const cap = listRequested || flags.json ? Number.POSITIVE_INFINITY : Math.max(process.stdout.rows ?? 0, PIPE_LINES);
+        if (flags.json) {
+          const overview = await printJson(flags.out, statusOpts, wanted, (text) => void process.stdout.write(text), true);
+          return { ...overview, shown: null, count: 0 };
+        }
+        const cap = listRequested ? Number.POSITIVE_INFINITY : Math.max(process.stdout.rows ?? 0, PIPE_LINES);
         let shown: StatusRow[] | null = [];
         let count = 0;
         const overview = await streamStatus(flags.out, statusOpts, (row) => {
@@ -131,7 +136,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
         read: readWatched,
         interval,
         json: Boolean(flags.json),
-        renderJson: (r) => JSON.stringify(reportJson(r, r.shown ?? [])) + "\n",
+        renderJson: () => "", // written by readWatched as it streams
         render: (r, size) => formatReport(r, r.shown, { listRequested, terminalRows: size.rows, width: size.columns, watching: true, rowCount: r.count }),
         warn: (p) => out.warn(p),
       });
@@ -160,23 +165,28 @@ class Pieces {
  * `--json`: the document is written as the rows are made: its `tasks` array first (each row as
  * it comes), then the other fields, known once every row is made (docs/status.md).
  */
-async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow) => boolean, write: (text: string) => void): Promise<StatusOverview> {
+async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow) => boolean, write: (text: string) => void, oneLine = false): Promise<StatusOverview> {
   const { streamStatus } = await import("../../status/status.js");
   const outp = new Pieces(write);
   let first = true;
   let started = false;
+  const open = oneLine ? '{"tasks":[' : '{\n  "tasks": [';
   const overview = await streamStatus(dir, opts, (row) => {
-    if (!started) outp.add('{\n  "tasks": [');
+    if (!started) outp.add(open);
     started = true;
     if (!wanted(row)) return;
-    outp.add((first ? "\n" : ",\n") + indent(JSON.stringify(taskJson(row), null, 2), "    "));
+    outp.add(oneLine ? (first ? "" : ",") + JSON.stringify(taskJson(row)) : (first ? "\n" : ",\n") + indent(JSON.stringify(taskJson(row), null, 2), "    "));
     first = false;
   });
-  if (!started) outp.add('{\n  "tasks": [');
-  outp.add(first ? "],\n" : "\n  ],\n");
-  const rest = JSON.stringify(reportJson(overview, null), null, 2);
-  outp.add(rest.slice(2));
-  outp.add("\n");
+  if (!started) outp.add(open);
+  if (oneLine) {
+    outp.add("]," + JSON.stringify(reportJson(overview, null)).slice(1) + "\n");
+  } else {
+    outp.add(first ? "],\n" : "\n  ],\n");
+    const rest = JSON.stringify(reportJson(overview, null), null, 2);
+    outp.add(rest.slice(2));
+    outp.add("\n");
+  }
   outp.flush();
   return overview;
 }
