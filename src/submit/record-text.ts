@@ -5,16 +5,17 @@ import type { Submission } from "../schemas/study-records.js";
  * chunk list rendered once. Submit rewrites the record after each array job it submits (a job id
  * more each time): 200 array jobs at 200,000 tasks, and the chunk list is nearly all of the
  * record (~4 MB). Rendering it each time made the work grow as tasks x array jobs and filled the
- * heap with copies; now each rewrite renders the small rest and writes the same chunk text.
+ * heap with copies; now each rewrite renders the small rest and writes the same chunk bytes.
  */
 export class SubmissionRecordText {
-  private chunksText: string | null = null;
+  /** The chunk list's text as UTF-8 bytes: written as they are, never copied or encoded again. */
+  private chunksText: Buffer | null = null;
   private chunksOf: readonly (readonly number[])[] | null = null;
 
   /** The record's text as pieces, in order (for `writeFileAtomic`). */
-  pieces(record: Submission): string[] {
+  pieces(record: Submission): Array<string | Buffer> {
     if (this.chunksOf !== record.chunks) {
-      this.chunksText = chunksJson(record.chunks);
+      this.chunksText = Buffer.from(chunksJson(record.chunks), "utf8");
       this.chunksOf = record.chunks;
     }
     const text = JSON.stringify({ ...record, chunks: SENTINEL }, null, 2) + "\n";

@@ -22,10 +22,10 @@ describe("the submission record's text", () => {
       collect: { job_id: null as string | null },
     } as unknown as Submission;
     const text = new SubmissionRecordText();
-    expect(text.pieces(record).join("")).toBe(JSON.stringify(record, null, 2) + "\n");
+    expect(Buffer.concat(text.pieces(record).map((p) => (typeof p === "string" ? Buffer.from(p) : p))).toString("utf8")).toBe(JSON.stringify(record, null, 2) + "\n");
     (record.shards[0] as { job_id: string | null }).job_id = "1001";
-    expect(text.pieces(record).join("")).toBe(JSON.stringify(record, null, 2) + "\n");
+    expect(Buffer.concat(text.pieces(record).map((p) => (typeof p === "string" ? Buffer.from(p) : p))).toString("utf8")).toBe(JSON.stringify(record, null, 2) + "\n");
     record.chunks = [[9]];
-    expect(text.pieces(record).join("")).toBe(JSON.stringify(record, null, 2) + "\n");
+    expect(Buffer.concat(text.pieces(record).map((p) => (typeof p === "string" ? Buffer.from(p) : p))).toString("utf8")).toBe(JSON.stringify(record, null, 2) + "\n");
   });
 });
