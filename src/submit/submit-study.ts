@@ -2,6 +2,7 @@ import { CstError } from "../errors.js";
 import type { LocalStudyEvent, LocalStudyResult } from "../local/run-study.js";
 import type { PlanOutcome } from "../plan/planner.js";
 import { openPlanRefs } from "../plan/load-plan.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "../plan/request.js";
 import { loadProfile } from "../profile/profile.js";
 import { detectScheduler, type DetectedScheduler } from "../schedulers/detect.js";
@@ -147,6 +148,8 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
     const outcome = await createPlan(planRequest);
     if (outcome.kind === "problems") return outcome;
     emit({ type: "planned", outcome });
+  // Planning's garbage goes now, before the submit allocates on top of it (see collect-garbage.ts).
+  collectGarbage();
   const { submitToScheduler } = await import("./submit.js");
   // The header and each task's reference: what a submit reads (not the tasks' inputs and options).
   // A written plan is streamed from its file (200,000 tasks are never held); a dry run's tasks
