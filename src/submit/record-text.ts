@@ -4,7 +4,7 @@ import type { Submission } from "../schemas/study-records.js";
  * The submission record's text, byte for byte `JSON.stringify(record, null, 2) + "\n"`, with its
  * chunk list rendered once. Submit rewrites the record after each array job it submits (a job id
  * more each time): 200 array jobs at 200,000 tasks, and the chunk list is nearly all of the
- * record (~4 MB). Rendering it each time made the work grow as tasks x array jobs and filled the
+ * record (5.2 MB). Rendering it each time made the work grow as tasks x array jobs and filled the
  * heap with copies; now each rewrite renders the small rest and writes the same chunk bytes.
  */
 export class SubmissionRecordText {
