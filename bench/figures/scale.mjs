@@ -1,5 +1,5 @@
 // Figure 8 (`--scale N`): a biobank-size study (N tasks, default 200,000) next to a 10,000-task
-// one, measured side by side in one run: plan, status (first / cached), collect: peak RSS
+// one, measured side by side in one run: plan, submit --dry-run, status (first / cached), collect: peak RSS
 // (target < 400 MB at N) and time per task (target: at N within 1.3x of 10,000); plan against
 // `find -name` (target <= 3x); run-one of one task of a submission at N against one at 1,000
 // (target: within 10% in time and memory, peak RSS <= 60 MB).
@@ -60,6 +60,7 @@ const load = (p) => import(new URL(p, dist).href);
 const planArgv = (bids, out) => cli("plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check");
 const statusArgv = (out) => cli("status", "--out", out, "--no-scheduler", "--json");
 const collectArgv = (out) => cli("collect", "--out", out, "--no-scheduler");
+const submitDryArgv = (bids, out) => cli("submit", "--scheduler", "slurm", "--dry-run", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check");
 
 /**
  * A submission record for `out`'s current plan, one task per array element, with its chunk
@@ -136,6 +137,35 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       target: "< 400 MB, per task <= 1.3x, <= 3x find",
       ok: p.large.maxRssKb < 400 * 1024 && planGrowth <= 1.3 && planRatio.large <= 3 && planRatio.small <= 3,
       note: `peak RSS ${fmtMb(p.large.maxRssKb)} (${small}: ${fmtMb(p.small.maxRssKb)}); per task ${perTask(p.large.medianMs, large).toFixed(0)} µs vs ${perTask(p.small.medianMs, small).toFixed(0)} µs (x${planGrowth.toFixed(2)}); vs find: ${planRatio.large.toFixed(2)}x at ${large} (find ${fmtMs(p.findLarge.medianMs)}), ${planRatio.small.toFixed(2)}x at ${small} (find ${fmtMs(p.findSmall.medianMs)}); cpu ${cpuRatio(p.large, p.findLarge)} at ${large}, ${cpuRatio(p.small, p.findSmall)} at ${small}; ${loadAtPlan} before, ${loadNote()} after`,
+    }),
+  );
+
+  // submit --scheduler slurm --dry-run of each study afresh (a new --out: the dry run writes
+  // nothing), side by side: plan, pending selection over the subject folders, chunks, scripts.
+  // scontrol is a stand-in printing Slurm's default MaxArraySize (no real Slurm is asked).
+  const fakeBin = path.join(dataDir, "scale-fake-slurm");
+  mkdirSync(fakeBin, { recursive: true });
+  writeFileSync(path.join(fakeBin, "scontrol"), "#!/bin/sh\necho 'MaxArraySize            = 1001'\n", { mode: 0o755 });
+  const submitEnv = cliEnv({ PATH: `${fakeBin}:${path.dirname(STANDIN)}:${process.env.PATH}` });
+  const loadAtSubmit = loadNote();
+  const sd = interleave(
+    {
+      small: () => run(submitDryArgv(d.smallBids, `${d.smallOut}-submit`), { env: submitEnv }),
+      large: () => run(submitDryArgv(d.bigBids, `${d.bigOut}-submit`), { env: submitEnv }),
+    },
+    { times: 1 },
+  );
+  const submitGrowth = perTask(sd.large.medianMs, large) / perTask(sd.small.medianMs, small);
+  ctx.print(
+    figureLine({
+      name: `8. submit --scheduler slurm --dry-run ${large}`,
+      value: sd.large.maxRssKb,
+      fmt: fmtMb,
+      baseName: `${small}`,
+      base: sd.small.maxRssKb,
+      target: "< 400 MB, per task <= 1.3x",
+      ok: sd.large.maxRssKb < 400 * 1024 && submitGrowth <= 1.3,
+      note: `fresh --out (plan included); wall ${fmtMs(sd.large.medianMs)} vs ${fmtMs(sd.small.medianMs)}; per task ${perTask(sd.large.medianMs, large).toFixed(0)} µs vs ${perTask(sd.small.medianMs, small).toFixed(0)} µs (x${submitGrowth.toFixed(2)}); cpu ${fmtMs(sd.large.medianCpuMs)} vs ${fmtMs(sd.small.medianCpuMs)}; ${loadAtSubmit} before, ${loadNote()} after`,
     }),
   );
 
@@ -226,9 +256,10 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
     plan: { largeMs: p.large.medianMs, smallMs: p.small.medianMs, largeRssKb: p.large.maxRssKb, smallRssKb: p.small.maxRssKb, findLargeMs: p.findLarge.medianMs, findSmallMs: p.findSmall.medianMs, largeCpuMs: p.large.medianCpuMs, findLargeCpuMs: p.findLarge.medianCpuMs, smallCpuMs: p.small.medianCpuMs, findSmallCpuMs: p.findSmall.medianCpuMs },
     runOne: { largeMs: r.big.medianMs, smallMs: r.tiny.medianMs, largeRssKb: r.big.maxRssKb, smallRssKb: r.tiny.maxRssKb },
     status: { firstLargeMs: s.firstLarge.medianMs, firstSmallMs: s.firstSmall.medianMs, cachedLargeMs: s.cachedLarge.medianMs, cachedSmallMs: s.cachedSmall.medianMs, firstLargeRssKb: s.firstLarge.maxRssKb, cachedLargeRssKb: s.cachedLarge.maxRssKb },
+    submitDryRun: { largeMs: sd.large.medianMs, smallMs: sd.small.medianMs, largeRssKb: sd.large.maxRssKb, smallRssKb: sd.small.maxRssKb, largeCpuMs: sd.large.medianCpuMs, smallCpuMs: sd.small.medianCpuMs },
     collect: { largeMs: s.collectLarge.medianMs, smallMs: s.collectSmall.medianMs, largeRssKb: s.collectLarge.maxRssKb, smallRssKb: s.collectSmall.maxRssKb },
   });
-  for (const dir of Object.values(d)) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  for (const dir of [...Object.values(d), fakeBin]) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 /**

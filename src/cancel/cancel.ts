@@ -7,7 +7,7 @@ import { runSchedulerCommand, type CommandOutcome } from "../schedulers/runner.j
 import type { SchedulerName } from "../schedulers/types.js";
 import type { StatusRow } from "../status/derive.js";
 import { jobSequence } from "../status/scheduler-view.js";
-import { readStatus, type StatusReport } from "../status/status.js";
+import { streamStatus, type StatusOptions, type StatusReport } from "../status/status.js";
 
 /**
  * `cancel`: stop a study's queued and running tasks. Scheduler tasks: their array elements are
@@ -46,7 +46,21 @@ export interface CancelResult {
   stillInFlight: string[];
   /** Tasks of a cancelled local run that had not started: recorded CANCELLED by the run as it stopped. */
   notStarted: string[];
+  /**
+   * The study after the cancel (before it, when there was nothing to cancel): the whole overview
+   * (totals, submissions, problems), and the rows of the targets and of `notStarted` only: the
+   * study is read as a stream and its other rows are not kept (200,000 tasks; docs/scale.md).
+   */
   after: StatusReport;
+}
+
+/** A study read as a stream: its overview, and the rows `keep` chose. */
+async function readSome(out: string, opts: StatusOptions, keep: (row: StatusRow) => boolean): Promise<StatusReport> {
+  const rows: StatusRow[] = [];
+  const overview = await streamStatus(out, opts, (row) => {
+    if (keep(row)) rows.push(row);
+  });
+  return { ...overview, rows };
 }
 
 function matchesSubject(row: StatusRow, wanted: readonly string[]): boolean {
@@ -61,12 +75,21 @@ const inFlight = (r: StatusRow): boolean => r.state === "running" || r.state ===
 export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
   const out = path.resolve(req.out);
   const statusOpts = { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { schedulerTimeoutMs: req.commandTimeoutMs } : {}) };
-  const before = await readStatus(out, statusOpts);
+  // The first read keeps the in-flight rows of the subjects asked for, notes which of those
+  // subjects exist, and keeps each task's attempt count (a local run's not-started tasks are
+  // told by a count that grew): never the whole study as rows.
+  const found = new Set<string>();
+  const attemptsBefore = new Map<string, number>();
+  const before = await readSome(out, statusOpts, (r) => {
+    if (req.subjects) for (const s of req.subjects) if (!found.has(s) && matchesSubject(r, [s])) found.add(s);
+    if (r.attempts > 0) attemptsBefore.set(r.key, r.attempts);
+    return inFlight(r) && (!req.subjects || matchesSubject(r, req.subjects));
+  });
   if (req.subjects) {
-    const unknown = req.subjects.filter((s) => !before.rows.some((r) => matchesSubject(r, [s])));
+    const unknown = req.subjects.filter((s) => !found.has(s));
     if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`, { hint: `see \`cst-batch status --out ${out} --all\`` });
   }
-  const rows = before.rows.filter((r) => inFlight(r) && (!req.subjects || matchesSubject(r, req.subjects)));
+  const rows = before.rows;
 
   // Which scheduler each recorded job belongs to (by its sequence number).
   const schedulerOf = new Map<string, SchedulerName>();
@@ -114,22 +137,19 @@ export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
   // the scheduler knows (a queued element's CANCELLED) through status's write-back.
   const deadline = Date.now() + (req.waitMs ?? 60_000);
   const keys = new Set(targets.map((t) => t.key));
+  const isNotStarted = (r: StatusRow): boolean => pids.size > 0 && !keys.has(r.key) && r.state === "failed" && r.category === "CANCELLED" && r.attempts > (attemptsBefore.get(r.key) ?? 0);
   let after = before;
   while (targets.length > 0) {
     await sleep(1000);
     // A zombie (exited, not yet reaped by its parent) counts as gone.
     let localAlive = false;
     for (const [pid, since] of pids) if (await ownerProcessAlive(pid, since)) localAlive = true;
-    after = await readStatus(out, statusOpts);
+    after = await readSome(out, statusOpts, (r) => keys.has(r.key) || isNotStarted(r));
     const left = after.rows.filter((r) => keys.has(r.key) && inFlight(r));
     if ((left.length === 0 && !localAlive) || Date.now() > deadline) break;
   }
   if (targets.length === 0) after = before;
   const stillInFlight = after.rows.filter((r) => keys.has(r.key) && inFlight(r)).map((r) => r.key);
-  const attemptsBefore = new Map(before.rows.map((r) => [r.key, r.attempts]));
-  const notStarted =
-    pids.size === 0
-      ? []
-      : after.rows.filter((r) => !keys.has(r.key) && r.state === "failed" && r.category === "CANCELLED" && r.attempts > (attemptsBefore.get(r.key) ?? 0)).map((r) => r.key);
+  const notStarted = after === before ? [] : after.rows.filter(isNotStarted).map((r) => r.key);
   return { targets, commands, signalled: [...pids.keys()], stillInFlight, notStarted, after };
 }

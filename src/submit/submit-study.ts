@@ -1,6 +1,8 @@
 import { CstError } from "../errors.js";
 import type { LocalStudyEvent, LocalStudyResult } from "../local/run-study.js";
 import type { PlanOutcome } from "../plan/planner.js";
+import { openPlanRefs } from "../plan/load-plan.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { PLAN_DEFAULTS, type PlanRequest } from "../plan/request.js";
 import { loadProfile } from "../profile/profile.js";
 import { detectScheduler, type DetectedScheduler } from "../schedulers/detect.js";
@@ -112,54 +114,63 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
     const local = await runLocalStudy({
       plan: await outcome.loadPlan(),
       planPath: outcome.planPath,
-      ...(req.jobs !== undefined ? { jobs: req.jobs } : {}),
-      ...(req.memPerSubjectMiB !== undefined ? { memPerSubjectMiB: req.memPerSubjectMiB } : {}),
-      ...(req.canary !== undefined ? { canary: req.canary } : {}),
-      dryRun: req.dryRun === true,
-      force: req.force === true,
-      adoptExisting: req.adoptExisting === true,
-      ...(req.signal !== undefined ? { signal: req.signal } : {}),
-      onEvent: emit,
-    });
-    return { kind: "local", planned: outcome, local };
-  }
+        ...(req.jobs !== undefined ? { jobs: req.jobs } : {}),
+        ...(req.memPerSubjectMiB !== undefined ? { memPerSubjectMiB: req.memPerSubjectMiB } : {}),
+        ...(req.canary !== undefined ? { canary: req.canary } : {}),
+        dryRun: req.dryRun === true,
+        force: req.force === true,
+        adoptExisting: req.adoptExisting === true,
+        ...(req.signal !== undefined ? { signal: req.signal } : {}),
+        onEvent: emit,
+      });
+      return { kind: "local", planned: outcome, local };
+    }
 
-  // Batch scheduler: every setting is validated before planning, and everything before submitting.
-  if (req.force) {
-    throw new CstError("USAGE", "--force is for local mode only", {
-      hint: "to rerun done subjects on a scheduler, change their configuration or move their _done.json away",
+    // Batch scheduler: every setting is validated before planning, and everything before submitting.
+    if (req.force) {
+      throw new CstError("USAGE", "--force is for local mode only", {
+        hint: "to rerun done subjects on a scheduler, change their configuration or move their _done.json away",
+      });
+    }
+    if (req.jobs !== undefined) emit({ type: "warning", message: "--jobs is for local mode; the array's concurrency is --array-throttle" });
+    const [{ resolveSubmitSettings }, { resolveTiming }] = await Promise.all([import("./settings.js"), import("./timing.js")]);
+    const settings = resolveSubmitSettings(flags, loaded.profile, req.plan.cwd !== undefined ? { cwd: req.plan.cwd } : {});
+    const explicitTimeoutMinutes = req.explicitTimeoutMinutes ?? null;
+    const planRequest: PlanRequest = { ...req.plan, container: settings.container, dryRun: req.dryRun === true };
+    // Fail fast on a walltime that is too short, before the (possibly long) planning.
+    resolveTiming({
+      walltimeSeconds: settings.array.timeSeconds,
+      explicitTimeoutMinutes,
+      planTimeoutMinutes: planRequest.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes,
+      graceSeconds: planRequest.graceSeconds ?? PLAN_DEFAULTS.graceSeconds,
+      chunkSize: settings.chunkSize,
     });
-  }
-  if (req.jobs !== undefined) emit({ type: "warning", message: "--jobs is for local mode; the array's concurrency is --array-throttle" });
-  const [{ resolveSubmitSettings }, { resolveTiming }] = await Promise.all([import("./settings.js"), import("./timing.js")]);
-  const settings = resolveSubmitSettings(flags, loaded.profile, req.plan.cwd !== undefined ? { cwd: req.plan.cwd } : {});
-  const explicitTimeoutMinutes = req.explicitTimeoutMinutes ?? null;
-  const planRequest: PlanRequest = { ...req.plan, container: settings.container, dryRun: req.dryRun === true };
-  // Fail fast on a walltime that is too short, before the (possibly long) planning.
-  resolveTiming({
-    walltimeSeconds: settings.array.timeSeconds,
-    explicitTimeoutMinutes,
-    planTimeoutMinutes: planRequest.timeoutMinutes ?? PLAN_DEFAULTS.timeoutMinutes,
-    graceSeconds: planRequest.graceSeconds ?? PLAN_DEFAULTS.graceSeconds,
-    chunkSize: settings.chunkSize,
-  });
-  const outcome = await createPlan(planRequest);
-  if (outcome.kind === "problems") return outcome;
-  emit({ type: "planned", outcome });
+    const outcome = await createPlan(planRequest);
+    if (outcome.kind === "problems") return outcome;
+    emit({ type: "planned", outcome });
+  // Planning's garbage goes now, before the submit allocates on top of it (see collect-garbage.ts).
+  collectGarbage();
   const { submitToScheduler } = await import("./submit.js");
-  const submit = await submitToScheduler({
-    // The header and each task's reference: what a submit reads (not the tasks' inputs and options).
-    plan: await outcome.loadRefs(),
-    planPath: outcome.planPath,
-    scheduler,
-    settings,
-    explicitTimeoutMinutes,
-    commandLine: req.commandLine ?? ["cst-batch", "submit"],
-    dryRun: req.dryRun === true,
-    adoptExisting: req.adoptExisting === true,
-    ...(req.canary !== undefined ? { canary: req.canary } : {}),
-    ...(req.env !== undefined ? { env: req.env } : {}),
-    ...(req.commandTimeoutMs !== undefined ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
-  });
-  return { kind: "batch", planned: outcome, scheduler, submit };
+  // The header and each task's reference: what a submit reads (not the tasks' inputs and options).
+  // A written plan is streamed from its file (200,000 tasks are never held); a dry run's tasks
+  // are the planner's (nothing was written to read them from).
+  const refs = req.dryRun === true ? null : await openPlanRefs(outcome.planPath, outcome.preview.out_dir);
+  try {
+    const submit = await submitToScheduler({
+      plan: refs === null ? await outcome.loadRefs() : { ...refs.header, forEach: refs.forEach },
+      planPath: outcome.planPath,
+      scheduler,
+      settings,
+      explicitTimeoutMinutes,
+      commandLine: req.commandLine ?? ["cst-batch", "submit"],
+      dryRun: req.dryRun === true,
+      adoptExisting: req.adoptExisting === true,
+      ...(req.canary !== undefined ? { canary: req.canary } : {}),
+      ...(req.env !== undefined ? { env: req.env } : {}),
+      ...(req.commandTimeoutMs !== undefined ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
+    });
+    return { kind: "batch", planned: outcome, scheduler, submit };
+  } finally {
+    refs?.close();
+  }
 }

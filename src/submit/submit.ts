@@ -15,17 +15,18 @@ import { describeFailure, rollBack } from "./roll-back.js";
 export { formatArgv };
 import type { ArrayScriptContext, CollectScriptContext, SchedulerName } from "../schedulers/types.js";
 import { SCHEMA_VERSION } from "../schemas/records.js";
-import type { PlanHeader, PlanTaskRef } from "../schemas/plan.js";
+import type { PlanHeader } from "../schemas/plan.js";
 import { studyDirOfPlan } from "../study/study-folder.js";
 import type { Submission } from "../schemas/study-records.js";
-import { writeFileAtomic, writeJsonAtomic } from "../util/atomic-write.js";
+import { writeFileAtomic } from "../util/atomic-write.js";
 import { encodeSubmissionChunks } from "../state/submission-chunks.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { PACKAGE_ROOT } from "../version.js";
 import { layoutArrays } from "./chunks.js";
+import { SubmissionRecordText } from "./record-text.js";
 import { findInFlight } from "./in-flight.js";
 import { planThrottleLanes } from "./throttle-lanes.js";
-import { selectPending, type PendingSelection } from "./pending.js";
+import { RUNNING_KEYS, selectPending, type PendingSelection, type PlanTaskSource } from "./pending.js";
 import type { SubmitSettings } from "./settings.js";
 import { resolveTiming, type Timing } from "./timing.js";
 
@@ -44,8 +45,11 @@ import { resolveTiming, type Timing } from "./timing.js";
  */
 
 export interface SubmitRequest {
-  /** The plan's header and its tasks' references (a whole Plan will do). */
-  plan: PlanHeader & { tasks: readonly PlanTaskRef[] };
+  /**
+   * The plan's header and its tasks' references: a list (a whole Plan will do), or a stream of
+   * them in plan order (`forEach`; a large plan read from its file without holding its tasks).
+   */
+  plan: PlanHeader & PlanTaskSource;
   /** The immutable plan file `plans/<plan_id>.json`. */
   planPath: string;
   scheduler: SchedulerName;
@@ -122,7 +126,7 @@ export async function prepareSubmit(req: SubmitRequest): Promise<SubmitPreparati
   const out = studyDirOfPlan(req.planPath, plan);
   const selection = await selectPending(plan, out);
   if (selection.running.length > 0) {
-    notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.running.slice(0, 5).map((i) => plan.tasks.find((t) => t.index === i)?.key ?? `#${i}`).join(", ")}${selection.running.length > 5 ? ", ..." : ""}`);
+    notes.push(`${selection.running.length} task(s) are running right now (lock held) and are not resubmitted: ${selection.runningKeys.join(", ")}${selection.running.length > RUNNING_KEYS ? ", ..." : ""}`);
   }
   if (selection.done.length > 0) notes.push(`${selection.done.length} task(s) already done (same configuration) are not resubmitted`);
   for (const p of selection.problems.slice(0, 10)) warnings.push(`damaged state file: ${p}`);
@@ -320,8 +324,9 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   // The canary's folder, made once here: its first K tasks then write their slots without a mkdir each.
   if ((submission.canary ?? DEFAULT_CANARY) > 0) mkdirConfined(out, canaryDir(out, submission.submission_id));
   // Before the record: an array element that finds the record finds its chunk index too.
+  const recordText = new SubmissionRecordText();
   await writeFileAtomic(submissionChunksPath(prep.recordPath), encodeSubmissionChunks(submission.submission_id, submission.plan_path, submission.chunks, submission.canary ?? undefined), { root: out });
-  await writeJsonAtomic(prep.recordPath, submission, { root: out });
+  await writeFileAtomic(prep.recordPath, recordText.pieces(submission), { root: out });
 
   const submitted: string[] = [];
   const submitOne = async (argv: string[], what: string): Promise<string> => {
@@ -352,7 +357,7 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
     const jobId = await submitOne(shard.submit_argv, `array ${s + 1} of ${submission.shards.length}`);
     submitted.push(jobId);
     shard.job_id = jobId;
-    await writeJsonAtomic(prep.recordPath, submission, { root: out });
+    await writeFileAtomic(prep.recordPath, recordText.pieces(submission), { root: out });
   }
   const collectArgv = backend.submitArgv(submission.collect!.script, { dependsOn: submitted, dependsOnArrays: true });
   submission.collect!.submit_argv = collectArgv;
@@ -360,7 +365,7 @@ export async function submitToScheduler(req: SubmitRequest): Promise<SubmitResul
   const collectId = await submitOne(collectArgv, "the collect job");
   submitted.push(collectId);
   submission.collect!.job_id = collectId;
-  await writeJsonAtomic(prep.recordPath, submission, { root: out });
+  await writeFileAtomic(prep.recordPath, recordText.pieces(submission), { root: out });
 
   return { kind: "submitted", ...prep, submission, watch: watchCommands(req.scheduler, submitted, prep.outDir) };
 }

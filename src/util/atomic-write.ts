@@ -23,7 +23,7 @@ export interface WriteOptions {
   root?: string;
 }
 
-export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string>, opts: WriteOptions = {}): void {
+export function writeFileAtomicSync(file: string, data: string | Uint8Array | Iterable<string | Uint8Array>, opts: WriteOptions = {}): void {
   const durable = opts.durable !== false;
   const dir = path.dirname(file);
   if (opts.root !== undefined) assertRealDirs(opts.root, dir);
@@ -52,10 +52,16 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array | It
   if (durable) fsyncDirSync(dir);
 }
 
-/** Pieces gathered into ~1 MB writes: a large file (a 10,000-row CSV) is never one string. */
-function writePieces(fd: number, pieces: Iterable<string>): void {
+/** Pieces gathered into ~1 MB writes: a large file (a 10,000-row CSV) is never one string. Bytes are written as they are. */
+function writePieces(fd: number, pieces: Iterable<string | Uint8Array>): void {
   let pending = "";
   for (const piece of pieces) {
+    if (typeof piece !== "string") {
+      if (pending !== "") fs.writeFileSync(fd, pending);
+      pending = "";
+      fs.writeFileSync(fd, piece);
+      continue;
+    }
     pending += piece;
     if (pending.length >= 1 << 20) {
       fs.writeFileSync(fd, pending);
@@ -65,7 +71,7 @@ function writePieces(fd: number, pieces: Iterable<string>): void {
   if (pending !== "") fs.writeFileSync(fd, pending);
 }
 
-export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string>, opts: WriteOptions = {}): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<string | Uint8Array>, opts: WriteOptions = {}): Promise<void> {
   writeFileAtomicSync(file, data, opts);
 }
 

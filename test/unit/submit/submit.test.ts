@@ -102,6 +102,10 @@ describe("pending selection", () => {
     expect(sel.done).toEqual([0]);
     expect(sel.running).toEqual([2]);
     expect(sel.pending).toEqual([1, 3]);
+    expect(sel.runningKeys).toEqual(["sub-03"]);
+    // the same from a stream of the plan's tasks (how submit reads a written plan: never all at once)
+    const streamed = await selectPending({ forEach: async (fn) => { for (const t of study.plan.tasks) await fn(t); } }, study.out);
+    expect(streamed).toEqual(sel);
   });
 });
 
