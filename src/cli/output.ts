@@ -86,6 +86,28 @@ export function dropOutputOnClosedStream(streams: readonly NodeJS.WriteStream[] 
     });
   }
 }
+/**
+ * A large document written piece by piece to stdout: waits while stdout's buffer is full (a pipe
+ * to a slow reader, `| less`, `| jq`), so output is never queued in memory; a closed stream
+ * (see above) does not wait. Node writes to a pipe asynchronously: without this, a 200,000-row
+ * `status --json` read slowly held every row in memory (926 MB).
+ */
+export function writeData(piece: string | Uint8Array): Promise<void> | undefined {
+  const stdout = process.stdout;
+  if (closed.has(stdout) || stdout.write(piece) || stdout.destroyed) return undefined;
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stdout.off("drain", done);
+      stdout.off("close", done);
+      stdout.off("error", done);
+      resolve();
+    };
+    stdout.on("drain", done);
+    stdout.on("close", done);
+    stdout.on("error", done);
+  });
+}
+
 /** Streams with the handler above, and those of them that failed (their output is dropped). */
 const guarded = new WeakSet<NodeJS.WriteStream>();
 const closed = new WeakSet<NodeJS.WriteStream>();

@@ -6,7 +6,7 @@ import { EXIT } from "../../errors.js";
 import type { StudyRef } from "../../failures/catalogue.js";
 import { nextStepsFor } from "../../failures/study.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
-import { getVerbosity, out } from "../output.js";
+import { getVerbosity, out, writeData } from "../output.js";
 import type { SetExit } from "./set-exit.js";
 import { formatSetAside } from "../../study/set-aside.js";
 
@@ -80,7 +80,7 @@ ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED, EXIT.SYSTEM])}`,
       if (flags.scheduler !== false) await recordSchedulerVerdicts(flags.out);
       // The tasks are in batch_summary.json, never all in memory (a 200,000-task study).
       const result = await collect(flags.out, { keepTasks: false });
-      if (flags.json) printSummaryJson(result);
+      if (flags.json) await printSummaryJson(result);
       else {
         const { studyOfPlan } = await import("../../failures/study.js");
         printHuman(result, studyOfPlan(path.resolve(flags.out), result.plan, await isLocal(flags.out)));
@@ -93,7 +93,7 @@ ${exitCodesHelp([EXIT.OK, EXIT.USAGE, EXIT.SUBJECT_FAILED, EXIT.SYSTEM])}`,
  * `--json`: the summary as written to batch_summary.json (the same text), copied from the file in
  * pieces; when the file is the user's own (not written), the summary without its tasks.
  */
-function printSummaryJson(result: CollectResult): void {
+async function printSummaryJson(result: CollectResult): Promise<void> {
   const file = result.files.find((f) => path.basename(f) === "batch_summary.json");
   if (!file) {
     out.json(result.summary);
@@ -106,7 +106,7 @@ function printSummaryJson(result: CollectResult): void {
       const buf = Buffer.allocUnsafe(1 << 20);
       const n = fs.readSync(fd, buf);
       if (n === 0) break;
-      process.stdout.write(buf.subarray(0, n));
+      await writeData(buf.subarray(0, n));
     }
   } finally {
     fs.closeSync(fd);

@@ -8,7 +8,7 @@ import type { StatusOptions, StatusOverview } from "../../status/status.js";
 import type { StatusRow } from "../../status/derive.js";
 import { summarizeStatus } from "../../status/summary.js";
 import { exitCodesHelp } from "../exit-codes-help.js";
-import { out } from "../output.js";
+import { out, writeData } from "../output.js";
 import { chooseView, formatFailing, formatRows, formatWhatNow, PIPE_LINES, RowTable, schedulerLines, totalsLine } from "../status-format.js";
 import { watchStatus } from "../status-watch.js";
 import type { SetExit } from "./set-exit.js";
@@ -103,7 +103,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
       const listRequested = Boolean(flags.all || flags.failed || categories);
       if (!flags.watch) {
         const terminal = process.stdout.isTTY ? { rows: process.stdout.rows ?? null, columns: process.stdout.columns ?? 120 } : null;
-        const write = (text: string): void => void process.stdout.write(text);
+        const write = writeData;
         // Rows are printed (or counted) as status makes them: a 200,000-task study is never held.
         const report = flags.json
           ? await printJson(flags.out, statusOpts, wanted, write)
@@ -118,7 +118,7 @@ export function registerStatusCommand(program: Command, setExit: SetExit): void 
       const { streamStatus } = await import("../../status/status.js");
       const readWatched = async (): Promise<Watched> => {
         if (flags.json) {
-          const overview = await printJson(flags.out, statusOpts, wanted, (text) => void process.stdout.write(text), true);
+          const overview = await printJson(flags.out, statusOpts, wanted, writeData, true);
           return { ...overview, shown: null, count: 0 };
         }
         const cap = listRequested ? Number.POSITIVE_INFINITY : Math.max(process.stdout.rows ?? 0, PIPE_LINES);
@@ -150,14 +150,16 @@ type Watched = StatusOverview & { shown: StatusRow[] | null; count: number };
 /** Output gathered into pieces of ~64 KB before it is written. */
 class Pieces {
   private text = "";
-  constructor(private readonly write: (text: string) => void) {}
-  add(text: string): void {
+  constructor(private readonly write: (text: string) => Promise<void> | undefined) {}
+  /** A promise when the reader is behind: the caller waits (streamStatus awaits onRow). */
+  add(text: string): Promise<void> | undefined {
     this.text += text;
-    if (this.text.length >= 1 << 16) this.flush();
+    return this.text.length >= 1 << 16 ? this.flush() : undefined;
   }
-  flush(): void {
-    if (this.text !== "") this.write(this.text);
+  flush(): Promise<void> | undefined {
+    const text = this.text;
     this.text = "";
+    return text !== "" ? this.write(text) : undefined;
   }
 }
 
@@ -165,18 +167,19 @@ class Pieces {
  * `--json`: the document is written as the rows are made: its `tasks` array first (each row as
  * it comes), then the other fields, known once every row is made (docs/status.md).
  */
-async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow) => boolean, write: (text: string) => void, oneLine = false): Promise<StatusOverview> {
+async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow) => boolean, write: (text: string) => Promise<void> | undefined, oneLine = false): Promise<StatusOverview> {
   const { streamStatus } = await import("../../status/status.js");
   const outp = new Pieces(write);
   let first = true;
   let started = false;
   const open = oneLine ? '{"tasks":[' : '{\n  "tasks": [';
   const overview = await streamStatus(dir, opts, (row) => {
-    if (!started) outp.add(open);
+    const opened = started ? undefined : outp.add(open);
     started = true;
-    if (!wanted(row)) return;
-    outp.add(oneLine ? (first ? "" : ",") + JSON.stringify(taskJson(row)) : (first ? "\n" : ",\n") + indent(JSON.stringify(taskJson(row), null, 2), "    "));
+    if (!wanted(row)) return opened;
+    const more = outp.add(oneLine ? (first ? "" : ",") + JSON.stringify(taskJson(row)) : (first ? "\n" : ",\n") + indent(JSON.stringify(taskJson(row), null, 2), "    "));
     first = false;
+    return opened ?? more;
   });
   if (!started) outp.add(open);
   if (oneLine) {
@@ -187,7 +190,7 @@ async function printJson(dir: string, opts: StatusOptions, wanted: (r: StatusRow
     outp.add(rest.slice(2));
     outp.add("\n");
   }
-  outp.flush();
+  await outp.flush();
   return overview;
 }
 
@@ -204,7 +207,7 @@ async function printHuman(
   dir: string,
   opts: StatusOptions,
   wanted: (r: StatusRow) => boolean,
-  write: (text: string) => void,
+  write: (text: string) => Promise<void> | undefined,
   view: { listRequested: boolean; terminalRows: number | null; width: number },
 ): Promise<StatusOverview> {
   const { streamStatus } = await import("../../status/status.js");
@@ -217,8 +220,9 @@ async function printHuman(
     if (!wanted(row)) return;
     count++;
     if (table) {
-      for (const line of table.add(row)) outp.add(line + "\n");
-      return;
+      let wait: Promise<void> | undefined;
+      for (const line of table.add(row)) wait = outp.add(line + "\n") ?? wait;
+      return wait;
     }
     if (kept && kept.length < budget) kept.push(row);
     else kept = null;
@@ -229,7 +233,7 @@ async function printHuman(
   } else {
     outp.add(formatReport(overview, kept, { listRequested: false, terminalRows: view.terminalRows, width: view.width, rowCount: count }));
   }
-  outp.flush();
+  await outp.flush();
   return overview;
 }
 
