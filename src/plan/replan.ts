@@ -2,7 +2,7 @@ import fs from "node:fs";
 import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
 import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
-import { compactInput } from "./compact-input.js";
+import { CompactNiftiInput, compactInput } from "./compact-input.js";
 import { ChangeReasons, describeTaskChange } from "./change-reasons.js";
 
 export { describeTaskChange };
@@ -180,6 +180,7 @@ export function reconcileReplan(input: {
   const previous = input.previous;
   // Reasons found without reading each previous task back where its options explain it.
   const reasons = new ChangeReasons(versions);
+  const keptOptions = new Map<string, PlanTask["options"]>();
   // Which of the previous plan's tasks are planned again (the rest are "removed").
   const planned = new Uint8Array(previous?.size ?? 0);
   let kept = 0;
@@ -198,7 +199,7 @@ export function reconcileReplan(input: {
       else if (!keep && prevHash !== undefined && previous !== null) reason = reasons.reasonFor(task, prevHash, () => previous.task(task.key)) ?? reason;
       if (input.contentChanged?.has(task.key) === true) reason = reason.replace("input changed (modified time)", "input changed (content)");
       if (keep && prev !== undefined) {
-        tasks.push({ ...prev, index: i });
+        tasks.push(keptTask(prev, task, i, keptOptions));
         states.push("done");
         add("done", reason, "kept", task.key);
         kept++;
@@ -223,6 +224,24 @@ export function reconcileReplan(input: {
     }
   }
   return { tasks, states, groups: [...groups.values()], kept };
+}
+
+/**
+ * A kept done result's task as it was planned, at position `index` of the new plan, sharing what
+ * equals the new task's (the input, key, subject, session and folder: the same values, so the same
+ * line) and one options object per distinct set (`interned`): 200,000 kept tasks are not 200,000
+ * copies of what the study already holds.
+ */
+function keptTask(prev: PlanTask, now: PlanTask, index: number, interned: Map<string, PlanTask["options"]>): PlanTask {
+  const same = <T>(a: T, b: T): T => (a === b ? b : a);
+  const input = prev.input instanceof CompactNiftiInput && now.input instanceof CompactNiftiInput && prev.input.sameAs(now.input) ? now.input : prev.input;
+  const text = JSON.stringify(prev.options);
+  let options = interned.get(text);
+  if (options === undefined) {
+    options = prev.options;
+    if (interned.size < 256) interned.set(text, options);
+  }
+  return { ...prev, index, key: same(prev.key, now.key), subject: same(prev.subject, now.subject), session: same(prev.session, now.session), output_dir: same(prev.output_dir, now.output_dir), input, options };
 }
 
 /** One reason line: `sub-001…sub-042 done (42): fa_thr 0.2 → 0.15 — would rerun`. */

@@ -1,10 +1,11 @@
-import { promises as fsp } from "node:fs";
+import { promises as fsp, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan, type PlanOutcome } from "../../../src/plan/planner.js";
 import { describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import type { PlanTask } from "../../../src/schemas/plan.js";
+import { csttoolArgv } from "../../../src/run/csttool-argv.js";
 import { makeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
 
@@ -105,5 +106,49 @@ describe("re-plan reasons without reading every previous task back", () => {
       // and the CLI's own re-plan (through createPlan) says the same
       expect(next.preview.changes).toEqual(expected);
     }
+  });
+});
+
+describe("kept done results in a re-plan", () => {
+  it("a done subject whose options changed keeps its task line byte for byte (sharing the new task's input and names), without --rerun-changed", async () => {
+    const subjects = [{ id: "sub-a", sessions: ["ses-1", "ses-2"] }, { id: "sub-b" }, { id: "sub-c" }];
+    const bids = await makeBidsDataset(path.join(tmp, "bids-kept"), subjects);
+    const out = path.join(tmp, "out-kept");
+    const first = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
+    const plan = await first.loadPlan();
+    for (const task of plan.tasks.slice(0, 3)) {
+      const dir = path.join(out, task.output_dir);
+      await fsp.mkdir(dir, { recursive: true });
+      const record = {
+        schema_version: 1,
+        kind: "cst-batch-done",
+        subject: task.subject,
+        session: task.session,
+        task_key: task.key,
+        config_hash: task.config_hash,
+        plan_id: plan.plan_id,
+        csttool_version: "0.5.0",
+        cst_batch_version: "0.1.0",
+        started_at: "2024-01-01T00:00:00Z",
+        finished_at: "2024-01-01T01:00:00Z",
+        duration_seconds: 3600,
+        host: "node1",
+        pid: 1,
+        job_id: null,
+        csttool_argv: csttoolArgv(plan.csttool.executable, task, dir),
+        exit_code: 0,
+        files: [],
+        metrics_file: null,
+      };
+      await fsp.writeFile(path.join(dir, "_done.json"), JSON.stringify(record));
+    }
+    const before = readFileSync(first.planPath, "utf8").split("\n");
+    const again = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 } }));
+    expect(again.preview.resume).toMatchObject({ done: 3, new: 1, to_run: 1 });
+    expect(again.preview.kept_changed).toBe(3);
+    const after = readFileSync(again.planPath, "utf8").split("\n");
+    expect(after.slice(1, 4)).toEqual(before.slice(1, 4));
+    expect(after[4]).not.toEqual(before[4]);
+    expect(after[4]).toContain('"fa_thr":0.25');
   });
 });
