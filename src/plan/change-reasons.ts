@@ -93,20 +93,35 @@ export class ChangeReasons {
    * cannot be read back and no options set explains it.
    */
   reasonFor(task: PlanTask, prevHash: string, readBack: () => PlanTask | undefined): string | undefined {
-    const hash = this.hashBefore;
-    if (hash !== null) {
-      for (let i = 0; i < this.candidates.length; i++) {
-        const c = this.candidates[i]!;
-        if (hash(c, task.input) !== prevHash) continue;
-        if (i > 0) this.candidates = [c, ...this.candidates.filter((x) => x !== c)];
-        return this.optionsReason(c, task.options);
-      }
-    }
+    const known = this.optionsBefore(task, prevHash);
+    if (known !== undefined) return this.optionsReason(known, task.options);
     const prev = readBack();
     if (prev === undefined) return undefined;
     this.readBack++;
-    if (hash !== null && hash(prev.options, prev.input) === prevHash) this.learn(prev.options);
+    this.consider(prev, prevHash);
     return describeTaskChange(prev, task, this.versions);
+  }
+
+  /**
+   * The options the previous plan's task had, when one of the sets tried explains its hash
+   * `prevHash` with the task's input as it is now (so its input identity is unchanged); else
+   * undefined (read it back to know).
+   */
+  optionsBefore(task: PlanTask, prevHash: string): CsttoolOptions | undefined {
+    const hash = this.hashBefore;
+    if (hash === null) return undefined;
+    for (let i = 0; i < this.candidates.length; i++) {
+      const c = this.candidates[i]!;
+      if (hash(c, task.input) !== prevHash) continue;
+      if (i > 0) this.candidates = [c, ...this.candidates.filter((x) => x !== c)];
+      return c;
+    }
+    return undefined;
+  }
+
+  /** A previous task read back (its config hash `prevHash`): its options are tried for the next tasks when its hash proves them. */
+  consider(prev: PlanTask, prevHash: string): void {
+    if (this.hashBefore !== null && this.hashBefore(prev.options, prev.input) === prevHash) this.learn(prev.options);
   }
 
   /** The reason for options `before` → `after` with the same input, made once per pair. */

@@ -5,7 +5,7 @@ import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } f
 import { CompactNiftiInput, compactInput } from "./compact-input.js";
 import { ChangeReasons, describeTaskChange } from "./change-reasons.js";
 
-export { describeTaskChange };
+export { ChangeReasons, describeTaskChange };
 
 /**
  * "Re-plans explain themselves": what a new plan changes against the current one, per reason
@@ -166,6 +166,8 @@ export function reconcileReplan(input: {
   sameContent?: ReadonlySet<string>;
   /** Done tasks whose same-size inputs got new mtimes and other bytes (their hashes differ). */
   contentChanged?: ReadonlySet<string>;
+  /** The reasons found so far (keepSameContent's); a new one for `previousVersion` → `version` when not given. */
+  reasons?: ChangeReasons;
 }): Reconciled {
   const tasks: PlanTask[] = [];
   const states: ResumeState[] = [];
@@ -179,7 +181,7 @@ export function reconcileReplan(input: {
   const versions = { before: input.previousVersion, after: input.version };
   const previous = input.previous;
   // Reasons found without reading each previous task back where its options explain it.
-  const reasons = new ChangeReasons(versions);
+  const reasons = input.reasons ?? new ChangeReasons(versions);
   const keptOptions = new Map<string, PlanTask["options"]>();
   // Which of the previous plan's tasks are planned again (the rest are "removed").
   const planned = new Uint8Array(previous?.size ?? 0);
