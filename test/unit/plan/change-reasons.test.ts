@@ -2,7 +2,8 @@ import { promises as fsp, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan, type PlanOutcome } from "../../../src/plan/planner.js";
-import { describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
+import { keepSameContent, loadHashCache } from "../../../src/plan/content-hash.js";
+import { ChangeReasons, describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import type { PlanTask } from "../../../src/schemas/plan.js";
 import { csttoolArgv } from "../../../src/run/csttool-argv.js";
@@ -150,5 +151,30 @@ describe("kept done results in a re-plan", () => {
     expect(after.slice(1, 4)).toEqual(before.slice(1, 4));
     expect(after[4]).not.toEqual(before[4]);
     expect(after[4]).toContain('"fa_thr":0.25');
+  });
+});
+
+describe("done subjects whose options changed, with --rerun-changed", () => {
+  it("the content check and the reason lines read back one previous task between them, not one per subject", async () => {
+    const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
+    const bids = await makeBidsDataset(path.join(tmp, "bids-rerun"), subjects);
+    const out = path.join(tmp, "out-rerun");
+    planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
+    const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
+    const tasks = (await next.loadPlan()).tasks;
+    const p = counting((await previousPlan(out))!);
+    try {
+      // every subject done with the previous plan's task
+      const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
+      const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
+      const same = await keepSameContent(tasks, resume, p.previous, loadHashCache(out), true, false, reasons);
+      expect(same.sameContent.size).toBe(0);
+      expect(same.contentChanged.size).toBe(0);
+      const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged: true, reasons });
+      expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "rerun", keys: tasks.map((t) => t.key) }]);
+      expect(p.reads()).toBe(1);
+    } finally {
+      p.previous.close();
+    }
   });
 });
