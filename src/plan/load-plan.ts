@@ -165,7 +165,6 @@ export function scanPlanTaskFile(file: string, fn: (task: { index: number; key: 
     closeQuietly(fd);
   }
   let readFd: number | null = null;
-  let reads = 0;
   const h = header;
   return {
     header: h,
@@ -183,8 +182,7 @@ export function scanPlanTaskFile(file: string, fn: (task: { index: number; key: 
       const start = starts[index] as number;
       const buf = Buffer.allocUnsafe((starts[index + 1] as number) - start);
       if (fs.readSync(readFd, buf, 0, buf.length, start) !== buf.length || buf[buf.length - 1] !== 0x0a) throw damaged(file, `task ${index} cannot be read back`);
-      // The compiled parser once many are read back (a re-plan keeping 200,000 done results); not for a few.
-      const task = checkTaskLine(buf.toString("utf8", 0, buf.length - 1), index, ++reads > 64 ? forManyRecords(PlanTaskSchema) : PlanTaskSchema);
+      const task = checkTaskLine(buf.toString("utf8", 0, buf.length - 1), index, PlanTaskSchema);
       if (typeof task === "string") throw damaged(file, task);
       return decodeTask(task, h.input_root);
     },

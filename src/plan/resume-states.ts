@@ -1,10 +1,7 @@
 import { promises as fsp } from "node:fs";
 import { taskPaths } from "../layout.js";
 import type { PlanTask } from "../schemas/plan.js";
-import { doneStateOf } from "../state/done.js";
-import { DoneRecordSchema } from "../schemas/records.js";
-import { forManyRecords } from "../schemas/zod.js";
-import { readStateFileSync } from "../util/read-json.js";
+import { readDoneState } from "../state/done.js";
 import { FS_CONCURRENCY, mapLimit } from "./pool.js";
 import type { ResumeInfo } from "./replan.js";
 
@@ -19,8 +16,7 @@ export async function resumeStates(out: string, tasks: readonly PlanTask[]): Pro
   }
   return mapLimit(tasks, FS_CONCURRENCY, async (task): Promise<ResumeInfo> => {
     if (!present.has(task.subject)) return none;
-    // readDoneState's rules with the compiled parser (200,000 records: ~4x faster, less garbage).
-    const state = doneStateOf(readStateFileSync(taskPaths(out, task).done, forManyRecords(DoneRecordSchema)), task.config_hash);
+    const state = await readDoneState(taskPaths(out, task).done, task.config_hash);
     const inputHashes = state.kind === "current" || state.kind === "outdated" ? state.record.input_hashes : undefined;
     const hashes = inputHashes !== undefined ? { inputHashes } : {};
     // The task's own string (the same text): 200,000 done subjects hold no second copy of their hashes.
