@@ -100,6 +100,23 @@ export class CompactNiftiInput {
     return this.s0 + this.s1 + this.s2 + Math.max(0, this.s3);
   }
 
+  /** Whether `other` holds the same input (same files, entities, sizes and mtimes): it can stand for this one. */
+  sameAs(other: CompactNiftiInput): boolean {
+    return (
+      this.dir === other.dir &&
+      this.name === other.name &&
+      this.s0 === other.s0 &&
+      this.s1 === other.s1 &&
+      this.s2 === other.s2 &&
+      this.s3 === other.s3 &&
+      this.m0 === other.m0 &&
+      this.m1 === other.m1 &&
+      this.m2 === other.m2 &&
+      this.m3 === other.m3 &&
+      (this.ent === other.ent || JSON.stringify(this.ent) === JSON.stringify(other.ent))
+    );
+  }
+
   toJSON(): NiftiInput {
     return { kind: "nifti", nifti: this.nifti, bval: this.bval, bvec: this.bvec, json: this.json, entities: { ...this.entities }, identity: this.identity };
   }

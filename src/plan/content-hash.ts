@@ -9,6 +9,7 @@ import { readStateFileSync } from "../util/read-json.js";
 import { mapLimit } from "../util/map-limit.js";
 import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
+import type { ChangeReasons } from "./change-reasons.js";
 import type { PreviousPlan, ResumeInfo } from "./replan.js";
 
 /**
@@ -142,6 +143,8 @@ export async function keepSameContent(
   cache: HashCache,
   sameVersion: boolean,
   remember: boolean,
+  /** The re-plan's reasons (src/plan/change-reasons.ts): a task whose previous options it knows is not read back. */
+  reasons?: ChangeReasons,
 ): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
   const outTasks = [...tasks];
   const outResume = [...resume];
@@ -152,9 +155,12 @@ export async function keepSameContent(
     if (info.state !== "changed" || !sameVersion || previous === null) return;
     const prevHash = previous.hashOf(tasks[i]!.key);
     if (prevHash === undefined || prevHash !== info.doneHash) return;
+    // Its input is the same as planned before (a known options set explains its hash): not a touch.
+    if (reasons?.optionsBefore(tasks[i]!, prevHash) !== undefined) return;
     // Read back from the previous plan only now: done with it, and only its mtimes may differ.
     const prev = previous.task(tasks[i]!.key);
     if (prev === undefined) return;
+    reasons?.consider(prev, prevHash);
     const keep = (): void => {
       outTasks[i] = { ...prev, index: i };
       outResume[i] = { state: "done", doneHash: info.doneHash };

@@ -25,7 +25,7 @@ import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
-import { previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
+import { ChangeReasons, previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import type { PlanDraft } from "./write-plan.js";
 import { planHeaderLine, planIdOf, writePlanStream } from "./write-plan-stream.js";
 import { encodeTaskLine } from "./plan-format.js";
@@ -193,7 +193,9 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const hashes = loadHashCache(out);
   let replan: ReturnType<typeof reconcileReplan>;
   try {
-    const same = csttool.ok ? await keepSameContent(built, resume, previous, hashes, previous?.version === version, request.dryRun !== true) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
+    // One set of known previous options for both: a task they explain is never read back for them.
+    const reasons = new ChangeReasons({ before: previous?.version ?? null, after: version });
+    const same = csttool.ok ? await keepSameContent(built, resume, previous, hashes, previous?.version === version, request.dryRun !== true, reasons) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
     replan = reconcileReplan({
       tasks: same.tasks,
       resume: same.resume,
@@ -203,6 +205,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       rerunChanged: request.rerunChanged === true,
       sameContent: same.sameContent,
       contentChanged: same.contentChanged,
+      reasons,
     });
   } finally {
     previous?.close();

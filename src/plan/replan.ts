@@ -1,10 +1,11 @@
 import fs from "node:fs";
-import type { CsttoolOptions } from "../schemas/options.js";
-import type { PlanTask, TaskInput } from "../schemas/plan.js";
+import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
 import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
-import { showValue } from "./options.js";
-import { compactInput } from "./compact-input.js";
+import { CompactNiftiInput, compactInput } from "./compact-input.js";
+import { ChangeReasons, describeTaskChange } from "./change-reasons.js";
+
+export { ChangeReasons, describeTaskChange };
 
 /**
  * "Re-plans explain themselves": what a new plan changes against the current one, per reason
@@ -150,48 +151,6 @@ async function wholePreviousPlan(file: string): Promise<PreviousPlan> {
   };
 }
 
-/** `fa_thr 0.2 → 0.15`, one per changed option key. */
-function optionChanges(a: CsttoolOptions, b: CsttoolOptions): string[] {
-  const oa = a as Record<string, unknown>;
-  const ob = b as Record<string, unknown>;
-  const keys = [...new Set([...Object.keys(oa), ...Object.keys(ob)])].sort();
-  const out: string[] = [];
-  for (const k of keys) {
-    if (JSON.stringify(oa[k]) === JSON.stringify(ob[k])) continue;
-    out.push(`${k} ${oa[k] === undefined ? "(default)" : showValue(oa[k])} → ${ob[k] === undefined ? "(default)" : showValue(ob[k])}`);
-  }
-  return out;
-}
-
-/** Why an input differs: path, size or time, in that order of weight. */
-function inputChanges(a: TaskInput, b: TaskInput): string[] {
-  if (a.kind !== b.kind) return [`input ${a.kind} → ${b.kind}`];
-  if (a.kind === "nifti" && b.kind === "nifti") {
-    if (a.nifti !== b.nifti) return ["input changed (other DWI file)"];
-    const before = new Map(a.identity.map((f) => [f.path, f]));
-    const after = new Map(b.identity.map((f) => [f.path, f]));
-    if (before.size !== after.size || [...after.keys()].some((p) => !before.has(p))) return ["input changed (files added or removed)"];
-    if ([...after.values()].some((f) => before.get(f.path)!.size !== f.size)) return ["input changed (size)"];
-    if ([...after.values()].some((f) => before.get(f.path)!.mtime_ms !== f.mtime_ms)) return ["input changed (modified time)"];
-    return [];
-  }
-  if (a.kind === "dicom" && b.kind === "dicom") {
-    if (a.dicom_dir !== b.dicom_dir || a.series_uid !== b.series_uid) return ["input changed (other DICOM folder or series)"];
-    if (a.identity.file_count !== b.identity.file_count) return ["input changed (file count)"];
-    if (a.identity.total_size !== b.identity.total_size) return ["input changed (size)"];
-    if (a.identity.newest_mtime_ms !== b.identity.newest_mtime_ms) return ["input changed (modified time)"];
-  }
-  return [];
-}
-
-/** What differs between the task as planned before and now; csttool version, options, input. */
-export function describeTaskChange(before: PlanTask, after: PlanTask, versions: { before: string | null; after: string }): string {
-  const reasons: string[] = [];
-  if (versions.before !== null && versions.before !== versions.after) reasons.push(`csttool ${versions.before} → ${versions.after}`);
-  reasons.push(...optionChanges(before.options, after.options), ...inputChanges(before.input, after.input));
-  return reasons.length > 0 ? reasons.join(", ") : "configuration changed";
-}
-
 /**
  * The new plan's tasks and states with done results protected (unless `rerunChanged`), and the
  * reason groups. `previous` is the current plan (keys, hashes, tasks read back); `versions.before` its csttool version.
@@ -207,6 +166,8 @@ export function reconcileReplan(input: {
   sameContent?: ReadonlySet<string>;
   /** Done tasks whose same-size inputs got new mtimes and other bytes (their hashes differ). */
   contentChanged?: ReadonlySet<string>;
+  /** The reasons found so far (keepSameContent's); a new one for `previousVersion` → `version` when not given. */
+  reasons?: ChangeReasons;
 }): Reconciled {
   const tasks: PlanTask[] = [];
   const states: ResumeState[] = [];
@@ -219,6 +180,9 @@ export function reconcileReplan(input: {
   };
   const versions = { before: input.previousVersion, after: input.version };
   const previous = input.previous;
+  // Reasons found without reading each previous task back where its options explain it.
+  const reasons = input.reasons ?? new ChangeReasons(versions);
+  const keptOptions = new Map<string, PlanTask["options"]>();
   // Which of the previous plan's tasks are planned again (the rest are "removed").
   const planned = new Uint8Array(previous?.size ?? 0);
   let kept = 0;
@@ -229,11 +193,15 @@ export function reconcileReplan(input: {
     const prevHash = previous?.hashOf(task.key);
     if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), content unchanged", "same", task.key);
     if (info.state === "changed") {
-      const prev = prevHash !== undefined ? previous?.task(task.key) : undefined;
-      let reason = prev ? describeTaskChange(prev, task, versions) : "done with another configuration";
+      // A kept done result needs the whole previous task (it goes into the new plan); a rerun only its reason.
+      const keep = !input.rerunChanged && prevHash !== undefined && prevHash === info.doneHash;
+      const prev = keep ? previous?.task(task.key) : undefined;
+      let reason = "done with another configuration";
+      if (prev !== undefined) reason = describeTaskChange(prev, task, versions);
+      else if (!keep && prevHash !== undefined && previous !== null) reason = reasons.reasonFor(task, prevHash, () => previous.task(task.key)) ?? reason;
       if (input.contentChanged?.has(task.key) === true) reason = reason.replace("input changed (modified time)", "input changed (content)");
-      if (!input.rerunChanged && prev !== undefined && prevHash === info.doneHash) {
-        tasks.push({ ...prev, index: i });
+      if (keep && prev !== undefined) {
+        tasks.push(keptTask(prev, task, i, keptOptions));
         states.push("done");
         add("done", reason, "kept", task.key);
         kept++;
@@ -243,9 +211,8 @@ export function reconcileReplan(input: {
     } else if (info.state === "new") {
       if (prevHash === undefined) {
         if (previous !== null) add("new", "new", "run", task.key);
-      } else if (prevHash !== task.config_hash) {
-        const prev = previous?.task(task.key);
-        add("pending", prev ? describeTaskChange(prev, task, versions) : "configuration changed", "run", task.key);
+      } else if (prevHash !== task.config_hash && previous !== null) {
+        add("pending", reasons.reasonFor(task, prevHash, () => previous.task(task.key)) ?? "configuration changed", "run", task.key);
       }
     }
     tasks.push(task);
@@ -259,6 +226,24 @@ export function reconcileReplan(input: {
     }
   }
   return { tasks, states, groups: [...groups.values()], kept };
+}
+
+/**
+ * A kept done result's task as it was planned, at position `index` of the new plan, sharing what
+ * equals the new task's (the input, key, subject, session and folder: the same values, so the same
+ * line) and one options object per distinct set (`interned`): 200,000 kept tasks are not 200,000
+ * copies of what the study already holds.
+ */
+function keptTask(prev: PlanTask, now: PlanTask, index: number, interned: Map<string, PlanTask["options"]>): PlanTask {
+  const same = <T>(a: T, b: T): T => (a === b ? b : a);
+  const input = prev.input instanceof CompactNiftiInput && now.input instanceof CompactNiftiInput && prev.input.sameAs(now.input) ? now.input : prev.input;
+  const text = JSON.stringify(prev.options);
+  let options = interned.get(text);
+  if (options === undefined) {
+    options = prev.options;
+    if (interned.size < 256) interned.set(text, options);
+  }
+  return { ...prev, index, key: same(prev.key, now.key), subject: same(prev.subject, now.subject), session: same(prev.session, now.session), output_dir: same(prev.output_dir, now.output_dir), input, options };
 }
 
 /** One reason line: `sub-001…sub-042 done (42): fa_thr 0.2 → 0.15 — would rerun`. */

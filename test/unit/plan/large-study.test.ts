@@ -2,6 +2,8 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan } from "../../../src/plan/planner.js";
+import { previousPlan } from "../../../src/plan/replan.js";
+import { plainInput } from "../../../src/plan/compact-input.js";
 import { makeLargeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
 
@@ -35,5 +37,20 @@ describe("a large study", () => {
     expect(again.plan.plan_id).toBe(first.plan.plan_id);
     expect((await again.loadPlan()).tasks.map((t) => t.config_hash)).toEqual((await first.loadPlan()).tasks.map((t) => t.config_hash));
     expect(again.preview.resume).toMatchObject({ done: 0, new: SUBJECTS, to_run: SUBJECTS });
+
+    // The plan file is read in 1 MB pieces (lines cut across them): a re-plan's scan sees every task.
+    const tasks = (await again.loadPlan()).tasks;
+    expect((await fsp.stat(again.planPath)).size).toBeGreaterThan(1 << 20);
+    const previous = (await previousPlan(out))!;
+    try {
+      expect([...previous.keys()]).toEqual(tasks.map((t) => t.key));
+      expect(tasks.every((t) => previous.hashOf(t.key) === t.config_hash)).toBe(true);
+      for (const t of [tasks[0]!, tasks[1234]!, tasks[SUBJECTS - 1]!]) {
+        const back = previous.task(t.key)!;
+        expect({ ...back, input: plainInput(back.input) }).toEqual(t);
+      }
+    } finally {
+      previous.close();
+    }
   });
 });
