@@ -1,7 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import zlib from "node:zlib";
 import { errnoCode } from "../errors.js";
-import { gzipStart } from "./gzip-start.js";
 
 /**
  * A look at the first bytes of a NIfTI file, opened as the user who runs `plan`: the file opens,
@@ -92,12 +91,6 @@ export function checkNiftiHeaderOf(fd: number, gzip: boolean, size: number): Nif
     if (prefix.length < 2 || prefix[0] !== 0x1f || prefix[1] !== 0x8b) {
       const first = [...prefix.subarray(0, 2)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
       return { ok: false, found: `named .nii.gz but not gzip-compressed (first bytes ${first || "none"}, expected 1f 8b)`, fix: "compress it with gzip, or rename it to .nii if it is an uncompressed NIfTI" };
-    }
-    // Decoded in JavaScript (no zlib handle per file); zlib decides whatever this cannot (src/plan/gzip-start.ts).
-    const quick = gzipStart(prefix, 4);
-    if (quick !== null) {
-      const v = headerVersion(quick);
-      if ("version" in v) return { ok: true, version: v.version };
     }
     let head = inflatePrefix(prefix);
     // A long gzip header (file name, comment, extra field) can need more than the first read.
