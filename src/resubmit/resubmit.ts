@@ -91,8 +91,9 @@ export interface ResubmitGroup {
 
 export interface ResubmitResult {
   /**
-   * The study as status read it: the whole overview (totals, submissions, problems), and the rows
-   * of the tasks selected or skipped only (the others are not kept: 200,000 tasks; docs/scale.md).
+   * The study as status read it: the whole overview (totals, submissions, problems), and only the
+   * rows of the tasks skipped and of the selected ones whose lock was stale (the others are not
+   * kept: 200,000 tasks; docs/scale.md). Each rerun task's key is in `selection.keyOf`.
    */
   status: StatusReport;
   selection: RerunSelection;
@@ -140,14 +141,15 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   const planFile = currentPlanFile(out);
   const selectOpts: SelectOptions = { failedOnly: req.failedOnly ?? false, categories: req.categories ?? null, subjects: req.subjects ?? null, retry };
   const hashes = Object.keys(retry).length > 0 && existsSync(planFile) ? await configHashesOf(planFile) : null;
-  const selection: RerunSelection = { rerun: [], categoryOf: new Map(), skipped: [] };
+  const selection: RerunSelection = { rerun: [], categoryOf: new Map(), keyOf: new Map(), skipped: [] };
   const rows: StatusRow[] = [];
   const found = new Set<string>();
   const overview = await streamStatus(out, { planFile, writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) }, (row) => {
     if (req.subjects) for (const s of req.subjects) if (!found.has(s) && matchesSubject(row, [s])) found.add(s);
     const decision = selectRow(row, hashes?.hashes[row.index], selectOpts);
-    addDecision(selection, row.index, decision);
-    if (decision !== null) rows.push(row);
+    addDecision(selection, row, decision);
+    // The rows of skipped tasks, and of selected ones whose lock must be freed; a selected task is its key (selection.keyOf).
+    if (decision !== null && (decision.kind === "skip" || row.staleLock)) rows.push(row);
   });
   const status: StatusReport = { ...overview, rows };
   if (hashes && hashes.planId !== status.plan.planId) {

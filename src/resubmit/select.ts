@@ -7,6 +7,8 @@ export interface RerunSelection {
   rerun: number[];
   /** Category that decides the escalation of each rerun task (null: none). */
   categoryOf: Map<number, FailureCategory | null>;
+  /** The task key of each rerun task. */
+  keyOf: Map<number, string>;
   skipped: Array<{ key: string; state: StatusState; why: string }>;
 }
 
@@ -73,19 +75,20 @@ export function selectRow(row: StatusRow, configHash: string | undefined, opts: 
 }
 
 /** Add one row's decision to a selection (its `rerun` sorted by the caller once every row is in). */
-export function addDecision(sel: RerunSelection, index: number, d: RowDecision): void {
+export function addDecision(sel: RerunSelection, row: Pick<StatusRow, "index" | "key">, d: RowDecision): void {
   if (d === null) return;
   if (d.kind === "skip") sel.skipped.push({ key: d.key, state: d.state, why: d.why });
   else {
-    sel.rerun.push(index);
-    sel.categoryOf.set(index, d.category);
+    sel.rerun.push(row.index);
+    sel.categoryOf.set(row.index, d.category);
+    sel.keyOf.set(row.index, row.key);
   }
 }
 
 /** Pick the rerun set from status rows (pure). */
 export function selectRerun(rows: readonly StatusRow[], tasks: ReadonlyMap<number, PlanTask>, opts: SelectOptions): RerunSelection {
-  const sel: RerunSelection = { rerun: [], categoryOf: new Map(), skipped: [] };
-  for (const row of rows) addDecision(sel, row.index, selectRow(row, tasks.get(row.index)?.config_hash, opts));
+  const sel: RerunSelection = { rerun: [], categoryOf: new Map(), keyOf: new Map(), skipped: [] };
+  for (const row of rows) addDecision(sel, row, selectRow(row, tasks.get(row.index)?.config_hash, opts));
   sel.rerun.sort((a, b) => a - b);
   return sel;
 }
