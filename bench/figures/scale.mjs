@@ -67,9 +67,8 @@ const submitDryArgv = (bids, out) => cli("submit", "--scheduler", "slurm", "--dr
  * A submission record for `out`'s current plan, one task per array element, with its chunk
  * index (as `submit` writes them): run-one --submission FILE --chunk K then runs task K.
  */
-async function writeSubmission(out, taskCount) {
+async function writeSubmission(out, taskCount, { id = "20261203T000000Z-bench", dryRun = true } = {}) {
   const [{ submissionsDir, submissionChunksPath, currentPlanPath, canaryDir }, { encodeSubmissionChunks }] = await Promise.all([load("layout.js"), load("state/submission-chunks.js")]);
-  const id = "20261203T000000Z-bench";
   const file = path.join(submissionsDir(out), `${id}.json`);
   const chunks = Array.from({ length: taskCount }, (_, i) => [i]);
   const planPath = currentPlanPath(out);
@@ -86,11 +85,12 @@ async function writeSubmission(out, taskCount) {
     plan_path: planPath,
     command_line: [],
     chunks,
-    // What resubmit takes its resources from (run-one does not read them).
     shards: [{ shard: 0, first_chunk: 0, count: taskCount, job_id: null, script: "array-0.sh", submit_argv: [] }],
     collect: null,
+    // What resubmit takes its resources from (run-one does not read them).
     resources: { array: { time_seconds: 7200, mem_mib: 4096, cpus: 1 } },
-    dry_run: true,
+    // A dry run's record is not read by status (run-one reads it by path); resubmit's base is a real one.
+    dry_run: dryRun,
   };
   writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
   return file;
@@ -245,9 +245,15 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       }),
     );
   }
+  if (cap !== null) {
+    rmSync(cache(d.bigOut), { force: true });
+    underCap(ctx, cap, capMb, `status ${large}, first (no cache)`, statusArgv(d.bigOut), capped);
+    underCap(ctx, cap, capMb, `collect --no-scheduler ${large}`, collectArgv(d.bigOut), capped);
+  }
   // resubmit --dry-run of each study (every task not done: failed, outdated, never run), side by
   // side: status streamed, the selected tasks' inputs checked, the rerun array's scripts rendered.
-  await writeSubmission(d.smallOut, small);
+  // A real (not dry-run) submission record for each, after the figures above: resubmit takes its resources from it.
+  for (const [out, n] of [[d.smallOut, small], [d.bigOut, large]]) await writeSubmission(out, n, { id: "20261203-000001-beef", dryRun: false });
   const rs = interleave(
     {
       small: () => run(resubmitDryArgv(d.smallOut), { env: submitEnv, check: false }),
@@ -268,11 +274,6 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
       note: `the tasks not done (~6%); wall ${fmtMs(rs.large.medianMs)} vs ${fmtMs(rs.small.medianMs)}; per task ${perTask(rs.large.medianMs, large).toFixed(0)} µs vs ${perTask(rs.small.medianMs, small).toFixed(0)} µs (x${resubmitGrowth.toFixed(2)}); cpu ${fmtMs(rs.large.medianCpuMs)} vs ${fmtMs(rs.small.medianCpuMs)}; exit ${rs.large.results[0]?.status}`,
     }),
   );
-  if (cap !== null) {
-    rmSync(cache(d.bigOut), { force: true });
-    underCap(ctx, cap, capMb, `status ${large}, first (no cache)`, statusArgv(d.bigOut), capped);
-    underCap(ctx, cap, capMb, `collect --no-scheduler ${large}`, collectArgv(d.bigOut), capped);
-  }
   ctx.record("scale", {
     large,
     small,

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { planFilePath, plansDir } from "../layout.js";
-import { currentPlanFile, loadPlan, loadPlanTask, loadPlanTasks, openPlanRefs, openPlanTasks, planTaskRef, scanPlanTaskFile } from "../plan/load-plan.js";
+import { currentPlanFile, loadPlan, loadPlanTask, loadPlanTasks, openPlanTasks, planTaskRef, scanPlanTaskFile } from "../plan/load-plan.js";
 import type { PlanTaskRef } from "../schemas/plan.js";
 import type { StatusRow } from "../status/derive.js";
 import { loadProfile } from "../profile/profile.js";
@@ -25,6 +25,7 @@ import { runLocal, type LocalProgress, type LocalRunResult } from "../local/run-
 import { collect } from "../collect/index.js";
 import { recordEvent } from "../events/events.js";
 import { shellQuote } from "../shell/shell-quote.js";
+import { forEachSelectedTask } from "./selected-tasks.js";
 import { localJobsFor, recordedMemPerSubjectMiB } from "./local-jobs.js";
 
 /**
@@ -245,34 +246,25 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     }
     return { status, selection, scheduler: "local", base, groups, notes, replan };
   }
-  // Each group's tasks as a stream of the plan's references, the others skipped: a rerun of
-  // 200,000 tasks holds their indices, not their tasks.
-  const refs = await openPlanRefs(planPath, out);
-  try {
-    for (const g of groups) {
-      const member = new Uint8Array(header.task_count);
-      for (const i of g.indices) member[i] = 1;
-      const forEach = (fn: (task: PlanTaskRef) => void | Promise<void>): Promise<void> =>
-        refs.forEach((t) => {
-          if (member[t.index] !== 1) return;
-          const again = replaced.get(t.index);
-          return fn(again ? planTaskRef(again) : t);
-        });
-      g.result = await submitToScheduler({
-        plan: { ...refs.header, forEach },
-        planPath,
-        scheduler: mode,
-        settings: g.settings,
-        explicitTimeoutMinutes: g.explicitTimeoutMinutes,
-        commandLine: req.commandLine,
-        dryRun: req.dryRun ?? false,
-        adoptExisting: req.adoptExisting === true,
-        ...(req.env ? { env: req.env } : {}),
-        ...(req.commandTimeoutMs ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
-      });
-    }
-  } finally {
-    refs.close();
+  // Each group's tasks as a stream of the plan's references (src/resubmit/selected-tasks.ts: a
+  // few read at their offsets, many by reading the plan in order and skipping the others): a
+  // rerun of 200,000 tasks holds their indices, not their tasks.
+  const runHeader = replaced.size > 0 && !req.dryRun ? await planHeaderOf(planPath) : header;
+  for (const g of groups) {
+    const forEach = (fn: (task: PlanTaskRef) => void | Promise<void>): Promise<void> =>
+      forEachSelectedTask(planPath, header.task_count, g.indices, (t) => fn(planTaskRef(replaced.get(t.index) ?? t)));
+    g.result = await submitToScheduler({
+      plan: { ...runHeader, forEach },
+      planPath,
+      scheduler: mode,
+      settings: g.settings,
+      explicitTimeoutMinutes: g.explicitTimeoutMinutes,
+      commandLine: req.commandLine,
+      dryRun: req.dryRun ?? false,
+      adoptExisting: req.adoptExisting === true,
+      ...(req.env ? { env: req.env } : {}),
+      ...(req.commandTimeoutMs ? { commandTimeoutMs: req.commandTimeoutMs } : {}),
+    });
   }
   return { status, selection, scheduler: mode, base, groups, notes, replan };
 }
