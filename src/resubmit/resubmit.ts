@@ -26,6 +26,7 @@ import { collect } from "../collect/index.js";
 import { recordEvent } from "../events/events.js";
 import { shellQuote } from "../shell/shell-quote.js";
 import { forEachSelectedTask } from "./selected-tasks.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { localJobsFor, recordedMemPerSubjectMiB } from "./local-jobs.js";
 
 /**
@@ -157,6 +158,8 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     throw new CstError("USAGE", `the plan of ${out} was replaced while resubmit read it`, { hint: `run \`cst-batch resubmit --out ${shellQuote(out)} ...\` again` });
   }
   selection.rerun.sort((a, b) => a - b);
+  // Status's garbage goes now, before the selected tasks are read and submitted on top of it (see collect-garbage.ts).
+  collectGarbage();
   if (req.subjects) {
     const unknown = req.subjects.filter((s) => !found.has(s));
     if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);
