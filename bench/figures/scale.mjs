@@ -1,5 +1,5 @@
 // Figure 8 (`--scale N`): a biobank-size study (N tasks, default 200,000) next to a 10,000-task
-// one, measured side by side in one run: plan, submit --dry-run, status (first / cached), collect: peak RSS
+// one, measured side by side in one run: plan, submit --dry-run, status (first / cached), collect, resubmit --dry-run: peak RSS
 // (target < 400 MB at N) and time per task (target: at N within 1.3x of 10,000); plan against
 // `find -name` (target <= 3x); run-one of one task of a submission at N against one at 1,000
 // (target: within 10% in time and memory, peak RSS <= 60 MB).
@@ -60,15 +60,15 @@ const load = (p) => import(new URL(p, dist).href);
 const planArgv = (bids, out) => cli("plan", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check");
 const statusArgv = (out) => cli("status", "--out", out, "--no-scheduler", "--json");
 const collectArgv = (out) => cli("collect", "--out", out, "--no-scheduler");
+const resubmitDryArgv = (out) => cli("resubmit", "--out", out, "--scheduler", "slurm", "--dry-run", "--no-profile");
 const submitDryArgv = (bids, out) => cli("submit", "--scheduler", "slurm", "--dry-run", "--bids-dir", bids, "--out", out, "--csttool", STANDIN, "--skip-disk-check");
 
 /**
  * A submission record for `out`'s current plan, one task per array element, with its chunk
  * index (as `submit` writes them): run-one --submission FILE --chunk K then runs task K.
  */
-async function writeSubmission(out, taskCount) {
+async function writeSubmission(out, taskCount, { id = "20261203T000000Z-bench", dryRun = true } = {}) {
   const [{ submissionsDir, submissionChunksPath, currentPlanPath, canaryDir }, { encodeSubmissionChunks }] = await Promise.all([load("layout.js"), load("state/submission-chunks.js")]);
-  const id = "20261203T000000Z-bench";
   const file = path.join(submissionsDir(out), `${id}.json`);
   const chunks = Array.from({ length: taskCount }, (_, i) => [i]);
   const planPath = currentPlanPath(out);
@@ -87,8 +87,10 @@ async function writeSubmission(out, taskCount) {
     chunks,
     shards: [{ shard: 0, first_chunk: 0, count: taskCount, job_id: null, script: "array-0.sh", submit_argv: [] }],
     collect: null,
-    resources: {},
-    dry_run: true,
+    // What resubmit takes its resources from (run-one does not read them).
+    resources: { array: { time_seconds: 7200, mem_mib: 4096, cpus: 1 } },
+    // A dry run's record is not read by status (run-one reads it by path); resubmit's base is a real one.
+    dry_run: dryRun,
   };
   writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
   return file;
@@ -248,6 +250,30 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
     underCap(ctx, cap, capMb, `status ${large}, first (no cache)`, statusArgv(d.bigOut), capped);
     underCap(ctx, cap, capMb, `collect --no-scheduler ${large}`, collectArgv(d.bigOut), capped);
   }
+  // resubmit --dry-run of each study (every task not done: failed, outdated, never run), side by
+  // side: status streamed, the selected tasks' inputs checked, the rerun array's scripts rendered.
+  // A real (not dry-run) submission record for each, after the figures above: resubmit takes its resources from it.
+  for (const [out, n] of [[d.smallOut, small], [d.bigOut, large]]) await writeSubmission(out, n, { id: "20261203-000001-beef", dryRun: false });
+  const rs = interleave(
+    {
+      small: () => run(resubmitDryArgv(d.smallOut), { env: submitEnv, check: false }),
+      large: () => run(resubmitDryArgv(d.bigOut), { env: submitEnv, check: false }),
+    },
+    { times: 1 },
+  );
+  const resubmitGrowth = perTask(rs.large.medianMs, large) / perTask(rs.small.medianMs, small);
+  ctx.print(
+    figureLine({
+      name: `8. resubmit --scheduler slurm --dry-run ${large}`,
+      value: rs.large.maxRssKb,
+      fmt: fmtMb,
+      baseName: `${small}`,
+      base: rs.small.maxRssKb,
+      target: "< 400 MB, per task <= 1.3x",
+      ok: rs.large.maxRssKb < 400 * 1024 && resubmitGrowth <= 1.3 && rs.large.results[0]?.status === 0,
+      note: `the tasks not done (~6%); wall ${fmtMs(rs.large.medianMs)} vs ${fmtMs(rs.small.medianMs)}; per task ${perTask(rs.large.medianMs, large).toFixed(0)} µs vs ${perTask(rs.small.medianMs, small).toFixed(0)} µs (x${resubmitGrowth.toFixed(2)}); cpu ${fmtMs(rs.large.medianCpuMs)} vs ${fmtMs(rs.small.medianCpuMs)}; exit ${rs.large.results[0]?.status}`,
+    }),
+  );
   ctx.record("scale", {
     large,
     small,
@@ -257,6 +283,7 @@ export async function scaleFigure(ctx, { dataDir, large, small = 10_000, runOneS
     runOne: { largeMs: r.big.medianMs, smallMs: r.tiny.medianMs, largeRssKb: r.big.maxRssKb, smallRssKb: r.tiny.maxRssKb },
     status: { firstLargeMs: s.firstLarge.medianMs, firstSmallMs: s.firstSmall.medianMs, cachedLargeMs: s.cachedLarge.medianMs, cachedSmallMs: s.cachedSmall.medianMs, firstLargeRssKb: s.firstLarge.maxRssKb, cachedLargeRssKb: s.cachedLarge.maxRssKb },
     submitDryRun: { largeMs: sd.large.medianMs, smallMs: sd.small.medianMs, largeRssKb: sd.large.maxRssKb, smallRssKb: sd.small.maxRssKb, largeCpuMs: sd.large.medianCpuMs, smallCpuMs: sd.small.medianCpuMs },
+    resubmitDryRun: { largeMs: rs.large.medianMs, smallMs: rs.small.medianMs, largeRssKb: rs.large.maxRssKb, smallRssKb: rs.small.maxRssKb },
     collect: { largeMs: s.collectLarge.medianMs, smallMs: s.collectSmall.medianMs, largeRssKb: s.collectLarge.maxRssKb, smallRssKb: s.collectSmall.maxRssKb },
   });
   for (const dir of [...Object.values(d), fakeBin]) rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });

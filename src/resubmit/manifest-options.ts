@@ -24,7 +24,7 @@ export type ManifestOptionsView =
  * subjects of a 10,000-subject study reads three subjects' files). Subject ids are BIDS labels, so
  * as include globs they match themselves.
  */
-export async function readManifestOptions(out: string, plan: Plan, subjects: readonly string[]): Promise<ManifestOptionsView> {
+export async function readManifestOptions(out: string, plan: Pick<Plan, "source">, subjects: readonly string[]): Promise<ManifestOptionsView> {
   if (plan.source.type !== "manifest") return { kind: "none" };
   const manifest = await loadManifestSource(plan.source.manifest_path, { include: [...new Set(subjects)], exclude: [] });
   const fatal = manifest.problems.filter((p) => p.severity === "error" && !p.subject);

@@ -2,27 +2,31 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { planFilePath, plansDir } from "../layout.js";
-import { loadPlan } from "../plan/load-plan.js";
+import { currentPlanFile, loadPlan, loadPlanTask, loadPlanTasks, openPlanTasks, planTaskRef, scanPlanTaskFile } from "../plan/load-plan.js";
+import type { PlanTaskRef } from "../schemas/plan.js";
+import type { StatusRow } from "../status/derive.js";
 import { loadProfile } from "../profile/profile.js";
 import { parseDuration } from "../schedulers/duration.js";
 import { parseMemory } from "../schedulers/memory.js";
 import type { SchedulerName } from "../schedulers/types.js";
-import { type FailureCategory, type Plan } from "../schemas/records.js";
+import { type FailureCategory, type Plan, type PlanTask } from "../schemas/records.js";
 import type { Submission } from "../schemas/study-records.js";
 import { parseCategoryList } from "../failures/categories.js";
 import { failureEntry } from "../failures/catalogue.js";
-import { readStatus, type StatusReport } from "../status/status.js";
+import { streamStatus, type StatusReport } from "../status/status.js";
 import { readSubmissions } from "../status/submissions.js";
 import { breakStaleLock } from "../status/write-back.js";
 import { submitToScheduler, type SubmitResult } from "../submit/submit.js";
 import type { SubmitSettings } from "../submit/settings.js";
 import { baseResourcesOf, scaleMem, scaleTime } from "./resources.js";
-import { selectRerun, type RerunSelection } from "./select.js";
+import { addDecision, selectRow, type RerunSelection, type SelectOptions } from "./select.js";
 import { replanChangedInputs, type ReplanOutcome } from "./replan-changed.js";
 import { runLocal, type LocalProgress, type LocalRunResult } from "../local/run-local.js";
 import { collect } from "../collect/index.js";
 import { recordEvent } from "../events/events.js";
 import { shellQuote } from "../shell/shell-quote.js";
+import { forEachSelectedTask } from "./selected-tasks.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { localJobsFor, recordedMemPerSubjectMiB } from "./local-jobs.js";
 
 /**
@@ -88,6 +92,11 @@ export interface ResubmitGroup {
 }
 
 export interface ResubmitResult {
+  /**
+   * The study as status read it: the whole overview (totals, submissions, problems), and only the
+   * rows of the tasks skipped and of the selected ones whose lock was stale (the others are not
+   * kept: 200,000 tasks; docs/scale.md). Each rerun task's key is in `selection.keyOf`.
+   */
   status: StatusReport;
   selection: RerunSelection;
   scheduler: SchedulerName | "local";
@@ -96,7 +105,7 @@ export interface ResubmitResult {
   groups: ResubmitGroup[];
   notes: string[];
   /** Selected tasks whose inputs changed, planned again before the rerun; and those left out. */
-  replan: Omit<ReplanOutcome, "plan">;
+  replan: Omit<ReplanOutcome, "replaced">;
 }
 
 function validFactor(v: number | null | undefined, flag: string): number | null {
@@ -129,38 +138,50 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
       hint: `rerun here with \`cst-batch resubmit --out ${shellQuote(out)} --scheduler local\`, or submit the study with \`cst-batch submit --scheduler ${mode} --out ${shellQuote(out)} ...\``,
     });
   }
-  const status = await readStatus(out, { writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) });
+  // Status is read as a stream: each row is decided as it comes (selectRow), and only the rows
+  // selected or skipped are kept (200,000 tasks; docs/scale.md).
+  const planFile = currentPlanFile(out);
+  const selectOpts: SelectOptions = { failedOnly: req.failedOnly ?? false, categories: req.categories ?? null, subjects: req.subjects ?? null, retry };
+  const hashes = Object.keys(retry).length > 0 && existsSync(planFile) ? await configHashesOf(planFile) : null;
+  const selection: RerunSelection = { rerun: [], categoryOf: new Map(), keyOf: new Map(), skipped: [] };
+  const rows: StatusRow[] = [];
+  const found = new Set<string>();
+  const overview = await streamStatus(out, { planFile, writeBack: !req.dryRun, ...(req.env ? { env: req.env } : {}) }, (row) => {
+    if (req.subjects) for (const s of req.subjects) if (!found.has(s) && matchesSubject(row, [s])) found.add(s);
+    const decision = selectRow(row, hashes?.hashes[row.index], selectOpts);
+    addDecision(selection, row, decision);
+    // The rows of skipped tasks, and of selected ones whose lock must be freed; a selected task is its key (selection.keyOf).
+    if (decision !== null && (decision.kind === "skip" || row.staleLock)) rows.push(row);
+  });
+  const status: StatusReport = { ...overview, rows };
+  if (hashes && hashes.planId !== status.plan.planId) {
+    throw new CstError("USAGE", `the plan of ${out} was replaced while resubmit read it`, { hint: `run \`cst-batch resubmit --out ${shellQuote(out)} ...\` again` });
+  }
+  selection.rerun.sort((a, b) => a - b);
+  // Status's garbage goes now, before the selected tasks are read and submitted on top of it (see collect-garbage.ts).
+  collectGarbage();
+  if (req.subjects) {
+    const unknown = req.subjects.filter((s) => !found.has(s));
+    if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);
+  }
   // Schema 2 `plans/<id>.jsonl`, or the `.json` of a study planned before it.
   let planPath = [planFilePath(out, status.plan.planId), path.join(plansDir(out), `${status.plan.planId}.json`)].find((f) => existsSync(f)) ?? planFilePath(out, status.plan.planId);
   if (!existsSync(planPath)) throw new CstError("USAGE", `the immutable plan ${planPath} is missing`, { hint: "re-run `cst-batch plan` with this --out" });
-  const loaded: Plan = await loadPlan(planPath);
-  const loadedTasks = new Map(loaded.tasks.map((t) => [t.index, t]));
-
-  const selection = selectRerun(status.rows, loadedTasks, {
-    failedOnly: req.failedOnly ?? false,
-    categories: req.categories ?? null,
-    subjects: req.subjects ?? null,
-    retry,
-  });
-  if (req.subjects) {
-    const known = new Set(status.rows.flatMap((r) => [r.subject, r.key]));
-    const unknown = req.subjects.filter((s) => !known.has(s.startsWith("sub-") ? s : `sub-${s}`));
-    if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);
-  }
+  const header = await planHeaderOf(planPath);
 
   // Inputs fixed since the plan: plan those tasks again (a new current plan), leave out what cannot run.
-  const src = loaded.source;
+  const src = header.source;
   const planAgain = (key: string): string =>
     `\`cst-batch plan --out ${shellQuote(out)}\` (it uses the study's recorded settings; add \`${src.type === "bids" ? "--bids-dir" : "--manifest"} <new path>\` only if the dataset itself moved), then \`cst-batch resubmit --out ${shellQuote(out)} --subjects ${shellQuote(key)}\` (planned again, it is not run yet: --failed and --category no longer select it)`;
-  const replanned = await replanChangedInputs(out, loaded, planPath, selection.rerun, planAgain, req.dryRun === true);
-  const plan = replanned.plan;
+  const replanned = await replanChangedInputs(out, header, planPath, selection.rerun, planAgain, req.dryRun === true);
   planPath = replanned.planPath;
-  const tasks = new Map(plan.tasks.map((t) => [t.index, t]));
+  const replaced = replanned.replaced;
   const blocked = new Set(replanned.blocked.map((b) => b.index));
   selection.rerun = selection.rerun.filter((i) => !blocked.has(i));
   const replan = { planPath: replanned.planPath, replanned: replanned.replanned, blocked: replanned.blocked, notes: replanned.notes };
+  const taskAt = async (i: number): Promise<PlanTask> => replaced.get(i) ?? (await loadPlanTask(planPath, i)).task;
 
-  const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = base ? baseResourcesOf(base) : localResources(plan, req.timeoutMinutes ?? null);
+  const { settings: baseSettings, explicitTimeoutMinutes: baseTimeout } = base ? baseResourcesOf(base) : localResources(header, req.timeoutMinutes ?? null);
   const baseline: SubmitSettings = structuredClone(baseSettings);
   if (req.time && base) baseline.array.timeSeconds = parseDuration(req.time, "--time");
   if (req.mem) baseline.array.memMiB = parseMemory(req.mem, "--mem");
@@ -194,9 +215,10 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   // A lock held only by orphans of a dead run-one (this host) would make submit see the subject
   // as running: reap them now so the rerun can start it.
   if (!req.dryRun) {
+    const rerun = new Set(selection.rerun);
     for (const row of status.rows) {
-      if (!row.staleLock || !selection.rerun.includes(row.index)) continue;
-      const freed = await breakStaleLock(out, tasks.get(row.index)!);
+      if (!row.staleLock || !rerun.has(row.index)) continue;
+      const freed = await breakStaleLock(out, await taskAt(row.index));
       notes.push(freed === "freed" ? `${row.key}: stopped the orphaned processes of a dead run that held its lock` : `${row.key}: its lock is still held (${freed}); it is not rerun`);
     }
   }
@@ -206,6 +228,8 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     const jobsOf = new Map(groups.map((g) => [g, localJobsFor(g.memFactor, req.jobs ?? null, memPerSubjectMiB)]));
     for (const g of groups) notes.push(`${g.label === "base" ? "" : `${g.label}: `}${jobsOf.get(g)!.note}`);
     if (!req.dryRun && groups.length > 0) {
+      // A local rerun runs here, on this machine: its plan is read whole (not a login node's 200,000 tasks).
+      const plan = await loadPlan(planPath);
       req.onLocalStart?.(selection.rerun, plan.tasks.length, jobsOf.get(groups[0]!)!.jobs);
       recordEvent(out, { event: "submitted", scheduler: "local", plan_id: plan.plan_id, tasks: selection.rerun.length, job_ids: [], jobs: req.jobs ?? 0 });
       for (const g of groups) {
@@ -225,10 +249,15 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
     }
     return { status, selection, scheduler: "local", base, groups, notes, replan };
   }
+  // Each group's tasks as a stream of the plan's references (src/resubmit/selected-tasks.ts: a
+  // few read at their offsets, many by reading the plan in order and skipping the others): a
+  // rerun of 200,000 tasks holds their indices, not their tasks.
+  const runHeader = replaced.size > 0 && !req.dryRun ? await planHeaderOf(planPath) : header;
   for (const g of groups) {
-    const subset: Plan = { ...plan, tasks: g.indices.map((i) => tasks.get(i)!) };
+    const forEach = (fn: (task: PlanTaskRef) => void | Promise<void>): Promise<void> =>
+      forEachSelectedTask(planPath, header.task_count, g.indices, (t) => fn(planTaskRef(replaced.get(t.index) ?? t)));
     g.result = await submitToScheduler({
-      plan: subset,
+      plan: { ...runHeader, forEach },
       planPath,
       scheduler: mode,
       settings: g.settings,
@@ -244,8 +273,36 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
 }
 
 /** A local rerun's "resources": the plan's per-subject timeout (or --timeout-minutes); no walltime or memory request. */
-function localResources(plan: Plan, timeoutMinutes: number | null): { settings: SubmitSettings; explicitTimeoutMinutes: number | null } {
+function localResources(plan: Pick<Plan, "run">, timeoutMinutes: number | null): { settings: SubmitSettings; explicitTimeoutMinutes: number | null } {
   const settings = { array: { timeSeconds: null, memMiB: 0 } } as unknown as SubmitSettings;
   return { settings, explicitTimeoutMinutes: timeoutMinutes ?? plan.run.timeout_minutes };
 }
 
+
+function matchesSubject(row: StatusRow, wanted: readonly string[]): boolean {
+  return wanted.some((w) => {
+    const id = w.startsWith("sub-") ? w : `sub-${w}`;
+    return id === row.subject || id === row.key;
+  });
+}
+
+/** Every task's configuration hash, by index (the retry limits count the attempts of the current configuration). */
+async function configHashesOf(planFile: string): Promise<{ planId: string; hashes: string[] }> {
+  const hashes: string[] = [];
+  const scan = scanPlanTaskFile(planFile, (t) => {
+    hashes[t.index] = t.config_hash;
+  });
+  if (scan !== null) {
+    scan.close();
+    return { planId: scan.header.plan_id, hashes };
+  }
+  const v1 = await loadPlanTasks(planFile, (t) => t.config_hash); // schema 1: one JSON object
+  return { planId: v1.header.plan_id, hashes: v1.tasks };
+}
+
+/** A plan's fields but its tasks (a schema-2 plan: its first line). */
+async function planHeaderOf(planFile: string): Promise<Omit<Plan, "tasks">> {
+  const plan = await openPlanTasks(planFile);
+  plan.close();
+  return plan.header as Omit<Plan, "tasks">;
+}

@@ -7,6 +7,8 @@ export interface RerunSelection {
   rerun: number[];
   /** Category that decides the escalation of each rerun task (null: none). */
   categoryOf: Map<number, FailureCategory | null>;
+  /** The task key of each rerun task. */
+  keyOf: Map<number, string>;
   skipped: Array<{ key: string; state: StatusState; why: string }>;
 }
 
@@ -31,39 +33,62 @@ function matchesSubject(row: StatusRow, wanted: readonly string[]): boolean {
   });
 }
 
+/** What `selectRow` decides for one row: rerun it (with the category that escalates it), say why it is left out, or nothing. */
+export type RowDecision = { kind: "rerun"; category: FailureCategory | null } | { kind: "skip"; key: string; state: StatusState; why: string } | null;
+
+/** Whether `selectRow` needs the task's configuration hash for this row (a failure whose category has a retry limit). */
+export function needsConfigHash(row: StatusRow, opts: SelectOptions): boolean {
+  return (row.state === "failed" || row.state === "stale") && row.category !== null && opts.retry[row.category] !== undefined;
+}
+
+/**
+ * The rerun rules for one status row (pure): `configHash` is the plan task's configuration hash
+ * (read only when `needsConfigHash` says so: the retry limit counts the attempts of the current
+ * configuration). `selectRerun` applies it to every row; `resubmit` to each row as status streams
+ * them, keeping only what it decides (200,000 tasks; docs/scale.md).
+ */
+export function selectRow(row: StatusRow, configHash: string | undefined, opts: SelectOptions): RowDecision {
+  const failedOnly = opts.failedOnly || opts.categories !== null;
+  if (opts.subjects && !matchesSubject(row, opts.subjects)) return null;
+  if (!RERUNNABLE.has(row.state)) {
+    if (opts.subjects) {
+      const why = row.state === "invalid" ? `it is invalid (${row.reason ?? "preflight found errors in it"}): fix it, then plan the study again` : `it is ${row.state}`;
+      return { kind: "skip", key: row.key, state: row.state, why };
+    }
+    if (failedOnly && (row.state === "running" || row.state === "pending-in-queue") && row.failures.length > 0) {
+      // a failed attempt whose element has not ended yet (or a rerun already queued): say so rather than nothing
+      const job = row.jobId ? ` (job ${row.jobId})` : "";
+      return { kind: "skip", key: row.key, state: row.state, why: `an attempt failed but it is ${row.state === "running" ? "running" : "queued"} now${job}: resubmit once it has ended (cst-batch status shows it)` };
+    }
+    return null;
+  }
+  const failed = row.state === "failed" || row.state === "stale";
+  if (failedOnly && !failed) return null;
+  if (opts.categories && !(row.category !== null && opts.categories.includes(row.category))) return null;
+  const cat = failed ? row.category : null;
+  if (cat !== null) {
+    const max = opts.retry[cat];
+    const used = row.failures.filter((f) => f.category === cat && f.configHash === configHash).length;
+    if (max !== undefined && used >= max) return { kind: "skip", key: row.key, state: row.state, why: `${used} attempt(s) already ended in ${cat}, the profile's retry limit is ${max}` };
+  }
+  return { kind: "rerun", category: cat };
+}
+
+/** Add one row's decision to a selection (its `rerun` sorted by the caller once every row is in). */
+export function addDecision(sel: RerunSelection, row: Pick<StatusRow, "index" | "key">, d: RowDecision): void {
+  if (d === null) return;
+  if (d.kind === "skip") sel.skipped.push({ key: d.key, state: d.state, why: d.why });
+  else {
+    sel.rerun.push(row.index);
+    sel.categoryOf.set(row.index, d.category);
+    sel.keyOf.set(row.index, row.key);
+  }
+}
+
 /** Pick the rerun set from status rows (pure). */
 export function selectRerun(rows: readonly StatusRow[], tasks: ReadonlyMap<number, PlanTask>, opts: SelectOptions): RerunSelection {
-  const sel: RerunSelection = { rerun: [], categoryOf: new Map(), skipped: [] };
-  const failedOnly = opts.failedOnly || opts.categories !== null;
-  for (const row of rows) {
-    if (opts.subjects && !matchesSubject(row, opts.subjects)) continue;
-    if (!RERUNNABLE.has(row.state)) {
-      if (opts.subjects) {
-        const why = row.state === "invalid" ? `it is invalid (${row.reason ?? "preflight found errors in it"}): fix it, then plan the study again` : `it is ${row.state}`;
-        sel.skipped.push({ key: row.key, state: row.state, why });
-      } else if (failedOnly && (row.state === "running" || row.state === "pending-in-queue") && row.failures.length > 0) {
-        // a failed attempt whose element has not ended yet (or a rerun already queued): say so rather than nothing
-        const job = row.jobId ? ` (job ${row.jobId})` : "";
-        sel.skipped.push({ key: row.key, state: row.state, why: `an attempt failed but it is ${row.state === "running" ? "running" : "queued"} now${job}: resubmit once it has ended (cst-batch status shows it)` });
-      }
-      continue;
-    }
-    const failed = row.state === "failed" || row.state === "stale";
-    if (failedOnly && !failed) continue;
-    if (opts.categories && !(row.category !== null && opts.categories.includes(row.category))) continue;
-    const cat = failed ? row.category : null;
-    if (cat !== null) {
-      const max = opts.retry[cat];
-      const hash = tasks.get(row.index)?.config_hash;
-      const used = row.failures.filter((f) => f.category === cat && f.configHash === hash).length;
-      if (max !== undefined && used >= max) {
-        sel.skipped.push({ key: row.key, state: row.state, why: `${used} attempt(s) already ended in ${cat}, the profile's retry limit is ${max}` });
-        continue;
-      }
-    }
-    sel.rerun.push(row.index);
-    sel.categoryOf.set(row.index, cat);
-  }
+  const sel: RerunSelection = { rerun: [], categoryOf: new Map(), keyOf: new Map(), skipped: [] };
+  for (const row of rows) addDecision(sel, row, selectRow(row, tasks.get(row.index)?.config_hash, opts));
   sel.rerun.sort((a, b) => a - b);
   return sel;
 }

@@ -134,12 +134,9 @@ export function registerResubmitCommand(program: Command, setExit: SetExit): voi
     });
 }
 
-/** A task's key by plan index: one map per result (a lookup in the rows per task grew as N² at 200,000 tasks). */
-const keysOf = new WeakMap<ResubmitResult, Map<number, string>>();
+/** A rerun task's key by plan index. */
 function keyOf(r: ResubmitResult, i: number): string {
-  let keys = keysOf.get(r);
-  if (!keys) keysOf.set(r, (keys = new Map(r.status.rows.map((row) => [row.index, row.key]))));
-  return keys.get(i) ?? String(i);
+  return r.selection.keyOf.get(i) ?? String(i);
 }
 
 function resultJson(r: ResubmitResult): unknown {
