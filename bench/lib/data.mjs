@@ -1,6 +1,7 @@
 // Synthetic data: BIDS trees with tiny placeholder inputs, and finished output trees whose
 // `_done.json` / attempt records are built with cst-batch's own code and schemas (from dist/).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 
@@ -110,8 +111,10 @@ function resultFiles(prefix) {
  * run-one leaves it: 94% success (`_done.json` + metrics + the other result files), 3% failed
  * (a `_failed_attempts/<ts>_PIPELINE_FAILED/attempt.json` + error log), 1% done with an older
  * config (outdated: pending again), 2% never run. Every record is checked against its schema.
+ * Done records carry `input_hashes` as run-one writes them; `inputHashes: false` leaves them out
+ * (a study done by an earlier cst-batch, which recorded none).
  */
-export async function writeDoneTree(out, { light = false } = {}) {
+export async function writeDoneTree(out, { light = false, inputHashes = true } = {}) {
   const [{ loadPlan }, { csttoolArgv }, layout, records, attempt, { CST_BATCH_VERSION }] = await Promise.all([
     load("plan/load-plan.js"),
     load("run/csttool-argv.js"),
@@ -125,6 +128,18 @@ export async function writeDoneTree(out, { light = false } = {}) {
   mkdirSync(logs, { recursive: true });
   const counts = { success: 0, failed: 0, outdated: 0, pending: 0 };
   const t0 = Date.parse("2026-03-01T08:00:00Z");
+  // The bench's inputs repeat the same few contents: each distinct file content hashed once.
+  const shaOf = new Map();
+  const hashesOf = (task) =>
+    task.input.kind !== "nifti"
+      ? undefined
+      : task.input.identity.map((f) => {
+          const st = statSync(f.path);
+          const bytes = readFileSync(f.path);
+          const key = bytes.toString("latin1");
+          if (!shaOf.has(key)) shaOf.set(key, createHash("sha256").update(bytes).digest("hex"));
+          return { path: f.path, size: st.size, mtime_ms: st.mtimeMs, ino: st.ino, sha256: shaOf.get(key) };
+        });
   for (const task of plan.tasks) {
     const i = task.index;
     const kind = i % 100 < 94 ? "success" : i % 100 < 97 ? "failed" : i % 100 < 98 ? "outdated" : "pending";
@@ -179,6 +194,8 @@ export async function writeDoneTree(out, { light = false } = {}) {
     const files = resultFiles(prefix).map((p) => ({ path: p, size: p.endsWith("_metrics.json") ? Buffer.byteLength(metrics) : 1000 + (p.length * 37) % 5000 }));
     // had_failed_attempts: run-one records whether `_failed_attempts/` existed (none here).
     const done = { schema_version: 1, kind: "cst-batch-done", ...identity, exit_code: 0, files, metrics_file: `reports/${prefix}_metrics.json`, had_failed_attempts: false };
+    const hashes = inputHashes ? hashesOf(task) : undefined;
+    if (hashes !== undefined) done.input_hashes = hashes;
     records.DoneRecordSchema.parse(done);
     mkdirSync(path.join(paths.dir, "reports"), { recursive: true });
     writeFileSync(path.join(paths.dir, "reports", `${prefix}_metrics.json`), metrics);

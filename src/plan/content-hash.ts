@@ -3,6 +3,7 @@ import { createReadStream, lstatSync, promises as fsp } from "node:fs";
 import { inputHashesPath, stateDir } from "../layout.js";
 import { InputHashesSchema, type InputHashes } from "../schemas/input-hashes.js";
 import type { PlanTask } from "../schemas/plan.js";
+import type { InputHash } from "../schemas/records.js";
 import { writeJsonAtomicSync } from "../util/atomic-write.js";
 import { mkdirConfined } from "../util/confined-fs.js";
 import { readStateFileSync } from "../util/read-json.js";
@@ -11,6 +12,7 @@ import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
 import type { ChangeReasons } from "./change-reasons.js";
 import type { PreviousPlan, ResumeInfo } from "./replan.js";
+import { recordedInputHashes } from "./resume-states.js";
 
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
@@ -136,16 +138,19 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
  * subjects are not hashed: a change to their inputs costs no result. Returns the tasks and resume
  * states to plan with.
  */
-export async function keepSameContent(
-  tasks: readonly PlanTask[],
-  resume: readonly ResumeInfo[],
-  previous: PreviousPlan | null,
-  cache: HashCache,
-  sameVersion: boolean,
-  remember: boolean,
+export async function keepSameContent(input: {
+  /** The study folder (its `_done.json` records are read again for the tasks compared). */
+  out: string;
+  tasks: readonly PlanTask[];
+  resume: readonly ResumeInfo[];
+  previous: PreviousPlan | null;
+  cache: HashCache;
+  sameVersion: boolean;
+  remember: boolean;
   /** The re-plan's reasons (src/plan/change-reasons.ts): a task whose previous options it knows is not read back. */
-  reasons?: ChangeReasons,
-): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
+  reasons?: ChangeReasons;
+}): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
+  const { out, tasks, resume, previous, cache, sameVersion, remember, reasons } = input;
   const outTasks = [...tasks];
   const outResume = [...resume];
   const sameContent = new Set<string>();
@@ -167,9 +172,11 @@ export async function keepSameContent(
       sameContent.add(tasks[i]!.key);
     };
     const now = tasks[i]!.input;
+    // Read again only for a task compared here (resume states hold only that the record has hashes).
+    const recorded = async (): Promise<readonly InputHash[] | undefined> => (info.hashesRecorded === true ? recordedInputHashes(out, tasks[i]!) : undefined);
     if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
       // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
-      const known = info.inputHashes?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256 ?? cache.entries[seriesKeyOf(prev.input)]?.sha256;
+      const known = (await recorded())?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256 ?? cache.entries[seriesKeyOf(prev.input)]?.sha256;
       if (known === undefined) return;
       const current = await currentSeriesHash(cache, now).catch(() => null);
       if (current === known) keep();
@@ -178,9 +185,10 @@ export async function keepSameContent(
     }
     if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
     if (prev.input.kind !== "nifti") return;
+    const hashes = await recorded();
     for (const [j, old] of prev.input.identity.entries()) {
       // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
-      const known = info.inputHashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.entries[keyOf(old)]?.sha256;
+      const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.entries[keyOf(old)]?.sha256;
       if (known === undefined) return;
       const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
       if (now !== known) {
@@ -197,7 +205,7 @@ export async function keepSameContent(
   function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
     for (let i = 0; i < outTasks.length; i++) {
       const t = outTasks[i]!;
-      if (t.input.kind !== "nifti" || outResume[i]!.state !== "done" || outResume[i]!.inputHashes !== undefined) continue;
+      if (t.input.kind !== "nifti" || outResume[i]!.state !== "done" || outResume[i]!.hashesRecorded === true) continue;
       for (const f of t.input.identity) if (cache.entries[keyOf(f)] === undefined) yield f;
     }
   }

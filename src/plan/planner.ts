@@ -195,7 +195,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   try {
     // One set of known previous options for both: a task they explain is never read back for them.
     const reasons = new ChangeReasons({ before: previous?.version ?? null, after: version });
-    const same = csttool.ok ? await keepSameContent(built, resume, previous, hashes, previous?.version === version, request.dryRun !== true, reasons) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
+    const same = csttool.ok ? await keepSameContent({ out, tasks: built, resume, previous, cache: hashes, sameVersion: previous?.version === version, remember: request.dryRun !== true, reasons }) : { tasks: built, resume, sameContent: new Set<string>(), contentChanged: new Set<string>() };
     replan = reconcileReplan({
       tasks: same.tasks,
       resume: same.resume,

@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import type { PlanTask } from "../schemas/plan.js";
-import type { InputHash } from "../schemas/records.js";
 import { currentPlanFile, loadPlanTasks, scanPlanTaskFile, type PlanTaskFile } from "./load-plan.js";
 import { CompactNiftiInput, compactInput } from "./compact-input.js";
 import { ChangeReasons, describeTaskChange } from "./change-reasons.js";
@@ -21,8 +20,12 @@ export type ResumeState = "done" | "changed" | "new";
 export interface ResumeInfo {
   state: ResumeState;
   doneHash: string | null;
-  /** The content hashes run-one recorded in `_done.json` for the bytes csttool ran on (src/run/input-hashes.ts). */
-  inputHashes?: readonly InputHash[];
+  /**
+   * The done record holds the content hashes run-one recorded for the bytes csttool ran on
+   * (src/run/input-hashes.ts). Only the flag is held (200,000 done subjects): the few a re-plan
+   * compares are read again (src/plan/resume-states.ts `recordedInputHashes`).
+   */
+  hashesRecorded?: true;
 }
 
 /** One reason line: the tasks it applies to (plan order), why, and what becomes of them. */

@@ -167,7 +167,7 @@ describe("done subjects whose options changed, with --rerun-changed", () => {
       // every subject done with the previous plan's task
       const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
       const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
-      const same = await keepSameContent(tasks, resume, p.previous, loadHashCache(out), true, false, reasons);
+      const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
       expect(same.sameContent.size).toBe(0);
       expect(same.contentChanged.size).toBe(0);
       const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged: true, reasons });
