@@ -103,6 +103,15 @@ export class ChangeReasons {
   }
 
   /**
+   * The options the previous plan's task had and the reason it differs, when a set tried explains
+   * its hash (so it needs no reading back: a kept done result is the new task with those options).
+   */
+  explained(task: PlanTask, prevHash: string): { options: CsttoolOptions; reason: string } | undefined {
+    const known = this.optionsBefore(task, prevHash);
+    return known === undefined ? undefined : { options: known, reason: this.optionsReason(known, task.options) };
+  }
+
+  /**
    * The options the previous plan's task had, when one of the sets tried explains its hash
    * `prevHash` with the task's input as it is now (so its input identity is unchanged); else
    * undefined (read it back to know).

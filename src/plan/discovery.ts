@@ -69,10 +69,12 @@ interface Ctx {
   skipped: SkippedSubject[];
   entries: SourceEntry[];
   excluded: string[];
+  /** Session labels, one string each: 200,000 subjects share a few `ses-01`s (issue 21). */
+  sessions: Map<string, string>;
 }
 
 export async function discoverBids(opts: BidsDiscoveryOptions, fs: DiscoveryFs = nodeDiscoveryFs): Promise<SourceResult> {
-  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), dwiMatch: opts.dwiFilter ? compileGlobs([opts.dwiFilter]) : null, fs, problems: [], skipped: [], entries: [], excluded: [] };
+  const ctx: Ctx = { opts, sessionMatch: globToRegExp(opts.sessionPattern), dwiMatch: opts.dwiFilter ? compileGlobs([opts.dwiFilter]) : null, fs, problems: [], skipped: [], entries: [], excluded: [], sessions: new Map() };
   const root = opts.bidsDir;
   const none: Where = { subject: null, session: null };
   let rootStat: Stats;
@@ -236,7 +238,8 @@ async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors
   }
   sessions.sort((a, b) => (a.id < b.id ? -1 : 1));
   for (const s of sessions) {
-    const swhere = { subject, session: s.id };
+    const session = ctx.sessions.get(s.id) ?? (ctx.sessions.set(s.id, s.id), s.id);
+    const swhere = { subject, session };
     const slisting = await listDir(ctx, s.dir, swhere);
     if (slisting) await discoverLevel(ctx, s.dir, slisting, swhere, [...chain, s.dir], s.linked);
   }
@@ -330,7 +333,8 @@ async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], ni
     return;
   }
   const present = new Set(listing.map((d) => d.name));
-  const r = await buildNiftiInput(childPath(dwiDir, chosen[0] as string), where, present, { compact: true });
+  const name = chosen[0] as string;
+  const r = await buildNiftiInput(childPath(dwiDir, name), where, present, { compact: true, parts: { dir: dwiDir, name } });
   ctx.problems.push(...r.problems);
   // The origin is the compact input's own folder string (one string a subject, not two).
   const origin = r.ok && r.input instanceof CompactNiftiInput ? r.input.folder : dwiDir;

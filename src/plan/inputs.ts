@@ -80,7 +80,13 @@ function openNifti(nifti: string, where: Where): { stat: Stat; header: NiftiHead
  * `present` (a folder listing) avoids stat'ing a `.json` that is not there. `compact`: the input
  * in the planner's compact form (src/plan/compact-input.ts), for a whole study held in memory.
  */
-export async function buildNiftiInput(nifti: string, where: Where, present?: ReadonlySet<string>, opts: { compact?: boolean } = {}): Promise<InputResult> {
+export async function buildNiftiInput(
+  nifti: string,
+  where: Where,
+  present?: ReadonlySet<string>,
+  /** compact: a CompactNiftiInput; parts: the folder and name `nifti` was joined from, held as they are (not slices of the joined path). */
+  opts: { compact?: boolean; parts?: { dir: string; name: string } } = {},
+): Promise<InputResult> {
   const name = path.basename(nifti);
   const stem = niftiStem(name);
   if (stem === null) {
@@ -108,7 +114,8 @@ export async function buildNiftiInput(nifti: string, where: Where, present?: Rea
   const entities = parseBidsEntities(name);
   if (opts.compact === true && normal) {
     const j = js.kind === "ok" ? js.stats : null;
-    const input = new CompactNiftiInput(dir, name, entities, {
+    const held = opts.parts !== undefined && opts.parts.dir === dir && opts.parts.name === name ? opts.parts : { dir, name };
+    const input = new CompactNiftiInput(held.dir, held.name, entities, {
       sizes: [n.stats.size, bl.stats.size, bc.stats.size, j === null ? -1 : j.size],
       mtimes: [n.stats.mtimeMs, bl.stats.mtimeMs, bc.stats.mtimeMs, j === null ? 0 : j.mtimeMs],
     });

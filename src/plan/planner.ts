@@ -24,6 +24,7 @@ import { checkRequest, checkUniqueness } from "./request-checks.js";
 import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
 import { ChangeReasons, previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import type { PlanDraft } from "./write-plan.js";
@@ -93,8 +94,10 @@ function inputBytes(task: PlanTask): number {
   return task.input.kind === "nifti" ? task.input.identity.reduce((n, f) => n + f.size, 0) : task.input.identity.total_size;
 }
 
-function buildTask(entry: SourceEntry, options: CsttoolOptions, hashOf: (options: CsttoolOptions, input: TaskInput) => string): Omit<PlanTask, "index"> {
+// One object literal with every field (no spread): its properties sit in the object (200,000 tasks).
+function buildTask(index: number, entry: SourceEntry, options: CsttoolOptions, hashOf: (options: CsttoolOptions, input: TaskInput) => string): PlanTask {
   return {
+    index,
     key: taskKey(entry.subject, entry.session),
     subject: entry.subject,
     session: entry.session,
@@ -175,8 +178,13 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       // With problems it is merged again for each subject, so each problem names its subject.
       if (resolved.problems.length === 0) bySubjectLayer.set(entry.options, options);
     }
-    built.push({ index: built.length, ...buildTask(entry, options, hashOf) });
+    built.push(buildTask(built.length, entry, options, hashOf));
   }
+  // The tasks hold what they need of the entries: the entries go (a study of 200,000 in bounded memory).
+  sorted.length = 0;
+  source.entries.length = 0;
+  // Discovery's garbage sits in the old generation: collected now, before the done records are read (docs/scale.md).
+  collectGarbage();
   if (csttool.ok) {
     problems.push(...checkOptionsOffered(built, csttool.capabilities, version));
     if (!request.container) problems.push(...(await checkCsttoolAtlas(executable, env, csttool.capabilities, request.allowMissingAtlas ?? false)));
@@ -190,6 +198,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     built.splice(0, built.length, ...split.tasks);
   }
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
+  // And the done records' (188,000 read at 200,000 tasks: 380 MB peak with one collection, 370 MB with both).
+  collectGarbage();
   const hashes = loadHashCache(out);
   let replan: ReturnType<typeof reconcileReplan>;
   try {

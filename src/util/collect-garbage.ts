@@ -2,8 +2,10 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /**
- * A full garbage collection, now. For one place: between planning and submitting a large study
- * (src/submit/submit-study.ts). Planning 200,000 tasks leaves ~300 MB of garbage in the old
+ * A full garbage collection, now, between two phases of a command on a large study: between
+ * planning and submitting (src/submit/submit-study.ts), and in the planner after discovery and
+ * after the done records are read (a re-plan of 200,000 done subjects: 370 MB peak RSS against
+ * 404 MB without; docs/scale.md). Planning 200,000 tasks leaves ~300 MB of garbage in the old
  * generation, and V8 collects it only when the heap next reaches the limit it set while planning:
  * everything the submit then allocates came on top of it (474 MB peak RSS at 200,000 tasks
  * against 347 MB with this collection; docs/scale.md). Node has no call for it without

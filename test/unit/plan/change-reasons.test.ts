@@ -178,3 +178,31 @@ describe("done subjects whose options changed, with --rerun-changed", () => {
     }
   });
 });
+
+describe("done subjects whose options changed, kept (no --rerun-changed)", () => {
+  it("each keeps its previous task line (options and hash), one previous task read back for all of them", async () => {
+    const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
+    const bids = await makeBidsDataset(path.join(tmp, "bids-keep-many"), subjects);
+    const out = path.join(tmp, "out-keep-many");
+    const first = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
+    const before = (await first.loadPlan()).tasks;
+    const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
+    const tasks = (await next.loadPlan()).tasks;
+    const p = counting((await previousPlan(out))!);
+    try {
+      const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
+      const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
+      const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
+      const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged: false, reasons });
+      expect(got.kept).toBe(20);
+      expect(got.states.every((s) => s === "done")).toBe(true);
+      expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "kept", keys: tasks.map((t) => t.key) }]);
+      // as planned before: the options and hash that made the result, the same input identity
+      const plain = (t: PlanTask) => JSON.parse(JSON.stringify(t));
+      expect(got.tasks.map(plain)).toEqual(before.map(plain));
+      expect(p.reads()).toBe(1);
+    } finally {
+      p.previous.close();
+    }
+  });
+});
