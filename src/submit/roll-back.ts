@@ -71,7 +71,7 @@ export async function rollBack(
         continue;
       }
       // Keep the record in place: it names exactly the jobs that exist.
-      const all = argvs.map((a) => formatArgv(a)).join("; ");
+      const left = argvs.slice(sent.length).map((a) => formatArgv(a)).join("; ");
       details.push(
         ...(sent.length > 0 ? [`cancelled some of the job(s) already submitted: ${sent.map((a) => formatArgv(a)).join("; ")}`] : []),
         `could not cancel the job(s) already submitted (${formatArgv(cancelArgv)}: ${cancel.kind === "failed" ? cancel.stderr.trim() || `exit ${cancel.exitCode}` : cancel.kind})`,
@@ -79,7 +79,7 @@ export async function rollBack(
       );
       return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, {
         details,
-        hint: `cancel them by hand (${all}) or let them run; then run \`cst-batch collect --out ${shellQuote(prep.outDir)}\``,
+        hint: `cancel them by hand (${left}) or let them run; then run \`cst-batch collect --out ${shellQuote(prep.outDir)}\``,
         cause: failure.cause,
       });
     }
