@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
@@ -116,6 +116,7 @@ describe("cst-batch cancel with more elements in flight than one command line ho
     expect([...cancelled].sort()).toEqual([...s.ids].sort());
     // Seen by the test's timing: study set-up (plan + submit of 120,000 tasks), then the cancel itself.
     console.log(`cancel-many: submit ${((submitted - t0) / 1000).toFixed(1)} s, cancel ${((cancelledAt - submitted) / 1000).toFixed(1)} s, ${calls.length} scancel calls`);
+    rmSync(s.dir, { recursive: true, force: true }); // ~185 MB of study
   }, 400_000);
 
   it("a scancel that fails part-way stops the cancel with the scheduler's error and the rerun hint; the rerun sends every batch again and finishes", async () => {
@@ -137,5 +138,6 @@ describe("cst-batch cancel with more elements in flight than one command line ho
     const cancelled = s.cancelled();
     expect(cancelled).toHaveLength(17_000); // the first 5,000 twice (harmless), every element at least once
     expect(new Set(cancelled)).toEqual(new Set(s.ids));
+    rmSync(s.dir, { recursive: true, force: true });
   }, 240_000);
 });
