@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { ownerProcessAlive, signalQuietly, sleep } from "../processes/procs.js";
+import { cancelCommands } from "../schedulers/cancel-batches.js";
 import { getBackend } from "../schedulers/index.js";
 import { runSchedulerCommand, type CommandOutcome } from "../schedulers/runner.js";
 import type { SchedulerName } from "../schedulers/types.js";
@@ -11,10 +12,10 @@ import { streamStatus, type StatusOptions, type StatusReport } from "../status/s
 
 /**
  * `cancel`: stop a study's queued and running tasks. Scheduler tasks: their array elements are
- * cancelled with the backend's cancel command (scancel / qdel of the recorded job ids, one call
- * per scheduler); a running run-one receives the scheduler's SIGTERM and records CANCELLED, and
- * the scheduler's CANCELLED verdict of a queued element is recorded by the status that follows
- * (write-back). A local run (`submit --scheduler local`): its process (the lock owner of its
+ * cancelled with the backend's cancel command (scancel / qdel / bkill of the recorded element ids,
+ * in commands of bounded size: src/schedulers/cancel-batches.ts); a running run-one receives the
+ * scheduler's SIGTERM and records CANCELLED, and the scheduler's CANCELLED verdict of a queued
+ * element is recorded by the status that follows (write-back). A local run (`submit --scheduler local`): its process (the lock owner of its
  * running subjects, this host only) gets SIGTERM, stops taking new tasks, records the running
  * ones and those not started yet as CANCELLED, and collects. Running it again finds nothing in flight and does nothing.
  */
@@ -119,15 +120,22 @@ export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
     }
   }
 
+  // Each scheduler's elements go in commands of bounded size (cancelCommands: a 200,000-element
+  // argv would fail with E2BIG), sent in order; a failed one stops the cancel, and rerunning it
+  // sends the earlier ones again, which is harmless.
   const commands: CancelResult["commands"] = [];
+  const runOpts = { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { timeoutMs: req.commandTimeoutMs } : {}) };
   for (const [sched, ids] of elements) {
-    const argv = getBackend(sched).cancelArgv([...ids]);
-    const outcome = await runSchedulerCommand(argv, { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { timeoutMs: req.commandTimeoutMs } : {}) });
-    commands.push({ argv, outcome: outcome.kind, stderr: outcome.kind === "ok" || outcome.kind === "failed" || outcome.kind === "timeout" ? outcome.stderr.trim() : `${outcome.command}: not found` });
-    if (outcome.kind !== "ok") {
-      throw new CstError("SCHEDULER", `${argv[0]} failed: ${outcome.kind === "missing" ? `${outcome.command} not found on PATH` : commands.at(-1)!.stderr || outcome.kind}`, {
-        hint: `check that the scheduler can be reached from here, then run \`cst-batch cancel --out ${out}\` again (it is safe to repeat)`,
-      });
+    const argvs = cancelCommands(getBackend(sched), [...ids]);
+    for (const [i, argv] of argvs.entries()) {
+      const outcome = await runSchedulerCommand(argv, runOpts);
+      commands.push({ argv, outcome: outcome.kind, stderr: outcome.kind === "ok" || outcome.kind === "failed" || outcome.kind === "timeout" ? outcome.stderr.trim() : `${outcome.command}: not found` });
+      if (outcome.kind !== "ok") {
+        throw new CstError("SCHEDULER", `${argv[0]} failed: ${outcome.kind === "missing" ? `${outcome.command} not found on PATH` : commands.at(-1)!.stderr || outcome.kind}`, {
+          ...(argvs.length > 1 ? { details: [`this was cancel command ${i + 1} of ${argvs.length} for ${sched} (${ids.size} elements in all); the ${i} before it were sent`] } : {}),
+          hint: `check that the scheduler can be reached from here, then run \`cst-batch cancel --out ${out}\` again (it is safe to repeat)`,
+        });
+      }
     }
   }
   // A local run: SIGTERM makes it stop taking tasks and record its running subjects as CANCELLED.

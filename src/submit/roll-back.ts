@@ -2,6 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { canaryDir, submissionChunksPath } from "../layout.js";
+import { cancelCommands } from "../schedulers/cancel-batches.js";
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
 import type { SchedulerBackend } from "../schedulers/types.js";
 import { formatArgv, shellQuote } from "../shell/shell-quote.js";
@@ -60,22 +61,29 @@ export async function rollBack(
     details.push(`the scheduler may still have created a job for ${what}; look for jobs named ${JSON.stringify(prep.submission.resources.job_name)} and cancel them (duplicates are harmless: each subject is locked and skipped once done)`);
   }
   if (submitted.length > 0) {
-    const cancelArgv = backend.cancelArgv(submitted);
-    const cancel = await runSchedulerCommand(cancelArgv, runOpts);
-    if (cancel.kind === "ok") {
-      details.push(`cancelled the job(s) already submitted: ${formatArgv(cancelArgv)}`);
-    } else {
+    // In commands of bounded size (cancelCommands), as `cancel` sends them; the first that fails stops.
+    const argvs = cancelCommands(backend, submitted);
+    const sent: string[][] = [];
+    for (const cancelArgv of argvs) {
+      const cancel = await runSchedulerCommand(cancelArgv, runOpts);
+      if (cancel.kind === "ok") {
+        sent.push(cancelArgv);
+        continue;
+      }
       // Keep the record in place: it names exactly the jobs that exist.
+      const left = argvs.slice(sent.length).map((a) => formatArgv(a)).join("; ");
       details.push(
+        ...(sent.length > 0 ? [`cancelled some of the job(s) already submitted: ${sent.map((a) => formatArgv(a)).join("; ")}`] : []),
         `could not cancel the job(s) already submitted (${formatArgv(cancelArgv)}: ${cancel.kind === "failed" ? cancel.stderr.trim() || `exit ${cancel.exitCode}` : cancel.kind})`,
         `they are recorded in ${prep.recordPath} (collect was not submitted)`,
       );
       return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, {
         details,
-        hint: `cancel them by hand (${formatArgv(cancelArgv)}) or let them run; then run \`cst-batch collect --out ${shellQuote(prep.outDir)}\``,
+        hint: `cancel them by hand (${left}) or let them run; then run \`cst-batch collect --out ${shellQuote(prep.outDir)}\``,
         cause: failure.cause,
       });
     }
+    details.push(`cancelled the job(s) already submitted: ${sent.map((a) => formatArgv(a)).join("; ")}`);
   }
   // Nothing of this submit exists any more: take the record out of submissions/ (kept for inspection).
   const aside = path.join(prep.scriptsDir, "submit-failed.json");

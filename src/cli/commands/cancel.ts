@@ -15,8 +15,9 @@ interface CancelFlags {
 
 const HELP_AFTER = `
 What is cancelled: every task of the study that status shows as running or queued (narrowed by
---subjects). Tasks on a scheduler: their array elements, with one scancel (Slurm), qdel
-(PBS Pro, Torque) or bkill (LSF, elements as job[index]) of the recorded job ids; a running subject receives the scheduler's SIGTERM and
+--subjects). Tasks on a scheduler: their array elements, with scancel (Slurm), qdel (PBS Pro,
+Torque, Grid Engine) or bkill (LSF, elements as job[index]) of the recorded job ids, at most 5,000
+elements per command; a running subject receives the scheduler's SIGTERM and
 records CANCELLED, a queued one is recorded CANCELLED from the scheduler's verdict. A local run
 (submit --scheduler local, this host): its process gets SIGTERM, records its running subjects and
 those it had not started as CANCELLED, starts nothing more and collects. Done and failed subjects are left alone.
@@ -77,12 +78,18 @@ function resultJson(r: CancelResult): unknown {
   };
 }
 
+/** A cancel command as one readable line: a long one (up to 5,000 ids) by its first and last ids and its count; --json has every id. */
+function commandLine(argv: readonly string[]): string {
+  if (argv.length <= 8) return argv.join(" ");
+  return `${argv.slice(0, 4).join(" ")} ... ${argv.at(-1)} (${argv.length - 1} ids)`;
+}
+
 function printHuman(r: CancelResult): void {
   if (r.targets.length === 0) {
     out.info(`nothing to cancel: no task of ${r.after.out} is queued or running`);
     return;
   }
-  for (const c of r.commands) out.info(`${c.argv.join(" ")}: ${c.outcome}`);
+  for (const c of r.commands) out.info(`${commandLine(c.argv)}: ${c.outcome}`);
   if (r.signalled.length > 0) out.info(`local run: SIGTERM to pid ${r.signalled.join(", ")}`);
   const byKey = new Map(r.after.rows.map((row) => [row.key, row]));
   for (const t of r.targets) {
