@@ -154,55 +154,49 @@ describe("kept done results in a re-plan", () => {
   });
 });
 
+/**
+ * 20 subjects planned with fa_thr 0.2, every one done with its task, then planned again with
+ * 0.25 (dry run) and reconciled (`rerunChanged` as given), counting the previous tasks read back.
+ */
+async function everySubjectDoneThenOptionsChanged(name: string, rerunChanged: boolean) {
+  const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
+  const bids = await makeBidsDataset(path.join(tmp, `bids-${name}`), subjects);
+  const out = path.join(tmp, `out-${name}`);
+  const first = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
+  const before = (await first.loadPlan()).tasks;
+  const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
+  const tasks = (await next.loadPlan()).tasks;
+  const p = counting((await previousPlan(out))!);
+  try {
+    const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
+    const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
+    const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
+    const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged, reasons });
+    return { before, keys: tasks.map((t) => t.key), same, got, reads: p.reads() };
+  } finally {
+    p.previous.close();
+  }
+}
+
 describe("done subjects whose options changed, with --rerun-changed", () => {
   it("the content check and the reason lines read back one previous task between them, not one per subject", async () => {
-    const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
-    const bids = await makeBidsDataset(path.join(tmp, "bids-rerun"), subjects);
-    const out = path.join(tmp, "out-rerun");
-    planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
-    const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
-    const tasks = (await next.loadPlan()).tasks;
-    const p = counting((await previousPlan(out))!);
-    try {
-      // every subject done with the previous plan's task
-      const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
-      const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
-      const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
-      expect(same.sameContent.size).toBe(0);
-      expect(same.contentChanged.size).toBe(0);
-      const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged: true, reasons });
-      expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "rerun", keys: tasks.map((t) => t.key) }]);
-      expect(p.reads()).toBe(1);
-    } finally {
-      p.previous.close();
-    }
+    const { keys, same, got, reads } = await everySubjectDoneThenOptionsChanged("rerun", true);
+    expect(same.sameContent.size).toBe(0);
+    expect(same.contentChanged.size).toBe(0);
+    expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "rerun", keys }]);
+    expect(reads).toBe(1);
   });
 });
 
 describe("done subjects whose options changed, kept (no --rerun-changed)", () => {
   it("each keeps its previous task line (options and hash), one previous task read back for all of them", async () => {
-    const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
-    const bids = await makeBidsDataset(path.join(tmp, "bids-keep-many"), subjects);
-    const out = path.join(tmp, "out-keep-many");
-    const first = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
-    const before = (await first.loadPlan()).tasks;
-    const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
-    const tasks = (await next.loadPlan()).tasks;
-    const p = counting((await previousPlan(out))!);
-    try {
-      const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
-      const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
-      const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
-      const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged: false, reasons });
-      expect(got.kept).toBe(20);
-      expect(got.states.every((s) => s === "done")).toBe(true);
-      expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "kept", keys: tasks.map((t) => t.key) }]);
-      // as planned before: the options and hash that made the result, the same input identity
-      const plain = (t: PlanTask) => JSON.parse(JSON.stringify(t));
-      expect(got.tasks.map(plain)).toEqual(before.map(plain));
-      expect(p.reads()).toBe(1);
-    } finally {
-      p.previous.close();
-    }
+    const { before, keys, got, reads } = await everySubjectDoneThenOptionsChanged("keep-many", false);
+    expect(got.kept).toBe(20);
+    expect(got.states.every((s) => s === "done")).toBe(true);
+    expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "kept", keys }]);
+    // as planned before: the options and hash that made the result, the same input identity
+    const plain = (t: PlanTask) => JSON.parse(JSON.stringify(t));
+    expect(got.tasks.map(plain)).toEqual(before.map(plain));
+    expect(reads).toBe(1);
   });
 });
