@@ -66,7 +66,10 @@ export async function runSchedulerCommand(fullArgv: readonly string[], opts: Run
     return { kind: "missing", command: file };
   }
   if (result.exitCode === 0 && !result.failed) return { kind: "ok", stdout, stderr };
-  return { kind: "failed", exitCode: result.exitCode ?? null, signal: result.signal ?? null, stdout, stderr };
+  // Never started (E2BIG, EACCES, EAGAIN): the spawn's own error is the cause the user sees.
+  const notStarted = result.exitCode === undefined && result.signal === undefined && stderr === "";
+  const cause = notStarted ? `${file} could not be started: ${code ?? (result as { originalMessage?: string }).originalMessage ?? "unknown error"}\n` : stderr;
+  return { kind: "failed", exitCode: result.exitCode ?? null, signal: result.signal ?? null, stdout, stderr: cause };
 }
 
 function killGroup(pid: number | undefined): void {

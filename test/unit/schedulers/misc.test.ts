@@ -73,6 +73,14 @@ describe("runSchedulerCommand", () => {
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
+  it("a command that cannot be started (argument list too long) fails with the spawn's cause, not an empty message", async () => {
+    fake("fake-args", "exit 0");
+    // One argument over Linux's 128 KiB per-argument limit: execve refuses it with E2BIG.
+    const out = await runSchedulerCommand(["fake-args", "x".repeat(200 * 1024)], { env: env() });
+    expect(out).toMatchObject({ kind: "failed", exitCode: null });
+    expect(out.kind === "failed" ? out.stderr : "").toBe("fake-args could not be started: E2BIG\n");
+  });
+
   it("passes argv without a shell", async () => {
     fake("fake-argv", 'printf "%s\\n" "$@"');
     const out = await runSchedulerCommand(["fake-argv", "a b", "$(id)", "'"], { env: env() });
