@@ -195,9 +195,12 @@ async function statusOf(outDir: string, planFile: string, plan: PlanRefs, opts: 
   const answered = new Set(view.sources.filter((s) => s.source !== "none").map((s) => s.scheduler as string));
   const queriedIds = new Set(toQuery.map((s) => s.submission_id));
 
+  // A record's element as a placement finds it: a one-element array may be listed by its job id alone.
   const lookup = (recordJobId: string) => {
     const { jobId, arrayIndex } = parseElementId(recordJobId);
-    return view.elements.get(elementKey(jobId, arrayIndex)) ?? null;
+    if (arrayIndex === null) return view.elements.get(elementKey(jobId, null)) ?? null;
+    const count = bySequence.get(jobSequence(jobId))?.shards.find((sh) => sh.job_id === jobId)?.count ?? 0;
+    return elementState(view, jobId, arrayIndex, count);
   };
   // An element's MaxRSS is one subject's own only when the element ran that subject alone.
   const peakLookup = (recordJobId: string) => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { collect } from "../../../src/collect/collect.js";
@@ -72,6 +72,21 @@ describe("the scheduler's verdict corrects run-one's CANCELLED/KILLED record", (
     writeSubmission(out, plan, { jobId: "608", resources: OVER_MEMORY_KILL_RESOURCES });
     const r = await readStatus(out, { run: fakeRunner({ sacct: ok(SACCT_OVER_MEMORY_KILL) }) });
     expect(r.rows[0]).toMatchObject({ state: "failed", category: "OUT_OF_MEMORY", maxRssKb: 507560 });
+  });
+
+  it("OverMemoryKill killed run-one mid-attempt and accounting lists the one-element array by its job id alone: the dead attempt is still filed OUT_OF_MEMORY", async () => {
+    const plan = writePlan(out, [{ subject: "sub-01" }]);
+    writeSubmission(out, plan, { jobId: "608", resources: OVER_MEMORY_KILL_RESOURCES });
+    const dir = path.join(out, "sub-01", "_work");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      path.join(dir, "attempt.json"),
+      JSON.stringify({ schema_version: 1, kind: "cst-batch-attempt-start", subject: "sub-01", session: null, task_key: "sub-01", config_hash: plan.tasks[0]!.config_hash, plan_id: plan.plan_id, started_at: "2026-01-03T10:01:00.000Z", host: "node02", pid: 999, job_id: "608_0", pending_category: null }),
+    );
+    const sacct = SACCT_OVER_MEMORY_KILL.replace(/^608_0\|/m, "608|").replace(/^608_0\.batch\|/m, "608.batch|");
+    const r = await readStatus(out, { run: fakeRunner({ sacct: ok(sacct) }) });
+    expect(r.rows[0]).toMatchObject({ state: "failed", category: "OUT_OF_MEMORY" });
+    expect(attemptsOf("sub-01")[0]!.record).toMatchObject({ category: "OUT_OF_MEMORY" });
   });
 
   it("cgroup enforcement (recorded sacct OUT_OF_MEMORY 0:125) is OUT_OF_MEMORY without any figure", async () => {
