@@ -1,14 +1,14 @@
 import { promises as fsp, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPlan, type PlanOutcome } from "../../../src/plan/planner.js";
+import { createPlan } from "../../../src/plan/planner.js";
 import { keepSameContent, loadHashCache } from "../../../src/plan/content-hash.js";
 import { ChangeReasons, describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import type { PlanTask } from "../../../src/schemas/plan.js";
-import { csttoolArgv } from "../../../src/run/csttool-argv.js";
 import { makeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
+import { planned, writeDoneFor } from "../../helpers/plan-outcome.js";
 
 /**
  * Issue 21: a re-plan where every task changed reads a previous task back for its reason only
@@ -25,11 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
-
-function planned(o: PlanOutcome): Extract<PlanOutcome, { kind: "planned" }> {
-  if (o.kind !== "planned") throw new Error(`expected a plan, got problems:\n${o.problems.map((p) => p.message).join("\n")}`);
-  return o;
-}
 
 /** The previous plan, counting the tasks read back from it. */
 function counting(previous: PreviousPlan): { previous: PreviousPlan; reads: () => number } {
@@ -117,32 +112,7 @@ describe("kept done results in a re-plan", () => {
     const out = path.join(tmp, "out-kept");
     const first = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.2 } }));
     const plan = await first.loadPlan();
-    for (const task of plan.tasks.slice(0, 3)) {
-      const dir = path.join(out, task.output_dir);
-      await fsp.mkdir(dir, { recursive: true });
-      const record = {
-        schema_version: 1,
-        kind: "cst-batch-done",
-        subject: task.subject,
-        session: task.session,
-        task_key: task.key,
-        config_hash: task.config_hash,
-        plan_id: plan.plan_id,
-        csttool_version: "0.5.0",
-        cst_batch_version: "0.1.0",
-        started_at: "2024-01-01T00:00:00Z",
-        finished_at: "2024-01-01T01:00:00Z",
-        duration_seconds: 3600,
-        host: "node1",
-        pid: 1,
-        job_id: null,
-        csttool_argv: csttoolArgv(plan.csttool.executable, task, dir),
-        exit_code: 0,
-        files: [],
-        metrics_file: null,
-      };
-      await fsp.writeFile(path.join(dir, "_done.json"), JSON.stringify(record));
-    }
+    for (const task of plan.tasks.slice(0, 3)) await writeDoneFor(out, plan, task);
     const before = readFileSync(first.planPath, "utf8").split("\n");
     const again = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 } }));
     expect(again.preview.resume).toMatchObject({ done: 3, new: 1, to_run: 1 });

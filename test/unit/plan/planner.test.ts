@@ -10,6 +10,7 @@ import type { Plan } from "../../../src/schemas/records.js";
 import { makeBidsDataset, makeTempDir, writeNiftiSet } from "../../helpers/plan-bids-maker.js";
 import { writeDicomSeries } from "../../helpers/plan-dicom-writer.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
+import { planned, writeDoneFor } from "../../helpers/plan-outcome.js";
 
 let tmp: string;
 let csttool: string;
@@ -27,10 +28,6 @@ function fresh(name: string): string {
   return path.join(tmp, `${name}${n++}`);
 }
 
-function planned(o: PlanOutcome): Extract<PlanOutcome, { kind: "planned" }> {
-  if (o.kind !== "planned") throw new Error(`expected a plan, got problems:\n${o.problems.map((p) => `${p.severity} ${p.category} ${p.message}`).join("\n")}`);
-  return o;
-}
 /** A loaded plan without its tasks: what createPlan returns as `plan`. */
 function headerOf(p: Plan): Omit<Plan, "tasks"> {
   const { tasks: _tasks, ...header } = p;
@@ -164,32 +161,7 @@ describe("createPlan: the plan file", () => {
     const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }, { id: "sub-02" }, { id: "sub-03" }]);
     const out = fresh("out");
     const first = planned(await createPlan(base({ bidsDir: bids, out })));
-    const done = async (task: Plan["tasks"][number], hash: string): Promise<void> => {
-      const dir = path.join(out, task.output_dir);
-      await fsp.mkdir(dir, { recursive: true });
-      const record = {
-        schema_version: 1,
-        kind: "cst-batch-done",
-        subject: task.subject,
-        session: task.session,
-        task_key: task.key,
-        config_hash: hash,
-        plan_id: first.plan.plan_id,
-        csttool_version: "0.5.0",
-        cst_batch_version: "0.1.0",
-        started_at: "2024-01-01T00:00:00Z",
-        finished_at: "2024-01-01T01:00:00Z",
-        duration_seconds: 3600,
-        host: "node1",
-        pid: 1,
-        job_id: null,
-        csttool_argv: csttoolArgv(first.plan.csttool.executable, task, dir),
-        exit_code: 0,
-        files: [],
-        metrics_file: null,
-      };
-      await fsp.writeFile(path.join(dir, "_done.json"), JSON.stringify(record));
-    };
+    const done = (task: Plan["tasks"][number], hash: string): Promise<void> => writeDoneFor(out, first.plan, task, hash);
     await done((await first.loadPlan()).tasks[0]!, (await first.loadPlan()).tasks[0]!.config_hash);
     await done((await first.loadPlan()).tasks[1]!, "sha256:old");
     const again = planned(await createPlan(base({ bidsDir: bids, out })));

@@ -1,11 +1,12 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPlan, loadPlan, type PlanOutcome } from "../../../src/plan/planner.js";
+import { createPlan, loadPlan } from "../../../src/plan/planner.js";
 import { previousPlan } from "../../../src/plan/replan.js";
 import { plainInput } from "../../../src/plan/compact-input.js";
 import { makeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
+import { planned } from "../../helpers/plan-outcome.js";
 
 let tmp: string;
 let csttool: string;
@@ -17,11 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await fsp.rm(tmp, { recursive: true, force: true });
 });
-
-function planned(o: PlanOutcome): Extract<PlanOutcome, { kind: "planned" }> {
-  if (o.kind !== "planned") throw new Error(`expected a plan, got problems:\n${o.problems.map((p) => p.message).join("\n")}`);
-  return o;
-}
 
 describe("the previous plan a re-plan holds (keys and config hashes; tasks read back)", () => {
   it("gives each task's hash and reads back exactly the task that was planned, in any order", async () => {

@@ -1,12 +1,13 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPlan, loadPlan, loadPlanTask, type PlanOutcome } from "../../../src/plan/planner.js";
+import { createPlan, loadPlan, loadPlanTask } from "../../../src/plan/planner.js";
 import { serializePlan } from "../../../src/plan/write-plan.js";
 import { taskLineOf } from "../../../src/plan/plan-format.js";
 import { CompactNiftiInput, compactInput, plainInput } from "../../../src/plan/compact-input.js";
 import { makeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
 import { makeVersionOnlyCsttool } from "../../helpers/plan-fake-csttool.js";
+import { planned } from "../../helpers/plan-outcome.js";
 
 let tmp: string;
 let csttool: string;
@@ -21,11 +22,6 @@ afterAll(async () => {
 });
 
 const fresh = (name: string): string => path.join(tmp, `${name}${n++}`);
-
-function planned(o: PlanOutcome): Extract<PlanOutcome, { kind: "planned" }> {
-  if (o.kind !== "planned") throw new Error(`expected a plan, got problems:\n${o.problems.map((p) => p.message).join("\n")}`);
-  return o;
-}
 
 describe("the plan written line by line (bounded memory)", () => {
   it("is byte for byte the plan serializePlan makes of the same tasks: the same id, lines and offsets", async () => {
