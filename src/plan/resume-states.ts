@@ -2,9 +2,7 @@ import { promises as fsp } from "node:fs";
 import { taskPaths } from "../layout.js";
 import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
-import { DoneRecordSchema } from "../schemas/records.js";
-import { doneStateOf, readDoneState } from "../state/done.js";
-import { readStateFileSync } from "../util/read-json.js";
+import { readDoneState, readDoneStateSync } from "../state/done.js";
 import type { ResumeInfo } from "./replan.js";
 
 const NONE: ResumeInfo = Object.freeze({ state: "new", doneHash: null });
@@ -37,7 +35,7 @@ export async function resumeStates(out: string, tasks: readonly PlanTask[]): Pro
 
 function resumeOf(out: string, task: PlanTask, present: ReadonlySet<string>): ResumeInfo {
   if (!present.has(task.subject)) return NONE;
-  const state = doneStateOf(readStateFileSync(taskPaths(out, task).done, DoneRecordSchema), task.config_hash);
+  const state = readDoneStateSync(taskPaths(out, task).done, task.config_hash);
   if (state.kind !== "current" && state.kind !== "outdated") return NONE;
   const recorded = state.record.input_hashes !== undefined;
   if (state.kind === "current") return recorded ? DONE_RECORDED : DONE;

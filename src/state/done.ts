@@ -10,6 +10,11 @@ export type DoneState =
 
 /** A corrupt or newer-schema `_done.json` never counts as done. */
 export async function readDoneState(doneFile: string, configHash: string): Promise<DoneState> {
+  return readDoneStateSync(doneFile, configHash);
+}
+
+/** `readDoneState` as a blocking read (the planner reads 200,000 of them in a plain loop). */
+export function readDoneStateSync(doneFile: string, configHash: string): DoneState {
   return doneStateOf(readStateFileSync(doneFile, DoneRecordSchema), configHash);
 }
 
