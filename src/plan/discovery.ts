@@ -1,4 +1,4 @@
-import { readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
 import type { CsttoolOptions } from "../schemas/options.js";
@@ -16,8 +16,9 @@ import type { SourceEntry, SourceResult, SubjectFilter } from "./source.js";
 import { shellQuote } from "../shell/shell-quote.js";
 
 /**
- * BIDS discovery, one pass: the root is listed once, each subject folder, session folder and
- * dwi folder once; only the files kept for a task are stat'ed. Layout:
+ * BIDS discovery, one pass: the root is listed once, each subject folder and dwi folder once, a
+ * session folder only when its `dwi/` is not a plain folder holding a NIfTI (an lstat tells);
+ * only the files kept for a task are stat'ed. Layout:
  *
  *   <bids>/sub-X/[ses-Y/]dwi/*_dwi.nii.gz (or .nii) + same-stem .bval, .bvec (required), .json
  *   DICOM, when the dwi folder has no *_dwi.nii[.gz]: the first of
@@ -45,12 +46,14 @@ export interface BidsDiscoveryOptions extends SubjectFilter {
 export interface DiscoveryFs {
   readdir(dir: string): Dirent[];
   stat(p: string): Stats;
+  lstat(p: string): Stats;
   realpath(p: string): string;
 }
 
 export const nodeDiscoveryFs: DiscoveryFs = {
   readdir: (dir) => readdirSync(dir, { withFileTypes: true }),
   stat: (p) => statSync(p),
+  lstat: (p) => lstatSync(p),
   realpath: (p) => realpathSync(p),
 };
 
@@ -240,8 +243,7 @@ async function discoverSubject(ctx: Ctx, subject: string, dir: string, ancestors
   for (const s of sessions) {
     const session = ctx.sessions.get(s.id) ?? (ctx.sessions.set(s.id, s.id), s.id);
     const swhere = { subject, session };
-    const slisting = await listDir(ctx, s.dir, swhere);
-    if (slisting) await discoverLevel(ctx, s.dir, slisting, swhere, [...chain, s.dir], s.linked);
+    await discoverLevel(ctx, s.dir, null, swhere, [...chain, s.dir], s.linked);
   }
 }
 
@@ -251,14 +253,37 @@ function skip(ctx: Ctx, where: Where, reason: string, details: string[], fix: st
   ctx.problems.push(problem("warning", "skipped", `${reason}${shown}`, fix, where));
 }
 
-/** One subject (or session) folder: pick the DWI NIfTI, else a DICOM series. */
-async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], where: Where, chain: readonly string[], linked: boolean): Promise<void> {
-  const dwiEntry = findEntry(listing, "dwi");
+/** True when `p` is a folder itself (not a link, not missing, not unreadable): one lstat. */
+function isPlainDir(ctx: Ctx, p: string): boolean {
+  try {
+    return ctx.fs.lstat(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One subject (or session) folder: pick the DWI NIfTI, else a DICOM series. `given`: the folder's
+ * listing, or null (a session folder): then a plain `dwi/` folder is listed straight away and the
+ * session folder itself only when that finds no NIfTI (one lstat instead of a listing per session).
+ */
+async function discoverLevel(ctx: Ctx, dir: string, given: readonly Dirent[] | null, where: Where, chain: readonly string[], linked: boolean): Promise<void> {
   const dwiDir = childPath(dir, "dwi");
+  let listing = given;
   let dwiListing: Dirent[] | null = null;
-  if (dwiEntry && (await entryKind(ctx, dwiEntry, dwiDir, where, chain)) === "dir") {
+  let dwiLinked = false;
+  if (listing === null && isPlainDir(ctx, dwiDir)) {
     dwiListing = await listDir(ctx, dwiDir, where);
     if (!dwiListing) return;
+  } else {
+    if (listing === null) listing = await listDir(ctx, dir, where);
+    if (listing === null) return;
+    const dwiEntry = findEntry(listing, "dwi");
+    if (dwiEntry && (await entryKind(ctx, dwiEntry, dwiDir, where, chain)) === "dir") {
+      dwiListing = await listDir(ctx, dwiDir, where);
+      if (!dwiListing) return;
+      dwiLinked = dwiEntry.isSymbolicLink();
+    }
   }
   if (dwiListing) {
     const niftis = dwiListing
@@ -266,10 +291,12 @@ async function discoverLevel(ctx: Ctx, dir: string, listing: readonly Dirent[], 
       .map((d) => d.name)
       .sort();
     if (niftis.length > 0) {
-      await useNifti(ctx, dwiDir, dwiListing, niftis, where, linked || dwiEntry?.isSymbolicLink() === true);
+      await useNifti(ctx, dwiDir, dwiListing, niftis, where, linked || dwiLinked);
       return;
     }
   }
+  if (listing === null) listing = await listDir(ctx, dir, where);
+  if (listing === null) return;
   // No NIfTI: look for DICOM in dwi/, dwi/dicom/, then <level>/dicom/.
   const places: { dir: string; listing: () => Promise<Dirent[] | null> }[] = [];
   if (dwiListing) {

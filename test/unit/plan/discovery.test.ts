@@ -151,6 +151,31 @@ describe("BIDS discovery", () => {
     expect(loopProblems.every((p) => p.severity === "error")).toBe(true);
   });
 
+  it("lists a session folder only when its dwi/ is not a plain folder holding a NIfTI (a link, DICOM, nothing)", async () => {
+    const root = await makeBidsDataset(newRoot(), [
+      { id: "sub-01", sessions: ["ses-1", "ses-2"] },
+      { id: "sub-02", sessions: [{ id: "ses-1", dicom: { where: "dicom", series: [{ uid: "3.3.1", seriesNumber: 2, count: 2 }] } }] },
+      { id: "sub-03", sessions: [{ id: "ses-1", anatOnly: true }] },
+    ]);
+    // sub-04's session reaches its dwi/ through a link (to sub-01 ses-2's data, copied aside).
+    const real = path.join(tmp, `linked-dwi-${n}`);
+    await fsp.cp(path.join(root, "sub-01", "ses-2", "dwi"), real, { recursive: true });
+    await fsp.mkdir(path.join(root, "sub-04", "ses-1"), { recursive: true });
+    await fsp.symlink(real, path.join(root, "sub-04", "ses-1", "dwi"));
+    const listed: string[] = [];
+    const fs = { ...nodeDiscoveryFs, readdir: (dir: string) => (listed.push(path.relative(root, dir)), nodeDiscoveryFs.readdir(dir)) };
+    const r = await discoverBids(opts(root), fs);
+    expect(keys(r)).toEqual(["sub-01_ses-1", "sub-01_ses-2", "sub-02_ses-1", "sub-04_ses-1"]);
+    expect(r.entries.find((e) => e.subject === "sub-02")?.input).toMatchObject({ kind: "dicom", dicom_dir: path.join(root, "sub-02", "ses-1", "dicom") });
+    // Reached through a link: its real path is looked up (overlap and container checks), not derived.
+    expect(r.entries.find((e) => e.subject === "sub-04")?.noLinks).toBe(false);
+    expect(r.entries.find((e) => e.subject === "sub-01")?.noLinks).toBe(true);
+    expect(r.skipped.map((s) => `${s.subject}_${s.session}`)).toEqual(["sub-03_ses-1"]);
+    const sessionFolders = listed.filter((d) => /^sub-\d+\/ses-\d+$/.test(d)).sort();
+    expect(sessionFolders).toEqual(["sub-02/ses-1", "sub-03/ses-1", "sub-04/ses-1"]);
+    expect(listed).toEqual(expect.arrayContaining(["sub-01/ses-1/dwi", "sub-01/ses-2/dwi", "sub-04/ses-1/dwi"]));
+  });
+
   it("reports an unreadable subject folder as a problem (simulated: tests run as root)", async () => {
     const root = await makeBidsDataset(newRoot(), [{ id: "sub-01" }, { id: "sub-02" }]);
     const denied = path.join(root, "sub-02");
