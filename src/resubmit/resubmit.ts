@@ -159,7 +159,7 @@ export async function resubmit(req: ResubmitRequest): Promise<ResubmitResult> {
   }
   selection.rerun.sort((a, b) => a - b);
   // Status's garbage goes now, before the selected tasks are read and submitted on top of it (see collect-garbage.ts).
-  collectGarbage();
+  collectGarbage(status.plan.taskCount);
   if (req.subjects) {
     const unknown = req.subjects.filter((s) => !found.has(s));
     if (unknown.length > 0) throw new CstError("USAGE", `--subjects: not in the plan: ${unknown.join(", ")}`);

@@ -149,7 +149,7 @@ export async function submitStudy(req: StudySubmitRequest): Promise<StudySubmitR
     if (outcome.kind === "problems") return outcome;
     emit({ type: "planned", outcome });
   // Planning's garbage goes now, before the submit allocates on top of it (see collect-garbage.ts).
-  collectGarbage();
+  collectGarbage(outcome.plan.task_count);
   const { submitToScheduler } = await import("./submit.js");
   // The header and each task's reference: what a submit reads (not the tasks' inputs and options).
   // A written plan is streamed from its file (200,000 tasks are never held); a dry run's tasks
