@@ -95,6 +95,17 @@ export class CompactNiftiInput {
     return ids;
   }
 
+  /**
+   * What the planner's fast encoders write from, no path joined: the folder with its trailing
+   * separator, the file names (NIfTI, .bval, .bvec, then .json when there is one), their sizes and mtimes.
+   */
+  parts(): { dirPrefix: string; names: string[]; sizes: number[]; mtimes: number[] } {
+    const stem = this.stem();
+    const dirPrefix = this.dir.endsWith(path.sep) ? this.dir : this.dir + path.sep;
+    if (this.s3 < 0) return { dirPrefix, names: [this.name, `${stem}.bval`, `${stem}.bvec`], sizes: [this.s0, this.s1, this.s2], mtimes: [this.m0, this.m1, this.m2] };
+    return { dirPrefix, names: [this.name, `${stem}.bval`, `${stem}.bvec`, `${stem}.json`], sizes: [this.s0, this.s1, this.s2, this.s3], mtimes: [this.m0, this.m1, this.m2, this.m3] };
+  }
+
   /** The input files' total size. */
   get bytes(): number {
     return this.s0 + this.s1 + this.s2 + Math.max(0, this.s3);

@@ -1,6 +1,7 @@
 import crypto, { createHash } from "node:crypto";
 import type { CsttoolOptions } from "../schemas/options.js";
 import type { TaskInput } from "../schemas/records.js";
+import { CompactNiftiInput } from "./compact-input.js";
 
 /** JSON with object keys sorted at every level: the same value always gives the same text. */
 export function canonicalJson(value: unknown): string {
@@ -95,12 +96,25 @@ export function configHasher(csttoolVersion: string): (options: CsttoolOptions, 
       optionsJson.set(options, o);
     }
     let ids = "";
-    for (const f of input.identity) {
-      if (ids !== "") ids += ",";
-      ids += `{"mtime_ms":${jsonNumber(f.mtime_ms)},"path":${JSON.stringify(f.path)},"size":${jsonNumber(f.size)}}`;
+    let text: string;
+    if (input instanceof CompactNiftiInput) {
+      // The folder's JSON once, each file's name after it (no absolute path joined: ~2x faster).
+      const p = input.parts();
+      const dir = JSON.stringify(p.dirPrefix).slice(0, -1);
+      const quoted = p.names.map((n) => dir + JSON.stringify(n).slice(1));
+      for (let k = 0; k < quoted.length; k++) {
+        if (k > 0) ids += ",";
+        ids += `{"mtime_ms":${jsonNumber(p.mtimes[k] as number)},"path":${quoted[k] as string},"size":${jsonNumber(p.sizes[k] as number)}}`;
+      }
+      text = `${head}{"bval":${quoted[1] as string},"bvec":${quoted[2] as string},"identity":[${ids}],"json":${quoted[3] ?? "null"},"kind":"nifti","nifti":${quoted[0] as string}},"options":${o}}`;
+    } else {
+      for (const f of input.identity) {
+        if (ids !== "") ids += ",";
+        ids += `{"mtime_ms":${jsonNumber(f.mtime_ms)},"path":${JSON.stringify(f.path)},"size":${jsonNumber(f.size)}}`;
+      }
+      const json = input.json === null ? "null" : JSON.stringify(input.json);
+      text = `${head}{"bval":${JSON.stringify(input.bval)},"bvec":${JSON.stringify(input.bvec)},"identity":[${ids}],"json":${json},"kind":"nifti","nifti":${JSON.stringify(input.nifti)}},"options":${o}}`;
     }
-    const json = input.json === null ? "null" : JSON.stringify(input.json);
-    const text = `${head}{"bval":${JSON.stringify(input.bval)},"bvec":${JSON.stringify(input.bvec)},"identity":[${ids}],"json":${json},"kind":"nifti","nifti":${JSON.stringify(input.nifti)}},"options":${o}}`;
     return `sha256:${sha256OfText(text)}`;
   };
 }

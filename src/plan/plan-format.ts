@@ -1,6 +1,7 @@
 import path from "node:path";
 import { relativeTaskDir } from "../layout.js";
 import type { PlanHeader, PlanTask, PlanTaskLine, TaskInput } from "../schemas/plan.js";
+import { CompactNiftiInput } from "./compact-input.js";
 
 /**
  * The schema-2 plan's lines, one pure codec: a task line keeps what only the plan knows (inputs,
@@ -66,6 +67,13 @@ function jsonNumber(n: number): string {
  */
 export function taskLineEncoder(inputRoot: string): (task: PlanTaskLine) => string {
   const rel = relativeTo(inputRoot);
+  const rootPrefix = inputRoot.endsWith(path.sep) ? inputRoot : inputRoot + path.sep;
+  // relativeTo's rule for a folder and a file name in it: a name holds no separator, so the file
+  // lies below the root exactly when its folder (with its separator) starts with the root's.
+  const relDirPrefix = (dirPrefix: string): string => {
+    if (!path.isAbsolute(dirPrefix)) throw new Error(`internal: a planned input path is not absolute: ${dirPrefix}`);
+    return inputRoot !== "" && dirPrefix.startsWith(rootPrefix) ? dirPrefix.slice(rootPrefix.length) : dirPrefix;
+  };
   const optionsJson = new Map<unknown, string>();
   return (task) => {
     const input = task.input;
@@ -76,13 +84,26 @@ export function taskLineEncoder(inputRoot: string): (task: PlanTaskLine) => stri
       optionsJson.set(task.options, o);
     }
     let ids = "";
-    for (const f of input.identity) {
-      if (ids !== "") ids += ",";
-      ids += `{"path":${JSON.stringify(rel(f.path))},"size":${jsonNumber(f.size)},"mtime_ms":${jsonNumber(f.mtime_ms)}}`;
+    let inputText: string;
+    if (input instanceof CompactNiftiInput) {
+      // The folder made relative and quoted once, each file's name after it (no path joined or sliced).
+      const p = input.parts();
+      const dir = JSON.stringify(relDirPrefix(p.dirPrefix)).slice(0, -1);
+      const quoted = p.names.map((n) => dir + JSON.stringify(n).slice(1));
+      for (let k = 0; k < quoted.length; k++) {
+        if (k > 0) ids += ",";
+        ids += `{"path":${quoted[k] as string},"size":${jsonNumber(p.sizes[k] as number)},"mtime_ms":${jsonNumber(p.mtimes[k] as number)}}`;
+      }
+      inputText = `{"kind":"nifti","nifti":${quoted[0] as string},"bval":${quoted[1] as string},"bvec":${quoted[2] as string},"json":${quoted[3] ?? "null"},"entities":${JSON.stringify(input.entities)},"identity":[${ids}]}`;
+    } else {
+      for (const f of input.identity) {
+        if (ids !== "") ids += ",";
+        ids += `{"path":${JSON.stringify(rel(f.path))},"size":${jsonNumber(f.size)},"mtime_ms":${jsonNumber(f.mtime_ms)}}`;
+      }
+      const json = input.json === null ? "null" : JSON.stringify(rel(input.json));
+      inputText = `{"kind":"nifti","nifti":${JSON.stringify(rel(input.nifti))},"bval":${JSON.stringify(rel(input.bval))},"bvec":${JSON.stringify(rel(input.bvec))},"json":${json},"entities":${JSON.stringify(input.entities)},"identity":[${ids}]}`;
     }
-    const json = input.json === null ? "null" : JSON.stringify(rel(input.json));
     const head = `{"index":${jsonNumber(task.index)},"key":${JSON.stringify(task.key)},"subject":${JSON.stringify(task.subject)},"session":${task.session === null ? "null" : JSON.stringify(task.session)}`;
-    const inputText = `{"kind":"nifti","nifti":${JSON.stringify(rel(input.nifti))},"bval":${JSON.stringify(rel(input.bval))},"bvec":${JSON.stringify(rel(input.bvec))},"json":${json},"entities":${JSON.stringify(input.entities)},"identity":[${ids}]}`;
     return `${head},"input":${inputText},"options":${o},"config_hash":${JSON.stringify(task.config_hash)}}`;
   };
 }

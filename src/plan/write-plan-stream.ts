@@ -72,9 +72,14 @@ function writeBody(fd: number, draft: PlanDraft, tasks: Iterable<PlanTaskLine>, 
   let at = Buffer.byteLength(placeholderHead);
   let pending = placeholderHead;
   let pos = 0;
+  // The header's placeholder is written but not hashed (the id hashes the header with an empty id).
+  let hashFrom = Buffer.byteLength(placeholderHead);
   const flush = (): void => {
     if (pending === "") return;
     const buf = Buffer.from(pending, "utf8");
+    // The same bytes hashed a chunk at a time give the same digest as line by line.
+    hash.update(hashFrom === 0 ? buf : buf.subarray(hashFrom));
+    hashFrom = 0;
     let off = 0;
     while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
     pos += buf.length;
@@ -83,7 +88,6 @@ function writeBody(fd: number, draft: PlanDraft, tasks: Iterable<PlanTaskLine>, 
   const encode = taskLineEncoder(draft.input_root);
   for (const task of tasks) {
     const line = encode(task) + "\n";
-    hash.update(line);
     starts.push(at);
     at += Buffer.byteLength(line);
     pending += line;

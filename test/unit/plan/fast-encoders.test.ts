@@ -10,6 +10,9 @@ import type { TaskInput } from "../../../src/schemas/records.js";
 const inputs: TaskInput[] = [
   new CompactNiftiInput("/study/sub-01/ses-01/dwi", "sub-01_ses-01_dwi.nii.gz", { run: "1" }, { sizes: [10, 2, 3, 44], mtimes: [1733212345678.123, 5, 6.5, 7] }),
   new CompactNiftiInput("/study/sub-02/dwi", "sub-02_dwi.nii", {}, { sizes: [0, 1, 1, -1], mtimes: [0, 1, 2, 0] }),
+  // A folder that needs JSON escaping, and files straight in the root.
+  new CompactNiftiInput('/study/sub-05/"q" \\ é\u0001', "sub-05_dwi.nii.gz", {}, { sizes: [1, 2, 3, 4], mtimes: [1.5, 2, 3, 4] }),
+  new CompactNiftiInput("/study", "sub-06_dwi.nii.gz", {}, { sizes: [1, 2, 3, -1], mtimes: [1, 2, 3, 0] }),
   {
     kind: "nifti",
     nifti: "/elsewhere/x \"quoted\" é_dwi.nii.gz",
