@@ -119,6 +119,23 @@ describe("cst-batch cancel with more elements in flight than one command line ho
     rmSync(s.dir, { recursive: true, force: true }); // ~185 MB of study
   }, 400_000);
 
+  it("the human answer of a cancel of 26,000 queued tasks fits a screen: ten tasks, the rest counted by what they came to, the commands counted past five", async () => {
+    const s = submittedStudy("cst-cancel-human-", 26_000);
+    const c = runCli(["cancel", "--out", s.out, "--wait", "0"], { env: s.env });
+    expect(c.code, c.stderr).toBe(EXIT.OK);
+    const lines = c.stderr.trim().split("\n");
+    expect(lines.length).toBeLessThanOrEqual(20);
+    expect(lines.filter((l) => /^ {2}sub-\d+: pending-in-queue \(1001_\d+\) -> /.test(l))).toHaveLength(10);
+    expect(c.stderr).toMatch(/ {2}\.\.\. and 25990 more \(pending-in-queue -> [^:]+: 25990; --json lists each\)/);
+    // six commands of <= 5,000 ids: four shown, two counted
+    expect(lines.filter((l) => l.startsWith("scancel "))).toHaveLength(4);
+    expect(c.stderr).toContain("... and 2 more command(s): 2 ok (--json has each)");
+    expect(s.calls()).toHaveLength(6);
+    expect(c.stderr).toContain("cancelled 26000 task(s)");
+    expect(s.cancelled()).toHaveLength(26_000);
+    rmSync(s.dir, { recursive: true, force: true });
+  }, 300_000);
+
   it("a scancel that fails part-way stops the cancel with the scheduler's error and the rerun hint; the rerun sends every batch again and finishes", async () => {
     const s = submittedStudy("cst-cancel-fail-", 12_000);
     writeFileSync(path.join(s.bin, "fail-on"), "2");

@@ -84,20 +84,48 @@ function commandLine(argv: readonly string[]): string {
   return `${argv.slice(0, 4).join(" ")} ... ${argv.at(-1)} (${argv.length - 1} ids)`;
 }
 
+/** Target lines shown one by one; the rest are counted by what they came to (--json lists every one). */
+const SHOWN_TARGETS = 10;
+/** Commands shown one by one; more are counted (at 200,000 tasks: 40 commands of 5,000 ids). */
+const SHOWN_COMMANDS = 5;
+
+/** "a, b, c, ... (12 in all)": a list cut to its first `n`. */
+function firstOf(items: readonly string[], n: number): string {
+  return items.length <= n ? items.join(", ") : `${items.slice(0, n).join(", ")}, ... (${items.length} in all)`;
+}
+
 function printHuman(r: CancelResult): void {
   if (r.targets.length === 0) {
     out.info(`nothing to cancel: no task of ${r.after.out} is queued or running`);
     return;
   }
-  for (const c of r.commands) out.info(`${commandLine(c.argv)}: ${c.outcome}`);
+  const shownCommands = r.commands.length <= SHOWN_COMMANDS ? r.commands : r.commands.slice(0, SHOWN_COMMANDS - 1);
+  for (const c of shownCommands) out.info(`${commandLine(c.argv)}: ${c.outcome}`);
+  const moreCommands = r.commands.slice(shownCommands.length);
+  if (moreCommands.length > 0) {
+    const ok = moreCommands.filter((c) => c.outcome === "ok").length;
+    out.info(`... and ${moreCommands.length} more command(s): ${ok} ok${ok < moreCommands.length ? `, ${moreCommands.length - ok} not` : ""} (--json has each)`);
+    for (const c of moreCommands) if (c.outcome !== "ok") out.info(`${commandLine(c.argv)}: ${c.outcome}`);
+  }
   if (r.signalled.length > 0) out.info(`local run: SIGTERM to pid ${r.signalled.join(", ")}`);
   const byKey = new Map(r.after.rows.map((row) => [row.key, row]));
-  for (const t of r.targets) {
+  const came = (t: CancelResult["targets"][number]): string => {
     const after = byKey.get(t.key);
-    out.info(`  ${t.key}: ${t.state} (${t.id}) -> ${after ? `${after.state}${after.category ? ` ${after.category}` : ""}` : "?"}`);
+    return after ? `${after.state}${after.category ? ` ${after.category}` : ""}` : "?";
+  };
+  for (const t of r.targets.slice(0, SHOWN_TARGETS)) out.info(`  ${t.key}: ${t.state} (${t.id}) -> ${came(t)}`);
+  if (r.targets.length > SHOWN_TARGETS) {
+    // The rest by what they came to, most first: "running -> failed CANCELLED: 812".
+    const counts = new Map<string, number>();
+    for (const t of r.targets.slice(SHOWN_TARGETS)) {
+      const k = `${t.state} -> ${came(t)}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    const summary = [...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${n}`);
+    out.info(`  ... and ${r.targets.length - SHOWN_TARGETS} more (${summary.join("; ")}; --json lists each)`);
   }
   if (r.notStarted.length > 0) out.info(`  not started yet, recorded CANCELLED: ${r.notStarted.length} task(s) (${r.notStarted.slice(0, 5).join(", ")}${r.notStarted.length > 5 ? ", ..." : ""})`);
   out.info(`${color("1", "cancelled")} ${r.targets.length + r.notStarted.length} task(s)`);
   out.info(`rerun them later: cst-batch resubmit --out ${shellQuote(r.after.out)} --category CANCELLED${r.signalled.length > 0 ? " --scheduler local" : ""}`);
-  if (r.stillInFlight.length > 0) out.warn(`still queued or running after the wait: ${r.stillInFlight.join(", ")} (see \`cst-batch status --out ${r.after.out}\`)`);
+  if (r.stillInFlight.length > 0) out.warn(`still queued or running after the wait: ${firstOf(r.stillInFlight, SHOWN_TARGETS)} (see \`cst-batch status --out ${shellQuote(r.after.out)}\`)`);
 }
