@@ -2,7 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { ownerProcessAlive, signalQuietly, sleep } from "../processes/procs.js";
-import { cancelCommands } from "../schedulers/cancel-batches.js";
+import { cancelCommands, onlyGoneIds } from "../schedulers/cancel-batches.js";
 import { getBackend } from "../schedulers/index.js";
 import { runSchedulerCommand, type CommandOutcome } from "../schedulers/runner.js";
 import type { SchedulerName } from "../schedulers/types.js";
@@ -126,11 +126,15 @@ export async function cancelStudy(req: CancelRequest): Promise<CancelResult> {
   const commands: CancelResult["commands"] = [];
   const runOpts = { ...(req.env ? { env: req.env } : {}), ...(req.commandTimeoutMs ? { timeoutMs: req.commandTimeoutMs } : {}) };
   for (const [sched, ids] of elements) {
-    const argvs = cancelCommands(getBackend(sched), [...ids]);
+    const backend = getBackend(sched);
+    const argvs = cancelCommands(backend, [...ids]);
     for (const [i, argv] of argvs.entries()) {
       const outcome = await runSchedulerCommand(argv, runOpts);
-      commands.push({ argv, outcome: outcome.kind, stderr: outcome.kind === "ok" || outcome.kind === "failed" || outcome.kind === "timeout" ? outcome.stderr.trim() : `${outcome.command}: not found` });
-      if (outcome.kind !== "ok") {
+      // A non-zero exit that only says some ids had ended already (a task finished since status read it) stopped the rest.
+      const gone = onlyGoneIds(backend, outcome);
+      const answer = outcome.kind === "missing" ? `${outcome.command}: not found` : (outcome.stderr.trim() || outcome.stdout.trim());
+      commands.push({ argv, outcome: gone ? "ok" : outcome.kind, stderr: outcome.kind === "ok" ? outcome.stderr.trim() : answer });
+      if (outcome.kind !== "ok" && !gone) {
         throw new CstError("SCHEDULER", `${argv[0]} failed: ${outcome.kind === "missing" ? `${outcome.command} not found on PATH` : commands.at(-1)!.stderr || outcome.kind}`, {
           ...(argvs.length > 1 ? { details: [`this was cancel command ${i + 1} of ${argvs.length} for ${sched} (${ids.size} elements in all); the ${i} before it were sent`] } : {}),
           hint: `check that the scheduler can be reached from here, then run \`cst-batch cancel --out ${out}\` again (it is safe to repeat)`,

@@ -1,3 +1,4 @@
+import type { CommandOutcome } from "./runner.js";
 import type { SchedulerBackend } from "./types.js";
 
 /**
@@ -72,4 +73,17 @@ export function cancelCommands(backend: Pick<SchedulerBackend, "cancelArgv">, id
   // The program and fixed options (`cancelArgv([])`) come out of the ids' share.
   const fixed = argvSpace(backend.cancelArgv([]));
   return cancelBatches(ids, { maxIds: budget.maxIds, maxBytes: Math.max(1, budget.maxBytes - fixed) }).flatMap(fit);
+}
+
+/**
+ * Whether a cancel command that exited non-zero stopped all it could: its answer (stdout and
+ * stderr) has lines, and each says an id was stopped or had already ended or was being deleted
+ * (the backend's `cancelAnswer`). A task that ends between status and the cancel is common in a
+ * large study; Grid Engine's qdel then exits 1 for the whole list, having deleted the rest.
+ */
+export function onlyGoneIds(backend: Pick<SchedulerBackend, "cancelAnswer">, outcome: CommandOutcome): boolean {
+  const answer = backend.cancelAnswer;
+  if (answer === undefined || outcome.kind !== "failed" || outcome.signal !== null) return false;
+  const lines = `${outcome.stdout}\n${outcome.stderr}`.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  return lines.length > 0 && lines.every((l) => answer.test(l));
 }

@@ -185,4 +185,6 @@ export const lsfBackend: SchedulerBackend = {
   statusQueryArgv: lsfStatusArgv,
   parseStatus: (stdout: string) => parseBjobs(stdout),
   cancelArgv: lsfCancelArgv,
+  // bkill: "Job <12[3]> is being terminated"; ended or unknown (exit 255): "Job <12[3]>: Job has already finished", "Job <12>: No matching job found".
+  cancelAnswer: /^Job <[^>]+>( is being (terminated|signaled)|: (Job has already finished|No matching job found))$/,
 };

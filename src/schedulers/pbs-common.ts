@@ -7,6 +7,14 @@ import { assertBareDirectiveValue } from "../shell/shell-quote.js";
 import type { ArrayScriptContext, CollectScriptContext, SchedulerJobState, TaskSchedulerState } from "./types.js";
 
 /**
+ * qdel's answer for a job that is ending or gone (PBS Pro and Torque print nothing for a job they
+ * delete): "qdel: Job has finished 12.srv" (exit 35), "qdel: Unknown Job Id 12.srv" (153; Torque
+ * "qdel: Unknown Job Id Error 12.srv"), "qdel: Request invalid for state of job 12.srv" (168,
+ * while it exits). See SchedulerBackend.cancelAnswer.
+ */
+export const PBS_CANCEL_ANSWER = /^qdel: (Job has finished|Unknown Job Id( Error)?|Request invalid for state of job) \S+/;
+
+/**
  * Values written bare on `#PBS` lines (job name, log folder, queue, account) must need no quoting:
  * PBS Pro's and Torque's directive parsers differ in how (and whether) they honour quotes.
  */

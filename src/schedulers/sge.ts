@@ -172,6 +172,9 @@ export const sgeBackend: SchedulerBackend = {
   accountingQueryArgv: sgeAccountingArgv,
   parseAccounting: parseQacct,
   cancelArgv: sgeCancelArgv,
+  // As qdel answers (recorded on the test Grid Engine, SGE 8.1.9): "root has registered the job-array task 34.2 for deletion",
+  // "root has deleted job 35", "job 33 is already in deletion", 'job "34" task "1" does not exist', 'denied: job "99999" does not exist'.
+  cancelAnswer: /^(\S+ has (registered the job(-array task)? \S+ for deletion|deleted job(-array task)? \S+)|job \S+ is already in deletion|(denied: )?job "[^"]+"( task "[^"]+")? does not exist)$/,
   accountingComplementsQueue: true,
   accountingIdsPerCommand: 1,
 };

@@ -2,6 +2,7 @@ import { CstError } from "../errors.js";
 import { pbsLimitCodes } from "../failures/scheduler-states.js";
 import { validateArrayContext, validateBaseContext } from "./context.js";
 import {
+  PBS_CANCEL_ANSWER,
   assertPbsDirectiveValues,
   parsePbsJobId,
   parseQstatStates,
@@ -126,4 +127,5 @@ export const torqueBackend: SchedulerBackend = {
   statusQueryArgv: torqueStatusArgv,
   parseStatus: parseTorqueQstat,
   cancelArgv: (jobIds: string[]) => ["qdel", ...jobIds],
+  cancelAnswer: PBS_CANCEL_ANSWER,
 };

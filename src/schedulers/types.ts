@@ -161,6 +161,13 @@ export interface SchedulerBackend {
   /** argv that cancels the given jobs. */
   cancelArgv(jobIds: string[]): string[];
   /**
+   * A line of the cancel command's answer that says an id was stopped, or had already ended or
+   * was being deleted. A cancel command that exits non-zero with only such lines stopped all it
+   * could (`onlyGoneIds`): Grid Engine's qdel exits 1 when one task of its list has just ended.
+   * Unset: the exit status alone decides (Slurm's scancel exits 0 for ended ids).
+   */
+  cancelAnswer?: RegExp;
+  /**
    * Grid Engine: accounting (qacct) knows finished tasks only, so status asks the live queue
    * once AND accounting once per job (`accountingIdsPerCommand` ids per command).
    */

@@ -2,7 +2,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { CstError } from "../errors.js";
 import { canaryDir, submissionChunksPath } from "../layout.js";
-import { cancelCommands } from "../schedulers/cancel-batches.js";
+import { cancelCommands, onlyGoneIds } from "../schedulers/cancel-batches.js";
 import { runSchedulerCommand, type CommandOutcome, type RunCommandOptions } from "../schedulers/runner.js";
 import type { SchedulerBackend } from "../schedulers/types.js";
 import { formatArgv, shellQuote } from "../shell/shell-quote.js";
@@ -66,7 +66,7 @@ export async function rollBack(
     const sent: string[][] = [];
     for (const cancelArgv of argvs) {
       const cancel = await runSchedulerCommand(cancelArgv, runOpts);
-      if (cancel.kind === "ok") {
+      if (cancel.kind === "ok" || onlyGoneIds(backend, cancel)) {
         sent.push(cancelArgv);
         continue;
       }
@@ -74,7 +74,7 @@ export async function rollBack(
       const left = argvs.slice(sent.length).map((a) => formatArgv(a)).join("; ");
       details.push(
         ...(sent.length > 0 ? [`cancelled some of the job(s) already submitted: ${sent.map((a) => formatArgv(a)).join("; ")}`] : []),
-        `could not cancel the job(s) already submitted (${formatArgv(cancelArgv)}: ${cancel.kind === "failed" ? cancel.stderr.trim() || `exit ${cancel.exitCode}` : cancel.kind})`,
+        `could not cancel the job(s) already submitted (${formatArgv(cancelArgv)}: ${cancel.kind === "failed" ? cancel.stderr.trim() || cancel.stdout.trim() || `exit ${cancel.exitCode}` : cancel.kind})`,
         `they are recorded in ${prep.recordPath} (collect was not submitted)`,
       );
       return new CstError("SCHEDULER", `submitting ${what} failed: ${failure.message}`, {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { argSpace, argvSpace, CANCEL_BUDGET, cancelBatches, cancelCommands, type CancelBudget } from "../../../src/schedulers/cancel-batches.js";
+import { argSpace, argvSpace, CANCEL_BUDGET, cancelBatches, cancelCommands, onlyGoneIds, type CancelBudget } from "../../../src/schedulers/cancel-batches.js";
+import { pbsProBackend } from "../../../src/schedulers/pbs-pro.js";
+import type { CommandOutcome } from "../../../src/schedulers/runner.js";
+import { torqueBackend } from "../../../src/schedulers/torque.js";
 import { indexRanges, lsfBackend } from "../../../src/schedulers/lsf.js";
 import { sgeBackend } from "../../../src/schedulers/sge.js";
 import { slurmBackend } from "../../../src/schedulers/slurm.js";
@@ -123,5 +126,35 @@ describe("cancelCommands: each backend's cancel argv built per batch, the whole 
     for (let j = 0; j < 3; j++) expect(indexRanges(named.get(String(764_254_593 + j))!)).toBe("1-90000");
     for (let j = 0; j < 3; j++) expect(named.get(String(764_254_593 + j))).toHaveLength(90_000);
     expect(named.get("2329803")).toEqual([-1]);
+  });
+});
+
+describe("onlyGoneIds: a cancel command that exited non-zero because some ids had ended already", () => {
+  const failed = (stdout: string, stderr = "", exitCode = 1): CommandOutcome => ({ kind: "failed", exitCode, signal: null, stdout, stderr });
+
+  it("Grid Engine: qdel's recorded answer for a list with one task just ended and one unknown job (exit 1) stopped the rest", () => {
+    // Recorded on the test Grid Engine (scripts/sge-local-start.sh), 2026-12-03: qdel 34.1 34.2 34.3 99999, task 34.1 deleted before.
+    const recorded = 'job "34" task "1" does not exist\nroot has registered the job-array task 34.2 for deletion\nroot has registered the job-array task 34.3 for deletion\ndenied: job "99999" does not exist\n';
+    expect(onlyGoneIds(sgeBackend, failed(recorded))).toBe(true);
+    expect(onlyGoneIds(sgeBackend, failed("job 33 is already in deletion\nroot has deleted job-array task 35.1\nroot has deleted job 35\n"))).toBe(true);
+    // Anything else in the answer is a real failure, and so is an empty one.
+    expect(onlyGoneIds(sgeBackend, failed(recorded, "error: commlib error: got select error (Connection refused)\n"))).toBe(false);
+    expect(onlyGoneIds(sgeBackend, failed("", ""))).toBe(false);
+    expect(onlyGoneIds(sgeBackend, failed('denied: job "34" does not exist\nroot is not allowed to delete job 40\n'))).toBe(false);
+    // Only a command that exited: a timeout or a missing program never counts.
+    expect(onlyGoneIds(sgeBackend, { kind: "timeout", timeoutMs: 1000, stdout: recorded, stderr: "" })).toBe(false);
+    expect(onlyGoneIds(sgeBackend, { kind: "missing", command: "qdel" })).toBe(false);
+  });
+
+  it("PBS Pro, Torque and LSF: their answers for ended and unknown jobs; Slurm has none (scancel exits 0 for them)", () => {
+    for (const b of [pbsProBackend, torqueBackend]) {
+      expect(onlyGoneIds(b, failed("", "qdel: Job has finished 12[3].srv\nqdel: Unknown Job Id 99.srv\n", 35))).toBe(true);
+      expect(onlyGoneIds(b, failed("", "qdel: Unknown Job Id Error 99.srv\nqdel: Request invalid for state of job 12[4].srv\n", 153))).toBe(true);
+      expect(onlyGoneIds(b, failed("", "qdel: Server could not connect to MOM 12[3].srv\n", 15010))).toBe(false);
+      expect(onlyGoneIds(b, failed("", "Connection refused\nqdel: cannot connect to server srv (errno=111)\n", 1))).toBe(false);
+    }
+    expect(onlyGoneIds(lsfBackend, failed("Job <12[2]> is being terminated\n", "Job <12[3]>: Job has already finished\nJob <99>: No matching job found\n", 255))).toBe(true);
+    expect(onlyGoneIds(lsfBackend, failed("", "User permission denied. Job <12[3]> not killed\n", 255))).toBe(false);
+    expect(onlyGoneIds(slurmBackend, failed("", "scancel: error: Kill job error on job id 12_3: Invalid job id specified\n"))).toBe(false);
   });
 });
