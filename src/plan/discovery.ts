@@ -1,3 +1,5 @@
+// Over ~350 lines: BIDS discovery is one walk (root, subjects, sessions, a level's NIfTI or DICOM) whose
+// steps share one context and its problems; the input checks live in inputs.ts, DICOM in dicom.ts.
 import { lstatSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from "node:fs";
 import path from "node:path";
 import { errnoCode } from "../errors.js";
