@@ -1,4 +1,4 @@
-import { constants, promises as fsp } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import type { CsttoolCapabilities } from "../schemas/records.js";
@@ -46,11 +46,12 @@ export function parseCsttoolVersion(text: string): string | null {
   return VERSION_RE.exec(text)?.[1] ?? null;
 }
 
-async function isExecutableFile(file: string): Promise<boolean> {
+// Synchronous: the probes are spawned as resolveCsttool is called, before plan's (synchronous)
+// discovery starts, and run beside it (an await of the thread pool here would start them after it).
+function isExecutableFile(file: string): boolean {
   try {
-    const st = await fsp.stat(file);
-    if (!st.isFile()) return false;
-    await fsp.access(file, constants.X_OK);
+    if (!statSync(file).isFile()) return false;
+    accessSync(file, constants.X_OK);
     return true;
   } catch {
     return false;
@@ -58,15 +59,15 @@ async function isExecutableFile(file: string): Promise<boolean> {
 }
 
 /** Absolute path of an executable name (searched on PATH) or path (resolved against cwd). */
-export async function findExecutable(name: string, cwd: string, env: NodeJS.ProcessEnv): Promise<string | null> {
+export function findExecutable(name: string, cwd: string, env: NodeJS.ProcessEnv): string | null {
   if (name.includes("/")) {
     const abs = path.resolve(cwd, name);
-    return (await isExecutableFile(abs)) ? abs : null;
+    return isExecutableFile(abs) ? abs : null;
   }
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.resolve(cwd, dir, name);
-    if (await isExecutableFile(candidate)) return candidate;
+    if (isExecutableFile(candidate)) return candidate;
   }
   return null;
 }
@@ -76,7 +77,7 @@ export async function resolveCsttool(req: CsttoolRequest): Promise<CsttoolResolu
   if (given !== null && parseCsttoolVersion(given) === null) {
     return { ok: false, problems: [problem("error", "csttool", `--csttool-version ${JSON.stringify(given)} is not a version (expected x.y.z)`, "pass the version csttool reports, e.g. 0.5.0")] };
   }
-  const found = await findExecutable(req.csttool, req.cwd, req.env);
+  const found = findExecutable(req.csttool, req.cwd, req.env);
   if (found === null) {
     if (given !== null) {
       return {

@@ -128,6 +128,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   // garbage is collected while the heap is small (a re-plan of 200,000 tasks in bounded memory).
   const previous = await previousPlan(out);
 
+  // First: csttool's probes are spawned now and run beside the (synchronous) discovery.
+  const csttoolPromise = resolveCsttool({ csttool: request.csttool ?? PLAN_DEFAULTS.csttool, version: request.csttoolVersion ?? null, cwd, env });
   let manifestMeta: { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null = null;
   const sourcePromise: Promise<SourceResult> = bidsDir
     ? discoverBids({
@@ -143,7 +145,7 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       });
   const [source, csttool, output] = await Promise.all([
     sourcePromise,
-    resolveCsttool({ csttool: request.csttool ?? PLAN_DEFAULTS.csttool, version: request.csttoolVersion ?? null, cwd, env }),
+    csttoolPromise,
     checkOutputDir(out),
   ]);
   const meta = manifestMeta as { path: string; name: string | null; description: string | null; options: CsttoolOptions } | null;
