@@ -107,7 +107,8 @@ export function taskKey(subject: string, session: string | null): string {
 }
 /** Relative subject folder: `sub-001` or `sub-001/ses-01`. */
 export function relativeTaskDir(subject: string, session: string | null): string {
-  return session ? path.join(subject, session) : subject;
+  // Validated ids (`sub-<letters/digits>`, src/plan/ids.ts): joined as they are, nothing to normalise.
+  return session ? subject + path.sep + session : subject;
 }
 export function relativeLogFile(key: string): string {
   return `logs${path.sep}${key}.log`;

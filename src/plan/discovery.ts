@@ -361,7 +361,8 @@ async function useNifti(ctx: Ctx, dwiDir: string, listing: readonly Dirent[], ni
     );
     return;
   }
-  const present = new Set(listing.map((d) => d.name));
+  // Looked up once or twice (the .json sidecar): the listing's few entries, no set made.
+  const present = { has: (n: string): boolean => listing.some((d) => d.name === n) };
   const name = chosen[0] as string;
   const r = await buildNiftiInput(childPath(dwiDir, name), where, present, { compact: true, parts: { dir: dwiDir, name } });
   ctx.problems.push(...r.problems);

@@ -83,18 +83,21 @@ function openNifti(nifti: string, where: Where): { stat: Stat; header: NiftiHead
 export async function buildNiftiInput(
   nifti: string,
   where: Where,
-  present?: ReadonlySet<string>,
-  /** compact: a CompactNiftiInput; parts: the folder and name `nifti` was joined from, held as they are (not slices of the joined path). */
+  present?: Pick<ReadonlySet<string>, "has">,
+  /**
+   * compact: a CompactNiftiInput; parts: the normalised folder and the name (from its listing)
+   * `nifti` was joined from, held as they are (not slices of the joined path, not joined again).
+   */
   opts: { compact?: boolean; parts?: { dir: string; name: string } } = {},
 ): Promise<InputResult> {
-  const name = path.basename(nifti);
+  const name = opts.parts?.name ?? path.basename(nifti);
   const stem = niftiStem(name);
   if (stem === null) {
     return { ok: false, problems: [problem("error", "input", `${nifti} is not a NIfTI file name (expected .nii or .nii.gz)`, 'point "nifti" to the DWI .nii.gz file', where)] };
   }
-  const dir = path.dirname(nifti);
+  const dir = opts.parts?.dir ?? path.dirname(nifti);
   // A normalised path (the planner's own): its folder is too, and a name beside it needs no join.
-  const normal = path.join(dir, name) === nifti;
+  const normal = opts.parts !== undefined || path.join(dir, name) === nifti;
   const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
   const beside = (n: string): string => (normal ? prefix + n : path.join(dir, n));
   const bval = beside(`${stem}.bval`);
@@ -114,8 +117,7 @@ export async function buildNiftiInput(
   const entities = parseBidsEntities(name);
   if (opts.compact === true && normal) {
     const j = js.kind === "ok" ? js.stats : null;
-    const held = opts.parts !== undefined && opts.parts.dir === dir && opts.parts.name === name ? opts.parts : { dir, name };
-    const input = new CompactNiftiInput(held.dir, held.name, entities, {
+    const input = new CompactNiftiInput(dir, name, entities, {
       sizes: [n.stats.size, bl.stats.size, bc.stats.size, j === null ? -1 : j.size],
       mtimes: [n.stats.mtimeMs, bl.stats.mtimeMs, bc.stats.mtimeMs, j === null ? 0 : j.mtimeMs],
     });

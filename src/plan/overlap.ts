@@ -100,7 +100,11 @@ function overlappingFolders(entries: readonly SourceEntry[], out: string, bids: 
   const realOf = new Map<string, string | null>();
   const folders = new Map<string, InputFolder & { rel: Relation }>();
   const below = bids === null ? null : bids.given.endsWith(path.sep) ? bids.given : bids.given + path.sep;
+  // Every folder below the BIDS root lies inside its real path: when that is apart from `out`, so is
+  // each such folder reached through folders only (one test a subject, no path made).
+  const rootApart = bids !== null && relationOf(out, bids.real) === null;
   for (const e of entries) {
+    if (rootApart && e.noLinks === true && e.input instanceof CompactNiftiInput && e.input.folder.startsWith(below as string)) continue;
     for (const [dir, what] of foldersOf(e)) {
       let real: string | null | undefined;
       if (e.noLinks === true && bids !== null && below !== null && dir.startsWith(below)) {

@@ -16,9 +16,15 @@ const ENTRY = 8;
 export function encodePlanIndex(lineStarts: readonly number[], size: number): Buffer {
   const buf = Buffer.alloc(MAGIC.length + (lineStarts.length + 1) * ENTRY);
   MAGIC.copy(buf, 0);
-  lineStarts.forEach((at, k) => buf.writeBigUInt64LE(BigInt(at), MAGIC.length + k * ENTRY));
-  buf.writeBigUInt64LE(BigInt(size), MAGIC.length + lineStarts.length * ENTRY);
+  for (let k = 0; k < lineStarts.length; k++) putOffset(buf, lineStarts[k] as number, MAGIC.length + k * ENTRY);
+  putOffset(buf, size, MAGIC.length + lineStarts.length * ENTRY);
   return buf;
+}
+
+/** An offset (a safe integer) as an unsigned 64-bit little-endian number: two 32-bit halves, no BigInt per entry. */
+function putOffset(buf: Buffer, at: number, pos: number): void {
+  buf.writeUInt32LE(at % 0x1_0000_0000, pos);
+  buf.writeUInt32LE(Math.floor(at / 0x1_0000_0000), pos + 4);
 }
 
 /** Where the header line ends and task `index`'s line lies, from the offsets file; null when it has no usable entry. */

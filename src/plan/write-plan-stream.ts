@@ -69,29 +69,43 @@ function writeBody(fd: number, draft: PlanDraft, tasks: Iterable<PlanTaskLine>, 
   const base = baseOf(draft);
   const hash = createHash("sha256").update(planHeaderLine(base, "") + "\n");
   const starts: number[] = [];
-  let at = Buffer.byteLength(placeholderHead);
-  let pending = placeholderHead;
+  // Lines are encoded straight into one buffer (its write says each line's size in bytes); a full
+  // buffer is hashed and written. The header's placeholder is written but not hashed.
+  const buf = Buffer.allocUnsafe(FLUSH);
+  let used = 0;
   let pos = 0;
-  // The header's placeholder is written but not hashed (the id hashes the header with an empty id).
-  let hashFrom = Buffer.byteLength(placeholderHead);
-  const flush = (): void => {
-    if (pending === "") return;
-    const buf = Buffer.from(pending, "utf8");
-    // The same bytes hashed a chunk at a time give the same digest as line by line.
-    hash.update(hashFrom === 0 ? buf : buf.subarray(hashFrom));
-    hashFrom = 0;
+  const put = (bytes: Buffer): void => {
     let off = 0;
-    while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off, pos + off);
-    pos += buf.length;
-    pending = "";
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, bytes.length - off, pos + off);
+    pos += bytes.length;
   };
+  const flush = (): void => {
+    if (used === 0) return;
+    // The same bytes hashed a chunk at a time give the same digest as line by line.
+    const chunk = buf.subarray(0, used);
+    hash.update(chunk);
+    put(chunk);
+    used = 0;
+  };
+  const head = Buffer.from(placeholderHead, "utf8");
+  put(head);
+  let at = head.length;
   const encode = taskLineEncoder(draft.input_root);
   for (const task of tasks) {
     const line = encode(task) + "\n";
     starts.push(at);
-    at += Buffer.byteLength(line);
-    pending += line;
-    if (pending.length >= FLUSH) flush();
+    // At most 3 bytes of UTF-8 for each UTF-16 unit: the line fits, or goes alone.
+    if (used + line.length * 3 > buf.length) flush();
+    if (line.length * 3 > buf.length) {
+      const bytes = Buffer.from(line, "utf8");
+      hash.update(bytes);
+      put(bytes);
+      at += bytes.length;
+      continue;
+    }
+    const n = buf.write(line, used, "utf8");
+    used += n;
+    at += n;
   }
   flush();
   return { planId: hash.digest("hex").slice(0, ID_LENGTH), starts, size: at };

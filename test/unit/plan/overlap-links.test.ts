@@ -34,4 +34,17 @@ describe("--out against input folders reached through a symbolic link", () => {
     expect(fine.kind).toBe("planned");
     if (fine.kind === "planned") expect(fine.plan.task_count).toBe(2);
   });
+
+  it("subject folders of another pattern (P01, reached through plain folders): --out inside one's dwi folder is refused, naming it; beside the root it is planned", async () => {
+    const bids = await makeBidsDataset(path.join(tmp, "bids-p"), [{ id: "sub-01" }, { id: "sub-02" }]);
+    for (const id of ["01", "02"]) await fsp.rename(path.join(bids, `sub-${id}`), path.join(bids, `P${id}`));
+    const out = path.join(bids, "P02", "dwi", "results");
+    const o = await createPlan({ csttool, bidsDir: bids, out, subjectPattern: "P*" });
+    expect(o.kind).toBe("problems");
+    if (o.kind !== "problems") return;
+    expect(o.problems.some((p) => p.message.includes(`lies inside the input folder ${path.join(bids, "P02", "dwi")} (sub-P02's NIfTI`))).toBe(true);
+    const fine = await createPlan({ csttool, bidsDir: bids, out: path.join(tmp, "out-p"), subjectPattern: "P*" });
+    expect(fine.kind).toBe("planned");
+    if (fine.kind === "planned") expect(fine.plan.task_count).toBe(2);
+  });
 });

@@ -3,6 +3,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan, loadPlan, loadPlanTask } from "../../../src/plan/planner.js";
 import { serializePlan } from "../../../src/plan/write-plan.js";
+import { writePlanStream } from "../../../src/plan/write-plan-stream.js";
+import type { PlanTaskLine } from "../../../src/schemas/plan.js";
 import { taskLineOf } from "../../../src/plan/plan-format.js";
 import { CompactNiftiInput, compactInput, plainInput } from "../../../src/plan/compact-input.js";
 import { makeBidsDataset, makeTempDir } from "../../helpers/plan-bids-maker.js";
@@ -64,6 +66,34 @@ describe("the plan written line by line (bounded memory)", () => {
     expect(entries).toEqual([...starts, bytes.length]);
     for (let i = 0; i < plan.task_count; i++) expect((await loadPlanTask(current, i)).task).toEqual(plan.tasks[i]);
     expect(await fsp.readdir(path.join(out, ".cst-batch", "plans"))).toEqual([`${first.plan.plan_id}.idx`, `${first.plan.plan_id}.jsonl`]);
+  });
+
+  it("lines of many bytes each (accents, CJK) over several 1 MB pieces, and one line larger than a piece, are the bytes serializePlan makes, with their offsets", async () => {
+    const bids = await makeBidsDataset(fresh("bids"), [{ id: "sub-01" }]);
+    const first = planned(await createPlan({ csttool, bidsDir: bids, out: fresh("out"), now: () => new Date("2021-02-03T04:05:06Z") }));
+    const { tasks: [one], created_at: _c, schema_version: _v, kind: _k, plan_id: _id, ...draft } = await loadPlan(first.planPath);
+    const root = draft.input_root as string;
+    const lines: PlanTaskLine[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const dir = `${root}/sub-${i}/dossier-é-${"日本語".repeat(20)}-${i}`;
+      const stem = `${dir}/sub-${i}_dwi`;
+      const input = { kind: "nifti" as const, nifti: `${stem}.nii.gz`, bval: `${stem}.bval`, bvec: `${stem}.bvec`, json: null, entities: {}, identity: [`${stem}.nii.gz`, `${stem}.bval`, `${stem}.bvec`].map((p, k) => ({ path: p, size: 10 + k, mtime_ms: 1700000000000.5 + i })) };
+      // Half held compactly as the planner does, half plain: both encoders write the same bytes.
+      const options = i === 2500 ? { label: "ü".repeat(600_000) } : {};
+      lines.push({ ...taskLineOf(one!), index: i, key: `sub-${i}`, subject: `sub-${i}`, session: null, input: i % 2 === 0 ? compactInput(input) : input, options } as PlanTaskLine);
+    }
+    const out = fresh("out");
+    const written = writePlanStream(out, draft, lines, new Date("2021-02-03T04:05:06Z"));
+    const serialized = serializePlan(draft, lines.map((l) => ({ ...l, input: plainInput(l.input) })));
+    expect(written.header.plan_id).toBe(serialized.header.plan_id);
+    const bytes = await fsp.readFile(written.planPath);
+    expect(bytes.length).toBeGreaterThan(3 << 20);
+    expect(bytes.toString("utf8").split("\n").slice(1, -1)).toEqual(serialized.lines);
+    const idx = await fsp.readFile(written.planPath.replace(/\.jsonl$/, ".idx"));
+    const starts: number[] = [];
+    for (let at = bytes.indexOf(0x0a); at >= 0 && at + 1 < bytes.length; at = bytes.indexOf(0x0a, at + 1)) starts.push(at + 1);
+    const entries = Array.from({ length: lines.length + 1 }, (_, k) => Number(idx.readBigUInt64LE(8 + 8 * k)));
+    expect(entries).toEqual([...starts, bytes.length]);
   });
 
   it("a dry run writes nothing and gives the id a real run writes", async () => {
