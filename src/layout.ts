@@ -60,9 +60,16 @@ export function planIndexPath(planFile: string): string {
 export function settingsPath(out: string): string {
   return path.join(out, STATE_DIR, "settings.json");
 }
-/** Content hashes of input files by path, size, mtime and inode (src/plan/content-hash.ts). */
+/** The single cache file of content hashes an earlier cst-batch wrote (read once, then moved into the shards). */
 export function inputHashesPath(out: string): string {
   return path.join(out, STATE_DIR, "input-hashes.json");
+}
+/** Content hashes of input files by path, size, mtime and inode, in shards (src/plan/hash-cache.ts). */
+export function inputHashesDir(out: string): string {
+  return path.join(out, STATE_DIR, "input-hashes");
+}
+export function inputHashesShardPath(out: string, shard: number): string {
+  return path.join(inputHashesDir(out), `${String(shard).padStart(2, "0")}.json`);
 }
 export function submissionsDir(out: string): string {
   return path.join(out, STATE_DIR, "submissions");
@@ -155,7 +162,7 @@ export function taskPaths(out: string, task: { output_dir: string; key: string }
  */
 export function studyLinkChecked(out: string): string[] {
   // The input-hash cache too: it is read (and trusted) long before it is first replaced.
-  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventsDir(out), hostEventLogPath(out), legacyEventLogPath(out), inputHashesPath(out)];
+  return [stateDir(out), plansDir(out), submissionsDir(out), logsDir(out), eventsDir(out), hostEventLogPath(out), legacyEventLogPath(out), inputHashesPath(out), inputHashesDir(out)];
 }
 
 /** Every fixed path of the study folder (the per-subject ones are `taskPaths`). */

@@ -1,13 +1,9 @@
 import { createHash } from "node:crypto";
-import { createReadStream, lstatSync, promises as fsp } from "node:fs";
-import { inputHashesPath, stateDir } from "../layout.js";
-import { InputHashesSchema, type InputHashes } from "../schemas/input-hashes.js";
+import { createReadStream, readFileSync, statSync } from "node:fs";
 import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
-import { writeJsonAtomicSync } from "../util/atomic-write.js";
-import { mkdirConfined } from "../util/confined-fs.js";
-import { readStateFileSync } from "../util/read-json.js";
 import { mapLimit } from "../util/map-limit.js";
+import { HASH_SHARDS, shardOfTask, type HashCache } from "./hash-cache.js";
 import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
 import type { ChangeReasons } from "./change-reasons.js";
@@ -20,51 +16,25 @@ import { recordedInputHashes } from "./resume-states.js";
  * records the sha-256 of the bytes csttool ran on in the subject's `_done.json` (`input_hashes`,
  * src/run/input-hashes.ts); a later plan that sees only mtimes changed hashes the files as they
  * are now and keeps the task as it was planned when every hash matches. Hashes of files as they
- * are now are cached by path, size, mtime and inode in `.cst-batch/input-hashes.json` (written by
- * the plan only), so a touched file is read once; done records written before run-one recorded
- * hashes (older studies) get their inputs hashed by the first plan after they are done.
+ * are now are cached by path, size, mtime and inode in `.cst-batch/input-hashes/` (written by a
+ * plan only, shard by shard: src/plan/hash-cache.ts), so a touched file is read once; done
+ * records written before run-one recorded hashes (older studies) get their inputs hashed by the
+ * first plan after they are done. Tasks are visited shard by shard (one shard in memory).
  */
 
 /** Files hashed at once: reading is the cost, two streams keep a disk busy. */
 const HASH_CONCURRENCY = 2;
 
-export interface HashCache {
-  entries: InputHashes["entries"];
-  dirty: boolean;
-}
-
 function keyOf(file: { path: string; size: number; mtime_ms: number }): string {
   return `${file.path}\u0000${file.size}\u0000${file.mtime_ms}`;
 }
 
-/** The cache of a study (empty when absent or damaged: it is only a cache). */
-export function loadHashCache(out: string): HashCache {
-  // Never trusted through a link (the plan then refuses the link by name: layout's studyLinkChecked).
-  if (isLinkOrUnreachable(inputHashesPath(out))) return { entries: {}, dirty: false };
-  const r = readStateFileSync(inputHashesPath(out), InputHashesSchema);
-  return { entries: r.kind === "ok" ? { ...r.value.entries } : {}, dirty: false };
-}
+/** Files up to this size are read and hashed in one blocking read: ~50x cheaper than a stream each (docs/scale.md). */
+const READ_WHOLE_BYTES = 1 << 20;
 
-/** A symbolic link, or a path that cannot be looked at (--out is a file: preflight says so). */
-function isLinkOrUnreachable(file: string): boolean {
-  try {
-    return lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink() === true;
-  } catch {
-    return true;
-  }
-}
-
-/** Write the cache when it learned something (never on a dry run: the caller decides). */
-export function saveHashCache(out: string, cache: HashCache): void {
-  if (!cache.dirty) return;
-  mkdirConfined(out, stateDir(out));
-  const doc: InputHashes = { schema_version: 1, kind: "cst-batch-input-hashes", entries: cache.entries };
-  writeJsonAtomicSync(inputHashesPath(out), doc, { root: out, durable: false });
-  cache.dirty = false;
-}
-
-/** sha-256 of a file's bytes, streamed. */
-export async function fileSha256(file: string): Promise<string> {
+/** sha-256 of a file's bytes (`size`: its size when known): small files in one read, others streamed. */
+export async function fileSha256(file: string, size?: number): Promise<string> {
+  if (size !== undefined && size <= READ_WHOLE_BYTES) return createHash("sha256").update(readFileSync(file)).digest("hex");
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest("hex");
@@ -72,13 +42,12 @@ export async function fileSha256(file: string): Promise<string> {
 
 /** The hash of a file as it is now (from the cache when path, size, mtime and inode match). */
 async function currentHash(cache: HashCache, file: string): Promise<string> {
-  const st = await fsp.stat(file);
+  const st = statSync(file);
   const key = keyOf({ path: file, size: st.size, mtime_ms: st.mtimeMs });
-  const hit = cache.entries[key];
+  const hit = cache.get(key);
   if (hit !== undefined && hit.ino === st.ino) return hit.sha256;
-  const sha256 = await fileSha256(file);
-  cache.entries[key] = { ino: st.ino, sha256 };
-  cache.dirty = true;
+  const sha256 = await fileSha256(file, st.size);
+  cache.set(key, { ino: st.ino, sha256 });
   return sha256;
 }
 
@@ -91,15 +60,17 @@ function seriesKeyOf(input: Extract<PlanTask["input"], { kind: "dicom" }>): stri
 /** The series' content hash as it is now (from the cache when the series' identity is the one cached). */
 async function currentSeriesHash(cache: HashCache, input: Extract<PlanTask["input"], { kind: "dicom" }>): Promise<string | null> {
   const key = seriesKeyOf(input);
-  const hit = cache.entries[key];
+  const hit = cache.get(key);
   if (hit !== undefined) return hit.sha256;
   const files = await selectDicomSeriesFiles(input.dicom_dir, input.series_uid ?? input.series.series_uid);
   if (files.length !== input.identity.file_count) return null;
   const hashed: Array<{ path: string; size: number; sha256: string }> = [];
-  for (const f of files) hashed.push({ path: f, size: (await fsp.stat(f)).size, sha256: await fileSha256(f) });
+  for (const f of files) {
+    const size = statSync(f).size;
+    hashed.push({ path: f, size, sha256: await fileSha256(f, size) });
+  }
   const sha256 = seriesDigest(input.dicom_dir, hashed);
-  cache.entries[key] = { ino: 0, sha256 };
-  cache.dirty = true;
+  cache.set(key, { ino: 0, sha256 });
   return sha256;
 }
 
@@ -155,71 +126,88 @@ export async function keepSameContent(input: {
   const outResume = [...resume];
   const sameContent = new Set<string>();
   const contentChanged = new Set<string>();
-  await mapLimit([...tasks.keys()], HASH_CONCURRENCY, async (i) => {
+  // The tasks that may have been touched (their done record is the previous plan's task), by shard.
+  const touched = byShard(tasks, (i) => {
     const info = resume[i]!;
-    if (info.state !== "changed" || !sameVersion || previous === null) return;
+    if (info.state !== "changed" || !sameVersion || previous === null) return false;
     const prevHash = previous.hashOf(tasks[i]!.key);
-    if (prevHash === undefined || prevHash !== info.doneHash) return;
-    // Its input is the same as planned before (a known options set explains its hash): not a touch.
-    if (reasons?.optionsBefore(tasks[i]!, prevHash) !== undefined) return;
-    // Read back from the previous plan only now: done with it, and only its mtimes may differ.
-    const prev = previous.task(tasks[i]!.key);
-    if (prev === undefined) return;
-    reasons?.consider(prev, prevHash);
-    const keep = (): void => {
-      outTasks[i] = { ...prev, index: i };
-      outResume[i] = { state: "done", doneHash: info.doneHash };
-      sameContent.add(tasks[i]!.key);
-    };
-    const now = tasks[i]!.input;
-    // Read again only for a task compared here (resume states hold only that the record has hashes).
-    const recorded = async (): Promise<readonly InputHash[] | undefined> => (info.hashesRecorded === true ? recordedInputHashes(out, tasks[i]!) : undefined);
-    if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
-      // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
-      const known = (await recorded())?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256 ?? cache.entries[seriesKeyOf(prev.input)]?.sha256;
-      if (known === undefined) return;
-      const current = await currentSeriesHash(cache, now).catch(() => null);
-      if (current === known) keep();
-      else if (current !== null) contentChanged.add(tasks[i]!.key);
-      return;
-    }
-    if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
-    if (prev.input.kind !== "nifti") return;
-    const hashes = await recorded();
-    for (const [j, old] of prev.input.identity.entries()) {
-      // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
-      const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.entries[keyOf(old)]?.sha256;
-      if (known === undefined) return;
-      const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
-      if (now !== known) {
-        contentChanged.add(tasks[i]!.key);
+    return prevHash !== undefined && prevHash === info.doneHash;
+  });
+  for (const [shard, indices] of touched) {
+    await mapLimit(indices, HASH_CONCURRENCY, async (i) => {
+      const info = resume[i]!;
+      const prevHash = previous!.hashOf(tasks[i]!.key) as string;
+      // Its input is the same as planned before (a known options set explains its hash): not a touch.
+      if (reasons?.optionsBefore(tasks[i]!, prevHash) !== undefined) return;
+      // Read back from the previous plan only now: done with it, and only its mtimes may differ.
+      const prev = previous!.task(tasks[i]!.key);
+      if (prev === undefined) return;
+      reasons?.consider(prev, prevHash);
+      const keep = (): void => {
+        outTasks[i] = { ...prev, index: i };
+        outResume[i] = { state: "done", doneHash: info.doneHash };
+        sameContent.add(tasks[i]!.key);
+      };
+      const now = tasks[i]!.input;
+      // Read again only for a task compared here (resume states hold only that the record has hashes).
+      const recorded = async (): Promise<readonly InputHash[] | undefined> => (info.hashesRecorded === true ? recordedInputHashes(out, tasks[i]!) : undefined);
+      if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
+        // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
+        const fromRecord = (await recorded())?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256;
+        cache.use(shard);
+        const known = fromRecord ?? cache.get(seriesKeyOf(prev.input))?.sha256;
+        if (known === undefined) return;
+        const current = await currentSeriesHash(cache, now).catch(() => null);
+        if (current === known) keep();
+        else if (current !== null) contentChanged.add(tasks[i]!.key);
         return;
       }
-    }
-    keep();
-  });
+      if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
+      if (prev.input.kind !== "nifti") return;
+      const hashes = await recorded();
+      cache.use(shard);
+      for (const [j, old] of prev.input.identity.entries()) {
+        // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
+        const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.get(keyOf(old))?.sha256;
+        if (known === undefined) return;
+        const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
+        if (now !== known) {
+          contentChanged.add(tasks[i]!.key);
+          return;
+        }
+      }
+      keep();
+    });
+  }
   if (!remember) return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
   // Remember the bytes of every done subject's inputs that run-one did not record (done before it
-  // did: older studies), once per file: the cache knows the rest.
-  // The files are made task by task (never a list of every done task's files: a study of 200,000).
-  function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
-    for (let i = 0; i < outTasks.length; i++) {
-      const t = outTasks[i]!;
-      if (t.input.kind !== "nifti" || outResume[i]!.state !== "done" || outResume[i]!.hashesRecorded === true) continue;
-      for (const f of t.input.identity) if (cache.entries[keyOf(f)] === undefined) yield f;
+  // did: older studies), once per file: the cache knows the rest. Shard by shard, the files made
+  // task by task (never a list of every done task's files: a study of 200,000).
+  const unrecorded = byShard(outTasks, (i) => outTasks[i]!.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.hashesRecorded !== true);
+  for (const [shard, indices] of unrecorded) {
+    cache.use(shard);
+    function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
+      for (const i of indices) for (const f of (outTasks[i]!.input as { identity: { path: string; size: number; mtime_ms: number }[] }).identity) if (cache.get(keyOf(f)) === undefined) yield f;
     }
+    await forEachLimit(unhashed(), HASH_CONCURRENCY, async (f) => {
+      if (cache.get(keyOf(f)) !== undefined) return;
+      try {
+        // Only bytes that are still those the subject was planned (and run) with.
+        const st = statSync(f.path);
+        if (st.size === f.size && st.mtimeMs === f.mtime_ms) await currentHash(cache, f.path);
+      } catch {
+        // gone or unreadable now: nothing to remember
+      }
+    });
   }
-  await forEachLimit(unhashed(), HASH_CONCURRENCY, async (f) => {
-    if (cache.entries[keyOf(f)] !== undefined) return;
-    try {
-      // Only bytes that are still those the subject was planned (and run) with.
-      const st = await fsp.stat(f.path);
-      if (st.size === f.size && st.mtimeMs === f.mtime_ms) await currentHash(cache, f.path);
-    } catch {
-      // gone or unreadable now: nothing to remember
-    }
-  });
   return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+}
+
+/** The indices of the tasks `wanted` says, by their cache shard (shards in order, none empty). */
+function byShard(tasks: readonly PlanTask[], wanted: (i: number) => boolean): Map<number, number[]> {
+  const groups: number[][] = Array.from({ length: HASH_SHARDS }, () => []);
+  for (let i = 0; i < tasks.length; i++) if (wanted(i)) groups[shardOfTask(tasks[i]!)]!.push(i);
+  return new Map(groups.flatMap((g, shard) => (g.length > 0 ? [[shard, g] as [number, number[]]] : [])));
 }
 
 /** `fn` on each item of `items` (pulled as needed), at most `limit` at once. */

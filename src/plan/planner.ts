@@ -25,7 +25,8 @@ import type { SourceEntry, SourceResult } from "./source.js";
 import { inputRootOf } from "./plan-format.js";
 import { resumeStates } from "./resume-states.js";
 import { collectGarbage } from "../util/collect-garbage.js";
-import { keepSameContent, loadHashCache, saveHashCache } from "./content-hash.js";
+import { keepSameContent } from "./content-hash.js";
+import { HashCache } from "./hash-cache.js";
 import { ChangeReasons, previousPlan, reconcileReplan, type ReplanGroup, type ResumeInfo, type ResumeState } from "./replan.js";
 import type { PlanDraft } from "./write-plan.js";
 import { planHeaderLine, planIdOf, writePlanStream } from "./write-plan-stream.js";
@@ -202,7 +203,8 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
   const resume = csttool.ok ? await resumeStates(out, built) : built.map((): ResumeInfo => ({ state: "new", doneHash: null }));
   // And the done records' (188,000 read at 200,000 tasks: 380 MB peak with one collection, 370 MB with both).
   collectGarbage(built.length);
-  const hashes = loadHashCache(out);
+  // What the content check learns is staged and put in place only with the plan (src/plan/hash-cache.ts).
+  const hashes = new HashCache(out, request.dryRun !== true);
   let replan: ReturnType<typeof reconcileReplan>;
   try {
     // One set of known previous options for both: a task they explain is never read back for them.
@@ -219,6 +221,9 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
       contentChanged: same.contentChanged,
       reasons,
     });
+  } catch (e) {
+    hashes.discard();
+    throw e;
   } finally {
     previous?.close();
   }
@@ -231,7 +236,10 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     problems.push(...d.problems);
     disk = d.disk;
   }
-  if (hasErrors(problems)) return { kind: "problems", problems: sortProblems(problems) };
+  if (hasErrors(problems)) {
+    hashes.discard();
+    return { kind: "problems", problems: sortProblems(problems) };
+  }
 
   const planSource: Plan["source"] = bidsDir
     ? { type: "bids", bids_dir: bidsDir }
@@ -269,12 +277,13 @@ export async function createPlan(request: PlanRequest): Promise<PlanOutcome> {
     } else {
       // Each task line is encoded, hashed and written as it comes (src/plan/write-plan-stream.ts).
       const written = writePlanStream(out, draft, tasks, now);
-      saveHashCache(out, hashes);
+      hashes.commit();
       if (request.studySettings) writeStudySettings(out, request.studySettings, { csttool_executable: executable, csttool_version: version, plan_id: written.header.plan_id }, now);
       planPath = written.planPath;
       header = written.header;
     }
   } catch (e) {
+    hashes.discard();
     const [message, fix] =
       e instanceof CstError
         ? [e.message, e.hint ?? "check --out"]

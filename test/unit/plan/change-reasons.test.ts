@@ -2,7 +2,8 @@ import { promises as fsp, readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan } from "../../../src/plan/planner.js";
-import { keepSameContent, loadHashCache } from "../../../src/plan/content-hash.js";
+import { keepSameContent } from "../../../src/plan/content-hash.js";
+import { HashCache } from "../../../src/plan/hash-cache.js";
 import { ChangeReasons, describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
 import type { PlanTask } from "../../../src/schemas/plan.js";
@@ -140,7 +141,7 @@ async function everySubjectDoneThenOptionsChanged(name: string, rerunChanged: bo
   try {
     const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
     const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
-    const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: loadHashCache(out), sameVersion: true, remember: false, reasons });
+    const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: new HashCache(out, false), sameVersion: true, remember: false, reasons });
     const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged, reasons });
     return { before, keys: tasks.map((t) => t.key), same, got, reads: p.reads() };
   } finally {

@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { HashCache } from "../../../src/plan/hash-cache.js";
+import { inputHashesDir } from "../../../src/layout.js";
+import { tempDir } from "../../helpers/cli.js";
+
+const entry = (n: number) => ({ ino: n, sha256: String(n).repeat(64).slice(0, 64) });
+
+describe("the input-hash cache's shards", () => {
+  it("holds one shard at a time: a shard left is staged, read again from its staged file, and in place only after commit", () => {
+    const out = tempDir("cst-hash-cache-");
+    const cache = new HashCache(out, true);
+    cache.use(3);
+    cache.set("a", entry(1));
+    cache.use(5);
+    expect(cache.get("a")).toBeUndefined();
+    cache.set("b", entry(2));
+    cache.use(3);
+    expect(cache.get("a")).toEqual(entry(1));
+    const dir = inputHashesDir(out);
+    expect(readdirSync(dir).every((n) => n.endsWith(".staged"))).toBe(true);
+    cache.commit();
+    expect(readdirSync(dir).sort()).toEqual(["03.json", "05.json"]);
+    const later = new HashCache(out, true);
+    later.use(5);
+    expect(later.get("b")).toEqual(entry(2));
+  });
+
+  it("a dry run's cache (persist false) writes nothing, and discard leaves nothing staged", () => {
+    const out = tempDir("cst-hash-cache-");
+    const dry = new HashCache(out, false);
+    dry.use(1);
+    dry.set("a", entry(1));
+    dry.use(2);
+    dry.commit();
+    expect(existsSync(inputHashesDir(out))).toBe(false);
+    const real = new HashCache(out, true);
+    real.use(1);
+    real.set("a", entry(1));
+    real.use(2);
+    real.discard();
+    expect(readdirSync(inputHashesDir(out))).toEqual([]);
+  });
+
+  it("staged shards a killed plan left are removed by the next plan when over an hour old, never a running plan's", () => {
+    const out = tempDir("cst-hash-cache-");
+    const dir = inputHashesDir(out);
+    mkdirSync(dir, { recursive: true });
+    const old = path.join(dir, "07.json.0123456789ab.staged");
+    const fresh = path.join(dir, "08.json.0123456789ab.staged");
+    const mine = path.join(dir, "notes.staged");
+    for (const f of [old, fresh, mine]) writeFileSync(f, "{}");
+    const hourAgo = new Date(Date.now() - 2 * 3_600_000);
+    utimesSync(old, hourAgo, hourAgo);
+    utimesSync(mine, hourAgo, hourAgo);
+    new HashCache(out, false);
+    expect(existsSync(old)).toBe(true);
+    new HashCache(out, true);
+    expect(readdirSync(dir).sort()).toEqual(["08.json.0123456789ab.staged", "notes.staged"]);
+  });
+});
