@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
+import { collectGarbage } from "../util/collect-garbage.js";
 import { mapLimit } from "../util/map-limit.js";
+import { compactInput } from "./compact-input.js";
 import { HASH_SHARDS, shardOfTask, type HashCache } from "./hash-cache.js";
 import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
@@ -21,6 +23,13 @@ import { recordedInputHashes } from "./resume-states.js";
  * records written before run-one recorded hashes (older studies) get their inputs hashed by the
  * first plan after they are done. Tasks are visited shard by shard (one shard in memory).
  */
+
+/**
+ * A full collection every this many shards read (a study of 20,000 tasks or more): each shard read
+ * outlives the young generation, and V8 let 64 of them pile up in the old one (594 MB at 200,000
+ * subjects against ~370 MB collected every 4; docs/scale.md).
+ */
+const COLLECT_EVERY_SHARDS = 4;
 
 /** Files hashed at once: reading is the cost, two streams keep a disk busy. */
 const HASH_CONCURRENCY = 2;
@@ -126,6 +135,15 @@ export async function keepSameContent(input: {
   const outResume = [...resume];
   const sameContent = new Set<string>();
   const contentChanged = new Set<string>();
+  // Every task by shard: the keys a shard keeps when it is written are those its tasks can ask for.
+  // Grouped only when a shard is written (a plan with nothing to hash never groups them).
+  let everyTask: Map<number, number[]> | undefined;
+  const liveKeys = (shard: number) => (): ReadonlySet<string> => {
+    everyTask ??= byShard(tasks, () => true);
+    const keys = new Set<string>();
+    for (const i of everyTask.get(shard) ?? []) for (const t of [tasks[i]!, outTasks[i]!]) for (const k of cacheKeysOf(t)) keys.add(k);
+    return keys;
+  };
   // The tasks that may have been touched (their done record is the previous plan's task), by shard.
   const touched = byShard(tasks, (i) => {
     const info = resume[i]!;
@@ -133,7 +151,9 @@ export async function keepSameContent(input: {
     const prevHash = previous.hashOf(tasks[i]!.key);
     return prevHash !== undefined && prevHash === info.doneHash;
   });
+  let visited = 0;
   for (const [shard, indices] of touched) {
+    if (++visited % COLLECT_EVERY_SHARDS === 0) collectGarbage(tasks.length);
     await mapLimit(indices, HASH_CONCURRENCY, async (i) => {
       const info = resume[i]!;
       const prevHash = previous!.hashOf(tasks[i]!.key) as string;
@@ -144,7 +164,10 @@ export async function keepSameContent(input: {
       if (prev === undefined) return;
       reasons?.consider(prev, prevHash);
       const keep = (): void => {
-        outTasks[i] = { ...prev, index: i };
+        // The task as planned before (its input identity and hash), held as the new one is: its
+        // options, names and a compact input (188,000 kept at 200,000 tasks: 601 -> see docs/scale.md).
+        const t = tasks[i]!;
+        outTasks[i] = { index: i, key: t.key, subject: t.subject, session: t.session, input: compactInput(prev.input), options: t.options, config_hash: prev.config_hash, output_dir: t.output_dir };
         outResume[i] = { state: "done", doneHash: info.doneHash };
         sameContent.add(tasks[i]!.key);
       };
@@ -154,7 +177,7 @@ export async function keepSameContent(input: {
       if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
         // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
         const fromRecord = (await recorded())?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256;
-        cache.use(shard);
+        cache.use(shard, liveKeys(shard));
         const known = fromRecord ?? cache.get(seriesKeyOf(prev.input))?.sha256;
         if (known === undefined) return;
         const current = await currentSeriesHash(cache, now).catch(() => null);
@@ -165,7 +188,7 @@ export async function keepSameContent(input: {
       if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
       if (prev.input.kind !== "nifti") return;
       const hashes = await recorded();
-      cache.use(shard);
+      cache.use(shard, liveKeys(shard));
       for (const [j, old] of prev.input.identity.entries()) {
         // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
         const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.get(keyOf(old))?.sha256;
@@ -185,7 +208,8 @@ export async function keepSameContent(input: {
   // task by task (never a list of every done task's files: a study of 200,000).
   const unrecorded = byShard(outTasks, (i) => outTasks[i]!.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.hashesRecorded !== true);
   for (const [shard, indices] of unrecorded) {
-    cache.use(shard);
+    if (++visited % COLLECT_EVERY_SHARDS === 0) collectGarbage(tasks.length);
+    cache.use(shard, liveKeys(shard));
     function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
       for (const i of indices) for (const f of (outTasks[i]!.input as { identity: { path: string; size: number; mtime_ms: number }[] }).identity) if (cache.get(keyOf(f)) === undefined) yield f;
     }
@@ -201,6 +225,12 @@ export async function keepSameContent(input: {
     });
   }
   return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+}
+
+/** The cache keys a task's input can be looked up by (its files as planned, or its DICOM series). */
+function cacheKeysOf(task: PlanTask): string[] {
+  const input = task.input;
+  return input.kind === "nifti" ? input.identity.map(keyOf) : [seriesKeyOf(input)];
 }
 
 /** The indices of the tasks `wanted` says, by their cache shard (shards in order, none empty). */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { HashCache } from "../../../src/plan/hash-cache.js";
@@ -58,5 +58,34 @@ describe("the input-hash cache's shards", () => {
     expect(existsSync(old)).toBe(true);
     new HashCache(out, true);
     expect(readdirSync(dir).sort()).toEqual(["08.json.0123456789ab.staged", "notes.staged"]);
+  });
+
+  it("a damaged shard is empty and a damaged entry is a miss (only a cache); the good entries beside it are used", () => {
+    const out = tempDir("cst-hash-cache-");
+    const dir = inputHashesDir(out);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "01.json"), "{ not json");
+    writeFileSync(path.join(dir, "02.json"), JSON.stringify({ schema_version: 1, kind: "cst-batch-input-hashes", entries: { good: entry(7), bad: { ino: "7", sha256: 5 }, toString: entry(1) } }));
+    const cache = new HashCache(out, false);
+    cache.use(1);
+    expect(cache.get("good")).toBeUndefined();
+    cache.use(2);
+    expect(cache.get("good")).toEqual(entry(7));
+    expect(cache.get("bad")).toBeUndefined();
+    expect(cache.get("constructor")).toBeUndefined();
+    expect(cache.get("toString")).toEqual(entry(1));
+  });
+
+  it("a shard written keeps only the keys its tasks can still ask for (a file touched again and again does not grow it)", () => {
+    const out = tempDir("cst-hash-cache-");
+    const cache = new HashCache(out, true);
+    cache.use(4, () => new Set(["planned", "now"]));
+    cache.set("planned", entry(1));
+    cache.set("touched-last-week", entry(2));
+    cache.set("now", entry(3));
+    cache.use(5);
+    cache.commit();
+    const doc = JSON.parse(readFileSync(path.join(inputHashesDir(out), "04.json"), "utf8"));
+    expect(Object.keys(doc.entries).sort()).toEqual(["now", "planned"]);
   });
 });
