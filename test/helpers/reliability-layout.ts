@@ -49,6 +49,8 @@ export function layoutPaths(out: string, task: LayoutTask): LayoutPath[] {
     session: task.session,
     taskDir: path.join(out, task.output_dir),
     planId: "0000000000000000",
+    // the first of the input-hash cache's shards (src/plan/hash-cache.ts)
+    shard: 0,
     submissionId: "20260101-000000-0000",
     planFile: layout.currentPlanPath(out),
     submissionFile: path.join(layout.submissionsDir(out), "00000000T000000Z-0000.json"),
