@@ -130,11 +130,7 @@ export class ChangeReasons {
 
   /** A previous task read back (its config hash `prevHash`): its options are tried for the next tasks when its hash proves them. */
   consider(prev: PlanTask, prevHash: string): void {
-    if (this.hashBefore === null) return;
-    // Hashed with the interned set of the same options: the hasher keeps one text per options object,
-    // and each task read back has its own (188,000 read back once lost 20-30 MB to them).
-    const options = this.interned.get(canonicalJson(prev.options)) ?? prev.options;
-    if (this.hashBefore(options, prev.input) === prevHash) this.learn(options);
+    if (this.hashBefore !== null && this.hashBefore(prev.options, prev.input) === prevHash) this.learn(prev.options);
   }
 
   /** The reason for options `before` → `after` with the same input, made once per pair. */

@@ -165,7 +165,7 @@ export async function keepSameContent(input: {
       reasons?.consider(prev, prevHash);
       const keep = (): void => {
         // The task as planned before (its input identity and hash), held as the new one is: its
-        // options, names and a compact input (188,000 kept at 200,000 tasks: 601 -> see docs/scale.md).
+        // options and names shared, its input compact (a whole dataset touched keeps every done task).
         const t = tasks[i]!;
         outTasks[i] = { index: i, key: t.key, subject: t.subject, session: t.session, input: compactInput(prev.input), options: t.options, config_hash: prev.config_hash, output_dir: t.output_dir };
         outResume[i] = { state: "done", doneHash: info.doneHash };

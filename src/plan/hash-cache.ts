@@ -165,7 +165,8 @@ export class HashCache {
       }
     }
     this.staged.clear();
-    if (this.hadLegacy) rmQuietly(inputHashesPath(this.out));
+    // The earlier single file goes only once what was moved from it is written.
+    if (this.hadLegacy && !this.unwritable) rmQuietly(inputHashesPath(this.out));
     this.legacy = null;
   }
 

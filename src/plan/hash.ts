@@ -86,7 +86,8 @@ function jsonNumber(n: number): string {
  * text directly, in the canonical key order configHashPayload gives (a test checks equality).
  */
 export function configHasher(csttoolVersion: string): (options: CsttoolOptions, input: TaskInput) => string {
-  const optionsJson = new Map<CsttoolOptions, string>();
+  // Weak: a caller hashing many tasks read back (each with its own options object) keeps none of them alive.
+  const optionsJson = new WeakMap<CsttoolOptions, string>();
   const head = `{"csttool_version":${JSON.stringify(csttoolVersion)},"input":`;
   return (options, input) => {
     if (input.kind !== "nifti") return configHash(options, input, csttoolVersion);

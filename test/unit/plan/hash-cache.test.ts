@@ -88,4 +88,18 @@ describe("the input-hash cache's shards", () => {
     const doc = JSON.parse(readFileSync(path.join(inputHashesDir(out), "04.json"), "utf8"));
     expect(Object.keys(doc.entries).sort()).toEqual(["now", "planned"]);
   });
+
+  it("the single file of an earlier cst-batch stays when the shards cannot be written (what was moved from it is not lost)", () => {
+    const out = tempDir("cst-hash-cache-");
+    mkdirSync(path.join(out, ".cst-batch"), { recursive: true });
+    const single = path.join(out, ".cst-batch", "input-hashes.json");
+    writeFileSync(single, JSON.stringify({ schema_version: 1, kind: "cst-batch-input-hashes", entries: { old: entry(9) } }));
+    writeFileSync(inputHashesDir(out), "a file where the shards' folder goes");
+    const cache = new HashCache(out, true);
+    cache.use(0);
+    expect(cache.get("old")).toEqual(entry(9));
+    cache.use(1);
+    cache.commit();
+    expect(existsSync(single)).toBe(true);
+  });
 });
