@@ -31,10 +31,10 @@ export class CompactNiftiInput {
   private readonly s1: number;
   private readonly s2: number;
   private readonly s3: number;
-  private readonly m0: number;
-  private readonly m1: number;
-  private readonly m2: number;
-  private readonly m3: number;
+  private m0: number;
+  private m1: number;
+  private m2: number;
+  private m3: number;
 
   /** `dir`: the NIfTI's folder (absolute, normalised); `name` its file name, `.nii` or `.nii.gz`. */
   constructor(dir: string, name: string, entities: Record<string, string>, stats: NiftiStats) {
@@ -104,6 +104,17 @@ export class CompactNiftiInput {
     const dirPrefix = this.dir.endsWith(path.sep) ? this.dir : this.dir + path.sep;
     if (this.s3 < 0) return { dirPrefix, names: [this.name, `${stem}.bval`, `${stem}.bvec`], sizes: [this.s0, this.s1, this.s2], mtimes: [this.m0, this.m1, this.m2] };
     return { dirPrefix, names: [this.name, `${stem}.bval`, `${stem}.bvec`, `${stem}.json`], sizes: [this.s0, this.s1, this.s2, this.s3], mtimes: [this.m0, this.m1, this.m2, this.m3] };
+  }
+
+  /**
+   * Set the mtimes (NIfTI, .bval, .bvec, .json) in place: a task kept as planned before after a
+   * touch (src/plan/content-hash.ts) takes back its earlier mtimes without a second object.
+   */
+  setMtimes(mtimes: readonly number[]): void {
+    this.m0 = mtimes[0]!;
+    this.m1 = mtimes[1]!;
+    this.m2 = mtimes[2]!;
+    if (this.s3 >= 0) this.m3 = mtimes[3]!;
   }
 
   /** The input files' total size. */

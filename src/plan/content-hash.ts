@@ -4,13 +4,13 @@ import type { PlanTask } from "../schemas/plan.js";
 import type { InputHash } from "../schemas/records.js";
 import { collectGarbage } from "../util/collect-garbage.js";
 import { mapLimit } from "../util/map-limit.js";
-import { compactInput } from "./compact-input.js";
+import { CompactNiftiInput, compactInput } from "./compact-input.js";
 import { HASH_SHARDS, shardOfTask, type HashCache } from "./hash-cache.js";
 import { seriesDigest } from "./dicom-digest.js";
 import { selectDicomSeriesFiles } from "./dicom.js";
 import type { ChangeReasons } from "./change-reasons.js";
-import type { PreviousPlan, ResumeInfo } from "./replan.js";
-import { recordedInputHashes } from "./resume-states.js";
+import { doneHashOf, type PreviousPlan, type ResumeInfo } from "./replan.js";
+import { doneResume, recordedInputHashes } from "./resume-states.js";
 
 /**
  * Content, not timestamps: a done subject whose input files kept their size but got a new mtime
@@ -115,14 +115,15 @@ function onlyMtimesDiffer(before: PlanTask, after: PlanTask): boolean {
  * with `remember` (a plan that is written, not a dry run), the inputs of every done task not
  * hashed yet are hashed, so that a later touch can be told from a change: the first plan after
  * subjects are done reads their NIfTI inputs once (bench/input-hash.mjs measures it). Pending
- * subjects are not hashed: a change to their inputs costs no result. Returns the tasks and resume
- * states to plan with.
+ * subjects are not hashed: a change to their inputs costs no result. `tasks` and `resume` are
+ * the caller's, changed in place and returned (a kept task is the one planned now, set back to
+ * how it was planned: a whole dataset touched at 200,000 subjects held both, 560-620 MB).
  */
 export async function keepSameContent(input: {
   /** The study folder (its `_done.json` records are read again for the tasks compared). */
   out: string;
-  tasks: readonly PlanTask[];
-  resume: readonly ResumeInfo[];
+  tasks: PlanTask[];
+  resume: ResumeInfo[];
   previous: PreviousPlan | null;
   cache: HashCache;
   sameVersion: boolean;
@@ -131,100 +132,133 @@ export async function keepSameContent(input: {
   reasons?: ChangeReasons;
 }): Promise<{ tasks: PlanTask[]; resume: ResumeInfo[]; sameContent: Set<string>; contentChanged: Set<string> }> {
   const { out, tasks, resume, previous, cache, sameVersion, remember, reasons } = input;
-  const outTasks = [...tasks];
-  const outResume = [...resume];
   const sameContent = new Set<string>();
   const contentChanged = new Set<string>();
-  // Every task by shard: the keys a shard keeps when it is written are those its tasks can ask for.
-  // Grouped only when a shard is written (a plan with nothing to hash never groups them).
-  let everyTask: Map<number, number[]> | undefined;
-  const liveKeys = (shard: number) => (): ReadonlySet<string> => {
-    everyTask ??= byShard(tasks, () => true);
-    const keys = new Set<string>();
-    for (const i of everyTask.get(shard) ?? []) for (const t of [tasks[i]!, outTasks[i]!]) for (const k of cacheKeysOf(t)) keys.add(k);
-    return keys;
-  };
-  // The tasks that may have been touched (their done record is the previous plan's task), by shard.
-  const touched = byShard(tasks, (i) => {
+  // The tasks that may have been touched: their done record is the previous plan's task.
+  const touched = (i: number): boolean => {
     const info = resume[i]!;
     if (info.state !== "changed" || !sameVersion || previous === null) return false;
     const prevHash = previous.hashOf(tasks[i]!.key);
-    return prevHash !== undefined && prevHash === info.doneHash;
-  });
+    return prevHash !== undefined && prevHash === doneHashOf(info, prevHash);
+  };
+  // Done tasks whose inputs run-one did not record (done before it did: older studies).
+  const unrecorded = (i: number): boolean => tasks[i]!.input.kind === "nifti" && resume[i]!.state === "done" && resume[i]!.hashesRecorded !== true;
+  // Every task by shard, grouped only when a shard's keys are needed (a plan with nothing to hash never groups them).
+  let everyTask: Map<number, number[]> | undefined;
+  // Each shard visited once (one read of its cache file): its touched tasks, then its unrecorded ones.
   let visited = 0;
-  for (const [shard, indices] of touched) {
+  for (const [shard, indices] of byShard(tasks, (i) => touched(i) || (remember && unrecorded(i)))) {
     if (++visited % COLLECT_EVERY_SHARDS === 0) collectGarbage(tasks.length);
-    await mapLimit(indices, HASH_CONCURRENCY, async (i) => {
-      const info = resume[i]!;
-      const prevHash = previous!.hashOf(tasks[i]!.key) as string;
-      // Its input is the same as planned before (a known options set explains its hash): not a touch.
-      if (reasons?.optionsBefore(tasks[i]!, prevHash) !== undefined) return;
-      // Read back from the previous plan only now: done with it, and only its mtimes may differ.
-      const prev = previous!.task(tasks[i]!.key);
-      if (prev === undefined) return;
-      reasons?.consider(prev, prevHash);
-      const keep = (): void => {
-        // The task as planned before (its input identity and hash), held as the new one is: its
-        // options and names shared, its input compact (a whole dataset touched keeps every done task).
-        const t = tasks[i]!;
-        outTasks[i] = { index: i, key: t.key, subject: t.subject, session: t.session, input: compactInput(prev.input), options: t.options, config_hash: prev.config_hash, output_dir: t.output_dir };
-        outResume[i] = { state: "done", doneHash: info.doneHash };
-        sameContent.add(tasks[i]!.key);
-      };
-      const now = tasks[i]!.input;
-      // Read again only for a task compared here (resume states hold only that the record has hashes).
-      const recorded = async (): Promise<readonly InputHash[] | undefined> => (info.hashesRecorded === true ? recordedInputHashes(out, tasks[i]!) : undefined);
-      if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, tasks[i]!)) {
-        // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
-        const fromRecord = (await recorded())?.find((h) => h.path === (prev.input as { dicom_dir: string }).dicom_dir && h.size === (prev.input.identity as { total_size: number }).total_size)?.sha256;
-        cache.use(shard, liveKeys(shard));
-        const known = fromRecord ?? cache.get(seriesKeyOf(prev.input))?.sha256;
-        if (known === undefined) return;
-        const current = await currentSeriesHash(cache, now).catch(() => null);
-        if (current === known) keep();
-        else if (current !== null) contentChanged.add(tasks[i]!.key);
-        return;
-      }
-      if (!onlyMtimesDiffer(prev, tasks[i]!)) return;
-      if (prev.input.kind !== "nifti") return;
-      const hashes = await recorded();
-      cache.use(shard, liveKeys(shard));
-      for (const [j, old] of prev.input.identity.entries()) {
-        // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
-        const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.get(keyOf(old))?.sha256;
-        if (known === undefined) return;
-        const now = await currentHash(cache, (tasks[i]!.input.identity as { path: string }[])[j]!.path);
-        if (now !== known) {
-          contentChanged.add(tasks[i]!.key);
-          return;
-        }
-      }
-      keep();
+    // The keys this shard's tasks can still ask for when it is written: their inputs as they are
+    // now (taken before a task below is kept) and as planned before (added as each is kept).
+    let keys: Set<string> | undefined;
+    const live = (): Set<string> => {
+      if (keys !== undefined) return keys;
+      everyTask ??= byShard(tasks, () => true);
+      keys = new Set();
+      for (const i of everyTask.get(shard) ?? []) for (const k of cacheKeysOf(tasks[i]!)) keys.add(k);
+      return keys;
+    };
+    const use = (): void => cache.use(shard, live);
+    await mapLimit(indices.filter(touched), HASH_CONCURRENCY, async (i) => {
+      const outcome = await compareTouched({ out, task: tasks[i]!, info: resume[i]!, previous: previous!, cache, reasons, use });
+      if (outcome === "changed") contentChanged.add(tasks[i]!.key);
+      if (typeof outcome !== "object") return;
+      const known = live();
+      tasks[i] = asPlannedBefore(tasks[i]!, outcome, doneHashOf(resume[i]!, previous!.hashOf(outcome.key))!);
+      for (const k of cacheKeysOf(tasks[i]!)) known.add(k);
+      resume[i] = doneResume(resume[i]!.hashesRecorded === true);
+      sameContent.add(tasks[i]!.key);
     });
+    if (remember) await rememberUnrecorded(cache, indices.filter(unrecorded).map((i) => tasks[i]!), use);
   }
-  if (!remember) return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
-  // Remember the bytes of every done subject's inputs that run-one did not record (done before it
-  // did: older studies), once per file: the cache knows the rest. Shard by shard, the files made
-  // task by task (never a list of every done task's files: a study of 200,000).
-  const unrecorded = byShard(outTasks, (i) => outTasks[i]!.input.kind === "nifti" && outResume[i]!.state === "done" && outResume[i]!.hashesRecorded !== true);
-  for (const [shard, indices] of unrecorded) {
-    if (++visited % COLLECT_EVERY_SHARDS === 0) collectGarbage(tasks.length);
-    cache.use(shard, liveKeys(shard));
-    function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
-      for (const i of indices) for (const f of (outTasks[i]!.input as { identity: { path: string; size: number; mtime_ms: number }[] }).identity) if (cache.get(keyOf(f)) === undefined) yield f;
+  return { tasks, resume, sameContent, contentChanged };
+}
+
+/**
+ * A done task whose input may only have been touched, compared by content: the previous plan's
+ * task when its bytes are the same, "changed" when they differ, undefined when it cannot be told
+ * (or it was not a touch).
+ */
+async function compareTouched(c: {
+  out: string;
+  task: PlanTask;
+  info: ResumeInfo;
+  previous: PreviousPlan;
+  cache: HashCache;
+  reasons: ChangeReasons | undefined;
+  /** Puts the task's cache shard in memory. */
+  use: () => void;
+}): Promise<PlanTask | "changed" | undefined> {
+  const { task, cache } = c;
+  const prevHash = c.previous.hashOf(task.key) as string;
+  // Its input is the same as planned before (a known options set explains its hash): not a touch.
+  if (c.reasons?.optionsBefore(task, prevHash) !== undefined) return undefined;
+  // Read back from the previous plan only now: done with it, and only its mtimes may differ.
+  const prev = c.previous.task(task.key);
+  if (prev === undefined) return undefined;
+  c.reasons?.consider(prev, prevHash);
+  const now = task.input;
+  // Read again only for a task compared here (resume states hold only that the record has hashes).
+  const recorded = async (): Promise<readonly InputHash[] | undefined> => (c.info.hashesRecorded === true ? recordedInputHashes(c.out, task) : undefined);
+  if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, task)) {
+    const before = prev.input;
+    // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
+    const fromRecord = (await recorded())?.find((h) => h.path === before.dicom_dir && h.size === before.identity.total_size)?.sha256;
+    c.use();
+    const known = fromRecord ?? cache.get(seriesKeyOf(before))?.sha256;
+    if (known === undefined) return undefined;
+    const current = await currentSeriesHash(cache, now).catch(() => null);
+    return current === known ? prev : current === null ? undefined : "changed";
+  }
+  if (!onlyMtimesDiffer(prev, task) || prev.input.kind !== "nifti") return undefined;
+  const identity = prev.input.identity;
+  const hashes = await recorded();
+  c.use();
+  const nowFiles = now.identity as { path: string }[];
+  for (const [j, old] of identity.entries()) {
+    // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
+    const known = hashes?.find((h) => h.path === old.path && h.size === old.size)?.sha256 ?? cache.get(keyOf(old))?.sha256;
+    if (known === undefined) return undefined;
+    if ((await currentHash(cache, nowFiles[j]!.path)) !== known) return "changed";
+  }
+  return prev;
+}
+
+/**
+ * `task` as planned before (`prev`, its config hash `doneHash`: the done record's), held as it is
+ * now: a NIfTI task takes back its earlier mtimes in place (the same files: onlyMtimesDiffer) and
+ * the record's hash (no second task at 200,000 subjects).
+ */
+function asPlannedBefore(task: PlanTask, prev: PlanTask, doneHash: string): PlanTask {
+  if (task.input instanceof CompactNiftiInput && prev.input.kind === "nifti") {
+    task.input.setMtimes(prev.input.identity.map((f) => f.mtime_ms));
+    task.config_hash = doneHash;
+    return task;
+  }
+  return { index: task.index, key: task.key, subject: task.subject, session: task.session, input: compactInput(prev.input), options: task.options, config_hash: doneHash, output_dir: task.output_dir };
+}
+
+/**
+ * Remember the bytes of done tasks' inputs that run-one did not record, once per file (the cache
+ * knows the rest), the files made task by task (never a list of every done task's files).
+ */
+async function rememberUnrecorded(cache: HashCache, tasks: readonly PlanTask[], use: () => void): Promise<void> {
+  if (tasks.length === 0) return;
+  use();
+  function* unhashed(): Generator<{ path: string; size: number; mtime_ms: number }> {
+    for (const t of tasks) for (const f of (t.input as { identity: { path: string; size: number; mtime_ms: number }[] }).identity) if (cache.get(keyOf(f)) === undefined) yield f;
+  }
+  await forEachLimit(unhashed(), HASH_CONCURRENCY, async (f) => {
+    if (cache.get(keyOf(f)) !== undefined) return;
+    try {
+      // Only bytes that are still those the subject was planned (and run) with.
+      const st = statSync(f.path);
+      if (st.size === f.size && st.mtimeMs === f.mtime_ms) await currentHash(cache, f.path);
+    } catch {
+      // gone or unreadable now: nothing to remember
     }
-    await forEachLimit(unhashed(), HASH_CONCURRENCY, async (f) => {
-      if (cache.get(keyOf(f)) !== undefined) return;
-      try {
-        // Only bytes that are still those the subject was planned (and run) with.
-        const st = statSync(f.path);
-        if (st.size === f.size && st.mtimeMs === f.mtime_ms) await currentHash(cache, f.path);
-      } catch {
-        // gone or unreadable now: nothing to remember
-      }
-    });
-  }
-  return { tasks: outTasks, resume: outResume, sameContent, contentChanged };
+  });
 }
 
 /** The cache keys a task's input can be looked up by (its files as planned, or its DICOM series). */

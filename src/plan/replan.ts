@@ -19,14 +19,24 @@ export type ResumeState = "done" | "changed" | "new";
 /** What the planner knows of a task's done record: its state, and the config hash a changed one was made with. */
 export interface ResumeInfo {
   state: ResumeState;
-  /** A changed task's done-record config hash; done: the task's own (may be null: shared objects), new: null. */
+  /**
+   * A changed task's done-record config hash (null with `asPlanned`); done: the task's own (may be
+   * null: shared objects), new: null. Read it through `doneHashOf`.
+   */
   doneHash: string | null;
+  /** Changed, and its done record's config hash is the previous plan's for the task (held there, not here: 188,000 touched subjects). */
+  asPlanned?: true;
   /**
    * The done record holds the content hashes run-one recorded for the bytes csttool ran on
    * (src/run/input-hashes.ts). Only the flag is held (200,000 done subjects): the few a re-plan
    * compares are read again (src/plan/resume-states.ts `recordedInputHashes`).
    */
   hashesRecorded?: true;
+}
+
+/** The config hash a task's done record was made with (`prevHash`: the previous plan's for the task), else null. */
+export function doneHashOf(info: ResumeInfo, prevHash: string | undefined): string | null {
+  return info.asPlanned === true ? (prevHash ?? null) : info.doneHash;
 }
 
 /** One reason line: the tasks it applies to (plan order), why, and what becomes of them. */
@@ -199,7 +209,7 @@ export function reconcileReplan(input: {
     if (input.sameContent?.has(task.key) === true) add("done", "input touched (modified time), content unchanged", "same", task.key);
     if (info.state === "changed") {
       // A kept done result needs the whole previous task (it goes into the new plan); a rerun only its reason.
-      const keep = !input.rerunChanged && prevHash !== undefined && prevHash === info.doneHash;
+      const keep = !input.rerunChanged && prevHash !== undefined && prevHash === doneHashOf(info, prevHash);
       // Its hash explained by a known options set: the previous task is this one with those options (not read back).
       const explained = keep && prevHash !== undefined ? reasons.explained(task, prevHash) : undefined;
       if (explained !== undefined && prevHash !== undefined) {
@@ -218,7 +228,7 @@ export function reconcileReplan(input: {
       else if (!keep && prevHash !== undefined && previous !== null) reason = reasons.reasonFor(task, prevHash, () => previous.task(task.key)) ?? reason;
       if (input.contentChanged?.has(task.key) === true) reason = reason.replace("input changed (modified time)", "input changed (content)");
       if (keep && prev !== undefined) {
-        tasks.push(keptTask(prev, task, i, keptOptions, info.doneHash ?? prev.config_hash));
+        tasks.push(keptTask(prev, task, i, keptOptions, doneHashOf(info, prevHash) ?? prev.config_hash));
         states.push("done");
         add("done", reason, "kept", task.key);
         kept++;

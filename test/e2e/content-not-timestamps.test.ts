@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EXIT } from "../../src/errors.js";
@@ -68,6 +68,32 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     expect(s.runs()).toBe(4);
     const status = runCli(["status", "--out", s.out, "--json"], { env: s.env });
     expect(JSON.parse(status.stdout).totals).toMatchObject({ done: 4, total: 4 });
+  });
+
+  it("every input of a done study touched: plan after plan, each subject's plan line stays the one it was run with", () => {
+    const s = doneStudy();
+    const lines = () => readFileSync(path.join(s.out, ".cst-batch", "plan.jsonl"), "utf8").split("\n").slice(1).filter(Boolean).sort();
+    const before = lines();
+    expect(before).toHaveLength(4);
+    const touchAll = (dir: string, when: Date): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) touchAll(p, when);
+        else utimesSync(p, when, when);
+      }
+    };
+    touchAll(s.bids, new Date(Date.now() + 3600_000));
+    // The first plan proves each subject's bytes the same, the next finds the cache; neither changes a line.
+    for (const round of [1, 2]) {
+      const plan = runCli(["plan", "--out", s.out, "--json"], { env: s.env });
+      expect(plan.code, `round ${round}: ${plan.stderr}`).toBe(EXIT.OK);
+      expect(JSON.parse(plan.stdout).preview.resume).toMatchObject({ done: 4, to_run: 0 });
+      expect(lines(), `round ${round}`).toEqual(before);
+    }
+    const status = runCli(["status", "--out", s.out, "--json"], { env: s.env });
+    expect(JSON.parse(status.stdout).totals).toMatchObject({ done: 4, total: 4 });
+    expect(runCli(["submit", "--scheduler", "local", "--out", s.out], { env: s.env }).code).toBe(EXIT.OK);
+    expect(s.runs()).toBe(4);
   });
 
   it("a same-size change of a done subject's input (NIfTI or a DICOM file) is reported as changed content and reruns only with --rerun-changed", () => {

@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPlan } from "../../../src/plan/planner.js";
 import { keepSameContent } from "../../../src/plan/content-hash.js";
+import { resumeStates } from "../../../src/plan/resume-states.js";
 import { HashCache } from "../../../src/plan/hash-cache.js";
 import { ChangeReasons, describeTaskChange, previousPlan, reconcileReplan, type PreviousPlan, type ReplanGroup, type ResumeInfo } from "../../../src/plan/replan.js";
 import type { PlanRequest } from "../../../src/plan/request.js";
@@ -129,7 +130,7 @@ describe("kept done results in a re-plan", () => {
  * 20 subjects planned with fa_thr 0.2, every one done with its task, then planned again with
  * 0.25 (dry run) and reconciled (`rerunChanged` as given), counting the previous tasks read back.
  */
-async function everySubjectDoneThenOptionsChanged(name: string, rerunChanged: boolean) {
+async function everySubjectDoneThenOptionsChanged(name: string, rerunChanged: boolean, resumeFrom: "records" | "states" = "records") {
   const subjects = Array.from({ length: 20 }, (_, i) => ({ id: `sub-${String(i).padStart(2, "0")}` }));
   const bids = await makeBidsDataset(path.join(tmp, `bids-${name}`), subjects);
   const out = path.join(tmp, `out-${name}`);
@@ -137,9 +138,12 @@ async function everySubjectDoneThenOptionsChanged(name: string, rerunChanged: bo
   const before = (await first.loadPlan()).tasks;
   const next = planned(await createPlan({ csttool, bidsDir: bids, out, options: { fa_thr: 0.25 }, dryRun: true }));
   const tasks = (await next.loadPlan()).tasks;
+  // Done records as run-one writes them (only where resume states are read from them).
+  if (resumeFrom === "states") for (const t of before) await writeDoneFor(out, first.plan, t);
   const p = counting((await previousPlan(out))!);
   try {
-    const resume = tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! }));
+    // The record's hash held in each state, or as resumeStates holds it (the previous plan's: shared, asPlanned).
+    const resume = resumeFrom === "records" ? tasks.map((t): ResumeInfo => ({ state: "changed", doneHash: p.previous.hashOf(t.key)! })) : await resumeStates(out, tasks, (key) => p.previous.hashOf(key));
     const reasons = new ChangeReasons({ before: p.previous.version, after: next.plan.csttool.version });
     const same = await keepSameContent({ out, tasks, resume, previous: p.previous, cache: new HashCache(out, false), sameVersion: true, remember: false, reasons });
     const got = reconcileReplan({ tasks: same.tasks, resume: same.resume, previous: p.previous, previousVersion: p.previous.version, version: next.plan.csttool.version, rerunChanged, reasons });
@@ -156,6 +160,22 @@ describe("done subjects whose options changed, with --rerun-changed", () => {
     expect(same.contentChanged.size).toBe(0);
     expect(got.groups).toEqual([{ kind: "done", reason: "fa_thr 0.2 → 0.25", verdict: "rerun", keys }]);
     expect(reads).toBe(1);
+  });
+});
+
+describe("resume states of done records made with the previous plan's tasks", () => {
+  it("are shared (asPlanned, no hash held each) and reconcile as states holding each record's hash", async () => {
+    const byRecord = await everySubjectDoneThenOptionsChanged("asplanned-a", false, "records");
+    const byState = await everySubjectDoneThenOptionsChanged("asplanned-b", false, "states");
+    const states = byState.same.resume;
+    expect(states.every((r) => r.state === "changed" && r.asPlanned === true && r.doneHash === null)).toBe(true);
+    expect(new Set(states).size).toBe(1);
+    // the same reasons (the two studies have the same subjects), each kept as planned before
+    const plain = (t: PlanTask) => JSON.parse(JSON.stringify(t));
+    expect(byState.got.kept).toBe(20);
+    expect(byState.got.groups).toEqual(byRecord.got.groups);
+    expect(byState.got.tasks.map(plain)).toEqual(byState.before.map(plain));
+    expect(byRecord.got.tasks.map(plain)).toEqual(byRecord.before.map(plain));
   });
 });
 
