@@ -165,7 +165,7 @@ export async function keepSameContent(input: {
       if (outcome === "changed") contentChanged.add(tasks[i]!.key);
       if (typeof outcome !== "object") return;
       const known = live();
-      tasks[i] = asPlannedBefore(tasks[i]!, outcome, doneHashOf(resume[i]!, previous!.hashOf(outcome.key))!);
+      tasks[i] = asPlannedBefore(tasks[i]!, outcome);
       for (const k of cacheKeysOf(tasks[i]!)) known.add(k);
       resume[i] = doneResume(resume[i]!.hashesRecorded === true);
       sameContent.add(tasks[i]!.key);
@@ -226,17 +226,17 @@ async function compareTouched(c: {
 }
 
 /**
- * `task` as planned before (`prev`, its config hash `doneHash`: the done record's), held as it is
- * now: a NIfTI task takes back its earlier mtimes in place (the same files: onlyMtimesDiffer) and
- * the record's hash (no second task at 200,000 subjects).
+ * `task` as planned before (`prev`: its hash is the done record's, as `touched` checked), held as
+ * it is now: a NIfTI task takes back its earlier mtimes in place (the same files: onlyMtimesDiffer)
+ * and the previous hash (no second task at 200,000 subjects).
  */
-function asPlannedBefore(task: PlanTask, prev: PlanTask, doneHash: string): PlanTask {
+function asPlannedBefore(task: PlanTask, prev: PlanTask): PlanTask {
   if (task.input instanceof CompactNiftiInput && prev.input.kind === "nifti") {
     task.input.setMtimes(prev.input.identity.map((f) => f.mtime_ms));
-    task.config_hash = doneHash;
+    task.config_hash = prev.config_hash;
     return task;
   }
-  return { index: task.index, key: task.key, subject: task.subject, session: task.session, input: compactInput(prev.input), options: task.options, config_hash: doneHash, output_dir: task.output_dir };
+  return { index: task.index, key: task.key, subject: task.subject, session: task.session, input: compactInput(prev.input), options: task.options, config_hash: prev.config_hash, output_dir: task.output_dir };
 }
 
 /**
