@@ -137,11 +137,7 @@ export class HashCache {
       const dir = inputHashesDir(this.out);
       mkdirConfined(this.out, dir);
       assertRealDirs(this.out, dir);
-      // Entries kept as read (each checked when used: a damaged one stays a miss), those of live keys only.
-      const keep = this.live?.();
-      const entries = keep === undefined ? this.entries : Object.fromEntries(Object.entries(this.entries).filter(([k]) => keep.has(k)));
-      const doc = { schema_version: 1, kind: "cst-batch-input-hashes", entries } as InputHashes;
-      writeFileAtomicSync(file, JSON.stringify(doc) + "\n", { root: this.out, durable: false });
+      writeFileAtomicSync(file, shardText(this.entries, this.live?.()), { root: this.out, durable: false });
     } catch {
       // A folder that cannot be written (or a planted link: the plan refuses it by name when it
       // writes): the cache is not kept, the check goes on without it.
@@ -176,6 +172,25 @@ export class HashCache {
     this.staged.clear();
     this.dirty = false;
   }
+}
+
+/**
+ * A shard's file, entry by entry (gathered into ~1 MB writes): the entries as read (each checked
+ * when used: a damaged one stays a miss), those of `keep`'s keys only. The same bytes as
+ * `JSON.stringify` of the document, without the whole text, a filtered copy and its pairs in
+ * memory (~12 MB of garbage a shard at 200,000 subjects; docs/scale.md).
+ */
+function* shardText(entries: Record<string, unknown>, keep: ReadonlySet<string> | undefined): Generator<string> {
+  yield `{"schema_version":1,"kind":${JSON.stringify("cst-batch-input-hashes" satisfies InputHashes["kind"])},"entries":{`;
+  let sep = "";
+  for (const k in entries) {
+    if (!Object.hasOwn(entries, k) || (keep !== undefined && !keep.has(k))) continue;
+    const v = JSON.stringify(entries[k]);
+    if (v === undefined) continue;
+    yield `${sep}${JSON.stringify(k)}:${v}`;
+    sep = ",";
+  }
+  yield "}}\n";
 }
 
 /** Staged shards a killed plan left (cst-batch's own names), over an hour old: never a running plan's. */

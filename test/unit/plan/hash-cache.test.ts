@@ -89,6 +89,24 @@ describe("the input-hash cache's shards", () => {
     expect(Object.keys(doc.entries).sort()).toEqual(["now", "planned"]);
   });
 
+  it("a shard is written entry by entry as the JSON of its document: odd keys, a damaged entry kept as read, over 1 MB in several writes, only live keys", () => {
+    const out = tempDir("cst-hash-cache-");
+    const dir = inputHashesDir(out);
+    mkdirSync(dir, { recursive: true });
+    const entries: Record<string, unknown> = { 'a "quoted"\u0000path\u00001\u00002': entry(1), "dwi/é\\x": entry(2), damaged: { ino: "7", sha256: 5 }, "12": entry(3) };
+    for (let n = 0; n < 9000; n++) entries[`/study/sub-${n}/dwi/sub-${n}_dwi.nii.gz\u0000${n}\u0000${1.7e12 + n / 3}`] = entry(n);
+    writeFileSync(path.join(dir, "06.json"), JSON.stringify({ schema_version: 1, kind: "cst-batch-input-hashes", entries }));
+    const dropped = "/study/sub-5/dwi/sub-5_dwi.nii.gz\u00005\u0000" + String(1.7e12 + 5 / 3);
+    const cache = new HashCache(out, true);
+    cache.use(6, () => new Set(Object.keys(entries).filter((k) => k !== dropped).concat("new")));
+    cache.set("new", entry(4));
+    cache.commit();
+    const { [dropped]: _gone, ...kept } = entries;
+    const text = readFileSync(path.join(dir, "06.json"), "utf8");
+    expect(text.length).toBeGreaterThan(1 << 20);
+    expect(text).toBe(JSON.stringify({ schema_version: 1, kind: "cst-batch-input-hashes", entries: { ...kept, new: entry(4) } }) + "\n");
+  });
+
   it("the single file of an earlier cst-batch stays when the shards cannot be written (what was moved from it is not lost)", () => {
     const out = tempDir("cst-hash-cache-");
     mkdirSync(path.join(out, ".cst-batch"), { recursive: true });
