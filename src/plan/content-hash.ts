@@ -38,6 +38,16 @@ function keyOf(file: { path: string; size: number; mtime_ms: number }): string {
   return `${file.path}\u0000${file.size}\u0000${file.mtime_ms}`;
 }
 
+/**
+ * The cache key of a proof (its entry's `sha256`: the done record's config hash): the task with this
+ * config hash, its inputs as they are now, was proven to hold the bytes the done task ran on. A
+ * later plan that finds the same task (same paths, sizes, mtimes, options) takes it without
+ * reading the record or the files again: the trust every untouched task's identity gets.
+ */
+function proofKeyOf(task: PlanTask): string {
+  return `same\u0000${task.config_hash}`;
+}
+
 /** Files up to this size are read and hashed in one blocking read: ~50x cheaper than a stream each (docs/scale.md). */
 const READ_WHOLE_BYTES = 1 << 20;
 
@@ -198,23 +208,31 @@ async function compareTouched(c: {
   const prev = c.previous.task(task.key);
   if (prev === undefined) return undefined;
   c.reasons?.consider(prev, prevHash);
+  const series = onlySeriesMtimeDiffers(prev, task);
+  if (!series && !onlyMtimesDiffer(prev, task)) return undefined;
+  c.use();
+  // Proven by an earlier plan (the same task, its inputs as they are now): nothing read again.
+  const proof = proofKeyOf(task);
+  if (cache.get(proof)?.sha256 === prevHash) return prev;
+  const proven = (): PlanTask => {
+    cache.set(proof, { ino: 0, sha256: prevHash });
+    return prev;
+  };
   const now = task.input;
   // Read again only for a task compared here (resume states hold only that the record has hashes).
   const recorded = async (): Promise<readonly InputHash[] | undefined> => (c.info.hashesRecorded === true ? recordedInputHashes(c.out, task) : undefined);
-  if (prev.input.kind === "dicom" && now.kind === "dicom" && onlySeriesMtimeDiffers(prev, task)) {
+  if (series && prev.input.kind === "dicom" && now.kind === "dicom") {
     const before = prev.input;
     // Only the series hash run-one recorded (or one cached from the series as planned) can vouch.
     const fromRecord = (await recorded())?.find((h) => h.path === before.dicom_dir && h.size === before.identity.total_size)?.sha256;
-    c.use();
     const known = fromRecord ?? cache.get(seriesKeyOf(before))?.sha256;
     if (known === undefined) return undefined;
     const current = await currentSeriesHash(cache, now).catch(() => null);
-    return current === known ? prev : current === null ? undefined : "changed";
+    return current === known ? proven() : current === null ? undefined : "changed";
   }
-  if (!onlyMtimesDiffer(prev, task) || prev.input.kind !== "nifti") return undefined;
+  if (prev.input.kind !== "nifti") return undefined;
   const identity = prev.input.identity;
   const hashes = await recorded();
-  c.use();
   const nowFiles = now.identity as { path: string }[];
   for (const [j, old] of identity.entries()) {
     // The bytes csttool ran on (run-one's record), else the bytes the plan saw (the cache).
@@ -222,7 +240,7 @@ async function compareTouched(c: {
     if (known === undefined) return undefined;
     if ((await currentHash(cache, nowFiles[j]!.path)) !== known) return "changed";
   }
-  return prev;
+  return proven();
 }
 
 /**
@@ -261,10 +279,12 @@ async function rememberUnrecorded(cache: HashCache, tasks: readonly PlanTask[], 
   });
 }
 
-/** The cache keys a task's input can be looked up by (its files as planned, or its DICOM series). */
+/** The cache keys a task can be looked up by (its files as planned, or its DICOM series, and its proof). */
 function cacheKeysOf(task: PlanTask): string[] {
   const input = task.input;
-  return input.kind === "nifti" ? input.identity.map(keyOf) : [seriesKeyOf(input)];
+  const keys = input.kind === "nifti" ? input.identity.map(keyOf) : [seriesKeyOf(input)];
+  keys.push(proofKeyOf(task));
+  return keys;
 }
 
 /** The indices of the tasks `wanted` says, by their cache shard (shards in order, none empty). */

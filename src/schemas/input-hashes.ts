@@ -2,7 +2,9 @@ import * as z from "./zod.js";
 
 /**
  * Content hashes of input files (`<out>/.cst-batch/input-hashes/<nn>.json`, src/plan/content-hash.ts),
- * keyed by `path NUL size NUL mtime_ms`; an entry counts only while the file keeps its inode.
+ * keyed by `path NUL size NUL mtime_ms` (an entry counts only while the file keeps its inode),
+ * `dicom NUL ...` for a series, or `same NUL <config hash>` for a proof (its `sha256`: the done
+ * record's config hash whose bytes the task with that hash holds; src/plan/content-hash.ts).
  * A cache: deleting it costs one more read of the inputs, nothing else.
  */
 

@@ -96,6 +96,41 @@ describe("input identity is content, not timestamps (run-one records the bytes c
     expect(s.runs()).toBe(4);
   });
 
+  it("a touched subject proven the same is proven once: the next plan takes it from the cache's proof without its record's hashes, and a later same-size change is still caught", () => {
+    const s = doneStudy();
+    const record = path.join(s.out, "sub-02", "_done.json");
+    const touch = (when: Date): void => {
+      for (const f of SUB02) utimesSync(path.join(s.bids, "sub-02", "dwi", f), when, when);
+    };
+    touch(new Date(Date.now() + 3600_000));
+    const first = runCli(["plan", "--out", s.out], { env: s.env });
+    expect(first.code, first.stderr).toBe(EXIT.OK);
+    expect(first.stderr).toContain("sub-02 done: input touched (modified time), content unchanged — stays done");
+    // The proof: the task as planned now (its inputs' new mtimes) holds the bytes of the done record's task.
+    const shards = path.join(s.out, ".cst-batch", "input-hashes");
+    const proofs = readdirSync(shards).flatMap((n) => Object.entries(readJson(path.join(shards, n)).entries as Record<string, { sha256: string }>).filter(([k]) => k.startsWith("same\u0000")));
+    expect(proofs.map(([, v]) => v.sha256)).toEqual([readJson(record).config_hash]);
+
+    // The record's hashes are not read again: with them spoiled, the proof still keeps sub-02 done.
+    const text = readFileSync(record, "utf8");
+    const spoiled = readJson(record);
+    for (const h of spoiled.input_hashes) h.sha256 = "0".repeat(64);
+    writeFileSync(record, JSON.stringify(spoiled, null, 2) + "\n");
+    const next = runCli(["plan", "--out", s.out], { env: s.env });
+    expect(next.code, next.stderr).toBe(EXIT.OK);
+    expect(next.stderr).toContain("sub-02 done: input touched (modified time), content unchanged — stays done");
+    expect(JSON.parse(runCli(["status", "--out", s.out, "--json"], { env: s.env }).stdout).totals).toMatchObject({ done: 4, total: 4 });
+    writeFileSync(record, text);
+
+    // Other bytes of the same size with new mtimes: a task the proof does not name, compared by content.
+    const bvec = path.join(s.bids, "sub-02", "dwi", "sub-02_dwi.bvec");
+    writeFileSync(bvec, readFileSync(bvec, "utf8").replace(/\d/, (d) => String((Number(d) + 1) % 10)));
+    touch(new Date(Date.now() + 7200_000));
+    const changed = runCli(["plan", "--out", s.out], { env: s.env });
+    expect(changed.code, changed.stderr).toBe(EXIT.OK);
+    expect(changed.stderr).toContain("sub-02 done: input changed (content) — kept done");
+  });
+
   it("a same-size change of a done subject's input (NIfTI or a DICOM file) is reported as changed content and reruns only with --rerun-changed", () => {
     const s = doneStudy();
     const bvec = path.join(s.bids, "sub-02", "dwi", "sub-02_dwi.bvec");
