@@ -155,7 +155,8 @@ async function collectPlan(outDir: string, planFile: string, planRefs: PlanRefs,
       io.mode === "sync" ? 4 : 0,
     );
     for (const row of rows) add(row);
-    if (Math.floor(taskCount / COLLECT_EVERY_TASKS) !== Math.floor((taskCount - rows.length) / COLLECT_EVERY_TASKS)) collectGarbage(plan.task_count);
+    // (Not while every task is kept: the live heap then grows with the study, and so would each collection.)
+    if (!keepTasks && Math.floor(taskCount / COLLECT_EVERY_TASKS) !== Math.floor((taskCount - rows.length) / COLLECT_EVERY_TASKS)) collectGarbage(plan.task_count);
   };
   try {
     let batch: PlanTaskRef[] = [];
