@@ -124,6 +124,7 @@ async function collectPlan(outDir: string, planFile: string, planRefs: PlanRefs,
   const statuses = { success: 0, failed: 0, pending: 0, running: 0, stale: 0 };
   const categories = new Map<string, number>();
   let taskCount = 0;
+  let readSinceCollected = 0;
   let lockNote: string | null = null;
 
   const add = (row: TaskRow): void => {
@@ -156,7 +157,11 @@ async function collectPlan(outDir: string, planFile: string, planRefs: PlanRefs,
     );
     for (const row of rows) add(row);
     // (Not while every task is kept: the live heap then grows with the study, and so would each collection.)
-    if (!keepTasks && Math.floor(taskCount / COLLECT_EVERY_TASKS) !== Math.floor((taskCount - rows.length) / COLLECT_EVERY_TASKS)) collectGarbage(plan.task_count);
+    readSinceCollected += rows.length;
+    if (!keepTasks && readSinceCollected >= COLLECT_EVERY_TASKS) {
+      readSinceCollected = 0;
+      collectGarbage(plan.task_count);
+    }
   };
   try {
     let batch: PlanTaskRef[] = [];

@@ -181,7 +181,7 @@ export class HashCache {
  * memory (~12 MB of garbage a shard at 200,000 subjects; docs/scale.md).
  */
 function* shardText(entries: Record<string, unknown>, keep: ReadonlySet<string> | undefined): Generator<string> {
-  yield `{"schema_version":1,"kind":${JSON.stringify("cst-batch-input-hashes" satisfies InputHashes["kind"])},"entries":{`;
+  yield '{"schema_version":1,"kind":"cst-batch-input-hashes","entries":{';
   let sep = "";
   for (const k in entries) {
     if (!Object.hasOwn(entries, k) || (keep !== undefined && !keep.has(k))) continue;
